@@ -1,0 +1,28 @@
+# `make run`: set up .venv and run the demo on real GloVe vectors.  `make test`: set up and run the tests.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/embspace demo --no-serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_open_query.py
+	$(BIN)/python benchmarks/bench_topk.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,285 @@
+"""Exact search: chunked top-k by cosine, dot or euclidean; similarity; analogies; odd one out.
+
+Memory stays bounded: scores are computed for blocks of queries against blocks of rows, never as
+a full (q, n) matrix, and the running top-k is merged block by block.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import EmbspaceError, SpaceError
+from .space import METRICS, Space
+
+SCORE_BUDGET = 1 << 25  # floats in one score block (128 MiB)
+ANALOGY_METHODS = ("3cosadd", "3cosmul")
+_COSMUL_EPS = 1e-3  # Levy & Goldberg (2014) use 0.001; gensim's most_similar_cosmul uses 1e-6
+
+
+class Neighbor(NamedTuple):
+    id: str
+    score: float
+
+
+ScoreBlock = Callable[[slice, int, int], np.ndarray]
+
+
+# ---- the engine -----------------------------------------------------------------------------------
+def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
+                exclude: np.ndarray | None = None, largest: bool = True,
+                workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k row indices and scores for every query, computed block by block.
+
+    Parameters
+    ----------
+    score_block : callable(query_slice, row_start, row_stop) -> ndarray (n_q, row_stop - row_start)
+        Scores of a block of queries against a block of rows (float32).
+    exclude : int array of shape (n_queries, m), optional
+        Rows never returned for each query (-1 = none).
+    largest : bool
+        Keep the largest scores (similarities) or the smallest (distances).
+
+    Returns
+    -------
+    indices : int64 array (n_queries, k);  scores : float32 array (n_queries, k), best first.
+    """
+    k = min(k, n_rows)
+    row_block = int(min(n_rows, max(1, SCORE_BUDGET // 16)))
+    query_block = int(max(1, min(n_queries, SCORE_BUDGET // row_block)))
+    if n_queries > query_block:  # several blocks: spread them over cores, keep blocks smallish
+        query_block = max(1, min(query_block, -(-n_queries // (4 * _workers(workers)))))
+    out_idx = np.empty((n_queries, k), dtype=np.int64)
+    out_score = np.empty((n_queries, k), dtype=np.float32)
+    sign = 1.0 if largest else -1.0
+
+    def run(q0: int) -> None:
+        qs = slice(q0, min(q0 + query_block, n_queries))
+        best_idx = best_score = None
+        for r0 in range(0, n_rows, row_block):
+            r1 = min(r0 + row_block, n_rows)
+            scores = score_block(qs, r0, r1)
+            if sign < 0:
+                scores = np.negative(scores, out=scores)
+            if exclude is not None:
+                _mask_excluded(scores, exclude[qs], r0, r1)
+            idx, val = _select(scores, k)
+            idx += r0
+            if best_idx is not None:
+                idx, val = _select_merged(np.hstack([best_idx, idx]), np.hstack([best_score, val]), k)
+            best_idx, best_score = idx, val
+        out_idx[qs], out_score[qs] = best_idx, sign * best_score
+
+    starts = range(0, n_queries, query_block)
+    if len(starts) > 1 and _workers(workers) > 1:
+        with ThreadPoolExecutor(_workers(workers)) as pool:
+            list(pool.map(run, starts))
+    else:
+        for q0 in starts:
+            run(q0)
+    return out_idx, out_score
+
+
+def _workers(workers: int | None) -> int:
+    return workers or min(4, os.cpu_count() or 1)
+
+
+def _mask_excluded(scores: np.ndarray, exclude: np.ndarray, r0: int, r1: int) -> None:
+    rows, cols = np.nonzero((exclude >= r0) & (exclude < r1))
+    if rows.size:
+        scores[rows, exclude[rows, cols] - r0] = -np.inf
+
+
+def _select(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the k largest entries of each row, sorted descending."""
+    width = scores.shape[1]
+    kk = min(k, width)
+    if kk < width:
+        part = np.argpartition(scores, width - kk, axis=1)[:, width - kk:]
+    else:
+        part = np.broadcast_to(np.arange(width), scores.shape)
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64), np.take_along_axis(vals, order, axis=1)
+
+
+def _select_merged(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    pos, best = _select(vals, k)
+    return np.take_along_axis(idx, pos, axis=1), best
+
+
+# ---- neighbours -----------------------------------------------------------------------------------
+def metric_scorer(space: Space, queries: np.ndarray, metric: str) -> tuple[ScoreBlock, bool]:
+    """A score_block for `queries` (q, dim) under `metric`, and whether larger is better."""
+    vectors = _plain(space.vectors)
+    if metric == "cosine":
+        q = _unit(queries)
+        inv = _inverse_norms(space)
+        return (lambda qs, r0, r1: np.multiply(q[qs] @ vectors[r0:r1].T, inv[r0:r1])), True
+    if metric == "dot":
+        return (lambda qs, r0, r1: queries[qs] @ vectors[r0:r1].T), True
+    if metric == "euclidean":
+        qn = np.einsum("ij,ij->i", queries, queries)
+        sq = space.sq_norms()
+
+        def distances(qs: slice, r0: int, r1: int) -> np.ndarray:
+            d2 = queries[qs] @ vectors[r0:r1].T
+            d2 *= -2.0
+            d2 += sq[r0:r1]
+            d2 += qn[qs, None]
+            np.maximum(d2, 0.0, out=d2)
+            return np.sqrt(d2, out=d2)
+
+        return distances, False
+    raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+
+
+def neighbors(space: Space, query, k: int = 10, metric: str | None = None, exclude_query: bool = True,
+              restrict: int | None = None):
+    """Exact top-k neighbours.
+
+    Parameters
+    ----------
+    query : str, ndarray (dim,), list of str, or ndarray (q, dim)
+        One id or vector, or many.
+    k : int
+        Number of neighbours; an error if larger than the rows that can be returned.
+    exclude_query : bool
+        Leave an id query out of its own neighbours.
+    restrict : int, optional
+        Search only the first `restrict` rows (the most frequent words in a word space).
+
+    Returns
+    -------
+    list of Neighbor(id, score) for one query; a list of such lists for many. Scores are
+    similarities for cosine and dot (descending), distances for euclidean (ascending).
+    """
+    metric = metric or space.metric
+    single, vectors, rows = _queries(space, query)
+    n_rows = min(space.n, restrict or space.n)
+    available = n_rows - (1 if exclude_query and rows is not None else 0)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise EmbspaceError(f"k must be a positive integer; got {k!r}")
+    if k > available:
+        raise EmbspaceError(f"k={k} is larger than the {available} items that can be returned "
+                            f"(space has {space.n} rows); ask for k <= {available}")
+    exclude = rows[:, None] if (exclude_query and rows is not None) else None
+    scorer, largest = metric_scorer(space, vectors, metric)
+    idx, scores = topk_blocks(scorer, len(vectors), n_rows, k, exclude=exclude, largest=largest)
+    ids = space.ids
+    result = [[Neighbor(ids[i], float(s)) for i, s in zip(ri, rs)] for ri, rs in zip(idx, scores)]
+    return result[0] if single else result
+
+
+def _queries(space: Space, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
+    """(single?, query vectors (q, dim) float32, their row numbers or None)."""
+    if isinstance(query, str):
+        row = space.index(query)
+        return True, np.asarray(space.vectors[row:row + 1], dtype=np.float32), np.array([row])
+    if isinstance(query, np.ndarray) and query.dtype.kind in "fiu":
+        arr = np.atleast_2d(np.asarray(query, dtype=np.float32))
+        if arr.ndim != 2 or arr.shape[1] != space.dim:
+            raise SpaceError(f"query vectors have shape {query.shape}; expected ({space.dim},) or (q, {space.dim})")
+        if not np.isfinite(arr).all():
+            raise SpaceError("query vector holds NaN or Inf")
+        return query.ndim == 1, np.ascontiguousarray(arr), None
+    items = list(query)
+    if not items:
+        raise EmbspaceError("no queries given")
+    if all(isinstance(i, str) for i in items):
+        rows = space.indices(items)
+        return False, np.asarray(space.vectors[rows], dtype=np.float32), rows
+    return _queries(space, np.asarray(items, dtype=np.float32))
+
+
+def _plain(vectors: np.ndarray) -> np.ndarray:
+    """A plain ndarray view (a memmap subclass would leak into every result)."""
+    return vectors.view(np.ndarray) if isinstance(vectors, np.memmap) else vectors
+
+
+def _inverse_norms(space: Space) -> np.ndarray:
+    sq = space.sq_norms()
+    inv = np.zeros_like(sq)
+    np.divide(1.0, np.sqrt(sq), out=inv, where=sq > 0)
+    return inv
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (x / norms).astype(np.float32)
+
+
+def similarity(space: Space, a: str, b: str, metric: str | None = None) -> float:
+    """Cosine similarity (or dot product, or euclidean distance) of two ids."""
+    metric = metric or space.metric
+    va, vb = space.vector(a).astype(np.float64), space.vector(b).astype(np.float64)
+    if metric == "cosine":
+        denom = np.linalg.norm(va) * np.linalg.norm(vb)
+        return float(va @ vb / denom) if denom else 0.0
+    if metric == "dot":
+        return float(va @ vb)
+    if metric == "euclidean":
+        return float(np.linalg.norm(va - vb))
+    raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+
+
+# ---- analogies --------------------------------------------------------------------------------------
+def analogy_topk(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray, k: int = 1,
+                 method: str = "3cosadd", restrict: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Batched analogies a:b :: c:? over rows; the three query rows are never returned.
+
+    3CosAdd ranks by cos(x, b - a + c) on unit vectors (Mikolov et al. 2013); 3CosMul by
+    cos'(x,b) cos'(x,c) / (cos'(x,a) + eps) with cos' = (1 + cos) / 2 (Levy & Goldberg 2014).
+    Returns (indices (q, k), scores (q, k)).
+    """
+    if method not in ANALOGY_METHODS:
+        raise EmbspaceError(f"unknown analogy method {method!r}; choose one of {', '.join(ANALOGY_METHODS)}")
+    n_rows = min(space.n, restrict or space.n)
+    unit_rows = _unit(np.asarray(space.vectors[np.concatenate([a_rows, b_rows, c_rows])], dtype=np.float32))
+    ua, ub, uc = np.split(unit_rows, 3)
+    vectors = _plain(space.vectors)
+    inv = _inverse_norms(space)
+
+    if method == "3cosadd":
+        target = _unit(ub - ua + uc)
+
+        def score(qs: slice, r0: int, r1: int) -> np.ndarray:
+            return np.multiply(target[qs] @ vectors[r0:r1].T, inv[r0:r1])
+    else:
+        def score(qs: slice, r0: int, r1: int) -> np.ndarray:
+            block = np.asarray(vectors[r0:r1]).T
+            scale = inv[r0:r1]
+            sa, sb, sc = ((u[qs] @ block) * scale for u in (ua, ub, uc))
+            for s in (sa, sb, sc):
+                s += 1.0
+                s *= 0.5
+            sb *= sc
+            sa += _COSMUL_EPS
+            return np.divide(sb, sa, out=sb)
+
+    exclude = np.stack([a_rows, b_rows, c_rows], axis=1)
+    return topk_blocks(score, len(a_rows), n_rows, min(k, n_rows - 3), exclude=exclude)
+
+
+def analogy(space: Space, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd",
+            restrict: int | None = None) -> list[Neighbor]:
+    """a is to b as c is to ?, e.g. ``analogy(space, "man", "king", "woman")`` -> queen first."""
+    if space.n < 4:
+        raise EmbspaceError("an analogy needs a space of at least 4 items")
+    rows = [np.array([space.index(w)]) for w in (a, b, c)]
+    idx, scores = analogy_topk(space, *rows, k=k, method=method, restrict=restrict)
+    return [Neighbor(space.ids[i], float(s)) for i, s in zip(idx[0], scores[0])]
+
+
+def doesnt_match(space: Space, items: Sequence[str]) -> str:
+    """The item furthest (by cosine) from the mean direction of all `items`."""
+    items = list(items)
+    if len(items) < 3:
+        raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(items)}")
+    unit = _unit(np.asarray(space.vectors[space.indices(items)], dtype=np.float32))
+    mean = unit.mean(axis=0)
+    return items[int(np.argmin(unit @ mean))]

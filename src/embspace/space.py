@@ -1,0 +1,269 @@
+"""The `Space` type: ids, float32 vectors, optional metadata columns and provenance."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import SpaceError, UnknownIdError, close_matches
+
+METRICS = ("cosine", "dot", "euclidean")
+
+
+class Space:
+    """An embedding space: one vector per id.
+
+    Parameters
+    ----------
+    ids : sequence of str, length n
+        Unique, non-empty labels, one per row (a word, a document id, an image path...).
+    vectors : array-like of shape (n, dim)
+        Converted to C-contiguous float32; a read-only memory map is kept as it is.
+    meta : mapping of column name -> sequence of length n, optional
+        Per-row metadata (label, text, counts...). Values must be Arrow-compatible.
+    info : dict, optional
+        Provenance: builder, parameters, data read, seed, time taken. JSON-serialisable.
+    metric : {"cosine", "dot", "euclidean"}
+        The metric searches use when none is given.
+
+    Examples
+    --------
+    >>> s = Space(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
+    >>> s.n, s.dim, s.index("b")
+    (2, 2, 1)
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        vectors: Any,
+        meta: Mapping[str, Sequence] | None = None,
+        info: Mapping[str, Any] | None = None,
+        metric: str = "cosine",
+        *,
+        check: bool = True,
+    ):
+        vectors = _as_float32_matrix(vectors)
+        ids = ids if isinstance(ids, list) else list(ids)
+        if metric not in METRICS:
+            raise SpaceError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+        if check:
+            _check_vectors(vectors)
+            _check_ids(ids, vectors.shape[0])
+        self._ids = ids
+        self._vectors = vectors
+        self._index: dict[str, int] | None = None
+        self._scans_left = 8
+        self._unit: np.ndarray | None = None
+        self._sq_norms: np.ndarray | None = None
+        self.meta: dict[str, list] = {}
+        for name, column in (meta or {}).items():
+            column = list(column)
+            if len(column) != len(ids):
+                raise SpaceError(
+                    f"meta column {name!r} has {len(column)} values but the space has {len(ids)} rows"
+                )
+            if name == "id":
+                raise SpaceError("meta column name 'id' is reserved for the ids; rename the column")
+            self.meta[name] = column
+        self.info: dict[str, Any] = dict(info or {})
+        self.metric = metric
+
+    # ---- basic shape -------------------------------------------------------------------------
+    @property
+    def ids(self) -> list[str]:
+        return self._ids
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """float32 array of shape (n, dim); may be a read-only memory map."""
+        return self._vectors
+
+    @property
+    def n(self) -> int:
+        return self._vectors.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self._vectors.shape[1]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, str):
+            return False
+        if self._index is None and self._scans_left > 0:
+            self._scans_left -= 1
+            return item in self._ids
+        return item in self._lookup
+
+    def __repr__(self) -> str:
+        name = self.info.get("name", "")
+        label = f" {name!r}" if name else ""
+        return f"<Space{label} n={self.n} dim={self.dim} metric={self.metric}>"
+
+    # ---- lookup --------------------------------------------------------------------------------
+    @property
+    def _lookup(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = dict(zip(self._ids, range(len(self._ids))))
+        return self._index
+
+    def index(self, item: str) -> int:
+        """Row number of `item`; raises UnknownIdError with close spellings if absent.
+
+        O(1) through a dict built on demand. The first few lookups of a freshly opened space scan
+        the id list in C instead (microseconds for frequent words), so a one-shot query on a big
+        space does not pay ~0.1 s to build the dict.
+        """
+        if self._index is None and self._scans_left > 0 and isinstance(item, str):
+            self._scans_left -= 1
+            try:
+                return self._ids.index(item)
+            except ValueError:
+                raise UnknownIdError(item, close_matches(item, self._ids)) from None
+        try:
+            return self._lookup[item]
+        except (KeyError, TypeError):
+            raise UnknownIdError(str(item), close_matches(str(item), self._ids)) from None
+
+    def indices(self, items: Iterable[str]) -> np.ndarray:
+        return np.fromiter((self.index(i) for i in items), dtype=np.int64)
+
+    def vector(self, item: str) -> np.ndarray:
+        """The vector of `item`, shape (dim,)."""
+        return np.asarray(self._vectors[self.index(item)])
+
+    def __getitem__(self, item: str) -> np.ndarray:
+        return self.vector(item)
+
+    # ---- derived views -------------------------------------------------------------------------
+    def normalized(self) -> np.ndarray:
+        """Unit-length rows, shape (n, dim), float32; zero rows stay zero. Cached."""
+        if self._unit is None:
+            norms = np.sqrt(self.sq_norms())
+            norms[norms == 0] = 1.0
+            self._unit = np.ascontiguousarray(self._vectors / norms[:, None], dtype=np.float32)
+        return self._unit
+
+    def sq_norms(self) -> np.ndarray:
+        """Squared L2 norm of each row, shape (n,), float32. Cached."""
+        if self._sq_norms is None:
+            v = self._vectors
+            out = np.empty(v.shape[0], dtype=np.float32)
+            step = 1 << 16
+            for start in range(0, v.shape[0], step):  # bounded temporaries on memory maps
+                block = np.asarray(v[start:start + step])
+                out[start:start + step] = np.einsum("ij,ij->i", block, block)
+            self._sq_norms = out
+        return self._sq_norms
+
+    def normalize(self) -> "Space":
+        """A new Space whose vectors have unit length (metric cosine)."""
+        info = dict(self.info, normalized=True)
+        return Space(self._ids, self.normalized(), self.meta, info, self.metric, check=False)
+
+    def subset(self, selector: Iterable[str] | np.ndarray | slice) -> "Space":
+        """A new Space of the chosen rows, in the given order.
+
+        `selector` is a list of ids, a boolean mask of length n, an integer array or a slice.
+        A slice shares memory with this space.
+        """
+        if isinstance(selector, slice):
+            rows = range(self.n)[selector]
+            vectors = self._vectors[selector]
+        else:
+            sel = selector if isinstance(selector, np.ndarray) else list(selector)
+            if isinstance(sel, np.ndarray) and sel.dtype == bool:
+                if sel.shape != (self.n,):
+                    raise SpaceError(f"mask has shape {sel.shape}; expected ({self.n},)")
+                rows = np.flatnonzero(sel)
+            elif isinstance(sel, np.ndarray) and np.issubdtype(sel.dtype, np.integer):
+                rows = sel
+            else:
+                rows = self.indices(sel)
+            if len(rows) == 0:
+                raise SpaceError("the selection is empty; a Space needs at least one row")
+            vectors = np.ascontiguousarray(self._vectors[rows])
+        ids = [self._ids[i] for i in rows]
+        meta = {k: [col[i] for i in rows] for k, col in self.meta.items()}
+        return Space(ids, vectors, meta, dict(self.info), self.metric, check=len(set(ids)) != len(ids))
+
+    def head(self, n: int) -> "Space":
+        """The first `n` rows (word spaces are usually in frequency order)."""
+        return self.subset(slice(0, n))
+
+    # ---- search (thin wrappers over embspace.search) -----------------------------------------
+    def neighbors(self, query, k: int = 10, metric: str | None = None, exclude_query: bool = True):
+        """Top-k neighbours of an id, a vector (dim,), or many of either.
+
+        Returns a list of ``(id, score)`` for one query, or a list of such lists for many.
+        Scores are similarities for cosine and dot, distances for euclidean.
+        """
+        from .search import neighbors
+
+        return neighbors(self, query, k=k, metric=metric, exclude_query=exclude_query)
+
+    def similarity(self, a: str, b: str, metric: str | None = None) -> float:
+        """Similarity of two ids (cosine by default; distance for euclidean)."""
+        from .search import similarity
+
+        return similarity(self, a, b, metric=metric)
+
+    def analogy(self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd"):
+        """a is to b as c is to ?  (``analogy("man", "king", "woman")`` -> queen)."""
+        from .search import analogy
+
+        return analogy(self, a, b, c, k=k, method=method)
+
+    def doesnt_match(self, items: Sequence[str]) -> str:
+        """The id among `items` furthest from their mean direction."""
+        from .search import doesnt_match
+
+        return doesnt_match(self, items)
+
+
+def _as_float32_matrix(vectors: Any) -> np.ndarray:
+    if isinstance(vectors, np.memmap) and vectors.dtype == np.float32 and vectors.ndim == 2:
+        return vectors
+    try:
+        arr = np.asarray(vectors)
+    except (ValueError, TypeError) as exc:
+        raise SpaceError(f"vectors are not a rectangular array of numbers ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise SpaceError(f"vectors must be numeric; got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise SpaceError(f"vectors must have shape (n, dim); got shape {arr.shape}")
+    if arr.dtype != np.float32 or not arr.flags.c_contiguous:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and np.abs(arr).max() > np.finfo(np.float32).max:
+            raise SpaceError("vectors hold values too large for float32 (would become Inf)")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    return arr
+
+
+def _check_vectors(vectors: np.ndarray) -> None:
+    n, dim = vectors.shape
+    if n == 0 or dim == 0:
+        raise SpaceError(f"a Space needs at least one row and one dimension; got shape {vectors.shape}")
+    step = 1 << 16
+    for start in range(0, n, step):
+        block = np.asarray(vectors[start:start + step])
+        if not np.isfinite(block).all():
+            bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+            raise SpaceError(f"row {bad} holds NaN or Inf; clean the vectors before building a Space")
+
+
+def _check_ids(ids: list, n: int) -> None:
+    if len(ids) != n:
+        raise SpaceError(f"{len(ids)} ids for {n} vectors; give exactly one id per row")
+    for i, item in enumerate(ids):
+        if not isinstance(item, str) or not item:
+            raise SpaceError(f"id at row {i} is {item!r}; ids must be non-empty strings")
+    if len(set(ids)) != n:
+        seen: set[str] = set()
+        for i, item in enumerate(ids):
+            if item in seen:
+                raise SpaceError(f"duplicate id {item!r} (second at row {i}); ids must be unique")
+            seen.add(item)

@@ -1,0 +1,315 @@
+"""The `.space` folder: manifest.json + vectors.npy (memory-mapped) + items.parquet.
+
+Writes are atomic (temporary sibling folder, fsync, atomic exchange); loads check the size and
+sha256 of every file and never execute code from a file: no pickle anywhere.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .errors import CorruptSpaceError, EmbspaceError
+from .space import METRICS, Space
+
+FORMAT = "embspace.space"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.npy"
+ITEMS = "items.parquet"
+_HASH_BLOCK = 1 << 22
+
+
+def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Write `space` to the folder `path` (conventionally ending in ``.space``), atomically.
+
+    An existing space at `path` is replaced only once the new one is complete; a folder that is
+    not a space is never replaced. Returns the path.
+    """
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise EmbspaceError(f"{path} exists; pass overwrite=True or choose another path")
+        if not (path / MANIFEST).is_file():
+            raise EmbspaceError(f"{path} exists and is not a .space folder; refusing to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
+    tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files = {
+            VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
+            ITEMS: _write_items(space, tmp / ITEMS),
+        }
+        manifest = _manifest(space, files)
+        _write_durably(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        _fsync_dir(tmp)
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> Space:
+    """Open a `.space` folder.
+
+    Parameters
+    ----------
+    verify : bool
+        Check the sha256 of every file (about 50 ms per 80 MB). Sizes and headers are always checked.
+    mmap : bool
+        Memory-map vectors.npy read-only (the default) instead of reading it into memory.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise EmbspaceError(f"{path} is not a .space folder (no such folder)")
+    manifest = read_manifest(path)
+    files = manifest["files"]
+    for name in (VECTORS, ITEMS):
+        if name not in files:
+            raise CorruptSpaceError(path / MANIFEST, f"lists no entry for {name}")
+    n, dim = manifest["n"], manifest["dim"]
+    # Hashing releases the GIL: check the vectors in a thread while the items are checked and read.
+    with ThreadPoolExecutor(1) as pool:
+        vectors_ok = pool.submit(_check_file, path / VECTORS, files[VECTORS], verify)
+        _check_file(path / ITEMS, files[ITEMS], verify)
+        ids, meta = _read_items(path / ITEMS, n)
+        vectors_ok.result()
+    vectors = _open_vectors(path / VECTORS, n, dim, mmap)
+    info = dict(manifest.get("info") or {})
+    space = Space(ids, vectors, meta, info, manifest.get("metric", "cosine"), check=False)
+    space.info.setdefault("path", str(path))
+    return space
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """The parsed and self-checked manifest.json of a space folder."""
+    mpath = Path(path) / MANIFEST
+    try:
+        raw = mpath.read_bytes()
+    except FileNotFoundError:
+        raise CorruptSpaceError(mpath, "missing; this folder is not a complete .space") from None
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptSpaceError(mpath, f"is not valid JSON ({exc.__class__.__name__}); the file is damaged") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CorruptSpaceError(mpath, f"is not an {FORMAT} manifest")
+    stored = manifest.pop("checksum", None)
+    if stored != _manifest_checksum(manifest):
+        raise CorruptSpaceError(mpath, "checksum does not match its content; the file was altered or damaged")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CorruptSpaceError(mpath, f"format version {version!r}; this embspace reads version {FORMAT_VERSION}")
+    for key in ("n", "dim", "files"):
+        if key not in manifest:
+            raise CorruptSpaceError(mpath, f"lacks the {key!r} field")
+    if manifest.get("metric", "cosine") not in METRICS:
+        raise CorruptSpaceError(mpath, f"names an unknown metric {manifest.get('metric')!r}")
+    return manifest
+
+
+def is_space(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def _manifest(space: Space, files: dict[str, dict]) -> dict[str, Any]:
+    info = dict(space.info)
+    info.pop("path", None)
+    info.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    info.setdefault("embspace_version", __version__)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "n": space.n,
+        "dim": space.dim,
+        "dtype": "float32",
+        "metric": space.metric,
+        "meta_columns": list(space.meta),
+        "info": _jsonable(info),
+        "files": files,
+    }
+    manifest["checksum"] = _manifest_checksum(manifest)
+    return manifest
+
+
+def _manifest_checksum(manifest: dict) -> str:
+    body = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise EmbspaceError(f"space.info cannot be stored as JSON: {exc}") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _write_vectors(vectors: np.ndarray, dest: Path) -> dict:
+    n, dim = vectors.shape
+    header = {"descr": "<f4", "fortran_order": False, "shape": (n, dim)}
+    digest = hashlib.sha256()
+    with open(dest, "wb") as fh:
+        hw = _HashingWriter(fh, digest)
+        np.lib.format.write_array_header_1_0(hw, header)  # a 2-D float32 header always fits v1.0
+        step = max(1, (1 << 24) // (4 * dim))
+        for start in range(0, n, step):
+            block = np.ascontiguousarray(vectors[start:start + step], dtype="<f4")
+            hw.write(block.tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"size": dest.stat().st_size, "sha256": digest.hexdigest()}
+
+
+class _HashingWriter:
+    def __init__(self, fh, digest):
+        self.fh, self.digest = fh, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+
+def _write_items(space: Space, dest: Path) -> dict:
+    columns = {"id": pa.array(space.ids, type=pa.string())}
+    for name, values in space.meta.items():
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise EmbspaceError(f"meta column {name!r} cannot be stored in Parquet: {exc}") from None
+    pq.write_table(pa.table(columns), dest, compression="lz4")
+    with open(dest, "rb+") as fh:
+        os.fsync(fh.fileno())
+    return {"size": dest.stat().st_size, "sha256": _sha256(dest)}
+
+
+def _write_durably(dest: Path, data: bytes) -> None:
+    with open(dest, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put folder `new` at `target`. An existing target is swapped out atomically where the OS can."""
+    if not target.exists():
+        os.rename(new, target)
+    elif _rename_exchange(new, target):
+        shutil.rmtree(new)  # `new` now holds the old space
+    else:  # no atomic exchange: move the old one aside first; it stays recoverable under .old-*
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(target, old)
+        os.rename(new, target)
+        shutil.rmtree(old)
+    _fsync_dir(target.parent if str(target.parent) else Path("."))
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_file(path: Path, entry: dict, verify: bool) -> None:
+    if not path.is_file() or path.is_symlink():
+        raise CorruptSpaceError(path, "missing (or not a regular file)")
+    size = path.stat().st_size
+    if size != entry.get("size"):
+        raise CorruptSpaceError(path, f"is {size} bytes; the manifest says {entry.get('size')} (truncated or altered)")
+    if verify and _sha256(path) != entry.get("sha256"):
+        raise CorruptSpaceError(path, "sha256 does not match the manifest; the file was altered or damaged")
+
+
+def _open_vectors(path: Path, n: int, dim: int, mmap: bool) -> np.ndarray:
+    # Read the header ourselves so a pickle (or any object array) is refused before numpy sees it.
+    with open(path, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = reader(fh)
+        except ValueError as exc:
+            raise CorruptSpaceError(path, f"is not a float32 .npy array ({exc})") from None
+    if dtype != np.dtype("<f4") or fortran or shape != (n, dim):
+        raise CorruptSpaceError(
+            path, f"holds {dtype} {shape} (fortran_order={fortran}); expected float32 ({n}, {dim})")
+    try:
+        if mmap:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise CorruptSpaceError(path, f"cannot be read ({exc})") from None
+
+
+def _read_items(path: Path, n: int) -> tuple[list[str], dict[str, list]]:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptSpaceError(path, f"is not a readable Parquet file ({exc})") from None
+    if "id" not in table.column_names or table.num_rows != n:
+        raise CorruptSpaceError(path, f"has {table.num_rows} rows and columns {table.column_names}; "
+                                      f"expected {n} rows with an 'id' column")
+    ids = table.column("id").to_pylist()
+    meta = {name: table.column(name).to_pylist() for name in table.column_names if name != "id"}
+    return ids, meta
