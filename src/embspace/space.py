@@ -212,11 +212,14 @@ class Space:
 
         return similarity(self, a, b, metric=metric)
 
-    def analogy(self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd"):
-        """a is to b as c is to ?  (``analogy("man", "king", "woman")`` -> queen)."""
+    def analogy(self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd", restrict: int | None = None):
+        """a is to b as c is to ?  (``analogy("man", "king", "woman")`` -> queen).
+
+        `method` is "3cosadd" or "3cosmul"; `restrict` answers only among the first N ids.
+        """
         from .search import analogy
 
-        return analogy(self, a, b, c, k=k, method=method)
+        return analogy(self, a, b, c, k=k, method=method, restrict=restrict)
 
     def doesnt_match(self, items: Sequence[str]) -> str:
         """The id among `items` furthest from their mean direction."""
@@ -237,9 +240,11 @@ def _as_float32_matrix(vectors: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise SpaceError(f"vectors must have shape (n, dim); got shape {arr.shape}")
     if arr.dtype != np.float32 or not arr.flags.c_contiguous:
-        if np.issubdtype(arr.dtype, np.floating) and arr.size and np.abs(arr).max() > np.finfo(np.float32).max:
-            raise SpaceError("vectors hold values too large for float32 (would become Inf)")
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        converted = np.ascontiguousarray(arr, dtype=np.float32)
+        if np.issubdtype(arr.dtype, np.floating) and arr.dtype.itemsize > 4 and \
+                np.count_nonzero(np.isinf(converted)) > np.count_nonzero(np.isinf(arr)):
+            raise SpaceError("vectors hold values too large for float32 (they would become Inf)")
+        arr = converted
     return arr
 
 

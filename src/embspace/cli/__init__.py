@@ -1,0 +1,53 @@
+"""`embspace <verb>`: the command line. One module per verb group; errors are one line, exit 1."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from .._progress import enable as _enable_progress
+from ..errors import EmbspaceError
+
+
+class _Group(click.Group):
+    """Turns a user mistake into one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EmbspaceError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was written", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="embspace")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def main(quiet: bool) -> None:
+    """embspace: build, search, measure and explore embedding spaces.
+
+    \b
+    Examples:
+      embspace demo --no-serve
+      embspace import glove.6B.50d.txt --format glove -o glove.space
+      embspace neighbors glove.space king -k 5
+      embspace analogy glove.space man king woman
+      embspace evaluate glove.space
+    """
+    _enable_progress(not quiet)
+
+
+def _register() -> None:
+    from . import _demo, _evaluate, _io, _search
+
+    for module in (_io, _search, _evaluate, _demo):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,42 @@
+"""`embspace evaluate`: word-pair similarity and analogy scores, each with its coverage."""
+from __future__ import annotations
+
+import click
+
+from ._output import echo_json, json_option, open_space
+
+
+@click.command("evaluate")
+@click.argument("space_path", metavar="SPACE")
+@click.option("--pairs", multiple=True, help="A `w1 w2 score` file (or ws353, simlex999, men). Repeatable.")
+@click.option("--analogies", multiple=True, help="A Google-format analogy file (or google). Repeatable.")
+@click.option("--oov", type=click.Choice(["drop", "wrong"]), default="drop", show_default=True,
+              help="Out-of-vocabulary items: leave out of the score, or count as wrong.")
+@click.option("--restrict-vocab", type=click.IntRange(min=4), default=300_000, show_default=True,
+              help="Use only the first N ids (word spaces are in frequency order).")
+@click.option("--method", "methods", multiple=True, type=click.Choice(["3cosadd", "3cosmul"]),
+              help="Analogy method(s); default both.")
+@json_option
+def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, as_json):
+    """Does distance match human judgement?  No files: the report card
+    (WS-353, SimLex-999, MEN, Google analogies with 3CosAdd and 3CosMul).
+
+    \b
+    Examples:
+      embspace evaluate glove.space
+      embspace evaluate glove.space --pairs EN-RG-65.txt --analogies questions-words.txt --oov wrong --json
+    """
+    from ..evaluate import evaluate as run, format_table
+
+    space = open_space(space_path)
+    kwargs = {"oov": oov, "restrict_vocab": restrict_vocab}
+    if methods:
+        kwargs["methods"] = tuple(methods)
+    results = run(space, pairs=list(pairs) or None, analogies=list(analogies) or None, **kwargs)
+    if as_json:
+        echo_json({"space": str(space_path), "tasks": [r.to_dict() for r in results]})
+    else:
+        click.echo(format_table(results))
+
+
+COMMANDS = [evaluate]

@@ -1,0 +1,109 @@
+"""`embspace import`, `export` and `info`."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ..formats import FORMATS
+from ..space import METRICS
+from ..store import read_manifest, save
+from ._output import check_writable_output, echo_json, json_option, open_space, table
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True))
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="Format of FILE.")
+@click.option("-o", "--output", required=True, help="The .space folder to write.")
+@click.option("--ids", type=click.Path(exists=True, dir_okay=False), help="numpy: file of ids, one per line.")
+@click.option("--meta", type=click.Path(exists=True, dir_okay=False), help="tsv: the meta.tsv beside vecs.tsv.")
+@click.option("--limit", type=click.IntRange(min=1), help="Read only the first N rows.")
+@click.option("--metric", type=click.Choice(METRICS), default="cosine", show_default=True,
+              help="Default metric of the space.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
+def import_(file, fmt, output, ids, meta, limit, metric, force):
+    """Make a .space folder from a vectors file.
+
+    \b
+    Examples:
+      embspace import glove.6B.50d.txt --format glove -o glove.space
+      embspace import GoogleNews.bin --format word2vec-binary --limit 500000 -o gn.space
+      embspace import vecs.tsv --format tsv --meta meta.tsv -o projector.space
+    """
+    from ..formats import read
+
+    check_writable_output(output, force)
+    start = time.perf_counter()
+    space = read(file, fmt, ids=ids, meta=meta, limit=limit)
+    space.metric = metric
+    save(space, output)
+    click.echo(f"wrote {output}: {space.n:,} × {space.dim} from {file} ({fmt}) "
+               f"in {time.perf_counter() - start:.1f} s", err=True)
+
+
+@click.command("export")
+@click.argument("space_path", metavar="SPACE")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="Format to write.")
+@click.option("-o", "--output", required=True, help="File (or vecs.tsv) to write.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def export(space_path, fmt, output, force):
+    """Write a space to a vectors file.
+
+    \b
+    Examples:
+      embspace export glove.space --format word2vec-binary -o glove.bin
+      embspace export glove.space --format tsv -o projector/vecs.tsv   # + meta.tsv for projector.tensorflow.org
+    """
+    from ..errors import EmbspaceError
+    from ..formats import write
+
+    if Path(output).exists() and not force:
+        raise EmbspaceError(f"{output} exists; pass --force to replace it")
+    space = open_space(space_path)
+    files = write(space, output, fmt)
+    click.echo("wrote " + ", ".join(str(f) for f in files), err=True)
+
+
+@click.command("info")
+@click.argument("space_path", metavar="SPACE")
+@json_option
+def info(space_path, as_json):
+    """Size, metric, provenance and a few ids of a space.
+
+    \b
+    Example:
+      embspace info ~/.cache/embspace/glove-6b-50d.space
+    """
+    space = open_space(space_path)
+    manifest = read_manifest(space_path)
+    disk = sum(entry["size"] for entry in manifest["files"].values())
+    summary = {
+        "path": str(space_path), "n": space.n, "dim": space.dim, "dtype": "float32", "metric": space.metric,
+        "meta_columns": list(space.meta), "bytes_on_disk": disk, "first_ids": space.ids[:10],
+        "info": manifest.get("info", {}),
+    }
+    if as_json:
+        echo_json(summary)
+        return
+    rows = [("path", str(space_path)), ("items", f"{space.n:,}"), ("dimensions", str(space.dim)),
+            ("dtype", "float32"), ("metric", space.metric), ("on disk", _size(disk)),
+            ("meta columns", ", ".join(space.meta) or "-"), ("first ids", " ".join(space.ids[:10]))]
+    rows += [(f"info.{k}", _short(v)) for k, v in summary["info"].items()]
+    click.echo(table(rows, ["field", "value"], align="ll"))
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.1f} {unit}" if unit != "B" else f"{nbytes} B"
+        nbytes /= 1024
+    return str(nbytes)
+
+
+def _short(value, width: int = 90) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+COMMANDS = [import_, export, info]

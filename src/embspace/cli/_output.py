@@ -1,0 +1,65 @@
+"""Printing for the CLI: plain tables for people, JSON for machines."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import EmbspaceError
+from ..space import Space
+from ..store import is_space, load
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str], align: str | None = None) -> str:
+    """A plain-text table; `align` is one of 'l'/'r' per column (numbers right by default)."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    if align is None:
+        align = "".join("r" if rows and isinstance(rows[0][i], (int, float)) else "l" for i in range(len(header)))
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if a == "r" else v.ljust(w) for v, w, a in zip(values, widths, align)).rstrip()
+
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), sep] + [line(r) for r in cells])
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def open_space(path: str) -> Space:
+    if not Path(path).exists():
+        raise EmbspaceError(f"{path}: no such space (make one with `embspace import` or `embspace demo`)")
+    if not is_space(path):
+        raise EmbspaceError(f"{path} is not a .space folder (no manifest.json); import it first with `embspace import`")
+    return load(path)
+
+
+def check_writable_output(path: str, force: bool) -> None:
+    """Fail before any work if OUT cannot be written or would replace something."""
+    out = Path(path)
+    if out.exists():
+        if not is_space(out):
+            raise EmbspaceError(f"{out} exists and is not a .space folder; choose another output path")
+        if not force:
+            raise EmbspaceError(f"{out} exists; pass --force to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise EmbspaceError(f"cannot write {out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EmbspaceError(f"cannot write {out}: folder {parent} is not writable")

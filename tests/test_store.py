@@ -1,0 +1,176 @@
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import embspace
+from embspace import CorruptSpaceError, EmbspaceError, store
+
+
+def test_round_trip_is_exact(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    loaded = embspace.load(path)
+    assert loaded.ids == small_space.ids and loaded.meta == small_space.meta
+    np.testing.assert_array_equal(loaded.vectors, small_space.vectors)
+    assert isinstance(loaded.vectors, np.memmap) and not loaded.vectors.flags.writeable
+    assert loaded.info["name"] == "small" and loaded.metric == "cosine"
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["n"] == 50 and manifest["dim"] == 8
+    assert set(manifest["files"]) == {"vectors.npy", "items.parquet"}
+    for name, entry in manifest["files"].items():
+        assert entry["size"] == (path / name).stat().st_size and len(entry["sha256"]) == 64
+    assert not embspace.load(path, mmap=False).vectors.__class__ is np.memmap
+    assert [p.name for p in tmp_path.iterdir()] == ["s.space"]  # no temp folders left
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+@pytest.mark.parametrize("name", ["vectors.npy", "items.parquet", "manifest.json"])
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_files_never_load_silently(small_space, tmp_path, name, damage):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    target = path / name
+    size = target.stat().st_size
+    if damage == "truncate":
+        _truncate(target, size // 2)
+    else:
+        _flip(target, size - 40 if name != "manifest.json" else size // 2)
+    with pytest.raises(CorruptSpaceError) as err:
+        embspace.load(path)
+    assert name in str(err.value)
+
+
+def test_flip_inside_manifest_value_is_caught(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    text = (path / "manifest.json").read_text().replace('"metric": "cosine"', '"metric": "dot"')
+    (path / "manifest.json").write_text(text)
+    with pytest.raises(CorruptSpaceError, match="manifest.json: checksum"):
+        embspace.load(path)
+
+
+def test_size_is_checked_even_without_hashing(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    _truncate(path / "vectors.npy", 100)
+    with pytest.raises(CorruptSpaceError, match="truncated"):
+        embspace.load(path, verify=False)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def _rewrite_manifest_for(path: Path, name: str) -> None:
+    """Make the manifest agree with a swapped file, as an attacker would."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest.pop("checksum")
+    manifest["files"][name] = {"size": (path / name).stat().st_size, "sha256": store._sha256(path / name)}
+    manifest["checksum"] = store._manifest_checksum(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_pickle_renamed_to_vectors_is_refused_unexecuted(small_space, tmp_path, verify):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    marker = tmp_path / "pwned"
+    (path / "vectors.npy").write_bytes(pickle.dumps(_Payload(str(marker))))
+    _rewrite_manifest_for(path, "vectors.npy")
+    with pytest.raises(CorruptSpaceError, match="vectors.npy"):
+        embspace.load(path, verify=verify)
+    # an object-dtype .npy (which numpy would unpickle) is refused by its header too
+    np.save(path / "vectors.npy", np.array([_Payload(str(marker))], dtype=object), allow_pickle=True)
+    _rewrite_manifest_for(path, "vectors.npy")
+    with pytest.raises(CorruptSpaceError, match="expected float32"):
+        embspace.load(path, verify=verify)
+    assert not marker.exists()
+
+
+def test_wrong_shape_vectors_refused(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    np.save(path / "vectors.npy", np.zeros((50, 9), dtype=np.float32))
+    _rewrite_manifest_for(path, "vectors.npy")
+    with pytest.raises(CorruptSpaceError, match=r"expected float32 \(50, 8\)"):
+        embspace.load(path)
+
+
+def test_interrupted_save_over_existing_space_keeps_the_old(small_space, tmp_path, monkeypatch):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    newer = small_space.subset(slice(0, 10))
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_write_items", boom)
+    with pytest.raises(KeyboardInterrupt):
+        embspace.save(newer, path)
+    assert embspace.load(path).n == 50
+    assert [p.name for p in tmp_path.iterdir()] == ["s.space"]
+    monkeypatch.undo()
+    embspace.save(newer, path)
+    assert embspace.load(path).n == 10 and [p.name for p in tmp_path.iterdir()] == ["s.space"]
+
+
+def test_interrupted_between_renames_keeps_a_loadable_space(small_space, tmp_path, monkeypatch):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    monkeypatch.setattr(store, "_rename_exchange", lambda a, b: False)  # the two-rename fallback
+    embspace.save(small_space.head(5), path)
+    assert embspace.load(path).n == 5
+
+
+def test_save_refuses_to_replace_a_non_space(small_space, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "keep.txt").write_text("precious")
+    with pytest.raises(EmbspaceError, match="not a .space folder"):
+        embspace.save(small_space, tmp_path / "docs")
+    assert (tmp_path / "docs" / "keep.txt").read_text() == "precious"
+    with pytest.raises(EmbspaceError, match="does not exist"):
+        embspace.save(small_space, tmp_path / "missing" / "s.space")
+    with pytest.raises(EmbspaceError, match="exists"):
+        path = embspace.save(small_space, tmp_path / "s.space")
+        embspace.save(small_space, path, overwrite=False)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(EmbspaceError, match="no such folder"):
+        embspace.load(tmp_path / "nothing.space")
+    (tmp_path / "empty.space").mkdir()
+    with pytest.raises(CorruptSpaceError, match="manifest.json: missing"):
+        embspace.load(tmp_path / "empty.space")
+
+
+def test_missing_file_named(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    os.remove(path / "items.parquet")
+    with pytest.raises(CorruptSpaceError, match="items.parquet: missing"):
+        embspace.load(path)
+
+
+def test_info_numpy_values_are_stored(small_space, tmp_path):
+    small_space.info["seed"] = np.int64(3)
+    small_space.info["where"] = tmp_path
+    loaded = embspace.load(embspace.save(small_space, tmp_path / "s.space"))
+    assert loaded.info["seed"] == 3 and loaded.info["where"] == str(tmp_path)
+    shutil.rmtree(tmp_path / "s.space")
+
+
+@pytest.mark.slow
+def test_glove_round_trip(glove, tmp_path):
+    path = embspace.save(glove, tmp_path / "g.space")
+    loaded = embspace.load(path)
+    assert loaded.n == 400_000 and loaded.ids[:3] == ["the", ",", "."]
+    np.testing.assert_array_equal(loaded.vectors[::997], glove.vectors[::997])
