@@ -1,0 +1,118 @@
+"""The command line: tables, --json, one-line errors with non-zero exits."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import embspace
+from embspace.cli import main
+
+
+@pytest.fixture(scope="module")
+def space_path(tmp_path_factory, glove_small):
+    return str(embspace.save(glove_small, tmp_path_factory.mktemp("cli") / "g.space"))
+
+
+def run(*args):
+    result = CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
+    return result
+
+
+def test_neighbors_table_and_json(space_path):
+    out = run("neighbors", space_path, "king", "-k", "3")
+    assert out.exit_code == 0 and "prince" in out.output and "queen" in out.output
+    data = json.loads(run("neighbors", space_path, "king", "-k", "3", "--json").output)
+    assert [d["id"] for d in data] == ["prince", "queen", "ii"]
+    assert set(data[0]) == {"id", "score"} and isinstance(data[0]["score"], float)
+    many = json.loads(run("neighbors", space_path, "king", "frog", "-k", "2", "--json").output)
+    assert set(many) == {"king", "frog"}
+    dist = json.loads(run("neighbors", space_path, "king", "-k", "2", "--metric", "euclidean", "--json").output)
+    assert dist[0]["score"] <= dist[1]["score"]
+
+
+def test_analogy_similarity_odd_one_out_info(space_path):
+    assert json.loads(run("analogy", space_path, "man", "king", "woman", "--json").output)[0]["id"] == "queen"
+    out = run("analogy", space_path, "man", "king", "woman", "--method", "3cosmul")
+    assert out.exit_code == 0 and "queen" in out.output
+    sim = json.loads(run("similarity", space_path, "king", "queen", "--json").output)
+    assert sim["score"] == pytest.approx(0.7839, abs=1e-4)
+    assert run("odd-one-out", space_path, "breakfast", "lunch", "dinner", "cereal").output.strip() == "cereal"
+    info = json.loads(run("info", space_path, "--json").output)
+    assert info["n"] == 20_000 and info["dim"] == 50 and info["first_ids"][0] == "the"
+    assert "items" in run("info", space_path).output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["neighbors", "{space}", "kingg"], "'kingg' is not in the space; did you mean 'king'"),
+    (["neighbors", "{space}", "king", "-k", "20000"], "k=20000 is larger"),
+    (["similarity", "{space}", "king", "qqqqqq"], "'qqqqqq' is not in the space"),
+    (["info", "/nonexistent/x.space"], "no such space"),
+    (["neighbors", "{space}", "king", "--metric", "manhattan"], "Invalid value for '--metric'"),
+])
+def test_errors_are_one_line_and_non_zero(space_path, args, message):
+    args = [a.replace("{space}", space_path) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "embspace", "-q", *args], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_damaged_space_is_an_error_not_a_traceback(space_path, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy.space"
+    shutil.copytree(space_path, copy)
+    (copy / "vectors.npy").write_bytes((copy / "vectors.npy").read_bytes()[:1000])
+    proc = subprocess.run([sys.executable, "-m", "embspace", "info", str(copy)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "vectors.npy" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_import_export_round_trip(space_path, tmp_path):
+    w2v = tmp_path / "g.txt"
+    assert run("export", space_path, "--format", "word2vec", "-o", str(w2v)).exit_code == 0
+    out = tmp_path / "back.space"
+    assert run("import", str(w2v), "--format", "word2vec", "-o", str(out)).exit_code == 0
+    a, b = embspace.load(space_path), embspace.load(out)
+    assert a.ids == b.ids
+    np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-6)
+    again = run("import", str(w2v), "--format", "word2vec", "-o", str(out))
+    assert again.exit_code != 0 and "pass --force" in again.output
+    assert run("import", str(w2v), "--format", "word2vec", "-o", str(out), "--force").exit_code == 0
+
+
+def test_import_fails_before_reading_when_output_unwritable(tmp_path):
+    w2v = tmp_path / "x.txt"
+    w2v.write_text("1 2\na 1 2\n")
+    out = run("import", str(w2v), "--format", "word2vec", "-o", str(tmp_path / "no" / "dir" / "x.space"))
+    assert out.exit_code != 0 and "does not exist" in out.output
+
+
+def test_import_bad_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("3 2\na 1 2\nb 1\n")
+    proc = subprocess.run([sys.executable, "-m", "embspace", "import", str(bad), "--format", "word2vec",
+                           "-o", str(tmp_path / "o.space")], capture_output=True, text=True)
+    assert proc.returncode != 0 and "bad.txt" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.space").exists()
+
+
+def test_evaluate_json_with_files(space_path):
+    from embspace.evaluate import builtin_path
+
+    data = json.loads(run("evaluate", space_path, "--pairs", "ws353", "--analogies",
+                          str(builtin_path("google")), "--method", "3cosadd", "--json").output)
+    tasks = data["tasks"]
+    assert len(tasks) == 2
+    for task in tasks:
+        assert {"name", "metric", "score", "coverage"} <= set(task)
+        assert 0 < task["coverage"] <= 1
+
+
+def test_help_has_examples():
+    for verb in ["import", "export", "info", "neighbors", "analogy", "similarity", "evaluate", "demo"]:
+        out = run(verb, "--help")
+        assert out.exit_code == 0 and "Example" in out.output, verb
