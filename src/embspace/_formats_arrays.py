@@ -1,0 +1,172 @@
+"""Array formats: a NumPy ``.npy`` matrix with an ids text file, and Parquet with a fixed-size-list vector column."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ._formats_io import decode_utf8, existing_file
+from .errors import FormatError
+
+# ---- NumPy + ids --------------------------------------------------------------------------------
+def npy_paths(path: Path) -> tuple[Path, Path]:
+    """(vectors.npy, ids file) that `write` produces for `path`: ``x.npy`` + ``x.ids.txt``, or a folder."""
+    if path.suffix == ".npy":
+        return path, path.with_name(path.stem + ".ids.txt")
+    return path / "vectors.npy", path / "ids.txt"
+
+
+def find_ids_file(npy: Path, ids: Path | None) -> Path:
+    if ids is not None:
+        return existing_file(Path(ids), "ids file")
+    candidates = [npy.with_name(npy.stem + ".ids.txt"), npy.with_name("ids.txt")]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FormatError(f"{npy}: no ids file beside it (looked for {' and '.join(c.name for c in candidates)}); "
+                      f"pass ids=PATH, a UTF-8 text file with one id per line")
+
+
+def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
+    """The first `limit` rows of the matrix in `path` and its row count.
+
+    The header is checked first, so no pickle or object array is ever loaded.
+    """
+    with open(path, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            header_reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                             (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if header_reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = header_reader(fh)
+        except (ValueError, EOFError) as exc:
+            raise FormatError(f"{path}: not a .npy array ({exc}); pickles and .npz archives are never loaded") from None
+    if dtype.hasobject or dtype.kind not in "fiu":
+        raise FormatError(f"{path}: holds {dtype} values; expected numbers of shape (n, dim) "
+                          f"(object arrays and pickles are never loaded)")
+    if len(shape) != 2 or 0 in shape:
+        raise FormatError(f"{path}: holds an array of shape {shape}; expected shape (n, dim) with n, dim >= 1")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise FormatError(f"{path}: cannot be read ({exc})") from None
+    if len(array) != shape[0]:
+        raise FormatError(f"{path}: truncated; the header says {shape[0]} rows")
+    return np.array(array[:limit]), shape[0]  # a copy: the space must not change if the file does
+
+
+def read_ids_file(path: Path) -> list[str]:
+    """One id per line (UTF-8, ``\\n`` or ``\\r\\n``); empty and duplicate ids are refused with their line."""
+    text = decode_utf8(path.read_bytes(), path, 1)
+    ids = text.split("\n")
+    if ids and ids[-1] == "":
+        ids.pop()
+    if "\r" in text:
+        ids = [i[:-1] if i.endswith("\r") else i for i in ids]
+    check_id_lines(ids, path, first_line=1)
+    return ids
+
+
+def check_id_lines(ids: list[str], path: Path, first_line: int) -> None:
+    if "" in ids:
+        raise FormatError(f"{path}, line {ids.index('') + first_line}: empty id; every row needs a non-empty id")
+    if len(set(ids)) != len(ids):
+        seen: dict[str, int] = {}
+        for row, item in enumerate(ids):
+            if item in seen:
+                raise FormatError(f"{path}, line {row + first_line}: duplicate id {item!r} "
+                                  f"(first on line {seen[item] + first_line}); ids must be unique")
+            seen[item] = row
+
+
+def write_npy(fh, vectors: np.ndarray) -> None:
+    n, dim = vectors.shape
+    np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
+    step = max(1, (1 << 24) // (4 * dim))
+    for start in range(0, n, step):
+        fh.write(np.ascontiguousarray(vectors[start:start + step], dtype="<f4").tobytes())
+
+
+# ---- Parquet ------------------------------------------------------------------------------------
+def read_parquet(path: Path, limit: int | None) -> tuple[list[str], np.ndarray, dict[str, list]]:
+    try:
+        parquet = pq.ParquetFile(path)
+        if limit is None:
+            table = parquet.read()
+        else:
+            batches, rows = [], 0
+            for batch in parquet.iter_batches(batch_size=min(limit, 1 << 16)):
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows >= limit:
+                    break
+            table = pa.Table.from_batches(batches, schema=parquet.schema_arrow).slice(0, limit)
+    except (pa.ArrowException, OSError) as exc:
+        raise FormatError(f"{path}: not a readable Parquet file ({exc})") from None
+    names = table.column_names
+    if "id" not in names or "vector" not in names:
+        raise FormatError(f"{path}: has columns {names}; expected an 'id' column (string) and a "
+                          f"'vector' column (fixed_size_list<float32>[dim])")
+    if table.num_rows == 0:
+        raise FormatError(f"{path}: holds no rows")
+    ids = _id_column(table.column("id"), path)
+    vectors = _vector_column(table.column("vector"), path)
+    meta = {name: table.column(name).to_pylist() for name in names if name not in ("id", "vector")}
+    return ids, vectors, meta
+
+
+def _id_column(column: pa.ChunkedArray, path: Path) -> list[str]:
+    kind = column.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_dictionary(kind)):
+        raise FormatError(f"{path}: the 'id' column holds {kind}; expected strings")
+    if column.null_count:
+        row = pc.index(pc.is_null(column), True).as_py()
+        raise FormatError(f"{path}, row {row}: the id is null; every row needs an id")
+    return column.cast(pa.string()).to_pylist()
+
+
+def _vector_column(column: pa.ChunkedArray, path: Path) -> np.ndarray:
+    array = column.combine_chunks()
+    kind = array.type
+    if not (pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        raise FormatError(f"{path}: the 'vector' column holds {kind}; expected fixed_size_list<float32>[dim]")
+    if not (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)):
+        raise FormatError(f"{path}: the 'vector' column holds lists of {kind.value_type}; expected float32")
+    if array.null_count:
+        row = pc.index(pc.is_null(array), True).as_py()
+        raise FormatError(f"{path}, row {row}: the vector is null")
+    if pa.types.is_fixed_size_list(kind):
+        dim = kind.list_size
+    else:
+        lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+        dim = int(lengths[0])
+        if (lengths != dim).any():
+            row = int(np.flatnonzero(lengths != dim)[0])
+            raise FormatError(f"{path}, row {row}: the vector has {lengths[row]} values; row 0 has {dim}")
+    values = array.flatten()
+    if values.null_count:
+        row = pc.index(pc.is_null(values), True).as_py() // max(dim, 1)
+        raise FormatError(f"{path}, row {row}: the vector holds a null value")
+    if dim == 0:
+        raise FormatError(f"{path}: the vectors have no values (dimension 0)")
+    return np.array(values.to_numpy(zero_copy_only=False)).reshape(-1, dim)
+
+
+def parquet_table(ids: list[str], vectors: np.ndarray, meta: dict[str, list], path: Path) -> pa.Table:
+    n, dim = vectors.shape
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    columns = {"id": pa.array(ids, type=pa.string()),
+               "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}
+    for name, values in meta.items():
+        if name in columns:
+            raise FormatError(f"cannot write {path}: meta column {name!r} clashes with the {name!r} column; rename it")
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise FormatError(f"cannot write {path}: meta column {name!r} cannot be stored in Parquet ({exc})") from None
+    return pa.table(columns)

@@ -1,0 +1,185 @@
+"""Shared plumbing for import/export: atomic file writes, provenance, id checks, text decoding."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .errors import EmbspaceError, FormatError
+
+# Files up to this size are hashed for provenance when the reader does not stream them anyway.
+HASH_LIMIT = 256 << 20
+_HASH_BLOCK = 1 << 22
+
+
+def source_info(path: Path, sha256: str | None = None, *, hash_if_cheap: bool = False) -> dict:
+    """Provenance of one input file: absolute path, size in bytes and (when known or cheap) sha256."""
+    size = path.stat().st_size
+    info = {"path": str(path.resolve()), "size": size}
+    if sha256 is None and hash_if_cheap and size <= HASH_LIMIT:
+        sha256 = file_sha256(path)
+    if sha256 is not None:
+        info["sha256"] = sha256
+    return info
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def existing_file(path: Path, what: str = "file") -> Path:
+    if not path.exists():
+        raise EmbspaceError(f"{path}: no such {what}")
+    if not path.is_file():
+        raise EmbspaceError(f"{path}: is not a regular file")
+    return path
+
+
+# ---- atomic writes ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_files(*targets: Path) -> Iterator[list[Path]]:
+    """Yield temporary sibling paths for `targets`; on success move each onto its target.
+
+    A failure anywhere removes every temporary file and leaves the targets as they were. Each
+    target is replaced atomically (``os.replace``); a multi-file export is replaced file by file
+    only after all of its files were written completely.
+    """
+    for target in targets:
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise EmbspaceError(f"cannot write {target}: folder {parent} does not exist")
+        if target.is_dir():
+            raise EmbspaceError(f"cannot write {target}: it is a folder")
+    temps = [t.parent / f".{t.name}.tmp-{uuid.uuid4().hex[:8]}" for t in targets]
+    try:
+        yield temps
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def finish(fh) -> None:
+    """Flush and fsync an open binary file, so a rename after it publishes complete data."""
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+# ---- ids ----------------------------------------------------------------------------------------
+WHITESPACE = " \t\n\r\x0b\x0c"
+NEWLINES = "\n\r"
+
+
+def check_ids_free_of(ids: Sequence[str], forbidden: str, fmt: str, path: Path) -> None:
+    """Refuse ids holding any character of `forbidden` (the file could not be read back)."""
+    pattern = re.compile("[" + re.escape(forbidden) + "]")
+    joined = "\x00".join(ids)  # one regex scan in C instead of a Python loop over ids
+    match = pattern.search(joined)
+    if match is None:
+        return
+    row = joined.count("\x00", 0, match.start())
+    names = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a carriage return"}
+    what = names.get(match.group(), f"whitespace {match.group()!r}")
+    raise FormatError(
+        f"cannot write {path}: id {ids[row]!r} (row {row}) contains {what}, which format {fmt!r} "
+        f"cannot hold; rename the id or export to 'parquet' or 'numpy'"
+    )
+
+
+def encode_ids(ids: Sequence[str], path: Path) -> list[bytes]:
+    try:
+        return "\n".join(ids).encode("utf-8").split(b"\n")
+    except UnicodeEncodeError as exc:
+        raise FormatError(f"cannot write {path}: an id is not encodable as UTF-8 ({exc.reason})") from None
+
+
+# ---- decoding -----------------------------------------------------------------------------------
+def decode_utf8(data: bytes, path: Path, first_line: int, hint: str = "") -> str:
+    """Decode `data` as UTF-8; an error names the file and the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, data, exc, first_line, hint) from None
+
+
+def not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, first_line: int, hint: str = "") -> FormatError:
+    line = first_line + data.count(b"\n", 0, exc.start)
+    bad = data[exc.start:exc.start + 1].hex()
+    return FormatError(f"{path}, line {line}: not UTF-8 text (byte 0x{bad}){hint}")
+
+
+# ---- streaming input ----------------------------------------------------------------------------
+class ByteSource:
+    """A binary file read in blocks, hashed and counted on a progress bar as it goes.
+
+    `lines_block` hands out blocks that end at a line break (or at the end of the file), so a
+    text parser never sees half a line; `raw_block` hands out whatever is buffered plus more.
+    """
+
+    def __init__(self, fh, path: Path, bar, max_line: int = 1 << 23):
+        self.fh, self.path, self.bar = fh, path, bar
+        self.digest = hashlib.sha256()
+        self.pending = b""
+        self.eof = False
+        self.max_line = max_line
+
+    def read(self, size: int) -> bytes:
+        data = self.fh.read(size)
+        if data:
+            self.digest.update(data)
+            self.bar.update(len(data))
+        else:
+            self.eof = True
+        return data
+
+    def fill(self, size: int) -> None:
+        """Make sure at least `size` bytes are buffered (fewer at the end of the file)."""
+        while len(self.pending) < size and not self.eof:
+            self.pending += self.read(max(size - len(self.pending), 1 << 16))
+
+    def header_line(self) -> bytes:
+        """The first line, with its line break."""
+        while (end := self.pending.find(b"\n")) < 0 and not self.eof:
+            self._guard_line(1)
+            self.pending += self.read(1 << 16)
+        end = len(self.pending) if end < 0 else end + 1
+        line, self.pending = self.pending[:end], self.pending[end:]
+        return line
+
+    def lines_block(self, size: int, first_line: int) -> bytes | None:
+        while True:
+            buf = self.pending + (b"" if self.eof else self.read(size))
+            if self.eof:
+                self.pending = b""
+                return buf or None
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                self.pending = buf[cut:]
+                return buf[:cut]
+            self.pending = buf
+            self._guard_line(first_line)
+
+    def raw_block(self, size: int) -> bytes:
+        buf, self.pending = self.pending + (b"" if self.eof else self.read(size)), b""
+        return buf
+
+    def _guard_line(self, line: int) -> None:
+        if len(self.pending) > self.max_line:
+            raise FormatError(f"{self.path}, line {line}: no line break in {self.max_line >> 20} MiB; "
+                              f"this is not a text file of vectors")
+
+    def sha256(self) -> str | None:
+        """The file's sha256 if it was read to its end, else None."""
+        if not self.eof and self.fh.read(1):
+            return None
+        return self.digest.hexdigest()

@@ -1,0 +1,98 @@
+"""The TensorBoard Embedding Projector pair: ``vecs.tsv`` (numbers only) + ``meta.tsv`` (labels).
+
+meta.tsv with one column has no header and that column is the id; with two or more columns the
+first line is a header and the first column is the id (the other columns become ``Space.meta``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._formats_arrays import check_id_lines
+from ._formats_io import check_ids_free_of, decode_utf8, existing_file
+from .errors import FormatError
+
+_CELL_BREAKERS = "\t\n\r"
+
+
+def tsv_paths(path: Path) -> tuple[Path, Path]:
+    """(vecs.tsv, meta.tsv) for `path`: a folder, or the vecs file with its meta file beside it.
+
+    ``vecs.tsv`` goes with ``meta.tsv``; ``glove_vecs.tsv`` with ``glove_meta.tsv``;
+    any other ``x.tsv`` with ``x_meta.tsv``.
+    """
+    if path.is_dir() or not path.suffix:
+        return path / "vecs.tsv", path / "meta.tsv"
+    stem = path.stem
+    meta = stem[:-4] + "meta" if stem.endswith("vecs") else stem + "_meta"
+    return path, path.with_name(meta + ".tsv")
+
+
+def find_meta_file(vecs: Path, meta: Path | None, default: Path) -> Path:
+    if meta is not None:
+        return existing_file(Path(meta), "meta file")
+    candidates = [default] + ([vecs.with_name("meta.tsv")] if default.name != "meta.tsv" else [])
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FormatError(f"{vecs}: no metadata file beside it (looked for {' and '.join(c.name for c in candidates)}); "
+                      f"pass meta=PATH, the meta.tsv that labels the rows")
+
+
+def read_meta_tsv(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """Ids and extra columns (as strings) from a projector metadata file."""
+    text = decode_utf8(path.read_bytes(), path, 1)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if not lines:
+        raise FormatError(f"{path}: the file is empty; expected one id per line")
+    columns = lines[0].count("\t") + 1
+    if columns == 1:
+        check_id_lines(lines, path, first_line=1)
+        return lines, {}
+    header = lines[0].split("\t")
+    _check_header(header, path)
+    rows = [line.split("\t") for line in lines[1:]]
+    for k, row in enumerate(rows):
+        if len(row) != columns:
+            raise FormatError(f"{path}, line {k + 2}: {len(row)} columns; the header (line 1) has {columns}")
+    ids = [row[0] for row in rows]
+    check_id_lines(ids, path, first_line=2)
+    meta = {name: [row[c] for row in rows] for c, name in enumerate(header) if c > 0}
+    return ids, meta
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    for c, name in enumerate(header):
+        if not name and c > 0:
+            raise FormatError(f"{path}, line 1: column {c + 1} of the header has no name")
+        if name == "id" and c > 0:
+            raise FormatError(f"{path}, line 1: column {c + 1} is named 'id', which is reserved for the first column")
+        if name in header[:c]:
+            raise FormatError(f"{path}, line 1: two columns are named {name!r}; names must be unique")
+
+
+def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> bytes:
+    """The metadata file: just the ids, or a header row and the ids followed by the meta columns."""
+    check_ids_free_of(ids, _CELL_BREAKERS, "tsv", path)
+    if not meta:
+        return ("\n".join(ids) + "\n").encode("utf-8")
+    names = list(meta)
+    for name in names:
+        if not name or any(c in name for c in _CELL_BREAKERS):
+            raise FormatError(f"cannot write {path}: meta column name {name!r} is empty or holds a tab or "
+                              f"line break; rename the column")
+    cells = [[_cell(v, name, row, path) for row, v in enumerate(values)] for name, values in meta.items()]
+    lines = ["\t".join(["id", *names])]
+    lines += ["\t".join(row) for row in zip(ids, *cells)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _cell(value, name: str, row: int, path: Path) -> str:
+    text = "" if value is None else str(value)
+    if any(c in text for c in _CELL_BREAKERS):
+        raise FormatError(f"cannot write {path}: meta column {name!r}, row {row} holds a tab or line break, "
+                          f"which a .tsv cell cannot hold; clean the value or export to 'parquet'")
+    return text

@@ -1,0 +1,264 @@
+"""Import and export of embedding spaces in the formats other tools use.
+
+========================  ===============================================================
+format                    files
+========================  ===============================================================
+``glove``                 text, ``word v1 ... vd`` per line, no header
+``word2vec``              text, a ``COUNT DIM`` header line, then rows as in GloVe
+``fasttext-vec``          fastText's ``.vec``: the same layout as ``word2vec``
+``word2vec-binary``       ``COUNT DIM\\n`` then ``word<space>`` + dim little-endian float32
+``tsv``                   TensorBoard projector: ``vecs.tsv`` (numbers) + ``meta.tsv`` (labels)
+``numpy``                 ``x.npy`` (float array, never pickled) + ``x.ids.txt`` (one id per line)
+``parquet``               columns ``id`` (string), ``vector`` (fixed_size_list<float32>[dim]), meta
+========================  ===============================================================
+
+Text files are streamed and parsed in blocks; bad input raises :class:`FormatError` naming the
+file and line. Writes go to a temporary file beside the target and are moved into place whole.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from . import _formats_arrays as arrays
+from . import _formats_tsv as tsv
+from ._formats_binary import read_word2vec_binary, write_word2vec_binary
+from ._formats_io import (NEWLINES, WHITESPACE, atomic_files, check_ids_free_of, encode_ids, existing_file,
+                          finish, source_info)
+from ._formats_text import read_text, write_text
+from .errors import EmbspaceError, FormatError, SpaceError
+from .space import Space
+
+FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")
+_TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
+
+
+def read(path: str | os.PathLike, format: str, *, ids: str | os.PathLike | None = None,
+         meta: str | os.PathLike | None = None, limit: int | None = None,
+         show_progress: bool | None = None) -> Space:
+    """Import a space from a file in one of :data:`FORMATS`.
+
+    Parameters
+    ----------
+    path : path
+        The vectors file (``vecs.tsv`` for ``tsv``, the ``.npy`` for ``numpy``); for ``tsv`` and
+        ``numpy`` also a folder written by :func:`write`.
+    format : str
+        One of :data:`FORMATS`.
+    ids : path, optional
+        ``numpy`` only: the ids file, one per line (default: ``<stem>.ids.txt`` or ``ids.txt`` beside).
+    meta : path, optional
+        ``tsv`` only: the projector metadata file (default: ``meta.tsv`` beside ``vecs.tsv``).
+    limit : int, optional
+        Read only the first `limit` rows.
+    show_progress : bool, optional
+        A progress bar in bytes on stderr; by default on only where the CLI enabled progress.
+
+    Returns
+    -------
+    Space
+        ``vectors`` float32 of shape (n, dim); ``info`` records the format and the source file
+        (path, size in bytes and, when the whole file was read, its sha256).
+
+    Examples
+    --------
+    >>> space = read("glove.6B.50d.txt", "glove")  # doctest: +SKIP
+    """
+    fmt = _check_format(format)
+    path = Path(path)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise FormatError(f"limit must be a positive whole number of rows; got {limit!r}")
+    if ids is not None and fmt != "numpy":
+        raise FormatError(f"ids= applies to format 'numpy' only; {fmt!r} files carry their own ids")
+    if meta is not None and fmt != "tsv":
+        raise FormatError(f"meta= applies to format 'tsv' only; {fmt!r} files carry their own ids")
+    start = time.perf_counter()
+    checked = fmt in _TEXT_HEADER or fmt == "word2vec-binary"  # these readers check rows, NaN and duplicates
+    if fmt in _TEXT_HEADER:
+        existing_file(path)
+        got = read_text(path, fmt, header=_TEXT_HEADER[fmt], with_ids=True, limit=limit, show_progress=show_progress)
+        item_ids, vectors, columns, source = got.ids, got.vectors, {}, source_info(path, got.sha256)
+    elif fmt == "word2vec-binary":
+        existing_file(path)
+        item_ids, vectors, sha256, _ = read_word2vec_binary(path, limit=limit, show_progress=show_progress)
+        columns, source = {}, source_info(path, sha256)
+    elif fmt == "tsv":
+        item_ids, vectors, columns, source = _read_tsv(path, meta, limit, show_progress)
+    elif fmt == "numpy":
+        item_ids, vectors, columns, source = _read_numpy(path, ids, limit)
+    else:
+        existing_file(path)
+        item_ids, vectors, columns = arrays.read_parquet(path, limit)
+        source = source_info(path, hash_if_cheap=limit is None)
+    info: dict[str, Any] = {"builder": "import", "format": fmt, "source": source, "name": _name(path)}
+    if limit is not None:
+        info["limit"] = limit
+    info["seconds"] = round(time.perf_counter() - start, 3)
+    try:
+        return Space(item_ids, vectors, columns, info, check=not checked)
+    except SpaceError as exc:
+        raise FormatError(f"{path}: {exc}") from None
+
+
+def write(space: Space, path: str | os.PathLike, format: str) -> list[Path]:
+    """Export `space` in one of :data:`FORMATS`; returns the files written.
+
+    ``tsv`` writes ``vecs.tsv`` + ``meta.tsv`` (`path` is the vecs file or a folder), ``numpy``
+    writes ``x.npy`` + ``x.ids.txt`` (`path` is the ``.npy`` or a folder: ``vectors.npy`` +
+    ``ids.txt``). Meta columns are kept by ``tsv`` (as text) and ``parquet``; the other formats
+    hold ids and vectors only. Ids a format cannot hold (whitespace in word formats) raise
+    FormatError before anything is written. Every file is written beside its target and moved into place only when
+    complete, so a failure leaves the old file (or none), never half of one.
+    """
+    fmt = _check_format(format)
+    path = Path(path)
+    if fmt in _TEXT_HEADER or fmt == "word2vec-binary":
+        check_ids_free_of(space.ids, WHITESPACE, fmt, path)
+        encoded = encode_ids(space.ids, path)
+        with atomic_files(path) as (tmp,), open(tmp, "wb") as fh:
+            if fmt == "word2vec-binary":
+                write_word2vec_binary(fh, space.vectors, encoded)
+            else:
+                header = f"{space.n} {space.dim}\n".encode() if _TEXT_HEADER[fmt] else None
+                write_text(fh, space.vectors, encoded, " ", header)
+            finish(fh)
+        return [path]
+    if fmt == "tsv":
+        return _write_tsv(space, path)
+    if fmt == "numpy":
+        return _write_numpy(space, path)
+    table = arrays.parquet_table(space.ids, space.vectors, space.meta, path)
+    with atomic_files(path) as (tmp,):
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as fh:
+            finish(fh)
+    return [path]
+
+
+# ---- gensim -------------------------------------------------------------------------------------
+def to_keyedvectors(space: Space):
+    """A gensim ``KeyedVectors`` holding a copy of the space's ids and vectors.
+
+    Numeric meta columns (ints, floats, bools without gaps) become per-key attributes, so a
+    ``count`` column is what gensim's ``save_word2vec_format`` sorts by.
+    """
+    KeyedVectors = _gensim_keyedvectors()
+    kv = KeyedVectors(space.dim, dtype=np.float32)  # no count=: it would preallocate placeholder rows
+    kv.index_to_key = list(space.ids)
+    kv.key_to_index = {key: i for i, key in enumerate(kv.index_to_key)}
+    kv.vectors = np.array(space.vectors, dtype=np.float32)
+    kv.next_index = space.n
+    for name, values in space.meta.items():
+        column = np.asarray(values)
+        if column.dtype.kind in "iufb" and column.ndim == 1:
+            kv.allocate_vecattrs([name], [column.dtype])
+            kv.expandos[name][:] = column
+    return kv
+
+
+def from_keyedvectors(kv, info: dict | None = None) -> Space:
+    """A Space from a gensim ``KeyedVectors`` (a copy); per-key attributes such as ``count`` become meta.
+
+    Only the filled rows are taken: a ``KeyedVectors(dim, count=n)`` that was never filled to
+    ``n`` holds placeholder rows past ``len(kv)``.
+    """
+    n = len(kv.key_to_index)
+    keys = list(kv.index_to_key[:n])
+    if any(key is None for key in keys):
+        raise EmbspaceError("the KeyedVectors has unfilled key slots; add vectors with add_vectors() first")
+    ids = [key if isinstance(key, str) else str(key) for key in keys]
+    vectors = np.array(kv.vectors[:n], dtype=np.float32)
+    meta = {name: np.asarray(values)[:n].tolist() for name, values in getattr(kv, "expandos", {}).items()
+            if np.ndim(values) == 1 and name != "id"}
+    base = {"builder": "import", "format": "gensim.KeyedVectors"}
+    return Space(ids, vectors, meta, {**base, **(info or {})})
+
+
+def _gensim_keyedvectors():
+    try:
+        from gensim.models import KeyedVectors
+    except ImportError:
+        raise EmbspaceError("gensim is not installed; run: pip install 'embspace[gensim]'") from None
+    return KeyedVectors
+
+
+# ---- per-format helpers -------------------------------------------------------------------------
+def _check_format(format: str) -> str:
+    if format not in FORMATS:
+        raise FormatError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    return format
+
+
+def _name(path: Path) -> str:
+    if path.is_dir() or not path.suffix:
+        return path.name
+    if path.stem in ("vecs", "vectors") and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
+def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | None):
+    vecs, default_meta = tsv.tsv_paths(path)
+    existing_file(vecs)
+    meta_path = tsv.find_meta_file(vecs, meta, default_meta)
+    got = read_text(vecs, "tsv", header=False, with_ids=False, delimiter="\t", limit=limit,
+                    show_progress=show_progress)
+    ids, columns = tsv.read_meta_tsv(meta_path)
+    n = len(got.vectors)
+    if len(ids) < n or (got.complete and len(ids) != n):
+        raise FormatError(f"{meta_path}: {len(ids)} labels for the {n} rows of {vecs}; "
+                          f"give exactly one label row per vector")
+    columns = {name: values[:n] for name, values in columns.items()}
+    source = source_info(vecs, got.sha256)
+    source["meta"] = source_info(meta_path, hash_if_cheap=True)
+    return ids[:n], got.vectors, columns, source
+
+
+def _write_tsv(space: Space, path: Path) -> list[Path]:
+    vecs, meta_path = tsv.tsv_paths(path)
+    meta_bytes = tsv.meta_tsv_bytes(space.ids, space.meta, meta_path)
+    if vecs.parent != path.parent:  # a folder target
+        vecs.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_files(vecs, meta_path) as (tmp_vecs, tmp_meta):
+        with open(tmp_vecs, "wb") as fh:
+            write_text(fh, space.vectors, None, "\t")
+            finish(fh)
+        with open(tmp_meta, "wb") as fh:
+            fh.write(meta_bytes)
+            finish(fh)
+    return [vecs, meta_path]
+
+
+def _read_numpy(path: Path, ids: Any, limit: int | None):
+    npy = arrays.npy_paths(path)[0] if path.is_dir() else path
+    existing_file(npy)
+    ids_path = arrays.find_ids_file(npy, ids)
+    vectors, total = arrays.read_npy(npy, limit)
+    item_ids = arrays.read_ids_file(ids_path)
+    if len(item_ids) != total:
+        raise FormatError(f"{ids_path}: {len(item_ids)} ids for the {total} rows of {npy}; "
+                          f"give exactly one id per row")
+    source = source_info(npy, hash_if_cheap=limit is None)
+    source["ids"] = source_info(ids_path, hash_if_cheap=True)
+    return item_ids[:len(vectors)], vectors, {}, source
+
+
+def _write_numpy(space: Space, path: Path) -> list[Path]:
+    npy, ids_path = arrays.npy_paths(path)
+    check_ids_free_of(space.ids, NEWLINES, "numpy", ids_path)
+    ids_bytes = ("\n".join(space.ids) + "\n").encode("utf-8")
+    if npy.parent != path.parent:  # a folder target
+        npy.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_files(npy, ids_path) as (tmp_npy, tmp_ids):
+        with open(tmp_npy, "wb") as fh:
+            arrays.write_npy(fh, space.vectors)
+            finish(fh)
+        with open(tmp_ids, "wb") as fh:
+            fh.write(ids_bytes)
+            finish(fh)
+    return [npy, ids_path]

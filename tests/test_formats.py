@@ -1,0 +1,446 @@
+"""Import/export: round trips, gensim interop, projector TSV, Parquet, limits, bad input, safety, atomicity."""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sys
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from embspace import EmbspaceError, FormatError, Space
+from embspace import _formats_io, _formats_text
+from embspace.formats import FORMATS, from_keyedvectors, read, to_keyedvectors, write
+
+FILE_NAMES = {
+    "glove": "glove.txt", "word2vec": "space.w2v.txt", "word2vec-binary": "space.bin",
+    "fasttext-vec": "space.vec", "tsv": "vecs.tsv", "numpy": "space.npy", "parquet": "space.parquet",
+}
+EXACT = {"word2vec-binary", "numpy", "parquet"}
+
+
+@pytest.fixture(scope="module")
+def glove():
+    from embspace.datasets import glove_6b_50d
+
+    return glove_6b_50d().head(2000)
+
+
+@pytest.fixture
+def tiny():
+    vectors = np.array([[0.5, -1.25, 3.0], [1e-7, 2.5e8, -0.0], [0.1, 0.2, 0.3]], dtype=np.float32)
+    return Space(["the", "naïve", "café"], vectors)
+
+
+def same_bits(a, b) -> bool:
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    return a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def error_of(call, *args, **kwargs) -> str:
+    with pytest.raises(FormatError) as info:
+        call(*args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message, "errors are one line"
+    return message
+
+
+# ---- round trips --------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip(glove, tmp_path, fmt):
+    path = tmp_path / FILE_NAMES[fmt]
+    files = write(glove, path, fmt)
+    assert all(f.is_file() for f in files) and path in files
+    back = read(path, fmt)
+    assert back.ids == glove.ids
+    assert back.vectors.dtype == np.float32 and back.vectors.flags.c_contiguous
+    if fmt in EXACT:
+        assert same_bits(back.vectors, glove.vectors)
+    else:
+        np.testing.assert_allclose(back.vectors, glove.vectors, rtol=1e-6, atol=1e-6)
+    info = back.info
+    assert info["builder"] == "import" and info["format"] == fmt
+    assert info["source"]["path"] == str(path.resolve())
+    assert info["source"]["size"] == path.stat().st_size
+    assert info["source"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert info["name"] == (tmp_path.name if fmt == "tsv" else path.stem)
+
+
+@pytest.mark.parametrize("fmt", ["glove", "word2vec", "fasttext-vec", "tsv"])
+def test_text_keeps_every_float32_bit(tmp_path, fmt):
+    rng = np.random.default_rng(0)
+    vectors = (rng.standard_normal((300, 7)) * 10.0 ** rng.uniform(-40, 38, (300, 7))).astype(np.float32)
+    vectors[0] = [0.0, -0.0, 1e-45, 3.4028235e38, -3.4028235e38, 1.1754944e-38, 0.1]
+    space = Space([f"w{i}" for i in range(300)], vectors)
+    path = tmp_path / FILE_NAMES[fmt]
+    write(space, path, fmt)
+    assert same_bits(read(path, fmt).vectors, vectors)
+
+
+def test_glove_text_looks_like_glove(glove, tmp_path):
+    write(glove.head(2), tmp_path / "g.txt", "glove")
+    first = (tmp_path / "g.txt").read_text().splitlines()[0].split(" ")
+    assert first[0] == "the" and first[1] == "0.418" and len(first) == 51
+
+
+def test_folder_targets(glove, tmp_path):
+    space = glove.head(50)
+    assert write(space, tmp_path / "proj", "tsv") == [tmp_path / "proj" / "vecs.tsv", tmp_path / "proj" / "meta.tsv"]
+    assert write(space, tmp_path / "arr", "numpy") == [tmp_path / "arr" / "vectors.npy", tmp_path / "arr" / "ids.txt"]
+    assert read(tmp_path / "proj", "tsv").ids == space.ids
+    assert read(tmp_path / "arr", "numpy").ids == space.ids
+    assert read(tmp_path / "arr" / "vectors.npy", "numpy").info["name"] == "arr"
+
+
+def test_blocks_and_progress(glove, tmp_path, monkeypatch, capsys):
+    """Small blocks: rows, odd lines and errors across many block boundaries; a bar on request."""
+    monkeypatch.setattr(_formats_text, "FIRST_BLOCK", 512)
+    monkeypatch.setattr(_formats_text, "BLOCK", 4096)
+    path = tmp_path / "g.txt"
+    write(glove, path, "glove")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1500] = "new york" + lines[1500][lines[1500].index(" "):]
+    path.write_text("".join(lines) + "\n\n")
+    back = read(path, "glove", show_progress=True)
+    assert back.ids[1500] == "new york" and back.ids[:1500] == glove.ids[:1500]
+    np.testing.assert_allclose(back.vectors, glove.vectors, atol=1e-6)
+    assert "reading g.txt" in capsys.readouterr().err  # the bar, on stderr
+    lines[1700] = lines[1700].replace(" ", " x", 1)
+    path.write_text("".join(lines))
+    assert "line 1701" in error_of(read, path, "glove")
+
+
+# ---- gensim -------------------------------------------------------------------------------------
+@pytest.fixture
+def KeyedVectors():
+    return pytest.importorskip("gensim.models").KeyedVectors
+
+
+def test_gensim_reads_our_word2vec_text_and_binary(glove, tmp_path, KeyedVectors):
+    for fmt, binary in (("word2vec", False), ("word2vec-binary", True), ("fasttext-vec", False)):
+        path = tmp_path / FILE_NAMES[fmt]
+        write(glove, path, fmt)
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=binary)
+        assert kv.index_to_key == glove.ids
+        if binary:
+            assert same_bits(kv.vectors, glove.vectors)
+        else:
+            np.testing.assert_allclose(kv.vectors, glove.vectors, atol=1e-6)
+
+
+def test_we_read_gensim_word2vec_text_and_binary(glove, tmp_path, KeyedVectors):
+    kv = to_keyedvectors(glove)
+    kv.save_word2vec_format(str(tmp_path / "g.txt"), binary=False)
+    kv.save_word2vec_format(str(tmp_path / "g.bin"), binary=True)
+    text = read(tmp_path / "g.txt", "word2vec")
+    assert text.ids == glove.ids
+    np.testing.assert_allclose(text.vectors, glove.vectors, atol=1e-6)
+    binary = read(tmp_path / "g.bin", "word2vec-binary")
+    assert binary.ids == glove.ids and same_bits(binary.vectors, glove.vectors)
+
+
+def test_binary_bytes_match_gensim(glove, tmp_path, KeyedVectors):
+    write(glove, tmp_path / "ours.bin", "word2vec-binary")
+    to_keyedvectors(glove).save_word2vec_format(str(tmp_path / "gensim.bin"), binary=True)
+    assert (tmp_path / "ours.bin").read_bytes() == (tmp_path / "gensim.bin").read_bytes()
+
+
+def test_binary_with_c_tool_newlines(tiny, tmp_path, KeyedVectors):
+    body = b"".join(w.encode() + b" " + v.astype("<f4").tobytes() + b"\n" for w, v in zip(tiny.ids, tiny.vectors))
+    path = write_bytes(tmp_path / "c.bin", b"3 3\n" + body)
+    back = read(path, "word2vec-binary")
+    assert back.ids == tiny.ids and same_bits(back.vectors, tiny.vectors)
+    assert KeyedVectors.load_word2vec_format(str(path), binary=True).index_to_key == tiny.ids
+
+
+def test_keyedvectors_round_trip(glove, KeyedVectors):
+    space = Space(glove.ids, glove.vectors, meta={"count": list(range(glove.n, 0, -1))})
+    kv = to_keyedvectors(space)
+    assert len(kv) == glove.n and kv.vectors.shape == (glove.n, 50)
+    assert kv.most_similar("king", topn=1)[0][0] == space.neighbors("king", k=1)[0][0]
+    assert kv.get_vecattr("the", "count") == glove.n
+    back = from_keyedvectors(kv, info={"name": "kv"})
+    assert back.ids == space.ids and same_bits(back.vectors, space.vectors)
+    assert back.meta["count"] == space.meta["count"]
+    assert back.info["builder"] == "import" and back.info["name"] == "kv"
+
+
+def test_from_preallocated_keyedvectors_skips_placeholder_rows(KeyedVectors):
+    kv = KeyedVectors(4, count=10)
+    kv.add_vector("a", np.ones(4, dtype=np.float32))
+    kv.add_vector("b", np.full(4, 2.0, dtype=np.float32))
+    space = from_keyedvectors(kv)
+    assert space.ids == ["a", "b"] and space.vectors.shape == (2, 4)
+
+
+def test_missing_gensim_names_the_extra(tiny, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gensim.models", None)
+    with pytest.raises(EmbspaceError, match=r"pip install 'embspace\[gensim\]'"):
+        to_keyedvectors(tiny)
+
+
+# ---- formats with metadata ----------------------------------------------------------------------
+def test_tsv_with_meta_columns(tiny, tmp_path):
+    space = Space(tiny.ids, tiny.vectors, meta={"pos": ["det", "adj", "noun"], "freq": [10, 2, None]})
+    files = write(space, tmp_path / "vecs.tsv", "tsv")
+    assert (tmp_path / "meta.tsv").read_text().splitlines() == [
+        "id\tpos\tfreq", "the\tdet\t10", "naïve\tadj\t2", "café\tnoun\t"]
+    assert files == [tmp_path / "vecs.tsv", tmp_path / "meta.tsv"]
+    assert "\t" in (tmp_path / "vecs.tsv").read_text().splitlines()[0]
+    back = read(tmp_path / "vecs.tsv", "tsv")
+    assert back.ids == space.ids and same_bits(back.vectors, space.vectors)
+    assert back.meta == {"pos": ["det", "adj", "noun"], "freq": ["10", "2", ""]}  # TSV cells are text
+
+
+def test_tsv_single_column_meta_has_no_header(tiny, tmp_path):
+    write(tiny, tmp_path / "glove_vecs.tsv", "tsv")
+    assert (tmp_path / "glove_meta.tsv").read_text().splitlines() == tiny.ids
+    labels = write_bytes(tmp_path / "labels.tsv", "a\nb\nc\n".encode())
+    assert read(tmp_path / "glove_vecs.tsv", "tsv", meta=labels).ids == ["a", "b", "c"]
+
+
+def test_tsv_bad_meta(tiny, tmp_path):
+    write(tiny, tmp_path / "vecs.tsv", "tsv")
+    meta = write_bytes(tmp_path / "meta.tsv", b"id\tpos\nx\tn\ny\tv\nx\ta\n")
+    message = error_of(read, tmp_path / "vecs.tsv", "tsv")
+    assert str(meta) in message and "duplicate id 'x'" in message and "line 4" in message and "line 2" in message
+    write_bytes(meta, b"a\nb\n")
+    assert "2 labels for the 3 rows" in error_of(read, tmp_path / "vecs.tsv", "tsv")
+    meta.unlink()
+    assert "meta=" in error_of(read, tmp_path / "vecs.tsv", "tsv")
+
+
+def test_parquet_meta_columns_and_plain_lists(tiny, tmp_path):
+    space = Space(tiny.ids, tiny.vectors, meta={"n": [1, 2, 3], "tag": ["a", None, "c"], "w": [0.5, 1.5, 2.5]})
+    write(space, tmp_path / "s.parquet", "parquet")
+    table = pq.read_table(tmp_path / "s.parquet")
+    assert table.schema.field("vector").type == pa.list_(pa.float32(), 3)
+    back = read(tmp_path / "s.parquet", "parquet")
+    assert back.meta == space.meta and same_bits(back.vectors, space.vectors)
+    plain = pa.table({"id": tiny.ids, "vector": pa.array(tiny.vectors.tolist(), type=pa.list_(pa.float32()))})
+    pq.write_table(plain, tmp_path / "plain.parquet")
+    assert same_bits(read(tmp_path / "plain.parquet", "parquet").vectors, tiny.vectors)
+
+
+def test_parquet_bad_input(tmp_path):
+    ragged = pa.table({"id": ["a", "b"], "vector": pa.array([[1.0, 2.0], [1.0]], type=pa.list_(pa.float32()))})
+    pq.write_table(ragged, tmp_path / "ragged.parquet")
+    assert "row 1" in error_of(read, tmp_path / "ragged.parquet", "parquet")
+    pq.write_table(pa.table({"id": ["a"], "emb": [[1.0]]}), tmp_path / "nocol.parquet")
+    assert "'vector'" in error_of(read, tmp_path / "nocol.parquet", "parquet")
+    pq.write_table(pa.table({"id": ["a", "a"], "vector": [[1.0], [2.0]]}), tmp_path / "dup.parquet")
+    assert "duplicate id 'a'" in error_of(read, tmp_path / "dup.parquet", "parquet")
+
+
+# ---- limit --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_limit(glove, tmp_path, fmt):
+    path = tmp_path / FILE_NAMES[fmt]
+    write(glove, path, fmt)
+    head = read(path, fmt, limit=10)
+    assert head.ids == glove.ids[:10] and head.info["limit"] == 10
+    np.testing.assert_allclose(head.vectors, glove.vectors[:10], atol=1e-6)
+    assert read(path, fmt, limit=10**6).n == glove.n
+    with pytest.raises(FormatError, match="limit"):
+        read(path, fmt, limit=0)
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+W2V_BAD = {
+    "fewer rows than the header": (b"4 2\na 1 2\nb 3 4\nc 5 6\n", "line 5", "says 4"),
+    "more rows than the header": (b"2 2\na 1 2\nb 3 4\nc 5 6\n", "line 4", "more rows"),
+    "header dim disagrees": (b"2 3\na 1 2\nb 3 4\n", "line 2", "expected 3"),
+    "row with too few values": (b"3 2\na 1 2\nb 3\nc 5 6\n", "line 3", "1 values"),
+    "row with too many values": (b"3 2\na 1 2\nb 3 4 5\nc 5 6\n", "line 3", "3 values"),
+    "non-numeric value": (b"2 2\na 1 2\nb 3 x4\n", "line 3", "'x4' is not a number"),
+    "NaN": (b"2 2\na 1 2\nb nan 4\n", "line 3", "'b' holds NaN"),
+    "Inf": (b"2 2\na inf 2\nb 1 4\n", "line 2", "'a' holds NaN or Inf"),
+    "duplicate word": (b"3 2\na 1 2\nb 3 4\na 5 6\n", "line 4", "duplicate word 'a' (first on line 2)"),
+    "bad header": (b"a 1 2\nb 3 4\n", "line 1", "format='glove'"),
+    "blank line inside": (b"2 2\na 1 2\n\nb 3 4\n", "line 3", "blank line"),
+    "not UTF-8": (b"2 2\na 1 2\ncaf\xe9 3 4\n", "line 3", "not UTF-8"),
+    "empty word": (b"1 2\n 1 2\n", "line 2", "empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(W2V_BAD))
+def test_bad_word2vec_text(tmp_path, case):
+    data, where, what = W2V_BAD[case]
+    path = write_bytes(tmp_path / "bad.txt", data)
+    message = error_of(read, path, "word2vec")
+    assert str(path) in message and where in message and what in message
+
+
+def test_bad_glove_text(tmp_path):
+    path = write_bytes(tmp_path / "g.txt", b"a 1 2 3\nb 1 2\n")
+    assert f"{path}, line 2" in error_of(read, path, "glove") and "expected 3 (as on line 1)" in error_of(read, path, "glove")
+    write_bytes(path, b"400000 50\nthe 1 2\n")
+    assert "format='word2vec'" in error_of(read, path, "glove")
+    write_bytes(path, b"")
+    assert "empty" in error_of(read, path, "glove")
+    write_bytes(path, b"2 3\n")
+    assert "no vectors" in error_of(read, path, "word2vec")
+
+
+def test_text_quirks_are_read(tmp_path):
+    """CRLF, trailing spaces (fastText writes them), a BOM, tabs, blank lines at the end, spaces in words."""
+    path = write_bytes(tmp_path / "q.vec", "\ufeff3 2 \r\nnew york 1 2 \r\nb\t3  4 \r\nc 5 6\r\n\r\n\n".encode())
+    back = read(path, "fasttext-vec")
+    assert back.ids == ["new york", "b", "c"]
+    np.testing.assert_array_equal(back.vectors, [[1, 2], [3, 4], [5, 6]])
+    path = write_bytes(tmp_path / "t.vec", b"2 2\na 1 2 \nb 3 4 \n")
+    assert read(path, "fasttext-vec").ids == ["a", "b"]
+
+
+def test_binary_file_read_as_text(glove, tmp_path):
+    path = tmp_path / "g.bin"
+    write(glove, path, "word2vec-binary")
+    message = error_of(read, path, "word2vec")
+    assert str(path) in message and "word2vec-binary" in message
+
+
+def test_bad_word2vec_binary(tiny, tmp_path):
+    path = tmp_path / "t.bin"
+    write(tiny, path, "word2vec-binary")
+    data = path.read_bytes()
+    write_bytes(path, data[:-5])
+    assert "ends after 2" in error_of(read, path, "word2vec-binary")
+    write_bytes(path, b"2" + data[1:])
+    assert "more data after the 2 vectors" in error_of(read, path, "word2vec-binary")
+    write_bytes(path, b"4" + data[1:])
+    assert "truncated" in error_of(read, path, "word2vec-binary")
+    write_bytes(path, b"3 3\na 1.0 2.0 3.0\nb 1.0 2.0 3.0\nc 1.0 2.0 3.0\n")
+    assert "format='word2vec'" in error_of(read, path, "word2vec-binary")
+    nan = np.array([1, np.nan, 3], dtype="<f4").tobytes()
+    write_bytes(path, b"1 3\nx " + nan)
+    assert "row 1: word 'x' holds NaN" in error_of(read, path, "word2vec-binary")
+
+
+def test_unknown_format_lists_the_valid_ones(tiny, tmp_path):
+    message = error_of(read, tmp_path / "x", "csv")
+    assert all(fmt in message for fmt in FORMATS)
+    with pytest.raises(FormatError, match="word2vec-binary"):
+        write(tiny, tmp_path / "x", "hdf5")
+
+
+@pytest.mark.parametrize("fmt,bad_id", [("glove", "new york"), ("word2vec", "a\tb"), ("fasttext-vec", "x\ny"),
+                                        ("word2vec-binary", "two words"), ("tsv", "tab\there"),
+                                        ("numpy", "line\nbreak")])
+def test_ids_a_format_cannot_hold(tiny, tmp_path, fmt, bad_id):
+    space = Space([bad_id, "b", "c"], tiny.vectors)
+    path = tmp_path / FILE_NAMES[fmt]
+    message = error_of(write, space, path, fmt)
+    assert repr(bad_id) in message and "row 0" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- NumPy safety -------------------------------------------------------------------------------
+class Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # would create the marker file if ever unpickled
+
+
+def test_pickled_npy_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    np.save(tmp_path / "evil.npy", np.array([Payload(marker)], dtype=object), allow_pickle=True)
+    write_bytes(tmp_path / "evil.ids.txt", b"a\n")
+    assert "never loaded" in error_of(read, tmp_path / "evil.npy", "numpy")
+    write_bytes(tmp_path / "raw.npy", pickle.dumps(Payload(marker)))
+    write_bytes(tmp_path / "raw.ids.txt", b"a\n")
+    assert "not a .npy" in error_of(read, tmp_path / "raw.npy", "numpy")
+    assert not marker.exists()
+
+
+def test_numpy_inputs(tmp_path):
+    np.save(tmp_path / "v.npy", np.asfortranarray(np.arange(6, dtype=np.float64).reshape(3, 2)))
+    message = error_of(read, tmp_path / "v.npy", "numpy")
+    assert "v.ids.txt" in message and "ids=" in message
+    write_bytes(tmp_path / "ids.txt", b"a\r\nb\r\nc\r\n")
+    back = read(tmp_path / "v.npy", "numpy")
+    assert back.ids == ["a", "b", "c"] and back.vectors.dtype == np.float32
+    np.testing.assert_array_equal(back.vectors, [[0, 1], [2, 3], [4, 5]])
+    other = write_bytes(tmp_path / "names.txt", b"x\ny\n")
+    assert "2 ids for the 3 rows" in error_of(read, tmp_path / "v.npy", "numpy", ids=other)
+    write_bytes(other, b"x\ny\nx\n")
+    assert "line 3: duplicate id 'x' (first on line 1)" in error_of(read, tmp_path / "v.npy", "numpy", ids=other)
+    np.save(tmp_path / "flat.npy", np.arange(3.0))
+    assert "shape (3,)" in error_of(read, tmp_path / "flat.npy", "numpy", ids=tmp_path / "ids.txt")
+    np.save(tmp_path / "nan.npy", np.array([[1.0], [np.nan], [2.0]]))
+    assert "row 1" in error_of(read, tmp_path / "nan.npy", "numpy", ids=tmp_path / "ids.txt")
+
+
+# ---- atomic writes ------------------------------------------------------------------------------
+def test_failed_write_leaves_no_file_and_keeps_the_old_one(glove, tmp_path, monkeypatch):
+    path = tmp_path / "g.txt"
+    real = _formats_text._BlockFormatter.__call__
+    calls = {"n": 0}
+
+    def fail_on_third_block(self, start, step):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real(self, start, step)
+
+    monkeypatch.setattr(_formats_text, "WRITE_BLOCK", 50 * 100)  # 100 rows per block
+    monkeypatch.setattr(_formats_text._BlockFormatter, "__call__", fail_on_third_block)
+    with pytest.raises(OSError, match="disk full"):
+        write(glove, path, "word2vec")
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(_formats_text._BlockFormatter, "__call__", real)
+    write(glove.head(5), path, "word2vec")
+    before = path.read_bytes()
+    monkeypatch.setattr(_formats_text._BlockFormatter, "__call__", fail_on_third_block)
+    calls["n"] = 0
+    with pytest.raises(OSError, match="disk full"):
+        write(glove, path, "word2vec")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g.txt"]
+
+
+def test_failed_two_file_write_replaces_neither(tiny, tmp_path, monkeypatch):
+    write(tiny, tmp_path / "vecs.tsv", "tsv")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    calls = {"n": 0}
+    real = _formats_io.finish
+
+    def fail_second(fh):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("no space left")
+        real(fh)
+
+    monkeypatch.setattr("embspace.formats.finish", fail_second)
+    with pytest.raises(OSError):
+        write(Space(["x", "y", "z"], tiny.vectors * 2), tmp_path / "vecs.tsv", "tsv")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# ---- scale --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_full_glove_through_word2vec_text(tmp_path):
+    from embspace.datasets import glove_6b_50d
+
+    space = glove_6b_50d()
+    path = tmp_path / "glove.6B.50d.w2v.txt"
+    started = time.perf_counter()
+    write(space, path, "word2vec")
+    wrote = time.perf_counter() - started
+    started = time.perf_counter()
+    back = read(path, "word2vec")
+    took = time.perf_counter() - started
+    print(f"\n400k x 50 word2vec text ({path.stat().st_size / 1e6:.0f} MB): write {wrote:.2f} s, read {took:.2f} s")
+    assert back.ids == space.ids
+    np.testing.assert_allclose(back.vectors, space.vectors, rtol=1e-6, atol=1e-6)
+    assert back.info["source"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
