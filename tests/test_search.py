@@ -31,7 +31,8 @@ def test_exact_topk_matches_brute_force(small_space, metric):
 
 def test_blocks_and_merging_give_same_answer(small_space, monkeypatch):
     full = search.neighbors(small_space, small_space.ids, k=7)
-    monkeypatch.setattr(search, "SCORE_BUDGET", 64)  # forces many query and row blocks + merges
+    monkeypatch.setattr(search, "SCORE_BUDGET", 64)  # forces many query and row tiles + merges
+    monkeypatch.setattr(search, "TILE_ROWS", 6)
     blocked = search.neighbors(small_space, small_space.ids, k=7)
     assert [[n.id for n in r] for r in blocked] == [[n.id for n in r] for r in full]
     np.testing.assert_allclose([[n.score for n in r] for r in blocked], [[n.score for n in r] for r in full],

@@ -15,7 +15,8 @@ import numpy as np
 from .errors import EmbspaceError, SpaceError
 from .space import METRICS, Space
 
-SCORE_BUDGET = 1 << 25  # floats in one score block (128 MiB)
+SCORE_BUDGET = 1 << 20  # floats in one score tile (4 MiB: stays in cache while it is scaled and reduced)
+TILE_ROWS = 8192
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 _COSMUL_EPS = 1e-3  # Levy & Goldberg (2014) use 0.001; gensim's most_similar_cosmul uses 1e-6
 
@@ -48,30 +49,27 @@ def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
     indices : int64 array (n_queries, k);  scores : float32 array (n_queries, k), best first.
     """
     k = min(k, n_rows)
-    row_block = int(min(n_rows, max(1, SCORE_BUDGET // 16)))
-    query_block = int(max(1, min(n_queries, SCORE_BUDGET // row_block)))
-    if n_queries > query_block:  # several blocks: spread them over cores, keep blocks smallish
-        query_block = max(1, min(query_block, -(-n_queries // (4 * _workers(workers)))))
+    row_block, query_block = _tile(n_queries, n_rows, k)
     out_idx = np.empty((n_queries, k), dtype=np.int64)
     out_score = np.empty((n_queries, k), dtype=np.float32)
     sign = 1.0 if largest else -1.0
 
     def run(q0: int) -> None:
         qs = slice(q0, min(q0 + query_block, n_queries))
-        best_idx = best_score = None
+        best_idx = best_val = None
         for r0 in range(0, n_rows, row_block):
             r1 = min(r0 + row_block, n_rows)
-            scores = score_block(qs, r0, r1)
+            scores = score_block(qs, r0, r1)  # a cache-sized tile: scaled, masked and reduced in cache
             if sign < 0:
                 scores = np.negative(scores, out=scores)
             if exclude is not None:
                 _mask_excluded(scores, exclude[qs], r0, r1)
-            idx, val = _select(scores, k)
-            idx += r0
-            if best_idx is not None:
-                idx, val = _select_merged(np.hstack([best_idx, idx]), np.hstack([best_score, val]), k)
-            best_idx, best_score = idx, val
-        out_idx[qs], out_score[qs] = best_idx, sign * best_score
+            if best_idx is None:
+                best_idx, best_val = _select(scores, k)
+                best_idx += r0
+            else:
+                best_idx, best_val = _merge_above(best_idx, best_val, scores, r0)
+        out_idx[qs], out_score[qs] = best_idx, sign * best_val
 
     starts = range(0, n_queries, query_block)
     if len(starts) > 1 and _workers(workers) > 1:
@@ -81,6 +79,14 @@ def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
         for q0 in starts:
             run(q0)
     return out_idx, out_score
+
+
+def _tile(n_queries: int, n_rows: int, k: int) -> tuple[int, int]:
+    """(rows, queries) per tile: a score tile of about SCORE_BUDGET floats, and enough query blocks
+    to keep every worker busy."""
+    row_block = int(min(n_rows, max(TILE_ROWS, 4 * k)))
+    query_block = int(max(1, min(n_queries, SCORE_BUDGET // row_block)))
+    return row_block, query_block
 
 
 def _workers(workers: int | None) -> int:
@@ -97,6 +103,9 @@ def _select(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the k largest entries of each row, sorted descending."""
     width = scores.shape[1]
     kk = min(k, width)
+    if kk == 1:  # argmax is several times cheaper than a partition
+        best = np.argmax(scores, axis=1)[:, None]
+        return best.astype(np.int64), np.take_along_axis(scores, best, axis=1)
     if kk < width:
         part = np.argpartition(scores, width - kk, axis=1)[:, width - kk:]
     else:
@@ -106,9 +115,25 @@ def _select(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1).astype(np.int64), np.take_along_axis(vals, order, axis=1)
 
 
-def _select_merged(idx: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    pos, best = _select(vals, k)
-    return np.take_along_axis(idx, pos, axis=1), best
+def _merge_above(best_idx: np.ndarray, best_val: np.ndarray, scores: np.ndarray, r0: int):
+    """Merge a new tile into the running top-k, looking only at entries above each row's k-th best.
+
+    After the first tile few entries beat the running k-th best (about k ln(n / tile) per query in
+    all), so one vectorised comparison replaces a partition of every tile.
+    """
+    hit = np.flatnonzero(scores.max(axis=1) > best_val[:, -1])  # a fast SIMD pass; most rows miss
+    if hit.size == 0:
+        return best_idx, best_val
+    hit_scores = scores[hit]
+    sub_rows, cols = np.nonzero(hit_scores > best_val[hit, -1:])
+    n_q, k = best_val.shape
+    all_rows = np.concatenate([np.repeat(np.arange(n_q), k), hit[sub_rows]])
+    all_idx = np.concatenate([best_idx.ravel(), cols.astype(np.int64) + r0])
+    all_val = np.concatenate([best_val.ravel(), hit_scores[sub_rows, cols]])
+    order = np.lexsort((-all_val, all_rows))
+    starts = np.searchsorted(all_rows[order], np.arange(n_q))
+    take = order[starts[:, None] + np.arange(k)]
+    return all_idx[take], all_val[take]
 
 
 # ---- neighbours -----------------------------------------------------------------------------------
