@@ -9,6 +9,7 @@ import pytest
 
 import embspace
 from embspace import CorruptSpaceError, EmbspaceError, store
+from embspace._files import sha256_file
 
 
 def test_round_trip_is_exact(small_space, tmp_path):
@@ -79,7 +80,7 @@ def _rewrite_manifest_for(path: Path, name: str) -> None:
     """Make the manifest agree with a swapped file, as an attacker would."""
     manifest = json.loads((path / "manifest.json").read_text())
     manifest.pop("checksum")
-    manifest["files"][name] = {"size": (path / name).stat().st_size, "sha256": store._sha256(path / name)}
+    manifest["files"][name] = {"size": (path / name).stat().st_size, "sha256": sha256_file(path / name)}
     manifest["checksum"] = store._manifest_checksum(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
 

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ._files import read_npy_header
 from ._formats_io import decode_utf8, existing_file
 from .errors import FormatError
 
@@ -35,16 +36,10 @@ def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
 
     The header is checked first, so no pickle or object array is ever loaded.
     """
-    with open(path, "rb") as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            header_reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                             (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if header_reader is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, _, dtype = header_reader(fh)
-        except (ValueError, EOFError) as exc:
-            raise FormatError(f"{path}: not a .npy array ({exc}); pickles and .npz archives are never loaded") from None
+    try:
+        shape, _, dtype = read_npy_header(path)
+    except ValueError as exc:
+        raise FormatError(f"{path}: not a .npy array ({exc}); pickles and .npz archives are never loaded") from None
     if dtype.hasobject or dtype.kind not in "fiu":
         raise FormatError(f"{path}: holds {dtype} values; expected numbers of shape (n, dim) "
                           f"(object arrays and pickles are never loaded)")

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ._files import sha256_file
 from .errors import EmbspaceError, FormatError
 
 # Files up to this size are hashed for provenance when the reader does not stream them anyway.
 HASH_LIMIT = 256 << 20
-_HASH_BLOCK = 1 << 22
 
 
 def source_info(path: Path, sha256: str | None = None, *, hash_if_cheap: bool = False) -> dict:
@@ -21,18 +21,10 @@ def source_info(path: Path, sha256: str | None = None, *, hash_if_cheap: bool = 
     size = path.stat().st_size
     info = {"path": str(path.resolve()), "size": size}
     if sha256 is None and hash_if_cheap and size <= HASH_LIMIT:
-        sha256 = file_sha256(path)
+        sha256 = sha256_file(path)
     if sha256 is not None:
         info["sha256"] = sha256
     return info
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def existing_file(path: Path, what: str = "file") -> Path:

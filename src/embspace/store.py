@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
+from ._files import read_npy_header, sha256_file
 from .errors import CorruptSpaceError, EmbspaceError
 from .space import METRICS, Space
 
@@ -31,7 +32,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 ITEMS = "items.parquet"
-_HASH_BLOCK = 1 << 22
 
 
 def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
@@ -41,16 +41,7 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Pa
     not a space is never replaced. Returns the path.
     """
     path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise EmbspaceError(f"{path} exists; pass overwrite=True or choose another path")
-        if not (path / MANIFEST).is_file():
-            raise EmbspaceError(f"{path} exists and is not a .space folder; refusing to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
+    parent = check_target(path, overwrite)
     tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -66,6 +57,25 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Pa
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def check_target(path: str | os.PathLike, overwrite: bool, hint: str = "pass overwrite=True") -> Path:
+    """Fail before any work if a space cannot be written at `path`; returns its parent folder.
+
+    A folder that is not a space is never replaced; an existing space only with `overwrite`.
+    """
+    path = Path(path)
+    if path.exists():
+        if not is_space(path):
+            raise EmbspaceError(f"{path} exists and is not a .space folder; refusing to replace it")
+        if not overwrite:
+            raise EmbspaceError(f"{path} exists; {hint} to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
+    return parent
 
 
 def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> Space:
@@ -209,7 +219,7 @@ def _write_items(space: Space, dest: Path) -> dict:
     pq.write_table(pa.table(columns), dest, compression="lz4")
     with open(dest, "rb+") as fh:
         os.fsync(fh.fileno())
-    return {"size": dest.stat().st_size, "sha256": _sha256(dest)}
+    return {"size": dest.stat().st_size, "sha256": sha256_file(dest)}
 
 
 def _write_durably(dest: Path, data: bytes) -> None:
@@ -261,36 +271,22 @@ def _rename_exchange(a: Path, b: Path) -> bool:
 
 
 # ---- reading ------------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_file(path: Path, entry: dict, verify: bool) -> None:
     if not path.is_file() or path.is_symlink():
         raise CorruptSpaceError(path, "missing (or not a regular file)")
     size = path.stat().st_size
     if size != entry.get("size"):
         raise CorruptSpaceError(path, f"is {size} bytes; the manifest says {entry.get('size')} (truncated or altered)")
-    if verify and _sha256(path) != entry.get("sha256"):
+    if verify and sha256_file(path) != entry.get("sha256"):
         raise CorruptSpaceError(path, "sha256 does not match the manifest; the file was altered or damaged")
 
 
 def _open_vectors(path: Path, n: int, dim: int, mmap: bool) -> np.ndarray:
     # Read the header ourselves so a pickle (or any object array) is refused before numpy sees it.
-    with open(path, "rb") as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if reader is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, fortran, dtype = reader(fh)
-        except ValueError as exc:
-            raise CorruptSpaceError(path, f"is not a float32 .npy array ({exc})") from None
+    try:
+        shape, fortran, dtype = read_npy_header(path)
+    except ValueError as exc:
+        raise CorruptSpaceError(path, f"is not a float32 .npy array ({exc})") from None
     if dtype != np.dtype("<f4") or fortran or shape != (n, dim):
         raise CorruptSpaceError(
             path, f"holds {dtype} {shape} (fortran_order={fortran}); expected float32 ({n}, {dim})")

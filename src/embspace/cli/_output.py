@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import click
 
 from ..errors import EmbspaceError
 from ..space import Space
-from ..store import is_space, load
+from ..store import check_target, is_space, load
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -52,14 +51,4 @@ def open_space(path: str) -> Space:
 
 def check_writable_output(path: str, force: bool) -> None:
     """Fail before any work if OUT cannot be written or would replace something."""
-    out = Path(path)
-    if out.exists():
-        if not is_space(out):
-            raise EmbspaceError(f"{out} exists and is not a .space folder; choose another output path")
-        if not force:
-            raise EmbspaceError(f"{out} exists; pass --force to replace it")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise EmbspaceError(f"cannot write {out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise EmbspaceError(f"cannot write {out}: folder {parent} is not writable")
+    check_target(path, overwrite=force, hint="pass --force")
