@@ -1,0 +1,68 @@
+"""`evaluate`: the report card (WS-353, SimLex-999, MEN, Google analogies) or the files given."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+from ..space import Space
+from ._analogies import check_method, score_analogies
+from ._files import ANALOGY_SETS, PAIR_SETS
+from ._pairs import score_pairs
+from ._result import Result, check_oov
+from ._vocab import Vocab
+
+PathOrName = str | os.PathLike
+
+
+def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = None,
+             analogies: PathOrName | Iterable[PathOrName] | None = None, *, oov: str = "drop",
+             restrict_vocab: int | None = 300_000, methods: str | Sequence[str] = ("3cosadd", "3cosmul"),
+             case_insensitive: bool = True) -> list[Result]:
+    """Score a word space on word-pair and analogy sets, each score with its coverage.
+
+    Parameters
+    ----------
+    space : Space
+    pairs, analogies : str, path, or a list of them, optional
+        ``word1 word2 score`` files and Google-format analogy files, or built-in set names
+        (``ws353``, ``simlex999``, ``men``; ``google``). With neither, the report card:
+        WS-353, SimLex-999, MEN and the Google analogies with every method in `methods`.
+        With either, exactly the sets given.
+    oov : {"drop", "wrong"}
+        Out-of-vocabulary items are left out of a score, or counted as the worst prediction.
+    restrict_vocab : int, optional
+        Only the first `restrict_vocab` rows count as vocabulary, for every set (and as
+        analogy answers); None for all rows.
+    methods : str or sequence of {"3cosadd", "3cosmul"}
+        Analogy methods; each gives one result per analogy set.
+    case_insensitive : bool
+        Match words to ids ignoring case; the first (most frequent) casing wins.
+
+    Returns
+    -------
+    list of Result, pair sets first, then analogy sets by method.
+
+    Examples
+    --------
+    >>> from embspace.evaluate import evaluate, format_table
+    >>> print(format_table(evaluate(space)))  # doctest: +SKIP
+    """
+    check_oov(oov)
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    for method in methods:
+        check_method(method)
+    if pairs is None and analogies is None:
+        pairs, analogies = PAIR_SETS, ANALOGY_SETS
+    vocab = Vocab(space, restrict_vocab, case_insensitive)
+    results = [score_pairs(vocab, p, oov=oov) for p in _as_list(pairs)]
+    for source in _as_list(analogies):
+        results += [score_analogies(vocab, source, method=m, oov=oov) for m in methods]
+    return results
+
+
+def _as_list(items) -> list:
+    if items is None:
+        return []
+    if isinstance(items, (str, os.PathLike)):
+        return [items]
+    return list(items)

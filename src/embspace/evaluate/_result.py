@@ -1,0 +1,103 @@
+"""`Result`: one score with its coverage, and the plain-text table the CLI prints."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmbspaceError
+
+OOV_POLICIES = ("drop", "wrong")
+
+
+@dataclass
+class Result:
+    """The score of a space on one evaluation set.
+
+    Attributes
+    ----------
+    name : str
+        The set: a built-in name (``ws353``, ``simlex999``, ``men``, ``google``) or the file's stem.
+    task : {"word_pairs", "analogies"}
+    metric : {"spearman", "accuracy"}
+        What `score` is; NaN when nothing could be scored.
+    score : float
+    coverage : float
+        Fraction of the set's items whose words are all in the (restricted) vocabulary.
+    found, total : int
+        Items in vocabulary, items in the set.
+    oov : {"drop", "wrong"}
+        Out-of-vocabulary items were left out of `score`, or counted as the worst prediction.
+    details : dict
+        Task-specific extras: pearson, per-section accuracies, method, restrict_vocab...
+    """
+
+    name: str
+    task: str
+    metric: str
+    score: float
+    coverage: float
+    found: int
+    total: int
+    oov: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The task with its method, e.g. ``analogies/3cosmul``."""
+        method = self.details.get("method")
+        return f"{self.task}/{method}" if method else self.task
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (NaN becomes None, NumPy numbers become Python numbers)."""
+        return _json_safe({
+            "name": self.name, "task": self.task, "metric": self.metric, "score": self.score,
+            "coverage": self.coverage, "found": self.found, "total": self.total, "oov": self.oov,
+            "details": self.details,
+        })
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    return value
+
+
+def format_table(results: Iterable[Result]) -> str:
+    """One plain-text table: name, task, metric, score, coverage as ``found/total (pct)``."""
+    header = ("name", "task", "metric", "score", "coverage")
+    rows = [(r.name, r.label, r.metric, _score(r.score), _coverage(r)) for r in results]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    right = {3}  # numbers line up on the right
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _score(score: float) -> str:
+    return "n/a" if score is None or not math.isfinite(score) else f"{score:.4f}"
+
+
+def _coverage(r: Result) -> str:
+    return f"{r.found}/{r.total} ({100.0 * r.coverage:.1f}%)"
+
+
+def check_oov(oov: str) -> str:
+    if oov not in OOV_POLICIES:
+        raise EmbspaceError(f"unknown oov policy {oov!r}; choose 'drop' (leave out-of-vocabulary items out) "
+                            "or 'wrong' (count them as wrong)")
+    return oov
