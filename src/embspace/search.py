@@ -5,6 +5,7 @@ a full (q, n) matrix, and the running top-k is merged block by block.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ SCORE_BUDGET = 1 << 20  # floats in one score tile (4 MiB: stays in cache while 
 TILE_ROWS = 8192
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 _COSMUL_EPS = 1e-3  # Levy & Goldberg (2014) use 0.001; gensim's most_similar_cosmul uses 1e-6
+ANALOGY_TILE_ROWS = 256  # narrow tiles, many questions each: the word cosines are shared by all
 
 
 class Neighbor(NamedTuple):
@@ -32,7 +34,8 @@ ScoreBlock = Callable[[slice, int, int], np.ndarray]
 # ---- the engine -----------------------------------------------------------------------------------
 def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
                 exclude: np.ndarray | None = None, largest: bool = True,
-                workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                workers: int | None = None, tile: tuple[int, int] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k row indices and scores for every query, computed block by block.
 
     Parameters
@@ -43,13 +46,16 @@ def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
         Rows never returned for each query (-1 = none).
     largest : bool
         Keep the largest scores (similarities) or the smallest (distances).
+    tile : (rows, queries), optional
+        Tile shape, for a caller whose score_block has a cost per tile (default: see `_tile`).
+        Rows must be at least k.
 
     Returns
     -------
     indices : int64 array (n_queries, k);  scores : float32 array (n_queries, k), best first.
     """
     k = min(k, n_rows)
-    row_block, query_block = _tile(n_queries, n_rows, k)
+    row_block, query_block = tile or _tile(n_queries, n_rows, k)
     out_idx = np.empty((n_queries, k), dtype=np.int64)
     out_score = np.empty((n_queries, k), dtype=np.float32)
     sign = 1.0 if largest else -1.0
@@ -73,7 +79,7 @@ def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
 
     starts = range(0, n_queries, query_block)
     if len(starts) > 1 and _workers(workers) > 1:
-        with ThreadPoolExecutor(_workers(workers)) as pool:
+        with _one_blas_thread(), ThreadPoolExecutor(_workers(workers)) as pool:
             list(pool.map(run, starts))
     else:
         for q0 in starts:
@@ -87,6 +93,15 @@ def _tile(n_queries: int, n_rows: int, k: int) -> tuple[int, int]:
     row_block = int(min(n_rows, max(TILE_ROWS, 4 * k)))
     query_block = int(max(1, min(n_queries, SCORE_BUDGET // row_block)))
     return row_block, query_block
+
+
+def _one_blas_thread():
+    """Our workers fill the cores already; BLAS threads on top of them only fight over the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def _workers(workers: int | None) -> int:
@@ -260,34 +275,62 @@ def analogy_topk(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: n
     3CosAdd ranks by cos(x, b - a + c) on unit vectors (Mikolov et al. 2013); 3CosMul by
     cos'(x,b) cos'(x,c) / (cos'(x,a) + eps) with cos' = (1 + cos) / 2 (Levy & Goldberg 2014).
     Returns (indices (q, k), scores (q, k)).
+
+    Both scores are sums or products of the cosines of x with a, b and c, and test sets reuse few
+    words (905 distinct in the 19,544 Google questions). So a tile of rows gets the cosines of the
+    distinct words of its block of questions from one small matmul, and each question gathers its
+    three: about 10x less work than three (or one) matmuls per question.
     """
     if method not in ANALOGY_METHODS:
         raise EmbspaceError(f"unknown analogy method {method!r}; choose one of {', '.join(ANALOGY_METHODS)}")
     n_rows = min(space.n, restrict or space.n)
-    unit_rows = _unit(np.asarray(space.vectors[np.concatenate([a_rows, b_rows, c_rows])], dtype=np.float32))
-    ua, ub, uc = np.split(unit_rows, 3)
+    k = min(k, n_rows - 3)
+    rows = max(ANALOGY_TILE_ROWS, 4 * k)
+    queries = max(1, min(-(-len(a_rows) // _workers(None)), SCORE_BUDGET // rows))
+    blocks = [_question_words(space, a_rows[q0:q0 + queries], b_rows[q0:q0 + queries], c_rows[q0:q0 + queries])
+              for q0 in range(0, len(a_rows), queries)]
     vectors = _plain(space.vectors)
     inv = _inverse_norms(space)
 
-    if method == "3cosadd":
-        target = _unit(ub - ua + uc)
+    def cosines(qs: slice, r0: int, r1: int) -> tuple[np.ndarray, ...]:
+        unit, ia, ib, ic = blocks[qs.start // queries]  # tiles follow the blocks: tile=(rows, queries)
+        return unit @ (vectors[r0:r1] * inv[r0:r1, None]).T, ia, ib, ic
 
+    if method == "3cosadd":
+        # cos(x, b - a + c) = (cos(x,b) - cos(x,a) + cos(x,c)) / |b - a + c|: the divisor does not
+        # change a question's ranking, so only the top k are divided by it
         def score(qs: slice, r0: int, r1: int) -> np.ndarray:
-            return np.multiply(target[qs] @ vectors[r0:r1].T, inv[r0:r1])
+            cos, ia, ib, ic = cosines(qs, r0, r1)
+            s = np.take(cos, ib, axis=0)
+            s -= np.take(cos, ia, axis=0)
+            s += np.take(cos, ic, axis=0)
+            return s
+
+        norms = np.concatenate([np.linalg.norm(u[ib] - u[ia] + u[ic], axis=1) for u, ia, ib, ic in blocks])
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     else:
+        # with 1 + cos = 2 cos': (2 cos'_b)(2 cos'_c) / (2 cos'_a + 2 eps) is twice the score
         def score(qs: slice, r0: int, r1: int) -> np.ndarray:
-            block = np.asarray(vectors[r0:r1]).T
-            scale = inv[r0:r1]
-            sa, sb, sc = ((u[qs] @ block) * scale for u in (ua, ub, uc))
-            for s in (sa, sb, sc):
-                s += 1.0
-                s *= 0.5
-            sb *= sc
-            sa += _COSMUL_EPS
-            return np.divide(sb, sa, out=sb)
+            cos, ia, ib, ic = cosines(qs, r0, r1)
+            cos += 1.0
+            s = np.take(cos, ib, axis=0)
+            s *= np.take(cos, ic, axis=0)
+            cos += 2 * _COSMUL_EPS
+            s /= np.take(cos, ia, axis=0)
+            return s
+
+        scale = np.full(len(a_rows), 0.5, dtype=np.float32)
 
     exclude = np.stack([a_rows, b_rows, c_rows], axis=1)
-    return topk_blocks(score, len(a_rows), n_rows, min(k, n_rows - 3), exclude=exclude)
+    idx, scores = topk_blocks(score, len(a_rows), n_rows, k, exclude=exclude, tile=(rows, queries))
+    return idx, (scores * scale[:, None]).astype(np.float32)
+
+
+def _question_words(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray):
+    """Unit vectors of the distinct words of some questions, and the position of each a, b, c among them."""
+    words, inverse = np.unique(np.concatenate([a_rows, b_rows, c_rows]), return_inverse=True)
+    unit = _unit(np.asarray(space.vectors[words], dtype=np.float32))
+    return (unit, *np.split(inverse.reshape(-1), 3))
 
 
 def analogy(space: Space, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd",
