@@ -268,9 +268,9 @@ def test_evaluate_runs_the_card_or_exactly_the_files_given(tmp_path, royal_space
 def test_embspace_evaluate_stays_callable(tmp_path, royal_space):
     pairs = write(tmp_path, "man woman 3\nking queen 4\nking man 1\n", "p.txt")
     first = embspace.evaluate(royal_space, pairs=str(pairs))
-    import embspace.evaluate as module  # importing the package rebinds embspace.evaluate to it
+    from embspace.evaluate import format_table  # importing from the subpackage keeps the function bound
 
-    assert embspace.evaluate is module
+    assert callable(embspace.evaluate) and callable(format_table)
     again = embspace.evaluate(royal_space, pairs=str(pairs))
     assert first[0].to_dict() == again[0].to_dict()
 

@@ -4,18 +4,14 @@ __version__ = "0.1.0"
 from .errors import CorruptSpaceError, EmbspaceError, FormatError, SpaceError, UnknownIdError  # noqa: E402
 from .space import Space  # noqa: E402
 from .store import load, save  # noqa: E402
+# Bound after the subpackage is imported, so `embspace.evaluate` is the function and
+# `from embspace.evaluate import format_table` still finds the subpackage in sys.modules.
+from .evaluate import evaluate  # noqa: E402
 
 __all__ = [
     "Space", "load", "save", "evaluate", "read", "write",
     "EmbspaceError", "SpaceError", "UnknownIdError", "CorruptSpaceError", "FormatError",
 ]
-
-
-def evaluate(space, pairs=None, analogies=None, **kwargs):
-    """Evaluate a space; see :func:`embspace.evaluate.evaluate`."""
-    from .evaluate import evaluate as _evaluate
-
-    return _evaluate(space, pairs=pairs, analogies=analogies, **kwargs)
 
 
 def read(path, format, **kwargs):

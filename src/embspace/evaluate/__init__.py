@@ -7,9 +7,6 @@ Every score comes with its coverage: how many of the set's items were in the voc
 """
 from __future__ import annotations
 
-import sys
-import types
-
 from ._analogies import analogies
 from ._card import evaluate
 from ._files import BUILTIN, builtin_path
@@ -17,15 +14,3 @@ from ._pairs import word_pairs
 from ._result import Result, format_table
 
 __all__ = ["evaluate", "word_pairs", "analogies", "Result", "format_table", "builtin_path", "BUILTIN"]
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this package replaces the function ``embspace.evaluate`` by the package
-    (the import system sets the attribute); calling the package keeps ``embspace.evaluate(space)``
-    working either way."""
-
-    def __call__(self, space, pairs=None, analogies=None, **kwargs):
-        return evaluate(space, pairs=pairs, analogies=analogies, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
