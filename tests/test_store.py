@@ -175,3 +175,26 @@ def test_glove_round_trip(glove, tmp_path):
     loaded = embspace.load(path)
     assert loaded.n == 400_000 and loaded.ids[:3] == ["the", ",", "."]
     np.testing.assert_array_equal(loaded.vectors[::997], glove.vectors[::997])
+
+
+def test_extras_round_trip_and_are_checked(small_space, tmp_path):
+    small_space.extras["subwords"] = np.arange(12, dtype=np.float32).reshape(4, 3)
+    path = embspace.save(small_space, tmp_path / "s.space")
+    loaded = embspace.load(path)
+    np.testing.assert_array_equal(loaded.extras["subwords"], small_space.extras["subwords"])
+    assert loaded.subset(["w1"]).extras.keys() == {"subwords"}
+    _flip(path / "extras" / "subwords.npy", 130)
+    with pytest.raises(CorruptSpaceError, match="subwords.npy"):
+        embspace.load(path)
+
+
+def test_unsafe_extra_name_refused(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    np.save(tmp_path / "outside.npy", np.zeros((2, 2), dtype=np.float32))
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest.pop("checksum")
+    manifest["files"]["extras/../../outside.npy"] = {"size": 144, "sha256": sha256_file(tmp_path / "outside.npy")}
+    manifest["checksum"] = store._manifest_checksum(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorruptSpaceError, match="unsafe"):
+        embspace.load(path)

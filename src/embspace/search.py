@@ -217,6 +217,8 @@ def neighbors(space: Space, query, k: int = 10, metric: str | None = None, exclu
 def _queries(space: Space, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
     """(single?, query vectors (q, dim) float32, their row numbers or None)."""
     if isinstance(query, str):
+        if query not in space and "subwords" in space.extras:  # fastText: a vector from sub-words
+            return True, space.vector(query)[None, :], None
         row = space.index(query)
         return True, np.asarray(space.vectors[row:row + 1], dtype=np.float32), np.array([row])
     if isinstance(query, np.ndarray) and query.dtype.kind in "fiu":

@@ -69,6 +69,9 @@ class Space:
             self.meta[name] = column
         self.info: dict[str, Any] = dict(info or {})
         self.metric = metric
+        # Named float32 matrices that belong to the space but are not rows, e.g. the sub-word
+        # buckets of a fastText space (see embspace.subwords). Saved under extras/ in the folder.
+        self.extras: dict[str, np.ndarray] = {}
 
     # ---- basic shape -------------------------------------------------------------------------
     @property
@@ -133,8 +136,18 @@ class Space:
         return np.fromiter((self.index(i) for i in items), dtype=np.int64)
 
     def vector(self, item: str) -> np.ndarray:
-        """The vector of `item`, shape (dim,)."""
-        return np.asarray(self._vectors[self.index(item)])
+        """The vector of `item`, shape (dim,).
+
+        A space with sub-word buckets (fastText) also answers for ids it does not hold.
+        """
+        try:
+            return np.asarray(self._vectors[self.index(item)])
+        except UnknownIdError:
+            if "subwords" not in self.extras:
+                raise
+            from .subwords import subword_vector
+
+            return subword_vector(self, item)
 
     def __getitem__(self, item: str) -> np.ndarray:
         return self.vector(item)
@@ -189,7 +202,9 @@ class Space:
             vectors = np.ascontiguousarray(self._vectors[rows])
         ids = [self._ids[i] for i in rows]
         meta = {k: [col[i] for i in rows] for k, col in self.meta.items()}
-        return Space(ids, vectors, meta, dict(self.info), self.metric, check=len(set(ids)) != len(ids))
+        out = Space(ids, vectors, meta, dict(self.info), self.metric, check=len(set(ids)) != len(ids))
+        out.extras = dict(self.extras)
+        return out
 
     def head(self, n: int) -> "Space":
         """The first `n` rows (word spaces are usually in frequency order)."""

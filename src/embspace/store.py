@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -32,6 +33,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 ITEMS = "items.parquet"
+EXTRAS = "extras"  # named float32 matrices that are not rows (e.g. fastText sub-word buckets)
 
 
 def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
@@ -49,6 +51,10 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Pa
             VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
             ITEMS: _write_items(space, tmp / ITEMS),
         }
+        if space.extras:
+            (tmp / EXTRAS).mkdir()
+        for name, matrix in space.extras.items():
+            files[f"{EXTRAS}/{name}.npy"] = _write_vectors(matrix, tmp / EXTRAS / f"{name}.npy")
         manifest = _manifest(space, files)
         _write_durably(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         _fsync_dir(tmp)
@@ -106,6 +112,12 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
     vectors = _open_vectors(path / VECTORS, n, dim, mmap)
     info = dict(manifest.get("info") or {})
     space = Space(ids, vectors, meta, info, manifest.get("metric", "cosine"), check=False)
+    for name, entry in files.items():
+        if name.startswith(EXTRAS + "/"):
+            if not re.fullmatch(EXTRAS + r"/[A-Za-z0-9_\-]+\.npy", name):
+                raise CorruptSpaceError(path / MANIFEST, f"names an unsafe extra file {name!r}")
+            _check_file(path / name, entry, verify)
+            space.extras[name[len(EXTRAS) + 1:-len(".npy")]] = _open_vectors(path / name, None, None, mmap)
     space.info.setdefault("path", str(path))
     return space
 
@@ -281,13 +293,13 @@ def _check_file(path: Path, entry: dict, verify: bool) -> None:
         raise CorruptSpaceError(path, "sha256 does not match the manifest; the file was altered or damaged")
 
 
-def _open_vectors(path: Path, n: int, dim: int, mmap: bool) -> np.ndarray:
+def _open_vectors(path: Path, n: int | None, dim: int | None, mmap: bool) -> np.ndarray:
     # Read the header ourselves so a pickle (or any object array) is refused before numpy sees it.
     try:
         shape, fortran, dtype = read_npy_header(path)
     except ValueError as exc:
         raise CorruptSpaceError(path, f"is not a float32 .npy array ({exc})") from None
-    if dtype != np.dtype("<f4") or fortran or shape != (n, dim):
+    if dtype != np.dtype("<f4") or fortran or len(shape) != 2 or (n is not None and shape != (n, dim)):
         raise CorruptSpaceError(
             path, f"holds {dtype} {shape} (fortran_order={fortran}); expected float32 ({n}, {dim})")
     try:
