@@ -255,7 +255,8 @@ def _as_float32_matrix(vectors: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise SpaceError(f"vectors must have shape (n, dim); got shape {arr.shape}")
     if arr.dtype != np.float32 or not arr.flags.c_contiguous:
-        converted = np.ascontiguousarray(arr, dtype=np.float32)
+        with np.errstate(over="ignore"):  # overflow is reported below, as an error
+            converted = np.ascontiguousarray(arr, dtype=np.float32)
         if np.issubdtype(arr.dtype, np.floating) and arr.dtype.itemsize > 4 and \
                 np.count_nonzero(np.isinf(converted)) > np.count_nonzero(np.isinf(arr)):
             raise SpaceError("vectors hold values too large for float32 (they would become Inf)")
