@@ -165,11 +165,17 @@ def _train_word2vec(corpus, method: str, params: WordParams):
                       seed=params.seed, workers=params.workers, negative=params.negative,
                       ns_exponent=params.ns_exponent, epochs=params.epochs,
                       sg=1 if method in ("sgns",) else 0)
-        if method == "fasttext":
-            common["sg"] = 1
-            model = FastText(min_n=params.min_n, max_n=params.max_n, bucket=params.buckets, **common)
-        else:
-            model = Word2Vec(**common)
+        try:
+            if method == "fasttext":
+                common["sg"] = 1
+                model = FastText(min_n=params.min_n, max_n=params.max_n, bucket=params.buckets, **common)
+            else:
+                model = Word2Vec(**common)
+        except RuntimeError as exc:  # gensim: "you must first build vocabulary before training the model"
+            if "vocabulary" not in str(exc):
+                raise
+            raise EmbspaceError(f"no word occurs at least --min-count={params.min_count} times in {tokens:,} "
+                                f"tokens; lower --min-count or give more text") from None
     wv = model.wv
     if len(wv.index_to_key) == 0:
         raise EmbspaceError(f"no word occurs at least --min-count={params.min_count} times; lower --min-count")
