@@ -130,7 +130,8 @@ def test_training_shapes_loss_and_progress(topic_counts):
     assert W.shape == C.shape == (20, 8) and W.dtype == C.dtype == np.float32
     assert losses.shape == (20,) and np.isfinite(losses).all()
     assert [e for e, _ in seen] == list(range(1, 21)) and [l for _, l in seen] == losses.tolist()
-    assert (np.diff(losses) < 0).mean() >= 0.9 and losses[-1] < 0.5 * losses[0]
+    # measured: 4.74, 0.68, 0.10, 0.017, 0.0049, ... 0.0027 (a plateau where SGD noise shows)
+    assert (np.diff(losses[:5]) < 0).all() and losses[-1] < 0.01 * losses[0]
     v = glove_vectors(W, C)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     sims = v @ v.T

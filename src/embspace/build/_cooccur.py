@@ -163,12 +163,13 @@ class _Counter:
 
     def result(self) -> sp.coo_matrix:
         self._flush(final=True)
+        self.buffer = None
         nnz = int(np.count_nonzero(self.dense)) + self.keys.size
         if nnz > 2**31 - 1:
             raise EmbspaceError(f"{nnz:,} distinct pairs do not fit int32 indices; lower max_vocab or the window")
         rows, cols, vals = _assemble(self.dense, self.row_len, self.row_start, self.keys, self.values,
                                      self.V, nnz)
-        self.dense = self.buffer = self.keys = self.values = None  # free before the caller copies
+        self.dense = self.keys = self.values = None  # free before the caller copies
         matrix = sp.coo_matrix((vals, (rows, cols)), shape=(self.V, self.V))
         matrix.has_canonical_format = True
         return matrix
@@ -233,9 +234,11 @@ def _count_pairs(tokens, bounds, sentence, position, window, symmetric, weights,
 
 @njit(cache=True, nogil=True)
 def _sum_runs(sorted_keys, dbits, weights):
-    """Sorted encoded keys -> distinct pairs (i*V + j) and their summed weights."""
+    """Sorted encoded keys -> distinct pairs (i*V + j) and their summed weights.
+
+    The pairs are written over `sorted_keys` as they are read (never ahead of the reading)."""
     n = sorted_keys.size
-    keys = np.empty(n, dtype=np.int64)
+    keys = sorted_keys
     values = np.empty(n, dtype=np.float64)
     mask = (np.int64(1) << dbits) - 1
     out = -1

@@ -77,25 +77,24 @@ def train_glove(cooc, dim: int = 100, x_max: float = 100.0, alpha: float = 0.75,
     Use ``glove_vectors(W, C)`` for the paper's final vectors ``W + C``.
     """
     _check(dim, x_max, alpha, epochs, learning_rate, workers)
-    rows, cols, log_x, weight, shape = _pairs(cooc, x_max, alpha)
     rng = np.random.default_rng(seed)
+    rows, cols, log_x, weight, shape = _pairs(cooc, x_max, alpha, int(rng.integers(2**63)))
     W, C = _init(rng, (shape[0], dim), dim), _init(rng, (shape[1], dim), dim)
     bias_w, bias_c = _init(rng, shape[0], dim), _init(rng, shape[1], dim)
     grad_w, grad_c = np.ones_like(W), np.ones_like(C)
     grad_bw, grad_bc = np.ones_like(bias_w), np.ones_like(bias_c)
     state = (rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc,
              np.float32(learning_rate))
-    _shuffle_pairs(rng, rows, cols, log_x, weight)
     n_blocks = -(-rows.size // _BLOCK)
     threads = min(int(workers), numba.config.NUMBA_NUM_THREADS, n_blocks)
     losses = np.empty(epochs, dtype=np.float64)
     for epoch in range(epochs):
         blocks = rng.permutation(n_blocks).astype(np.int64)
-        epoch_seed = int(rng.integers(2**31))
+        epoch_seed = int(rng.integers(2**63))
         if threads == 1:
-            total = _train_blocks(blocks, epoch_seed, *state)
+            total = _train_blocks(blocks, np.uint64(epoch_seed), *state)
         else:
-            total = _hogwild(blocks, epoch_seed, threads, state)
+            total = _hogwild(blocks, np.uint64(epoch_seed), threads, state)
         losses[epoch] = total / rows.size
         if not np.isfinite(losses[epoch]):
             raise EmbspaceError(f"GloVe diverged in epoch {epoch + 1} (loss {losses[epoch]}); "
@@ -140,39 +139,68 @@ def _check(dim, x_max, alpha, epochs, learning_rate, workers) -> None:
         raise EmbspaceError(f"alpha must be a number in [0, 10] (the paper uses 0.75); got {alpha!r}")
 
 
-def _pairs(cooc, x_max: float, alpha: float):
-    """The positive entries as (rows, cols) int32 with log X and f(X) float32, and the shape."""
+def _pairs(cooc, x_max: float, alpha: float, seed: int):
+    """The positive entries, shuffled: rows and cols int32, log X and f(X) float32; and the shape.
+
+    New arrays (training shuffles them in place; the caller's matrix is left as it was).
+    """
     if not sp.issparse(cooc):
         raise EmbspaceError(f"cooc must be a scipy sparse matrix (e.g. from cooccurrence); got {type(cooc).__name__}")
     m = cooc.tocoo()
     if not getattr(m, "has_canonical_format", False):
         m = m.copy()
         m.sum_duplicates()
-    x = np.asarray(m.data, dtype=np.float64)
-    if not np.isfinite(x).all() or (x < 0).any():
+    x = m.data
+    if x.dtype.kind not in "fiu" or not np.isfinite(x).all() or (x < 0).any():
         raise EmbspaceError("cooc holds negative, NaN or infinite counts; give non-negative finite counts")
-    keep = x > 0
-    if not keep.any():
+    kept = int(np.count_nonzero(x))
+    if kept == 0:
         raise EmbspaceError(f"the co-occurrence matrix {m.shape} has no positive entries; "
                             "give a corpus with sentences of at least two in-vocabulary words")
-    x = x[keep]
-    # always copies: training shuffles these in place, and the caller's matrix must not change
-    rows = np.array(m.row[keep], dtype=np.int32)
-    cols = np.array(m.col[keep], dtype=np.int32)
-    weight = np.minimum(1.0, (x / x_max) ** alpha).astype(np.float32)
-    return rows, cols, np.log(x).astype(np.float32), weight, m.shape
+    rows, cols, log_x, weight = _shuffled_targets(m.row, m.col, x.astype(np.float64, copy=False), kept,
+                                                  float(x_max), float(alpha), np.uint64(seed))
+    return rows, cols, log_x, weight, m.shape
+
+
+@njit(cache=True)
+def _shuffled_targets(row, col, x, kept, x_max, alpha, seed):
+    """Positive entries in a random order (inside-out Fisher-Yates), with log x and f(x)."""
+    rows = np.empty(kept, dtype=np.int32)
+    cols = np.empty(kept, dtype=np.int32)
+    log_x = np.empty(kept, dtype=np.float32)
+    weight = np.empty(kept, dtype=np.float32)
+    log_max = np.log(x_max)
+    m = 0
+    for k in range(x.size):
+        if x[k] <= 0:
+            continue
+        r = _random_below(seed, m, m + 1)
+        rows[m], cols[m], log_x[m], weight[m] = rows[r], cols[r], log_x[r], weight[r]
+        rows[r], cols[r] = row[k], col[k]
+        log_x[r] = np.log(x[k])
+        weight[r] = 1.0 if x[k] >= x_max else np.exp(alpha * (np.log(x[k]) - log_max))
+        m += 1
+    return rows, cols, log_x, weight
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(inline="always")
+def _random_below(seed, counter, n):
+    """The counter-th draw of a seeded stream, uniform in 0..n-1: splitmix64's output function."""
+    z = seed + np.uint64(counter + 1) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z % np.uint64(n))
 
 
 def _init(rng: np.random.Generator, shape, dim: int) -> np.ndarray:
     """Uniform in [-0.5, 0.5] / dim, as glove.c starts vectors and biases alike."""
     return (rng.random(shape, dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
-
-
-def _shuffle_pairs(rng: np.random.Generator, *arrays: np.ndarray) -> None:
-    """One full random permutation of the pairs, in place: each epoch then reorders only blocks."""
-    order = rng.permutation(arrays[0].size)
-    for a in arrays:
-        a[:] = a[order]
 
 
 def _hogwild(blocks, epoch_seed: int, threads: int, state) -> float:
@@ -203,16 +231,15 @@ def _train_blocks(blocks, epoch_seed, rows, cols, log_x, weight, W, C, bias_w, b
 
     The pairs were shuffled once in full; a fresh block order and a fresh order inside each
     block make each epoch's order new while every block stays in cache as it is shuffled.
+    Draws are indexed by the pair's place, so threads need no shared random state.
     """
     n = rows.size
     total = 0.0
     for b in blocks:
         start = b * _BLOCK
         stop = min(n, start + _BLOCK)
-        state = np.int64(epoch_seed) * 1_000_003 + b  # an LCG per block: same seed, same order
-        for t in range(stop - 1, start, -1):
-            state = state * 6364136223846793005 + 1442695040888963407  # wraps around, as meant
-            r = start + ((state >> 33) & 0x7FFFFFFF) % (t - start + 1)
+        for t in range(stop - 1, start, -1):  # Fisher-Yates; each draw from the epoch seed and place
+            r = start + _random_below(epoch_seed, t, t - start + 1)
             rows[t], rows[r] = rows[r], rows[t]
             cols[t], cols[r] = cols[r], cols[t]
             log_x[t], log_x[r] = log_x[r], log_x[t]
