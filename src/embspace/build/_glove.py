@@ -59,8 +59,9 @@ def train_glove(cooc, dim: int = 100, x_max: float = 100.0, alpha: float = 0.75,
     seed : int
         Seeds the initial vectors and each epoch's pair order.
     workers : int
-        Threads. With 1 the same seed gives bit-identical vectors; with more, threads update
-        shared vectors without locks (Hogwild), which is faster but not reproducible.
+        Threads (at most numba's thread count, the number of cores by default). With 1 the
+        same seed gives bit-identical vectors; with more, threads update shared vectors
+        without locks (Hogwild), which is faster but not reproducible.
     progress : callable(epoch, loss), optional
         Called after each epoch with its number (1-based) and mean loss.
 
