@@ -39,7 +39,7 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 @click.option("--max-n", type=click.IntRange(min=1), default=6, show_default=True, help="fastText.")
 @click.option("--buckets", type=click.IntRange(min=1), default=200_000, show_default=True,
               help="fastText: sub-word hash buckets (kept in the space for unseen words).")
-@click.option("--x-max", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True, help="GloVe.")
+@click.option("--x-max", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True, help="GloVe.")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.75, show_default=True, help="GloVe.")
 @click.option("--cds", type=click.FloatRange(0, 1, min_open=True), default=0.75, show_default=True,
               help="ppmi-svd: context-distribution smoothing.")
