@@ -200,3 +200,19 @@ def peak_memory(fn: Callable[[], object]) -> dict:
 
 def python() -> str:
     return sys.executable
+
+
+def start(space_arg: str | None, wait: bool) -> tuple[str, dict, "OtherLoad"]:
+    """The space to measure (default: the GloVe 6B 50d demo space), the machine facts printed,
+    optionally a wait for a quiet machine, and a probe of other processes' CPU from now on."""
+    if space_arg:
+        space_path = space_arg
+    else:
+        from embspace.datasets import glove_6b_50d
+
+        space_path = glove_6b_50d().info["path"]
+    info = machine()
+    print_machine(info)
+    if wait:
+        info["other_processes_before"] = wait_quiet()
+    return space_path, info, OtherLoad()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, wait_quiet, loadavg, fmt_s, machine, median, print_machine, table  # noqa: E402
+from _common import start, loadavg, fmt_s, median, table  # noqa: E402
 
 QUERY = "king"
 K = 10
@@ -97,17 +96,7 @@ def main() -> None:
 
     import embspace
 
-    if args.space:
-        space_path = args.space
-    else:
-        from embspace.datasets import glove_6b_50d
-
-        space_path = glove_6b_50d().info["path"]
-    info = machine()
-    print_machine(info)
-    if args.wait_quiet:
-        info["other_processes_before"] = wait_quiet()
-    other = OtherLoad()
+    space_path, info, other = start(args.space, args.wait_quiet)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="embspace-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:

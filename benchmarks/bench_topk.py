@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, wait_quiet, loadavg, fmt_mb, fmt_s, machine, median, peak_memory, print_machine, table, timed  # noqa: E402
+from _common import start, OtherLoad, loadavg, fmt_mb, fmt_s, median, peak_memory, table, timed  # noqa: E402
 
 K = 10
 FIRST_ROW = 1000
@@ -110,17 +110,7 @@ def main() -> None:
     import embspace
     import embspace.search  # noqa: F401
 
-    if args.space:
-        space_path = args.space
-    else:
-        from embspace.datasets import glove_6b_50d
-
-        space_path = glove_6b_50d().info["path"]
-    info = machine()
-    print_machine(info)
-    if args.wait_quiet:
-        info["other_processes_before"] = wait_quiet()
-    other = OtherLoad()
+    space_path, info, other = start(args.space, args.wait_quiet)
     space = embspace.load(space_path)
     lookup = {w: i for i, w in enumerate(space.ids)}
     base = Baseline(np.asarray(space.vectors))
