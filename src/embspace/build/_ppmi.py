@@ -15,10 +15,11 @@ import scipy.sparse as sp
 from ..errors import EmbspaceError
 
 DEFAULT_CDS = 1.0            # measured above 0.75 on 0.6M-2.4M token corpora (hyperwords used 0.75 on 1.5B)
-DEFAULT_N_ITER = 5           # power iterations: as good as ARPACK on word similarity, twice as fast
+DEFAULT_N_ITER = 3           # power iterations: within 0.01 mean Spearman of 5 (= ARPACK), 25% less time
 DEFAULT_OVERSAMPLE = 20
 _PANEL_BYTES = 6 << 20       # scipy path: columns of the dense factor per sparse product, about an L3 share
 _CHUNKS = 64                 # numba path: row chunks of equal nonzeros, shared among threads
+_PARALLEL_WORK = 1 << 22     # multiply-adds below which starting threads costs more than it saves
 
 
 def ppmi_matrix(counts, cds: float = DEFAULT_CDS, neg_shift: float = 1.0) -> sp.csr_matrix:
@@ -178,11 +179,16 @@ def _product(a: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
     rows of `x` it gathers stay in cache (about 1.6x scipy on the whole width).
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if _csr_dense_kernel is not None:
+    if _csr_dense_kernel is not None and a.nnz * x.shape[1] > _PARALLEL_WORK:
         chunks = np.searchsorted(a.indptr, np.linspace(0, a.nnz, _CHUNKS + 1)).astype(np.int64)
         chunks[0], chunks[-1] = 0, a.shape[0]
         out = np.empty((a.shape[0], x.shape[1]), dtype=np.float32)
-        _csr_dense_kernel(a.indptr, a.indices, a.data, x, out, chunks)
+        # threads take chunks one at a time: a core slowed by other work does not hold up the rest
+        previous = set_parallel_chunksize(1)
+        try:
+            _csr_dense_kernel(a.indptr, a.indices, a.data, x, out, chunks)
+        finally:
+            set_parallel_chunksize(previous)
         return out
     panel = max(16, _PANEL_BYTES // (x.itemsize * x.shape[0]) // 8 * 8)
     if panel >= x.shape[1]:
@@ -193,29 +199,30 @@ def _product(a: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _make_kernel():
-    try:
-        from numba import njit, prange
-    except ImportError:  # pragma: no cover - numba comes with the co-occurrence counter; scipy still works
-        return None
+try:
+    from numba import njit, prange, set_parallel_chunksize
+except ImportError:  # pragma: no cover - numba comes with the co-occurrence counter; scipy still works
+    njit = None
 
-    @njit(parallel=True, fastmath=True, cache=True)
-    def csr_dense(indptr, indices, data, x, out, chunks):  # pragma: no cover - compiled
+if njit is None:  # pragma: no cover
+    _csr_dense_kernel = None
+else:
+    @njit(fastmath=True, cache=True, nogil=True)
+    def _csr_rows(indptr, indices, data, x, out, first, last):  # pragma: no cover - compiled
         width = x.shape[1]
+        for i in range(first, last):
+            row = out[i]
+            row[:] = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                value = data[p]
+                source = x[indices[p]]
+                for j in range(width):
+                    row[j] += value * source[j]
+
+    @njit(parallel=True, cache=True)
+    def _csr_dense_kernel(indptr, indices, data, x, out, chunks):  # pragma: no cover - compiled
         for c in prange(chunks.size - 1):
-            for i in range(chunks[c], chunks[c + 1]):
-                row = out[i]
-                row[:] = 0
-                for p in range(indptr[i], indptr[i + 1]):
-                    value = data[p]
-                    source = x[indices[p]]
-                    for j in range(width):
-                        row[j] += value * source[j]
-
-    return csr_dense
-
-
-_csr_dense_kernel = _make_kernel()
+            _csr_rows(indptr, indices, data, x, out, chunks[c], chunks[c + 1])
 
 
 def _orthonormal(y: np.ndarray, passes: int = 1, with_r: bool = False):
