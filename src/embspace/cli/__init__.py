@@ -43,9 +43,9 @@ def main(quiet: bool) -> None:
 
 
 def _register() -> None:
-    from . import _build, _demo, _evaluate, _io, _search
+    from . import _build, _demo, _evaluate, _io, _map, _search, _serve
 
-    for module in (_io, _search, _evaluate, _build, _demo):
+    for module in (_io, _search, _evaluate, _build, _map, _serve, _demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,2 @@
+"""`embspace map` (issue 4, being written)."""
+COMMANDS: list = []

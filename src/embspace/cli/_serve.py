@@ -1,0 +1,2 @@
+"""`embspace serve` (issue 4, being written)."""
+COMMANDS: list = []
