@@ -1,0 +1,214 @@
+"""Maps cached in the space folder: ``<space>/maps/<key>/`` with coords, rows, point trust and map.json.
+
+A map is tied to the exact vectors it was drawn from: map.json keeps the sha256 of vectors.npy as
+the space's manifest lists it, and a map whose vectors have changed since is stale: never loaded,
+left out of `list_maps`, and drawn again by `get_or_make_map`. The maps are not listed in the
+space's manifest, so they never affect `embspace.load`. Saving a space over its folder
+(`embspace.save`) replaces the whole folder, maps included: they are a cache and are drawn again
+on demand.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .._files import read_npy_header, sha256_file
+from ..errors import CorruptSpaceError, EmbspaceError
+from ..store import VECTORS, _fsync_dir, _replace_dir, _write_durably, load, read_manifest
+from ._map import Map, make_map, plan_map
+from ._methods import Progress
+from ._trust import ALL_POINTS_LIMIT, TRUST_SAMPLE
+
+MAPS = "maps"
+MAP_JSON = "map.json"
+MAP_FORMAT = "embspace.map"
+MAP_FORMAT_VERSION = 1
+_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+_ARRAYS = {"coords.npy": ("coords", "<f4", 2), "rows.npy": ("rows", "<i8", 1), "point_trust.npy": ("point_trust", "<f4", 1)}
+
+
+class StaleMapError(EmbspaceError):
+    """A cached map was drawn from other vectors than the space now holds."""
+
+
+def vectors_sha256(space_path: str | os.PathLike) -> str:
+    """The sha256 of vectors.npy as the space's manifest lists it."""
+    return read_manifest(space_path)["files"][VECTORS]["sha256"]
+
+
+def save_map(space_path: str | os.PathLike, m: Map) -> Path:
+    """Write `m` to ``<space_path>/maps/<m.key>/`` atomically (temporary folder, fsync, rename).
+
+    The map is tied to the vectors the manifest lists now (or refused with StaleMapError if it
+    says it was drawn from other ones). An existing map with the same key is replaced.
+    Returns the map's folder.
+    """
+    space_path = Path(space_path)
+    manifest = read_manifest(space_path)
+    sha = manifest["files"][VECTORS]["sha256"]
+    if m.vectors_sha256 not in (None, sha):
+        raise StaleMapError(f"map {m.key} was drawn from other vectors than {space_path} holds; draw it again")
+    if m.n and (int(m.rows.max()) >= manifest["n"] or int(m.rows.min()) < 0):
+        raise EmbspaceError(f"map {m.key} has rows up to {int(m.rows.max())}; {space_path} has {manifest['n']} rows")
+    _check_key(m.key)
+    maps = space_path / MAPS
+    maps.mkdir(exist_ok=True)
+    tmp = maps / f".{m.key}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files = {}
+        for name, (attr, dtype, _) in _ARRAYS.items():
+            files[name] = _write_npy(tmp / name, np.ascontiguousarray(getattr(m, attr), dtype=dtype))
+        info = dict(m.info(), vectors_sha256=sha, space_n=manifest["n"], format=MAP_FORMAT,
+                    format_version=MAP_FORMAT_VERSION, embspace_version=__version__, files=files)
+        _write_durably(tmp / MAP_JSON, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+        _fsync_dir(tmp)
+        _replace_dir(tmp, maps / m.key)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    m.vectors_sha256, m.space_n = sha, manifest["n"]
+    return maps / m.key
+
+
+def load_map(space_path: str | os.PathLike, key: str) -> Map:
+    """Read the cached map `key` of a space.
+
+    Raises EmbspaceError if there is none, StaleMapError if the space's vectors changed since it
+    was drawn, CorruptSpaceError if its files are damaged. Arrays are read without pickle.
+    """
+    space_path = Path(space_path)
+    _check_key(key)
+    folder = space_path / MAPS / key
+    info = _read_info(folder)
+    if info is None:
+        raise EmbspaceError(f"{space_path} has no map {key!r}; draw it with `embspace map` or get_or_make_map")
+    if info.get("vectors_sha256") != vectors_sha256(space_path):
+        raise StaleMapError(f"map {key} of {space_path} was drawn from other vectors; draw it again")
+    arrays = {attr: _read_npy(folder / name, info["files"].get(name), dtype, ndim)
+              for name, (attr, dtype, ndim) in _ARRAYS.items()}
+    n = info.get("n")
+    if arrays["coords"].shape != (n, info.get("dims")) or arrays["rows"].shape != (n,) \
+            or arrays["point_trust"].shape != (n,):
+        raise CorruptSpaceError(folder, f"arrays do not match map.json (n={n}, dims={info.get('dims')})")
+    if n and (arrays["rows"].min() < 0 or arrays["rows"].max() >= info.get("space_n", 0)):
+        raise CorruptSpaceError(folder / "rows.npy", "holds row numbers outside the space")
+    return Map(key=key, method=info["method"], dims=info["dims"], params=info.get("params", {}),
+               seed=info.get("seed"), trust=info.get("trust", {}), seconds=info.get("seconds", 0.0),
+               created=info.get("created", ""), sample=info.get("sample"), sampling=info.get("sampling", "all"),
+               space_n=info.get("space_n", 0), vectors_sha256=info.get("vectors_sha256"), cached=True, **arrays)
+
+
+def list_maps(space_path: str | os.PathLike, include_stale: bool = False) -> list[dict[str, Any]]:
+    """The cached maps of a space: each map.json's content with its "key" and "stale" (bool).
+
+    Stale maps (drawn from other vectors) are left out unless `include_stale`; unreadable ones
+    always are. Sorted by method, dims and number of points.
+    """
+    maps = Path(space_path) / MAPS
+    if not maps.is_dir():
+        return []
+    sha = vectors_sha256(space_path)
+    out = []
+    for folder in maps.iterdir():
+        if not _KEY.fullmatch(folder.name) or folder.is_symlink():
+            continue  # temporary folders and anything we did not write
+        try:
+            info = _read_info(folder)
+        except CorruptSpaceError:
+            continue
+        if info is None:
+            continue
+        info.pop("files", None)
+        info["key"] = folder.name
+        info["stale"] = info.get("vectors_sha256") != sha
+        if include_stale or not info["stale"]:
+            out.append(info)
+    return sorted(out, key=lambda i: (str(i.get("method")), i.get("dims", 0), i.get("n", 0), i["key"]))
+
+
+def get_or_make_map(space_path: str | os.PathLike, method: str = "umap", dims: int = 2, sample: int | None = None,
+                    seed: int | None = 0, progress: Progress | None = None, *, force: bool = False,
+                    trust_sample: int = TRUST_SAMPLE, trust_all_limit: int = ALL_POINTS_LIMIT, **params) -> Map:
+    """The map cached in the space folder if there is a current one, else a new one, drawn and cached.
+
+    Takes the same arguments as `make_map` (with the space's path instead of a Space); `force`
+    draws it again even when cached. The returned map's `cached` says which happened. A space
+    folder that cannot be written still gets its map, uncached (with a warning).
+    """
+    space_path = Path(space_path)
+    manifest = read_manifest(space_path)
+    plan = plan_map(method, dims, sample, seed, params, manifest["n"], manifest.get("metric", "cosine"))
+    if not force:
+        try:
+            return load_map(space_path, plan.key)
+        except EmbspaceError:
+            pass  # not cached, stale or damaged: drawn again below (and replaced)
+    sha = manifest["files"][VECTORS]["sha256"]
+    m = make_map(load(space_path), method, dims, sample, seed, progress, trust_sample=trust_sample,
+                 trust_all_limit=trust_all_limit, **params)
+    m.vectors_sha256 = sha
+    try:
+        save_map(space_path, m)
+    except StaleMapError:
+        warnings.warn(f"{space_path} changed while map {m.key} was drawn; it was not cached", stacklevel=2)
+        m.vectors_sha256 = None
+    except OSError as exc:
+        warnings.warn(f"map {m.key} could not be cached in {space_path / MAPS} ({exc.strerror or exc})",
+                      stacklevel=2)
+    return m
+
+
+# ---- files ------------------------------------------------------------------------------------------
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise EmbspaceError(f"{key!r} is not a map key; keys look like 'umap-2d-n50000-s0'")
+
+
+def _read_info(folder: Path) -> dict[str, Any] | None:
+    path = folder / MAP_JSON
+    if folder.is_symlink() or not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
+        raise CorruptSpaceError(path, f"is not readable JSON ({exc.__class__.__name__})") from None
+    if not isinstance(info, dict) or info.get("format") != MAP_FORMAT:
+        raise CorruptSpaceError(path, f"is not an {MAP_FORMAT} file")
+    if info.get("format_version") != MAP_FORMAT_VERSION:
+        raise CorruptSpaceError(path, f"format version {info.get('format_version')!r}; this embspace reads "
+                                      f"version {MAP_FORMAT_VERSION}")
+    if not isinstance(info.get("files"), dict) or info.get("method") not in ("pca", "tsne", "umap"):
+        raise CorruptSpaceError(path, "lacks its method or file list")
+    return info
+
+
+def _write_npy(dest: Path, array: np.ndarray) -> dict:
+    with open(dest, "wb") as fh:
+        np.lib.format.write_array(fh, array, allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"size": dest.stat().st_size, "sha256": sha256_file(dest)}
+
+
+def _read_npy(path: Path, entry: dict | None, dtype: str, ndim: int) -> np.ndarray:
+    if entry is None or not path.is_file() or path.is_symlink():
+        raise CorruptSpaceError(path, "missing (or not a regular file)")
+    if path.stat().st_size != entry.get("size") or sha256_file(path) != entry.get("sha256"):
+        raise CorruptSpaceError(path, "size or sha256 does not match map.json; the file was altered or damaged")
+    try:  # the header first, so a pickle or object array is refused before numpy reads it
+        shape, fortran, found = read_npy_header(path)
+    except ValueError as exc:
+        raise CorruptSpaceError(path, f"is not a .npy array ({exc})") from None
+    if found != np.dtype(dtype) or fortran or len(shape) != ndim:
+        raise CorruptSpaceError(path, f"holds {found} {shape}; expected {np.dtype(dtype)} with {ndim} dimensions")
+    return np.load(path, allow_pickle=False)

@@ -1,0 +1,233 @@
+"""`Map` (coordinates of some rows of a space, with their trust) and `make_map`, which draws one."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmbspaceError
+from ..space import Space
+from ._methods import METHODS, Progress, _quiet, reducer
+from ._trust import ALL_POINTS_LIMIT, TRUST_K, TRUST_SAMPLE, map_trust
+
+DIMS = (2, 3)
+MIN_POINTS = 3 * TRUST_K  # trustworthiness at k=10 is defined from 16 points; 30 keeps it meaningful
+
+
+@dataclass
+class Map:
+    """Coordinates of rows of a space in 2 or 3 dimensions, with how far they can be trusted.
+
+    Attributes
+    ----------
+    key : str
+        Stable name from method, dims, points, seed and non-default parameters, e.g.
+        ``"umap-2d-n50000-s0"`` (a parameter hash is appended when parameters differ from the
+        defaults: ``"tsne-2d-n5000-s0-p1a2b3c4d"``). The cache folder is ``<space>/maps/<key>/``.
+    method : {"pca", "tsne", "umap"}
+    dims : {2, 3}
+    params : dict
+        The method's parameters that shape the picture (defaults included).
+    seed : int or None
+        None only for UMAP run on all cores, which is not reproducible.
+    rows : int64 ndarray of shape (n,)
+        Row numbers in the space of the mapped points, ascending.
+    coords : float32 ndarray of shape (n, dims)
+        Map coordinates of those rows.
+    trust : dict
+        ``{"trustworthiness": float, "knn_recall": float, "k": 10, "sample": int, "metric": str,
+        "point_trust": "all" | "sample", "seconds": float}``; see `embspace.reduce.map_trust`.
+    point_trust : float32 ndarray of shape (n,)
+        Each point's recall of its 10 nearest neighbours of the space among its 10 nearest on
+        the map; NaN for points not measured (maps of more than 50,000 points measure only the
+        trust sample).
+    seconds : float
+        Wall time of the method itself (without trust, sampling and I/O).
+    created : str
+        ISO 8601 time (UTC) the map was made.
+    sample : int or None
+        The requested sample size (None: every row).
+    sampling : {"all", "first", "random"}
+        How the rows were chosen: the first rows of a frequency-ordered space, or a seeded sample.
+    space_n : int
+        Rows in the space the map was made from.
+    vectors_sha256 : str or None
+        sha256 of the space's vectors.npy the map was made from (set once it is tied to a folder).
+    cached : bool
+        Whether it was read from the cache (not stored).
+    """
+
+    key: str
+    method: str
+    dims: int
+    params: dict[str, Any]
+    seed: int | None
+    rows: np.ndarray
+    coords: np.ndarray
+    trust: dict[str, Any]
+    point_trust: np.ndarray
+    seconds: float
+    created: str
+    sample: int | None = None
+    sampling: str = "all"
+    space_n: int = 0
+    vectors_sha256: str | None = None
+    cached: bool = field(default=False, compare=False)
+
+    @property
+    def n(self) -> int:
+        """Number of mapped points."""
+        return len(self.rows)
+
+    def ids(self, space: Space) -> list[str]:
+        """The ids of the mapped points, in map order."""
+        ids = space.ids
+        return [ids[i] for i in self.rows]
+
+    def info(self) -> dict[str, Any]:
+        """Everything but the arrays, as JSON-ready values (what map.json stores)."""
+        return {
+            "key": self.key, "method": self.method, "dims": self.dims, "params": _jsonable(self.params),
+            "seed": self.seed, "n": self.n, "sample": self.sample, "sampling": self.sampling,
+            "space_n": self.space_n, "trust": _jsonable(self.trust), "seconds": self.seconds,
+            "created": self.created, "vectors_sha256": self.vectors_sha256,
+        }
+
+    def __repr__(self) -> str:
+        t = self.trust
+        return (f"<Map {self.key}: {self.n} points, trustworthiness {t.get('trustworthiness', float('nan')):.3f}, "
+                f"kNN recall {t.get('knn_recall', float('nan')):.3f}>")
+
+
+def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | None = None, seed: int | None = 0,
+             progress: Progress | None = None, *, trust_sample: int = TRUST_SAMPLE,
+             trust_all_limit: int = ALL_POINTS_LIMIT, **params) -> Map:
+    """Draw a space (or a sample of it) in 2 or 3 dimensions and measure how far the picture holds.
+
+    Parameters
+    ----------
+    space : Space
+        Cosine spaces are mapped from unit vectors (UMAP with metric cosine; t-SNE and PCA on
+        the normalised rows); dot and euclidean spaces from the vectors as they are.
+    method : {"pca", "tsne", "umap"}
+        scikit-learn PCA, openTSNE t-SNE, or umap-learn UMAP.
+    dims : {2, 3}
+    sample : int, optional
+        Map only this many rows: the first ones when ``space.info["order"] == "frequency"`` (the
+        most frequent words), else a sample drawn with `seed`. Default: every row.
+    seed : int or None
+        Seeds the method and the samples. t-SNE repeats exactly with ``n_jobs=1``; UMAP with a
+        seed is deterministic and single-threaded, ``seed=None`` runs it on every core.
+    progress : callable(fraction: float, message: str), optional
+        Called now and then with the share of the work done (0 to 1).
+    trust_sample : int
+        Points the trust numbers are averaged over (see `embspace.reduce.map_trust`).
+    trust_all_limit : int
+        Measure each point's trust for every point up to this many points; above, the sample only.
+    **params
+        Passed to the library (e.g. ``perplexity=50`` for t-SNE, ``n_neighbors=30`` for UMAP,
+        ``n_jobs``); unknown names are an error.
+
+    Returns
+    -------
+    Map
+
+    Examples
+    --------
+    >>> m = make_map(space, "pca", sample=2000)          # doctest: +SKIP
+    >>> m.coords.shape, round(m.trust["trustworthiness"], 2)  # doctest: +SKIP
+    ((2000, 2), 0.7)
+    """
+    report = progress or _quiet
+    plan = plan_map(method, dims, sample, seed, params, space.n, space.metric)
+    rows, sampling = choose_rows(space, plan.n, seed)
+    vectors = np.asarray(space.vectors[: plan.n] if sampling in ("all", "first") else space.vectors[rows],
+                         dtype=np.float32)
+    x = plan.reducer.prepare(vectors, space.metric)
+    start = time.perf_counter()
+    coords = plan.reducer.embed(x, dims, seed, {**plan.params, **plan.run}, _scaled(report, 0.0, 0.9))
+    seconds = time.perf_counter() - start
+    if coords.shape != (plan.n, dims) or not np.isfinite(coords).all():
+        raise EmbspaceError(f"{method} returned coordinates of shape {coords.shape} with non-finite values; "
+                            f"expected finite ({plan.n}, {dims})")
+    start = time.perf_counter()
+    trust, point_trust = map_trust(vectors, coords, space.metric, TRUST_K, trust_sample, seed, trust_all_limit,
+                                   _scaled(report, 0.9, 1.0))
+    trust["seconds"] = round(time.perf_counter() - start, 3)
+    return Map(key=plan.key, method=method, dims=dims, params=plan.params, seed=seed, rows=rows, coords=coords,
+               trust=trust, point_trust=point_trust, seconds=round(seconds, 3),
+               created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), sample=sample, sampling=sampling,
+               space_n=space.n)
+
+
+@dataclass
+class Plan:
+    """What `make_map` will do, known before any vector is read: the key, the points, the parameters."""
+
+    reducer: Any
+    n: int
+    params: dict[str, Any]
+    run: dict[str, Any]
+    key: str
+
+
+def plan_map(method: str, dims: int, sample: int | None, seed: int | None, params: dict[str, Any],
+             space_n: int, metric: str) -> Plan:
+    """Check the request against a space of `space_n` rows and name the map it makes."""
+    red = reducer(method)
+    if dims not in DIMS or isinstance(dims, bool):
+        raise EmbspaceError(f"dims must be 2 or 3; got {dims!r}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+        raise EmbspaceError(f"seed must be a non-negative integer or None; got {seed!r}")
+    n = space_n if sample is None else sample
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise EmbspaceError(f"sample must be an integer; got {sample!r}")
+    if n > space_n:
+        raise EmbspaceError(f"sample={n:,} is larger than the space's {space_n:,} rows; "
+                            f"pass a sample of at most {space_n:,} or none")
+    if n < MIN_POINTS:
+        raise EmbspaceError(f"a map needs at least {MIN_POINTS} points (its trust compares 10 neighbours); "
+                            f"got {n:,}" + (" (the space is too small)" if sample is None else ""))
+    picture, run = red.resolve(params, dims, metric, int(n))
+    key = f"{method}-{dims}d-n{int(n)}-s{'none' if seed is None else int(seed)}"
+    defaults = {k: v for k, v in red.defaults(dims, metric).items() if k not in red.run_params}
+    if _jsonable(picture) != _jsonable(defaults):
+        blob = json.dumps(_jsonable(picture), sort_keys=True, separators=(",", ":"))
+        key += "-p" + hashlib.sha256(blob.encode()).hexdigest()[:8]
+    return Plan(red, int(n), picture, run, key)
+
+
+def choose_rows(space: Space, n: int, seed: int | None) -> tuple[np.ndarray, str]:
+    """(row numbers ascending, how they were chosen): all rows, the first n of a frequency-ordered
+    space, or n drawn at random with `seed`."""
+    if n >= space.n:
+        return np.arange(space.n, dtype=np.int64), "all"
+    if space.info.get("order") == "frequency":
+        return np.arange(n, dtype=np.int64), "first"
+    rng = np.random.default_rng(0 if seed is None else seed)
+    return np.sort(rng.choice(space.n, size=n, replace=False)).astype(np.int64), "random"
+
+
+def _scaled(progress: Progress, lo: float, hi: float) -> Progress:
+    if progress is _quiet:
+        return _quiet
+    return lambda fraction, message: progress(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), message)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values (numpy scalars and arrays turned into numbers and lists)."""
+    def default(v):
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        raise EmbspaceError(f"map parameter value {v!r} ({type(v).__name__}) cannot be stored as JSON")
+
+    return json.loads(json.dumps(value, default=default))
+
+
+__all__ = ["Map", "make_map", "plan_map", "choose_rows", "METHODS", "DIMS", "MIN_POINTS"]
