@@ -200,7 +200,10 @@ def _scatter_style(n: int, paint: Coloring) -> dict:
     if paint.kind == "none":
         style["c"] = _POINT_COLOR
     elif paint.kind == "numeric":
-        style.update(c=paint.values, cmap="viridis", plotnonfinite=True)
+        from matplotlib import colormaps
+
+        style.update(c=paint.values, cmap=colormaps["viridis"].with_extremes(bad=(0.8, 0.8, 0.8, 0.5)),
+                     plotnonfinite=True)
     else:
         from matplotlib import colormaps
 
@@ -212,7 +215,6 @@ def _scatter_style(n: int, paint: Coloring) -> dict:
 
 def _legend(fig, ax, artist, paint: Coloring) -> None:
     if paint.kind == "numeric":
-        artist.cmap.set_bad((0.8, 0.8, 0.8, 0.5))
         fig.colorbar(artist, ax=ax, shrink=0.6, pad=0.02, label=paint.name)
     elif paint.kind == "categorical":
         from matplotlib.lines import Line2D

@@ -64,7 +64,7 @@ def render_html(m: Map, space: Space, color: str | None = None, labels: int = 30
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
            f"img-src data: blob:; base-uri 'none'; form-action 'none'")
-    return (_PAGE.replace("{{CSP}}", html.escape(csp, quote=True))
+    return (_PAGE.replace("{{CSP}}", html.escape(csp, quote=False))  # the attribute is in double quotes
                  .replace("{{TITLE}}", html.escape(data["title"]))
                  .replace("{{DATA}}", json_for_script(data))
                  .replace("{{SCRIPT}}", script))
@@ -193,11 +193,12 @@ _SCRIPT = r"""
     draw();
   }
   // view: centre, scale and (3-D) rotation
-  const mean = [0, 0, 0]; let radius = 0;
+  const mean = [0, 0, 0], dist = new Float32Array(n);
   for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) mean[d] += xyz[i * dims + d] / n;
   for (let i = 0; i < n; i++) { let r = 0; for (let d = 0; d < dims; d++) { const v = xyz[i * dims + d] - mean[d]; r += v * v; }
-    radius = Math.max(radius, Math.sqrt(r)); }
-  radius = radius || 1;
+    dist[i] = Math.sqrt(r); }
+  dist.sort();  // the first view fits 99.5% of the points: a few outliers do not shrink the map
+  const radius = dist[Math.min(n - 1, Math.floor(0.995 * n))] || 1;
   let view;
   const reset = () => { view = {cx: 0, cy: 0, zoom: 1, yaw: 0.6, pitch: 0.35}; };
   reset();
