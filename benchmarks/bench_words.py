@@ -230,8 +230,9 @@ def child(method: str, corpus: str, vocab: int) -> dict:
 
 
 def run_child(method: str, corpus: Path, vocab: int, logdir: Path, rep: int = 0) -> dict:
-    from _common import OtherLoad, loadavg
+    from _common import OtherLoad, embspace_source, loadavg
 
+    stamp = {"started": time.strftime("%Y-%m-%d %H:%M %Z"), "src": embspace_source()}
     log = logdir / f"{method}-{corpus.stem}-{rep}.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, str(corpus), str(vocab)]
     load_before = loadavg()
@@ -248,8 +249,8 @@ def run_child(method: str, corpus: Path, vocab: int, logdir: Path, rep: int = 0)
     if proc.returncode != 0 or result is None:
         tail = log.read_text()[-4000:]
         print(f"# {method} on {corpus.name} FAILED (exit {proc.returncode}); log {log}:\n{tail}", flush=True)
-        return {"method": method, "corpus": str(corpus), "error": tail, "returncode": proc.returncode}
-    result.update({"process_s": round(elapsed, 1), "load_before": load_before, "load_after": loadavg(),
+        return {"method": method, "corpus": str(corpus), "error": tail, "returncode": proc.returncode, **stamp}
+    result.update({**stamp, "process_s": round(elapsed, 1), "load_before": load_before, "load_after": loadavg(),
                    "other": other})
     print(f"# {method} on {corpus.name}: {result['wall_s']:.1f} s, peak {result['rss_peak_build_mib']:,.0f} MiB, "
           f"mean rho {result['mean_spearman']:.3f}, google {result['google']['score']:.3f}, "
@@ -263,10 +264,12 @@ def aggregate(results: list[dict]) -> dict:
     import statistics
 
     failed = [r for r in results if "error" in r]
-    if failed:
+    results = [r for r in results if "error" not in r]
+    if not results:
         return failed[0]
     out = dict(results[0])
     out["reps"] = len(results)
+    out["failed_reps"] = len(failed)
     for key in ("wall_s", "tokenise_s", "train_s"):
         if key in out:
             out[key] = statistics.median(r[key] for r in results)
@@ -308,6 +311,8 @@ def _wall(r: dict) -> str:
         s += f" ({r['tokenise_s']:.0f} + {r['train_s']:.0f})"
     if r.get("reps", 1) > 1:
         s += f" [{r['wall_min']:.1f}–{r['wall_max']:.1f}]"
+    if r.get("failed_reps"):
+        s += f", {r['reps']} of {r['reps'] + r['failed_reps']} runs (see Failures)"
     return s
 
 
@@ -328,7 +333,6 @@ def main_table(runs: dict) -> str:
         if "error" in r:
             rows.append([LABEL[method], "FAILED", *["–"] * 8])
             continue
-        other = r.get("other") or {}
         rows.append([LABEL[method], _wall(r), f"{r['rss_peak_build_mib']:,.0f}", f"{r['vocabulary']:,}",
                      *(_fmt_score(r[n]) for n in PAIRS), f"{r['mean_spearman']:.3f}{_spread(r.get('mean_spearman_range'))}",
                      _fmt_score(r["google"]) + _spread(r.get("google_range")),
@@ -415,25 +419,34 @@ def targets(runs: dict, runs2x: dict) -> list[str]:
     return lines
 
 
-def report(args, info: dict, meta: dict, runs: dict, runs2x: dict, load_after, command: str) -> str:
+def report(state: dict, meta: dict, runs: dict, runs2x: dict) -> str:
+    sessions = state["sessions"]
+    vocab, reps = sessions[0]["vocab"], sessions[0]["reps"]
+    failures = [f"### {m} on {Path(r['corpus']).name} (started {r.get('started', '?')}, embspace {r.get('src', '?')})"
+                f"\n\n```\n{r['error'].strip()}\n```"
+                for key in ("runs", "runs2x") for m, rs in state.get(key, {}).items() for r in rs if "error" in r]
+    other_all = [r["other"]["other_share_of_all_cores"] for key in ("runs", "runs2x")
+                 for rs in state.get(key, {}).values() for r in rs if r.get("other")]
+    info = sessions[0]["info"]
     comp = "\n".join(f"| {s['name']} | {s['lines']:,} | {s['tokens']:,} |" for s in meta["sources"])
-    failures = [f"### {m} on {Path(r['corpus']).name}\n\n```\n{r['error'].strip()}\n```"
-                for d in (runs, runs2x) for m, r in d.items() if "error" in r]
-    other_all = [r["other"]["other_share_of_all_cores"] for d in (runs, runs2x) for r in d.values()
-                 if r.get("other")]
     parts = [
         "# `build words`: five methods vs gensim called directly (issue 3)",
         "",
-        f"Command: `{command}`",
-        "",
         f"Machine: {info['cores']} cores ({info['cpu']}), Python {info['python']}, numpy {info['numpy']}, "
-        f"BLAS {info['blas']}; {info['platform']}.  ",
-        f"Date: {info['date']}.  ",
-        f"embspace: {info['embspace']}.  ",
-        f"Load average before: {info['loadavg_at_start']}, after: {load_after}; other processes took "
-        f"{min(other_all, default=float('nan')):.0%}–{max(other_all, default=float('nan')):.0%} of the "
-        "cores during the runs (column *other CPU*). The machine is shared; timings carry that noise.",
+        f"BLAS {info['blas']}; {info['platform']}. The machine is shared with other engineers' jobs: "
+        f"other processes took {min(other_all, default=float('nan')):.0%}–{max(other_all, default=float('nan')):.0%} "
+        "of the cores during the runs (column *other CPU*), and timings carry that noise.",
         "",
+    ]
+    for i, sess in enumerate(sessions):
+        what = ("all runs" if i == 0 else
+                f"re-ran {', '.join(sess['methods'])}, replacing their earlier figures")
+        parts += [f"{'Run' if i == 0 else 'Update'}: `{sess['command']}` ({what})  ",
+                  f"date {sess['info']['date']}; load average before {sess['info']['loadavg_at_start']}, "
+                  f"after {sess.get('load_after')}; embspace {sess['info']['embspace']}.", ""]
+        if sess.get("note"):
+            parts += [sess["note"], ""]
+    parts += [
         "## Corpus",
         "",
         f"`corpus.txt`: {meta['lines']:,} lines, {meta['bytes']:,} bytes, **{meta['tokens']:,} tokens** "
@@ -451,14 +464,14 @@ def report(args, info: dict, meta: dict, runs: dict, runs2x: dict, load_after, c
         "the wiki dump were read with embspace's `Corpus.texts()` (wiki markup stripped there), one line "
         "each.",
         "",
-        f"## Results (vocabulary cap V = {args.vocab:,}, workers=2)",
+        f"## Results (vocabulary cap V = {vocab:,}, workers=2)",
         "",
         "Wall time excludes imports on both sides. embspace: the whole `build_words` call, tokenising "
         "included. gensim direct: tokenising `corpus.txt` with embspace's `Corpus.write_line_corpus` (what "
         "a gensim user does before `corpus_file=`) + training, shown as (tokenise + train). Peak RSS: "
         "`ru_maxrss` of the process plus its children right after the build (imports included). Spearman "
         "drops pairs with a word outside the vocabulary; coverage in brackets. Google: 3CosAdd, "
-        f"restrict_vocab={args.vocab:,}. Each row: {args.reps} run(s) in fresh processes, interleaved with the "
+        f"restrict_vocab={vocab:,}. Each row: {reps} run(s) in fresh processes, interleaved with the "
         "other methods; wall time is the median [min–max], scores the mean [min–max of the runs], peak RSS "
         "the highest; *other CPU*: share of all cores other processes took during each run.",
         "",
@@ -494,6 +507,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3,
                     help="runs of each method on corpus.txt, interleaved (default 3; the doubled corpus: 1)")
     ap.add_argument("--skip-double", action="store_true", help="skip the runs on the doubled corpus")
+    ap.add_argument("--update", action="store_true",
+                    help="keep the runs saved in WORKDIR/runs.json and re-run only --methods, replacing theirs")
+    ap.add_argument("--report-only", action="store_true", help="only re-render the report from WORKDIR/runs.json")
     ap.add_argument("--out", default=str(HERE / "results" / "words.md"), help="markdown report path ('' = none)")
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -501,30 +517,46 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown method(s) {', '.join(sorted(unknown))}; choose from {', '.join(ORDER)}")
     methods = [m for m in ORDER if m in methods]
+    if (args.update or args.report_only) and not args.workdir:
+        ap.error("--update and --report-only need the --workdir of an earlier run")
     command = " ".join([".venv/bin/python", "benchmarks/bench_words.py", *map(shlex.quote, argv)])
 
     from _common import loadavg, machine, print_machine
 
-    info = machine()
-    print_machine(info)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-words-"))
+    state_path = workdir / "runs.json"
+    state = {"sessions": [], "runs": {}, "runs2x": {}}
+    if args.update or args.report_only:
+        state = json.loads(state_path.read_text())
+        if state["sessions"][0]["vocab"] != args.vocab:
+            ap.error(f"the saved runs used --vocab {state['sessions'][0]['vocab']}; give the same")
     meta = prepare_corpus(workdir)
-    print(f"# corpus {workdir / 'corpus.txt'}: {meta['tokens']:,} tokens, sha256 {meta['sha256'][:16]}…", flush=True)
-    logdir = workdir / "logs"
-    logdir.mkdir(exist_ok=True)
-    raw: dict = {m: [] for m in methods}
-    for rep in range(args.reps):  # interleaved, so load from other jobs spreads over every method
+    if not args.report_only:
+        info = machine()
+        print_machine(info)
+        print(f"# corpus {workdir / 'corpus.txt'}: {meta['tokens']:,} tokens, sha256 {meta['sha256'][:16]}…",
+              flush=True)
+        session = {"command": command, "info": info, "methods": methods, "vocab": args.vocab, "reps": args.reps,
+                   "skip_double": args.skip_double}
+        state["sessions"].append(session)
+        logdir = workdir / "logs"
+        logdir.mkdir(exist_ok=True)
+        save = lambda: state_path.write_text(json.dumps(state, indent=1))  # noqa: E731
         for method in methods:
-            raw[method].append(run_child(method, workdir / "corpus.txt", args.vocab, logdir, rep))
-            (workdir / "runs.json").write_text(json.dumps({"runs": raw}, indent=1))
-    raw2x: dict = {}
-    if not args.skip_double:
-        for method in [m for m in methods if m in OURS]:
-            raw2x[method] = [run_child(method, workdir / "corpus2x.txt", args.vocab, logdir, 0)]
-            (workdir / "runs.json").write_text(json.dumps({"runs": raw, "runs2x": raw2x}, indent=1))
-    runs = {m: aggregate(rs) for m, rs in raw.items()}
-    runs2x = {m: aggregate(rs) for m, rs in raw2x.items()}
-    text = report(args, info, meta, runs, runs2x, loadavg(), command)
+            state["runs"][method] = []
+        for rep in range(args.reps):  # interleaved, so load from other jobs spreads over every method
+            for method in methods:
+                state["runs"][method].append(run_child(method, workdir / "corpus.txt", args.vocab, logdir, rep))
+                save()
+        if not args.skip_double:
+            for method in [m for m in methods if m in OURS]:
+                state["runs2x"][method] = [run_child(method, workdir / "corpus2x.txt", args.vocab, logdir, 0)]
+                save()
+        session["load_after"] = loadavg()
+        save()
+    runs = {m: aggregate(rs) for m, rs in state["runs"].items()}
+    runs2x = {m: aggregate(rs) for m, rs in state["runs2x"].items()}
+    text = report(state, meta, runs, runs2x)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

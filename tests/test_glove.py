@@ -63,6 +63,25 @@ def test_long_sentence_larger_than_the_buffer_and_large_vocabulary():
     np.testing.assert_allclose(X.toarray(), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_in_place_merge_sums_shared_keys_and_keeps_order(seed):
+    from embspace.build._cooccur import _merge_into
+
+    rng = np.random.default_rng(seed)
+    a = np.unique(rng.integers(0, 200, rng.integers(0, 120)))
+    b = np.unique(rng.integers(0, 200, rng.integers(1, 120)))
+    va, vb = rng.random(a.size), rng.random(b.size)
+    keys = np.zeros(a.size + b.size + 3, dtype=np.int64)  # spare room past what is needed
+    values = np.zeros(keys.size)
+    keys[:a.size], values[:a.size] = a, va
+    n = _merge_into(keys, values, a.size, b, vb)
+    expected = dict(zip(a.tolist(), va.tolist()))
+    for k, v in zip(b.tolist(), vb.tolist()):
+        expected[k] = expected.get(k, 0.0) + v
+    assert keys[:n].tolist() == sorted(expected)
+    np.testing.assert_allclose(values[:n], [expected[k] for k in sorted(expected)])
+
+
 def test_small_example_and_uniform_counts():
     X = cooccurrence(lambda: [np.array([0, 1, 2], dtype=np.int32)], 3, window=2)
     assert X.toarray().tolist() == [[0.0, 1.0, 0.5], [1.0, 0.0, 1.0], [0.5, 1.0, 0.0]]

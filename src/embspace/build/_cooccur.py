@@ -10,8 +10,11 @@ Memory is bounded by the number of distinct pairs, never by the corpus length:
   go to a dense table sized to `max_pairs_in_memory` — most of a corpus' pair mass lands here;
 * every other pair is appended as one int64 key to a buffer of `max_pairs_in_memory` entries;
   a full buffer is sorted (numpy's SIMD sort) and its duplicates summed into a sorted run.
-  Runs wait until they add up to half the distinct pairs already merged, then are merged
-  pairwise and into those, so each key is merged O(log) times and pending runs stay small.
+  Runs wait until they add up to an eighth of the distinct pairs already merged, then are
+  merged pairwise and into those *in place*: the merged arrays keep spare room at their end
+  (grown by ``realloc``, which moves no data for large blocks) and the merge runs backwards
+  from it. So the peak is the distinct pairs plus an eighth, whether the corpus holds each
+  pair once or a hundred times: memory stops growing once the pairs stop being new.
 
 The result comes out in row-major order with no final sort: in each row the dense columns are
 exactly the ones below the row's cut-off and the rare columns the ones above it.
@@ -124,8 +127,9 @@ class _Counter:
         # at least one token's pairs must fit, or the kernel could never move on
         self.buffer = np.empty(max(max_pairs, 4 * window + 2), dtype=np.int64)
         self.filled = 0
-        self.keys = np.empty(0, dtype=np.int64)      # distinct rare pairs i*V + j, sorted
+        self.keys = np.empty(0, dtype=np.int64)      # distinct rare pairs i*V + j, sorted, then spare room
         self.values = np.empty(0, dtype=np.float64)
+        self.n_keys = 0                              # how many of keys/values are in use
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # sorted runs not merged yet
 
     def add(self, sentences: list[np.ndarray]) -> None:
@@ -153,17 +157,26 @@ class _Counter:
             self.runs.append(_sum_runs(pending, self.dbits, self.weights))
             self.filled = 0
         waiting = sum(keys.size for keys, _ in self.runs)
-        if self.runs and (final or waiting >= max(self.keys.size // 2, self.buffer.size)):
+        if self.runs and (final or waiting >= max(self.n_keys, self.buffer.size) // 8):
             runs = self.runs
+            self.runs = []
             while len(runs) > 1:  # pairwise, so that a key takes part in log2(runs) merges
                 merged = [_merge_sorted(*runs[k], *runs[k + 1]) for k in range(0, len(runs) - 1, 2)]
                 runs = merged + runs[len(merged) * 2:]
-            self.keys, self.values = _merge_sorted(self.keys, self.values, *runs[0])
-            self.runs = []
+            keys, values = runs.pop()
+            need = self.n_keys + keys.size
+            if need > self.keys.size:
+                room = max(need, self.keys.size + self.keys.size // 4)
+                # in place: realloc keeps large blocks where they are or remaps their pages
+                self.keys.resize(room, refcheck=False)
+                self.values.resize(room, refcheck=False)
+            self.n_keys = _merge_into(self.keys, self.values, self.n_keys, keys, values)
 
     def result(self) -> sp.coo_matrix:
         self._flush(final=True)
         self.buffer = None
+        self.keys.resize(self.n_keys, refcheck=False)
+        self.values.resize(self.n_keys, refcheck=False)
         nnz = int(np.count_nonzero(self.dense)) + self.keys.size
         if nnz > 2**31 - 1:
             raise EmbspaceError(f"{nnz:,} distinct pairs do not fit int32 indices; lower max_vocab or the window")
@@ -290,6 +303,40 @@ def _merge_sorted(keys_a, values_a, keys_b, values_b):
         b += 1
         out += 1
     return keys[:out].copy(), values[:out].copy()
+
+
+@njit(cache=True, nogil=True)
+def _merge_into(keys, values, n, run_keys, run_values):
+    """Merge a sorted run of distinct keys into ``keys[:n]`` (sorted, distinct), summing the
+    values of keys in both; ``keys`` has room for ``n + run_keys.size``. Returns the new count.
+
+    Backwards from the end of the room, so no unread key is overwritten; equal keys leave a gap
+    at the front, closed by a shift at the end."""
+    a = n - 1
+    b = run_keys.size - 1
+    out = n + run_keys.size - 1
+    while b >= 0:
+        if a >= 0 and keys[a] > run_keys[b]:
+            keys[out] = keys[a]
+            values[out] = values[a]
+            a -= 1
+        elif a >= 0 and keys[a] == run_keys[b]:
+            keys[out] = keys[a]
+            values[out] = values[a] + run_values[b]
+            a -= 1
+            b -= 1
+        else:
+            keys[out] = run_keys[b]
+            values[out] = run_values[b]
+            b -= 1
+        out -= 1
+    # keys[:a + 1] are in place; the merged tail starts at out + 1
+    gap = out - a
+    if gap > 0:
+        for k in range(out + 1, n + run_keys.size):
+            keys[k - gap] = keys[k]
+            values[k - gap] = values[k]
+    return n + run_keys.size - gap
 
 
 @njit(cache=True, nogil=True)
