@@ -83,11 +83,19 @@ def test_trustworthiness_is_scikit_learns(glove_small, metric):
     assert sampled["trustworthiness"] == pytest.approx(trust["trustworthiness"], abs=0.02)
 
 
-def test_point_trust_for_the_sample_only_on_big_maps(glove_small):
-    m = make_map(glove_small, "pca", sample=1000, trust_sample=300, trust_all_limit=500)
+def test_point_trust_for_the_sample_only_then_completed(glove_small):
+    every = make_map(glove_small, "pca", sample=1000, trust_sample=300, point_trust="all")
+    m = make_map(glove_small, "pca", sample=1000, trust_sample=300, point_trust="sample")
     assert m.trust["point_trust"] == "sample" and m.trust["sample"] == 300
     assert np.count_nonzero(np.isfinite(m.point_trust)) == 300
     assert m.trust["knn_recall"] == pytest.approx(float(np.nanmean(m.point_trust)), abs=1e-6)
+    assert m.trust["trustworthiness"] == every.trust["trustworthiness"]
+    from embspace.reduce import complete_point_trust
+
+    complete_point_trust(m, glove_small)
+    assert m.trust["point_trust"] == "all" and np.array_equal(m.point_trust, every.point_trust)
+    big = make_map(glove_small, "pca", sample=12_000, trust_sample=500)  # "auto": the sample only above 10,000
+    assert big.trust["point_trust"] == "sample" and np.count_nonzero(np.isfinite(big.point_trust)) == 500
 
 
 def test_random_sample_when_not_frequency_ordered(glove_small):
@@ -168,6 +176,11 @@ def test_cache_is_reused_and_the_space_still_loads(space_path):
     assert listed[0]["trust"]["trustworthiness"] == first.trust["trustworthiness"]
     assert embspace.load(space_path).n == 3000  # maps/ is not in the manifest and breaks no check
     assert get_or_make_map(space_path, "pca", sample=2000, force=True).cached is False
+    sampled = get_or_make_map(space_path, "pca", sample=2000, seed=1, trust_sample=500, point_trust="sample")
+    assert sampled.trust["point_trust"] == "sample" and np.isnan(sampled.point_trust).sum() == 1500
+    completed = get_or_make_map(space_path, "pca", sample=2000, seed=1, point_trust="all")
+    assert completed.cached and completed.trust["point_trust"] == "all" and np.isfinite(completed.point_trust).all()
+    assert load_map(space_path, completed.key).trust["point_trust"] == "all"  # the completed map was cached
 
 
 def test_changed_vectors_make_a_map_stale(space_path, tmp_path):

@@ -20,7 +20,8 @@ METHOD_NAMES = ("pca", "tsne", "umap")  # embspace.reduce.METHODS, without impor
 @click.option("--sample", type=int, help="Map N rows: the first N of a frequency-ordered space, else N at random.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the method and the samples.")
 @click.option("-o", "--output", help="Also write a picture: FILE.png (static) or FILE.html (interactive).")
-@click.option("--color", "color", metavar="COLUMN", help="Colour points by a metadata column (or 'trust').")
+@click.option("--color", "color", metavar="COLUMN",
+              help="Colour points by a metadata column, or by 'trust': each point's recall of its 10 neighbours.")
 @click.option("--labels", type=click.IntRange(min=0), default=30, show_default=True,
               help="How many ids to write on the picture.")
 @click.option("--recompute", is_flag=True, help="Draw the map again even if it is cached.")
@@ -71,7 +72,8 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
                 done[0] += step
             bar.set_postfix_str(message)
 
-        m = get_or_make_map(space_path, method, dims, sample, seed, report, force=recompute)
+        m = get_or_make_map(space_path, method, dims, sample, seed, report, force=recompute,
+                            point_trust="all" if color == "trust" else "auto")
     for w in caught:
         if "could not be cached" in str(w.message) or "changed while" in str(w.message):
             click.echo(f"warning: {w.message}", err=True)

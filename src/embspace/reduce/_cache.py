@@ -24,9 +24,9 @@ from .. import __version__
 from .._files import read_npy_header, sha256_file
 from ..errors import CorruptSpaceError, EmbspaceError
 from ..store import VECTORS, _fsync_dir, _replace_dir, _write_durably, load, read_manifest
-from ._map import Map, make_map, plan_map
+from ._map import Map, complete_point_trust, make_map, plan_map
 from ._methods import Progress
-from ._trust import ALL_POINTS_LIMIT, TRUST_SAMPLE
+from ._trust import TRUST_SAMPLE
 
 MAPS = "maps"
 MAP_JSON = "map.json"
@@ -138,25 +138,33 @@ def list_maps(space_path: str | os.PathLike, include_stale: bool = False) -> lis
 
 def get_or_make_map(space_path: str | os.PathLike, method: str = "umap", dims: int = 2, sample: int | None = None,
                     seed: int | None = 0, progress: Progress | None = None, *, force: bool = False,
-                    trust_sample: int = TRUST_SAMPLE, trust_all_limit: int = ALL_POINTS_LIMIT, **params) -> Map:
+                    trust_sample: int = TRUST_SAMPLE, point_trust: str = "auto", **params) -> Map:
     """The map cached in the space folder if there is a current one, else a new one, drawn and cached.
 
     Takes the same arguments as `make_map` (with the space's path instead of a Space); `force`
-    draws it again even when cached. The returned map's `cached` says which happened. A space
+    draws it again even when cached. A cached map keeps the trust it was drawn with, except that
+    ``point_trust="all"`` completes a map whose points were measured only on the sample (and
+    caches that). The returned map's `cached` says whether it was read from the cache. A space
     folder that cannot be written still gets its map, uncached (with a warning).
     """
     space_path = Path(space_path)
     manifest = read_manifest(space_path)
     plan = plan_map(method, dims, sample, seed, params, manifest["n"], manifest.get("metric", "cosine"))
+    m = None
     if not force:
         try:
-            return load_map(space_path, plan.key)
+            m = load_map(space_path, plan.key)
         except EmbspaceError:
             pass  # not cached, stale or damaged: drawn again below (and replaced)
-    sha = manifest["files"][VECTORS]["sha256"]
-    m = make_map(load(space_path), method, dims, sample, seed, progress, trust_sample=trust_sample,
-                 trust_all_limit=trust_all_limit, **params)
-    m.vectors_sha256 = sha
+    if m is not None and (point_trust != "all" or m.trust.get("point_trust") == "all"):
+        return m
+    if m is not None:  # cached, but asked for every point's trust
+        complete_point_trust(m, load(space_path), progress)
+    else:
+        sha = manifest["files"][VECTORS]["sha256"]
+        m = make_map(load(space_path), method, dims, sample, seed, progress, trust_sample=trust_sample,
+                     point_trust=point_trust, **params)
+        m.vectors_sha256 = sha
     try:
         save_map(space_path, m)
     except StaleMapError:

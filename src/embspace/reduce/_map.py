@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import EmbspaceError
 from ..space import Space
 from ._methods import METHODS, Progress, _quiet, reducer
-from ._trust import ALL_POINTS_LIMIT, TRUST_K, TRUST_SAMPLE, map_trust
+from ._trust import POINT_TRUST, TRUST_K, TRUST_SAMPLE, map_trust, point_recall
 
 DIMS = (2, 3)
 MIN_POINTS = 3 * TRUST_K  # trustworthiness at k=10 is defined from 16 points; 30 keeps it meaningful
@@ -43,8 +43,8 @@ class Map:
         "point_trust": "all" | "sample", "seconds": float}``; see `embspace.reduce.map_trust`.
     point_trust : float32 ndarray of shape (n,)
         Each point's recall of its 10 nearest neighbours of the space among its 10 nearest on
-        the map; NaN for points not measured (maps of more than 50,000 points measure only the
-        trust sample).
+        the map; NaN for points not measured (by default maps of more than 10,000 points
+        measure only the trust sample; see `make_map`'s `point_trust`).
     seconds : float
         Wall time of the method itself (without trust, sampling and I/O).
     created : str
@@ -105,7 +105,7 @@ class Map:
 
 def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | None = None, seed: int | None = 0,
              progress: Progress | None = None, *, trust_sample: int = TRUST_SAMPLE,
-             trust_all_limit: int = ALL_POINTS_LIMIT, **params) -> Map:
+             point_trust: str = "auto", **params) -> Map:
     """Draw a space (or a sample of it) in 2 or 3 dimensions and measure how far the picture holds.
 
     Parameters
@@ -126,8 +126,11 @@ def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | No
         Called now and then with the share of the work done (0 to 1).
     trust_sample : int
         Points the trust numbers are averaged over (see `embspace.reduce.map_trust`).
-    trust_all_limit : int
-        Measure each point's trust for every point up to this many points; above, the sample only.
+    point_trust : {"auto", "all", "sample"}
+        Which points get their own trust (recall of their 10 neighbours): every point, the trust
+        sample only (NaN elsewhere), or "auto": every point for maps of up to 10,000 points. Every
+        point costs an exact 10-NN search of all mapped points (about 1.3 s for 20,000 x 50 on 2
+        cores); `complete_point_trust` adds it later.
     **params
         Passed to the library (e.g. ``perplexity=50`` for t-SNE, ``n_neighbors=30`` for UMAP,
         ``n_jobs``); unknown names are an error.
@@ -143,6 +146,8 @@ def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | No
     ((2000, 2), 0.7)
     """
     report = progress or _quiet
+    if point_trust not in POINT_TRUST:
+        raise EmbspaceError(f"point_trust must be one of {', '.join(POINT_TRUST)}; got {point_trust!r}")
     plan = plan_map(method, dims, sample, seed, params, space.n, space.metric)
     rows, sampling = choose_rows(space, plan.n, seed)
     vectors = np.asarray(space.vectors[: plan.n] if sampling in ("all", "first") else space.vectors[rows],
@@ -155,13 +160,36 @@ def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | No
         raise EmbspaceError(f"{method} returned coordinates of shape {coords.shape} with non-finite values; "
                             f"expected finite ({plan.n}, {dims})")
     start = time.perf_counter()
-    trust, point_trust = map_trust(vectors, coords, space.metric, TRUST_K, trust_sample, seed, trust_all_limit,
-                                   _scaled(report, 0.9, 1.0))
+    trust, points = map_trust(vectors, coords, space.metric, TRUST_K, trust_sample, seed, point_trust,
+                              _scaled(report, 0.9, 1.0))
     trust["seconds"] = round(time.perf_counter() - start, 3)
     return Map(key=plan.key, method=method, dims=dims, params=plan.params, seed=seed, rows=rows, coords=coords,
-               trust=trust, point_trust=point_trust, seconds=round(seconds, 3),
+               trust=trust, point_trust=points, seconds=round(seconds, 3),
                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), sample=sample, sampling=sampling,
                space_n=space.n)
+
+
+def complete_point_trust(m: Map, space: Space, progress: Progress | None = None) -> Map:
+    """Give every point of `m` its trust (where only the trust sample has one); `m` is updated
+    and returned. `space` must be the space the map was drawn from."""
+    missing = np.flatnonzero(np.isnan(m.point_trust))
+    if len(missing) == 0:
+        m.trust["point_trust"] = "all"
+        return m
+    if m.space_n and m.space_n != space.n:
+        raise EmbspaceError(f"map {m.key} was drawn from a space of {m.space_n:,} rows; this one has {space.n:,}")
+    report = progress or _quiet
+    report(0.0, f"map trust: {len(missing):,} more points' {TRUST_K} nearest neighbours in the space")
+    vectors = np.asarray(space.vectors[: m.n] if m.sampling in ("all", "first") else space.vectors[m.rows],
+                         dtype=np.float32)
+    start = time.perf_counter()
+    recall, _ = point_recall(vectors, m.coords, missing, m.trust.get("k", TRUST_K), space.metric)
+    m.point_trust = m.point_trust.copy()
+    m.point_trust[missing] = recall
+    m.trust["point_trust"] = "all"
+    m.trust["seconds"] = round(m.trust.get("seconds", 0.0) + time.perf_counter() - start, 3)
+    report(1.0, "map trust: done")
+    return m
 
 
 @dataclass
@@ -230,4 +258,4 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=default))
 
 
-__all__ = ["Map", "make_map", "plan_map", "choose_rows", "METHODS", "DIMS", "MIN_POINTS"]
+__all__ = ["Map", "make_map", "complete_point_trust", "plan_map", "choose_rows", "METHODS", "DIMS", "MIN_POINTS"]

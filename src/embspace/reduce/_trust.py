@@ -27,15 +27,18 @@ from ..search import topk_blocks
 
 TRUST_K = 10
 TRUST_SAMPLE = 2_000
-# Point trust for every point needs the exact k nearest neighbours of every point: n^2 dim work,
-# about 1 s for 20,000 x 50 and 6 s for 50,000 x 50 on 2 cores. Past this size only the sample
-# gets a value (the others are NaN).
-ALL_POINTS_LIMIT = 50_000
+# Point trust for every point needs the exact k nearest neighbours of every point in the space:
+# n^2 dim work, which no map library does for us. Measured on this project's 2-core machine for
+# 20,000 x 50: 1.3 s quiet, 2.7 s under load; a UMAP of those 20,000 points takes about 8 s. So by
+# default only maps of up to this many points get it for every point; bigger ones get it for the
+# trust sample (NaN elsewhere) unless asked (`point_trust="all"`, or `complete_point_trust` later).
+ALL_POINTS_AUTO = 10_000
+POINT_TRUST = ("auto", "all", "sample")
 _COMPARE_BUDGET = 1 << 25  # booleans in one rank-counting block
 
 
 def map_trust(vectors: np.ndarray, coords: np.ndarray, metric: str = "cosine", k: int = TRUST_K,
-              sample: int = TRUST_SAMPLE, seed: int | None = 0, all_points_limit: int = ALL_POINTS_LIMIT,
+              sample: int = TRUST_SAMPLE, seed: int | None = 0, point_trust: str = "auto",
               progress=None) -> tuple[dict, np.ndarray]:
     """Trustworthiness and kNN recall of a map, and each point's recall.
 
@@ -51,8 +54,9 @@ def map_trust(vectors: np.ndarray, coords: np.ndarray, metric: str = "cosine", k
         Neighbours per point (10 by default).
     sample : int
         How many points (a seeded sample) the two summary numbers are averaged over.
-    all_points_limit : int
-        Compute point trust for every point when n is at most this; else only for the sample.
+    point_trust : {"auto", "all", "sample"}
+        Which points get their own recall: every point, the sample only, or "auto": every point
+        when n is at most 10,000 (`ALL_POINTS_AUTO`), else the sample.
     progress : callable(fraction, message), optional
 
     Returns
@@ -67,17 +71,17 @@ def map_trust(vectors: np.ndarray, coords: np.ndarray, metric: str = "cosine", k
     n = coords.shape[0]
     if n < 3 * k:
         raise ValueError(f"map trust with k={k} needs at least {3 * k} points; got {n}")
+    if point_trust not in POINT_TRUST:
+        raise ValueError(f"point_trust must be one of {', '.join(POINT_TRUST)}; got {point_trust!r}")
     report = progress or (lambda fraction, message: None)
     rng = np.random.default_rng(0 if seed is None else seed)
     sampled = np.sort(rng.choice(n, size=min(sample, n), replace=False)) if sample < n else np.arange(n)
-    queries = np.arange(n) if n <= all_points_limit else sampled
+    every = point_trust == "all" or (point_trust == "auto" and n <= ALL_POINTS_AUTO)
+    queries = np.arange(n) if every else sampled
     report(0.0, f"map trust: {len(queries):,} points' {k} nearest neighbours in the space")
-    space_nn = space_neighbors(vectors, queries, k, metric)
-    report(0.6, "map trust: neighbours in the map")
-    map_nn = map_neighbors(coords, queries, k)
-    recall = np.count_nonzero(map_nn[:, :, None] == space_nn[:, None, :], axis=(1, 2)) / k
-    point_trust = np.full(n, np.nan, dtype=np.float32)
-    point_trust[queries] = recall
+    recall, map_nn = point_recall(vectors, coords, queries, k, metric)
+    point = np.full(n, np.nan, dtype=np.float32)
+    point[queries] = recall
     report(0.7, "map trust: trustworthiness")
     in_sample = np.searchsorted(queries, sampled)  # rows of the sampled points among the queries
     trust = {
@@ -89,7 +93,15 @@ def map_trust(vectors: np.ndarray, coords: np.ndarray, metric: str = "cosine", k
         "point_trust": "all" if len(queries) == n else "sample",
     }
     report(1.0, "map trust: done")
-    return trust, point_trust
+    return trust, point
+
+
+def point_recall(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray, k: int,
+                 metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(recall@k of each query point, float64 (q,); its k map neighbours, int64 (q, k))."""
+    space_nn = space_neighbors(vectors, queries, k, metric)
+    map_nn = map_neighbors(coords, queries, k)
+    return np.count_nonzero(map_nn[:, :, None] == space_nn[:, None, :], axis=(1, 2)) / k, map_nn
 
 
 def space_neighbors(vectors: np.ndarray, queries: np.ndarray, k: int, metric: str) -> np.ndarray:
