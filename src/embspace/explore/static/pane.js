@@ -1,0 +1,198 @@
+// One map of one space on screen: its data (ids, rows, coordinates, colours), its plot (2-D or 3-D),
+// the tooltip, and the marks of the focused point.
+import { getArray, getJSON, mapUrl, spaceUrl } from './api.js';
+import { $, fill, h } from './dom.js';
+import { autoStyle, codesFor, coloursFor } from './palette.js';
+import { Plot2D } from './plot2d.js';
+import { Plot3D } from './plot3d.js';
+
+const idsCache = new Map();
+
+/** The ids of a space, fetched once per page. */
+export function idsOf(space) {
+  if (!idsCache.has(space)) idsCache.set(space, getJSON(spaceUrl(space, '/ids')));
+  return idsCache.get(space);
+}
+
+export class Pane {
+  /**
+   * @param {HTMLElement} root  the .pane element
+   * @param {object} on  hover(pane, index|null), pick(pane, index), lasso(pane, indices), clear(pane), view(pane)
+   */
+  constructor(root, on) {
+    this.root = root;
+    this.on = on;
+    this.plotBox = $('.plot', root);
+    this.title = $('.pane-title', root);
+    this.tip = $('.tooltip', root);
+    this.plot = null;
+    this.space = null;
+    this.key = null;
+    this.column = '';
+    this.legend = null;
+    this.style = null;
+    this.mouse = [0, 0];
+    root.addEventListener('mousemove', (e) => {
+      const r = this.plotBox.getBoundingClientRect();
+      this.mouse = [e.clientX - r.left, e.clientY - r.top];
+      if (!this.tip.hidden) this.placeTip();
+    });
+  }
+
+  /** Show map `key` of space `space` (a summary from /api/spaces). Resolves once all points are drawn. */
+  async open(space, key, { column = '', style = null } = {}) {
+    const [ids, info, rows, coords] = await Promise.all([
+      idsOf(space.index),
+      getJSON(mapUrl(space.index, key)),
+      getArray(mapUrl(space.index, key, '/rows'), Int32Array),
+      getArray(mapUrl(space.index, key, '/coords'), Float32Array),
+    ]);
+    this.space = space;
+    this.key = key;
+    this.info = info;
+    this.ids = ids;
+    this.rows = rows;
+    this.n = rows.length;
+    this.dims = info.dims;
+    this.position = new Int32Array(space.n).fill(-1);
+    for (let i = 0; i < rows.length; i += 1) this.position[rows[i]] = i;
+    this.style = style || autoStyle(this.n);
+    if (!this.plot || this.plot.dims !== this.dims) {
+      if (this.plot) this.plot.destroy();
+      const handlers = {
+        hover: (i) => this.hover(i),
+        pick: (i) => this.on.pick(this, i),
+        lasso: (indices) => this.on.lasso(this, indices),
+        clear: () => this.on.clear(this),
+        view: () => this.on.view(this),
+      };
+      this.plot = this.dims === 3 ? new Plot3D(this.plotBox, handlers) : new Plot2D(this.plotBox, handlers);
+      await this.plot.init(this.style);
+    } else {
+      this.plot.setStyle(this.style);
+    }
+    const { codes, legend } = await this.colourCodes(column);
+    this.column = column;
+    this.legend = legend;
+    fill(this.title, `${space.name} · ${describeMap(info)}`);
+    await this.plot.setPoints(coords, codesFor(codes, legend), coloursFor(legend));
+    this.plot.marks([], []);
+  }
+
+  async colourCodes(column) {
+    if (!column) return { codes: new Float32Array(this.n), legend: null };
+    const params = { column };
+    const [legend, codes] = await Promise.all([
+      getJSON(mapUrl(this.space.index, this.key, '/colors'), params),
+      getArray(mapUrl(this.space.index, this.key, '/colors.f32'), Float32Array, params),
+    ]);
+    return { codes, legend };
+  }
+
+  async colour(column) {
+    const { codes, legend } = await this.colourCodes(column);
+    this.column = column;
+    this.legend = legend;
+    await this.plot.setColours(codesFor(codes, legend), coloursFor(legend));
+  }
+
+  setStyle(style) {
+    this.style = style;
+    this.plot.setStyle(style);
+  }
+
+  indexOfRow(row) {
+    return row >= 0 && row < this.position.length ? this.position[row] : -1;
+  }
+
+  idOf(index) {
+    return this.ids[this.rows[index]];
+  }
+
+  hover(index) {
+    if (index === null || index === undefined || index < 0) {
+      this.tip.hidden = true;
+      this.hovered = null;
+      return;
+    }
+    this.hovered = index;
+    const row = this.rows[index];
+    fill(this.tip, h('div', { className: 'tip-id' }, this.ids[row]));
+    this.tip.hidden = false;
+    this.placeTip();
+    this.on.hover(this, index);
+  }
+
+  /** Add the nearest ids to the tooltip of `index`, if it is still the one hovered. */
+  hoverNeighbours(index, result) {
+    if (this.hovered !== index || this.tip.hidden) return;
+    const names = result.neighbors.slice(0, 5).map((n) => n.id).join(', ');
+    fill(this.tip, h('div', { className: 'tip-id' }, this.idOf(index)), h('div', { className: 'tip-near' }, `nearest: ${names}`));
+    this.placeTip();
+  }
+
+  placeTip() {
+    const box = this.plotBox.getBoundingClientRect();
+    const x = Math.min(this.mouse[0] + 14, box.width - 200);
+    const y = Math.min(this.mouse[1] + 14, box.height - 60);
+    this.tip.style.left = `${Math.max(0, x)}px`;
+    this.tip.style.top = `${Math.max(0, y)}px`;
+  }
+
+  /** Mark the focused point and its neighbours (a result of /neighbors). */
+  showNeighbours(result) {
+    const q = result.query.map_index ?? -1;
+    const marks = [];
+    const indices = [];
+    if (q >= 0) {
+      indices.push(q);
+      marks.push({ index: q, text: result.query.id, kind: 'query' });
+    }
+    for (const nb of result.neighbors) {
+      const i = nb.map_index ?? -1;
+      if (i < 0) continue;
+      indices.push(i);
+      marks.push({ index: i, text: nb.id, kind: nb.near_on_map === false ? 'far' : 'near' });
+    }
+    this.plot.highlight(indices);
+    this.plot.marks(marks, []);
+  }
+
+  /** Mark the terms and answers of an analogy; arrows a -> b and c -> the first answer. */
+  showAnalogy(result) {
+    const marks = [];
+    const indices = [];
+    const idx = (item) => item.map_index ?? -1;
+    for (const name of ['a', 'b', 'c']) {
+      if (idx(result[name]) >= 0) {
+        indices.push(idx(result[name]));
+        marks.push({ index: idx(result[name]), text: `${name.toUpperCase()}: ${result[name].id}`, kind: 'term' });
+      }
+    }
+    result.answers.forEach((ans, j) => {
+      if (idx(ans) < 0) return;
+      indices.push(idx(ans));
+      marks.push({ index: idx(ans), text: j === 0 ? `→ ${ans.id}` : ans.id, kind: j === 0 ? 'answer' : 'near' });
+    });
+    const arrows = [{ from: idx(result.a), to: idx(result.b) }];
+    if (result.answers.length) arrows.push({ from: idx(result.c), to: idx(result.answers[0]) });
+    this.plot.highlight(indices);
+    this.plot.marks(marks, arrows.filter((a) => a.from >= 0 && a.to >= 0));
+  }
+
+  showHits(results) {
+    const indices = results.map((r) => r.map_index ?? -1).filter((i) => i >= 0);
+    this.plot.highlight(indices);
+    this.plot.marks(indices.slice(0, 30).map((i) => ({ index: i, text: this.idOf(i), kind: 'hit' })), []);
+  }
+
+  clearMarks() {
+    this.plot.highlight([]);
+    this.plot.marks([], []);
+  }
+}
+
+export function describeMap(m) {
+  const method = { pca: 'PCA', tsne: 't-SNE', umap: 'UMAP' }[m.method] || m.method;
+  return `${method} ${m.dims}-D · ${Number(m.n).toLocaleString('en-US')} points`;
+}
