@@ -258,13 +258,16 @@ class _Api:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise EmbspaceError("the body is not valid JSON") from None
         if not isinstance(body, dict):
-            raise EmbspaceError("send a JSON object {method, dims, sample, seed}")
+            raise EmbspaceError("send a JSON object {method, dims, sample, seed, params, point_trust}")
         method = body.get("method", "pca")
         dims = _views.parse_int(body.get("dims"), "dims", 2, 2, 3)
         sample = body.get("sample")
         sample = None if sample in (None, "", 0) else _views.parse_int(sample, "sample", 0, 1, s.space.n)
         seed = _views.parse_int(body.get("seed"), "seed", 0, 0, 2**31 - 1)
-        job = self.jobs.submit(s, method, dims, sample, seed)
+        params = body.get("params") or {}
+        if not isinstance(params, dict):
+            raise EmbspaceError("params must be a JSON object, e.g. {\"perplexity\": 50}")
+        job = self.jobs.submit(s, method, dims, sample, seed, params, str(body.get("point_trust", "auto")))
         return job.as_dict()
 
     @_json_view

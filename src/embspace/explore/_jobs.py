@@ -26,6 +26,8 @@ class Job:
     dims: int
     sample: int | None
     seed: int | None
+    params: dict = field(default_factory=dict)
+    point_trust: str = "auto"
     state: str = "queued"
     fraction: float = 0.0
     message: str = "waiting for the jobs before it"
@@ -52,18 +54,27 @@ class Jobs:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
 
-    def submit(self, served: ServedSpace, method: str, dims: int, sample: int | None, seed: int | None) -> Job:
-        """Queue a map of `served` (checked first: a bad request raises here, not in the thread)."""
+    def submit(self, served: ServedSpace, method: str, dims: int, sample: int | None, seed: int | None,
+               params: dict | None = None, point_trust: str = "auto") -> Job:
+        """Queue a map of `served` (checked first: a bad request raises here, not in the thread).
+
+        `params` go to the method (e.g. ``{"perplexity": 50}``); ``point_trust="all"`` also measures
+        every point's trust (and completes that of a cached map drawn without it).
+        """
         from ..reduce._map import plan_map
         from ..store import read_manifest
 
         manifest = read_manifest(served.path)
-        plan = plan_map(method, dims, sample, seed, {}, manifest["n"], manifest.get("metric", "cosine"))
+        if point_trust not in ("auto", "all"):
+            raise EmbspaceError(f"point_trust must be 'auto' or 'all'; got {point_trust!r}")
+        params = dict(params or {})
+        plan = plan_map(method, dims, sample, seed, params, manifest["n"], manifest.get("metric", "cosine"))
         with self._lock:
             for job in self._jobs.values():
-                if job.space == served.index and job.key == plan.key and job.state in ("queued", "running"):
+                if job.space == served.index and job.key == plan.key and job.point_trust == point_trust \
+                        and job.state in ("queued", "running"):
                     return job
-            job = Job(next(self._ids), served.index, plan.key, method, dims, sample, seed)
+            job = Job(next(self._ids), served.index, plan.key, method, dims, sample, seed, params, point_trust)
             self._jobs[job.id] = job
             self._trim()
             if self._thread is None or not self._thread.is_alive():
@@ -100,7 +111,8 @@ class Jobs:
 
         job.state, job.started, job.message = "running", time.time(), "starting"
         try:
-            m = get_or_make_map(served.path, job.method, job.dims, job.sample, job.seed, progress)
+            m = get_or_make_map(served.path, job.method, job.dims, job.sample, job.seed, progress,
+                                point_trust=job.point_trust, **job.params)
             served.forget_map(m.key)
             job.key, job.state, job.fraction, job.message = m.key, "done", 1.0, "done"
         except EmbspaceError as exc:

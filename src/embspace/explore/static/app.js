@@ -66,7 +66,8 @@ function trustBadge(info) {
   if (!t) { fill(badge, ''); return; }
   const tw = t.trustworthiness;
   badge.className = `badge ${tw >= 0.9 ? 'good' : tw >= 0.75 ? 'ok' : 'poor'}`;
-  fill(badge, `trust ${fmt(tw, 2)} · kept ${Math.round(100 * t.knn_recall)}% of ${t.k}-NN`);
+  const kept = 100 * t.knn_recall;
+  fill(badge, `trust ${fmt(tw, 2)} · keeps ${kept < 10 ? kept.toFixed(1) : Math.round(kept)}% of ${t.k}-NN`);
   badge.title = `Trustworthiness ${fmt(tw, 4)} (1 = no false neighbours on the map) and mean recall of each point's ` +
     `${t.k} nearest neighbours among its ${t.k} nearest on the map: ${fmt(t.knn_recall, 4)}; ` +
     `measured on ${int(t.sample)} points.`;
@@ -89,6 +90,15 @@ function legend(pane) {
     const sw = h('span', { className: 'swatch' });
     sw.style.background = colours[colours.length - 1];
     items.push(h('li', {}, sw, h('span', {}, lg.other_label), h('span', { className: 'count' }, int(lg.other))));
+  }
+  if (lg.scale === 'trust' && lg.other && pane.info.trust.point_trust !== 'all') {
+    const m = pane.info;
+    items.push(h('li', {}, h('button', {
+      type: 'button', title: 'Find the true 10 nearest neighbours of every point of the map (a background job)',
+      onClick: () => submitMap(pane.space.index, {
+        method: m.method, dims: m.dims, sample: m.sample, seed: m.seed, params: m.params, point_trust: 'all',
+      }, pane).catch(reportError),
+    }, `measure all ${int(pane.n)} points`)));
   }
   fill(list, h('li', { className: 'muted' }, lg.name), ...items);
 }
@@ -289,7 +299,8 @@ async function analogy(event) {
     h('span', { className: 'score' }, fmt(ans.score, 3)),
     ans.map_index === null ? h('span', { className: 'tag' }, 'not on map') : null)));
   pane.showAnalogy(out);
-  if (out.answers.length && out.answers[0].map_index !== null) pane.plot.flyTo(out.answers[0].map_index, 0.25);
+  const shown = [out.a, out.b, out.c, ...out.answers.slice(0, 1)].map((x) => x.map_index ?? -1);
+  pane.plot.fit(shown);
 }
 
 // ---- compare ---------------------------------------------------------------------------------------------
@@ -297,7 +308,10 @@ const comparing = () => $('#compare').checked && !panes.b.root.hidden;
 const other = (pane) => (pane === panes.a ? panes.b : panes.a);
 const activePanes = () => (comparing() ? [panes.a, panes.b] : [panes.a]);
 
+let compareRun = 0;
+
 async function startCompare(bIndex, bKey) {
+  const run = ++compareRun; // a later call (another space chosen) wins over this one
   if (state.spaces.length < 2) {
     $('#compare').checked = false;
     status('compare needs two spaces: start the explorer with two, e.g. embspace serve a.space b.space', true);
@@ -311,9 +325,11 @@ async function startCompare(bIndex, bKey) {
   panes.b.root.hidden = false;
   $('#compare-panel').hidden = false;
   await openMap(panes.b, bIndex, bKey);
+  if (run !== compareRun) return;
   fill($('#compare-summary'), 'comparing neighbourhoods…');
   fill($('#compare-list'));
   const out = await getJSON('/api/compare', { a, b: bIndex, k: 10, sample: 2000, worst: 50 });
+  if (run !== compareRun) return;
   state.compare = out;
   fill($('#compare-summary'), `${int(out.shared)} shared ids; over the first ${int(out.compared)}, the ${out.k} nearest ` +
     `neighbours agree ${Math.round(100 * out.mean)}% on average (median ${Math.round(100 * out.median)}%).`);

@@ -165,9 +165,16 @@ export class Plot2D {
     }
   }
 
-  flyTo(i, zoom = 0.06) {
+  flyTo(i, zoom = 0.15) {
     if (i < 0 || i >= this.n) return;
     this.sp.zoomToLocation([this.x[i], this.y[i]], zoom, { transition: true, transitionDuration: 500 });
+  }
+
+  /** Move the view so that every point of `indices` is in it. */
+  fit(indices) {
+    const ok = indices.filter((i) => i >= 0 && i < this.n);
+    if (ok.length === 1) this.flyTo(ok[0]);
+    else if (ok.length > 1) this.sp.zoomToPoints(ok, { padding: 0.4, transition: true, transitionDuration: 500 });
   }
 
   reset() {

@@ -40,7 +40,7 @@ export class Plot3D {
     this.renderer.setPixelRatio(window.devicePixelRatio || 1);
     this.renderer.setClearColor(BACKGROUND);
     this.scene = new THREE.Scene();
-    this.camera = new THREE.PerspectiveCamera(50, 1, 0.001, 100);
+    this.cam = new THREE.PerspectiveCamera(50, 1, 0.001, 100);
     this.disc = discTexture();
     this.material = new THREE.PointsMaterial({
       size: style.size, sizeAttenuation: false, vertexColors: true, map: this.disc, alphaTest: 0.3,
@@ -107,8 +107,8 @@ export class Plot3D {
 
   pan(from, dx, dy) {
     const scale = from.radius * 0.0015;
-    const right = new THREE.Vector3().setFromMatrixColumn(this.camera.matrixWorld, 0);
-    const up = new THREE.Vector3().setFromMatrixColumn(this.camera.matrixWorld, 1);
+    const right = new THREE.Vector3().setFromMatrixColumn(this.cam.matrixWorld, 0);
+    const up = new THREE.Vector3().setFromMatrixColumn(this.cam.matrixWorld, 1);
     const t = new THREE.Vector3(...from.target).addScaledVector(right, -dx * scale).addScaledVector(up, dy * scale);
     this.orbit.target = [t.x, t.y, t.z];
     this.changed();
@@ -119,8 +119,8 @@ export class Plot3D {
     this.width = Math.max(1, width);
     this.height = Math.max(1, height);
     this.renderer.setSize(this.width, this.height, true);
-    this.camera.aspect = this.width / this.height;
-    this.camera.updateProjectionMatrix();
+    this.cam.aspect = this.width / this.height;
+    this.cam.updateProjectionMatrix();
     this.overlay.resize(this.width, this.height);
     this.redraw();
   }
@@ -208,19 +208,19 @@ export class Plot3D {
 
   render() {
     const { theta, phi, radius, target } = this.orbit;
-    this.camera.position.set(
+    this.cam.position.set(
       target[0] + radius * Math.sin(phi) * Math.cos(theta),
       target[1] + radius * Math.cos(phi),
       target[2] + radius * Math.sin(phi) * Math.sin(theta),
     );
-    this.camera.lookAt(target[0], target[1], target[2]);
-    this.camera.updateMatrixWorld();
-    this.renderer.render(this.scene, this.camera);
+    this.cam.lookAt(target[0], target[1], target[2]);
+    this.cam.updateMatrixWorld();
+    this.renderer.render(this.scene, this.cam);
     this.overlay.draw((i) => this.screen(i));
   }
 
   matrix() {
-    return new THREE.Matrix4().multiplyMatrices(this.camera.projectionMatrix, this.camera.matrixWorldInverse).elements;
+    return new THREE.Matrix4().multiplyMatrices(this.cam.projectionMatrix, this.cam.matrixWorldInverse).elements;
   }
 
   screen(i) {
@@ -292,16 +292,28 @@ export class Plot3D {
     return inside;
   }
 
+  /** Move the view so that every point of `indices` is in it. */
+  fit(indices) {
+    const ok = indices.filter((i) => i >= 0 && i < this.n);
+    if (!ok.length) return;
+    const c = [0, 1, 2].map((d) => ok.reduce((s, i) => s + this.coords[3 * i + d], 0) / ok.length);
+    const r = Math.max(...ok.map((i) => Math.hypot(...[0, 1, 2].map((d) => this.coords[3 * i + d] - c[d]))));
+    this.moveTo(c, Math.max(0.3, r * 2.6));
+  }
+
   flyTo(i) {
     if (i < 0 || i >= this.n) return;
-    const goal = [this.coords[3 * i], this.coords[3 * i + 1], this.coords[3 * i + 2]];
+    this.moveTo([this.coords[3 * i], this.coords[3 * i + 1], this.coords[3 * i + 2]], 0.45);
+  }
+
+  moveTo(goal, radius) {
     const start = { ...this.orbit, target: [...this.orbit.target] };
     const t0 = performance.now();
     const step = () => {
       const t = Math.min(1, (performance.now() - t0) / 450);
       const s = t * t * (3 - 2 * t);
       this.orbit.target = start.target.map((v, k) => v + (goal[k] - v) * s);
-      this.orbit.radius = start.radius + (0.45 - start.radius) * s;
+      this.orbit.radius = start.radius + (radius - start.radius) * s;
       this.render();
       if (t < 1) requestAnimationFrame(step);
       else this.on.view();
