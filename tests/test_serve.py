@@ -1,0 +1,396 @@
+"""The explorer's server: every JSON and binary view, the map jobs, and its security (Host check,
+no path outside the served data, CSP on every response, hostile ids returned as data)."""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import embspace
+
+pytest.importorskip("starlette")
+pytest.importorskip("sklearn")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+import warnings  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+with warnings.catch_warnings():  # starlette >= 0.48 prefers httpx2 for its test client; httpx still works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient  # noqa: E402
+
+from embspace.cli import main  # noqa: E402
+from embspace.explore import create_app  # noqa: E402
+from embspace.reduce import get_or_make_map, load_map  # noqa: E402
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+XSS = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", "javascript:alert(3)", "<!--",
+       "a&amp;b", "line\u2028separator"]
+
+
+@pytest.fixture(scope="module")
+def spaces(tmp_path_factory):
+    """Two small spaces that share most ids (the second is the first with noise), with PCA maps."""
+    folder = tmp_path_factory.mktemp("served")
+    rng = np.random.default_rng(0)
+    n = 400
+    ids = [f"w{i}" for i in range(n)]
+    ids[:len(XSS)] = XSS
+    vectors = rng.normal(size=(n, 16)).astype(np.float32)
+    meta = {"pos": [("noun", "verb", "<b>adj</b>")[i % 3] for i in range(n)],
+            "count": [float(n - i) if i % 10 else None for i in range(n)]}
+    a = embspace.save(embspace.Space(ids, vectors, meta=meta, info={"name": "<i>first</i>", "order": "frequency"}),
+                      folder / "a.space")
+    noisy = vectors + rng.normal(scale=0.5, size=vectors.shape).astype(np.float32)
+    b = embspace.save(embspace.Space(ids[:300], noisy[:300], info={"name": "second"}), folder / "b.space")
+    for path in (a, b):
+        get_or_make_map(path, "pca", 2, point_trust="all")
+    get_or_make_map(a, "pca", 3, sample=200)
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def client(spaces):
+    app = create_app(list(spaces), "127.0.0.1", PORT)
+    with TestClient(app, base_url=BASE) as c:
+        yield c
+
+
+def test_spaces_maps_and_points(client, spaces):
+    out = client.get("/api/spaces").json()["spaces"]
+    assert [s["name"] for s in out] == ["<i>first</i>", "second"] and out[0]["n"] == 400 and out[0]["dim"] == 16
+    assert {c["name"] for c in out[0]["columns"]} == {"pos", "count", ":row", ":norm", ":trust"}
+    assert "path" not in json.dumps(out)  # the page is never told where the folders are
+    maps = client.get("/api/space/0/maps").json()["maps"]
+    assert {m["key"] for m in maps} == {"pca-2d-n400-s0", "pca-3d-n200-s0"}
+    assert client.get("/api/space/0").json()["maps"] == maps
+    info = client.get("/api/space/0/map/pca-2d-n400-s0").json()
+    assert info["method"] == "pca" and info["dims"] == 2 and 0 < info["trust"]["trustworthiness"] <= 1
+    point = client.get("/api/space/0/point/3?map=pca-2d-n400-s0").json()
+    assert point["id"] == XSS[3] and point["meta"] == {"pos": "noun", "count": 397.0} and point["map_index"] == 3
+    assert client.get("/api/space/0/point/400").status_code == 400
+    assert client.get("/api/space/7/maps").status_code == 404
+    assert client.get("/api/space/0/map/umap-2d-n400-s0").status_code == 404
+    assert client.get("/api/space/0/map/Not-A-Key").status_code == 400
+
+
+def test_points_travel_as_float32(client, spaces):
+    m = load_map(spaces[0], "pca-3d-n200-s0")
+    r = client.get("/api/space/0/map/pca-3d-n200-s0/coords")
+    assert r.headers["content-type"] == "application/octet-stream" and r.headers["x-embspace-shape"] == "200,3"
+    coords = np.frombuffer(r.content, dtype="<f4").reshape(200, 3)
+    assert np.abs(coords).max() <= 1.0 and np.abs(coords).max() > 0.9
+    # one scale for every axis: the picture is the map's, moved and scaled
+    centred = m.coords - (m.coords.max(0) + m.coords.min(0)) / 2
+    scale = np.abs(centred).max() / np.abs(coords).max()
+    np.testing.assert_allclose(coords * scale, centred, atol=1e-4 * scale)
+    rows = np.frombuffer(client.get("/api/space/0/map/pca-3d-n200-s0/rows").content, dtype="<i4")
+    assert np.array_equal(rows, m.rows)
+    trust = np.frombuffer(client.get("/api/space/0/map/pca-2d-n400-s0/trust").content, dtype="<f4")
+    assert trust.shape == (400,) and np.isfinite(trust).all()
+    plain = client.get("/api/space/0/ids", headers={"accept-encoding": "identity"})
+    assert json.loads(plain.content)[:len(XSS)] == XSS and "content-encoding" not in plain.headers
+    raw = client.get("/api/space/0/ids", headers={"accept-encoding": "gzip"})
+    assert raw.headers["content-encoding"] == "gzip" and raw.json() == json.loads(plain.content)
+
+
+def test_colours_by_column_trust_and_derived(client):
+    url = "/api/space/0/map/pca-2d-n400-s0/colors"
+    legend = client.get(url, params={"column": "pos"}).json()
+    assert legend["kind"] == "categorical" and sorted(legend["labels"]) == ["<b>adj</b>", "noun", "verb"]
+    codes = np.frombuffer(client.get(url + ".f32", params={"column": "pos"}).content, dtype="<f4")
+    assert codes.shape == (400,) and set(np.unique(codes)) == {0.0, 1.0, 2.0}
+    counts = client.get(url, params={"column": "count"}).json()
+    assert counts["kind"] == "numeric" and counts["other"] == 40 and sum(counts["counts"]) == 360
+    codes = np.frombuffer(client.get(url + ".f32", params={"column": "count"}).content, dtype="<f4")
+    assert (codes[::10] == -1).all() and codes.max() == len(counts["labels"]) - 1
+    trust = client.get(url, params={"column": ":trust"}).json()
+    assert trust["scale"] == "trust" and len(trust["labels"]) == 11 and trust["other"] == 0
+    for column in (":row", ":norm"):
+        assert client.get(url, params={"column": column}).json()["kind"] == "numeric"
+    bad = client.get(url, params={"column": "nope"})
+    assert bad.status_code == 400 and "pos" in bad.json()["error"]
+
+
+def test_neighbours_are_exact_and_say_where_the_map_puts_them(client, spaces):
+    space = embspace.load(spaces[0])
+    out = client.get("/api/space/0/neighbors", params={"id": "w50", "k": 7, "map": "pca-2d-n400-s0"}).json()
+    expected = space.neighbors("w50", k=7)
+    assert [n["id"] for n in out["neighbors"]] == [n.id for n in expected]
+    np.testing.assert_allclose([n["score"] for n in out["neighbors"]], [n.score for n in expected], rtol=1e-5)
+    m = load_map(spaces[0], "pca-2d-n400-s0")
+    d = ((m.coords - m.coords[50]) ** 2).sum(1)
+    d[50] = np.inf
+    map_order = list(np.argsort(d, kind="stable"))
+    for n in out["neighbors"]:
+        assert n["map_rank"] == map_order.index(n["row"]) + 1
+        assert n["near_on_map"] == (n["map_rank"] <= 7)
+    assert out["kept_on_map"] == np.mean([n["near_on_map"] for n in out["neighbors"]])
+    by_row = client.get("/api/space/0/neighbors", params={"row": 50, "k": 7}).json()
+    assert [n["id"] for n in by_row["neighbors"]] == [n.id for n in expected]
+    assert by_row["neighbors"][0]["map_rank"] is None  # no map asked for
+    off_map = client.get("/api/space/0/neighbors", params={"id": "w300", "map": "pca-3d-n200-s0"}).json()
+    assert off_map["query"]["map_index"] is None and all(n["near_on_map"] is None for n in off_map["neighbors"])
+    missing = client.get("/api/space/0/neighbors", params={"id": "w9999"})
+    assert missing.status_code == 404 and "not in the space" in missing.json()["error"]
+    assert client.get("/api/space/0/neighbors", params={"id": "w20", "k": 0}).status_code == 400
+    assert client.get("/api/space/0/neighbors").status_code == 400
+
+
+def test_search_modes(client):
+    exact = client.get("/api/space/0/search", params={"q": "w42", "map": "pca-2d-n400-s0"}).json()
+    assert exact["results"] == [{"id": "w42", "row": 42, "map_index": 42}]
+    miss = client.get("/api/space/0/search", params={"q": "w4x"}).json()
+    assert miss["total"] == 0 and miss["results"] == []
+    prefix = client.get("/api/space/0/search", params={"q": "w1", "mode": "prefix", "limit": 5}).json()
+    assert prefix["total"] == 110 and [r["id"] for r in prefix["results"]] == ["w10", "w11", "w12", "w13", "w14"]
+    regex = client.get("/api/space/0/search", params={"q": "^w3[0-9]{2}$", "mode": "regex"}).json()
+    assert regex["total"] == 100
+    hostile = client.get("/api/space/0/search", params={"q": "[<>]", "mode": "regex"}).json()
+    assert [r["id"] for r in hostile["results"]] == [XSS[0], XSS[1], XSS[3]]
+    assert client.get("/api/space/0/search", params={"q": "(", "mode": "regex"}).status_code == 400
+    assert client.get("/api/space/0/search", params={"q": "x", "mode": "fuzzy"}).status_code == 400
+    assert client.get("/api/space/0/search", params={"q": "a" * 300, "mode": "regex"}).status_code == 400
+
+
+def test_analogy_and_compare(client, spaces):
+    space = embspace.load(spaces[0])
+    out = client.get("/api/space/0/analogy", params={"a": "w10", "b": "w11", "c": "w12", "k": 3,
+                                                      "map": "pca-2d-n400-s0"}).json()
+    assert [a["id"] for a in out["answers"]] == [n.id for n in space.analogy("w10", "w11", "w12", k=3)]
+    assert out["a"]["map_index"] == 10
+    assert client.get("/api/space/0/analogy", params={"a": "w10", "b": "w11"}).status_code == 400
+    assert client.get("/api/space/0/analogy", params={"a": "w10", "b": "w11", "c": "zz"}).status_code == 404
+    cmp = client.get("/api/compare", params={"a": 0, "b": 1, "k": 5, "sample": 100, "worst": 5}).json()
+    assert cmp["shared"] == 300 and cmp["compared"] == 100 and len(cmp["most_different"]) == 5
+    worst = cmp["most_different"][0]
+    assert worst["row_a"] == space.index(worst["id"]) and 0 <= worst["overlap"] <= cmp["mean"]
+    assert client.get("/api/compare", params={"a": 0, "b": 0}).status_code == 400
+
+
+def test_maps_drawn_from_the_page(client):
+    job = client.post("/api/space/1/maps", json={"method": "pca", "dims": 3, "sample": 100, "seed": 1})
+    assert job.status_code == 200 and job.json()["key"] == "pca-3d-n100-s1"
+    for _ in range(200):
+        state = client.get(f"/api/jobs/{job.json()['id']}").json()
+        if state["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert state["state"] == "done" and state["fraction"] == 1.0
+    assert "pca-3d-n100-s1" in {m["key"] for m in client.get("/api/space/1/maps").json()["maps"]}
+    bad = client.post("/api/space/1/maps", json={"method": "nope"})
+    assert bad.status_code == 400 and "pca" in bad.json()["error"]
+    assert client.post("/api/space/1/maps", json={"method": "pca", "sample": 5}).status_code == 400
+    assert client.get("/api/jobs/999").status_code == 404
+    # changes only from the page itself: JSON (no form posts) and no other origin
+    form = client.post("/api/space/1/maps", data={"method": "pca"})
+    assert form.status_code == 415
+    other = client.post("/api/space/1/maps", json={"method": "pca"}, headers={"origin": "http://evil.example"})
+    assert other.status_code == 403
+    site = client.post("/api/space/1/maps", json={"method": "pca"}, headers={"sec-fetch-site": "cross-site"})
+    assert site.status_code == 403
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1", "127.0.0.1:9999",
+                                  "localhost.evil.example:8765", ""])
+def test_a_foreign_host_gets_400(client, host):
+    r = client.get("/api/spaces", headers={"host": host})
+    assert r.status_code == 400 and "Host" in r.text
+    assert "content-security-policy" in r.headers
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "localhost:8765", "LOCALHOST:8765", "[::1]:8765"])
+def test_loopback_hosts_are_served(client, host):
+    assert client.get("/api/spaces", headers={"host": host}).status_code == 200
+
+
+def _raw_get(app, raw_path: bytes, host: str = f"127.0.0.1:{PORT}") -> tuple[int, bytes]:
+    """Send a request with this exact path (httpx would normalise the dot segments away)."""
+    from urllib.parse import unquote
+
+    path, _, query = raw_path.partition(b"?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": unquote(path.decode("latin-1")), "raw_path": path, "query_string": query, "root_path": "",
+             "headers": [(b"host", host.encode())], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", PORT)}
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = sent[0]["status"]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body
+
+
+@pytest.fixture(scope="module")
+def booby_trapped(spaces, tmp_path_factory):
+    """A served space whose folder holds symlinks to files and a map outside it."""
+    outside = tmp_path_factory.mktemp("outside")
+    secret = outside / "secret.txt"
+    secret.write_text("TOP-SECRET root:x:0:0\n")
+    folder = spaces[0].parent / "trap.space"
+    embspace.save(embspace.load(spaces[0]), folder)
+    get_or_make_map(folder, "pca", 2)
+    # a valid map folder outside the space, linked in under a valid key
+    import shutil
+
+    shutil.copytree(folder / "maps" / "pca-2d-n400-s0", outside / "pca-3d-n400-s0")
+    os.symlink(outside / "pca-3d-n400-s0", folder / "maps" / "pca-3d-n400-s0")
+    os.symlink(secret, folder / "secret.txt")
+    os.symlink(outside, folder / "maps" / "evil")
+    os.symlink(secret, folder / "maps" / "pca-2d-n400-s0" / "secret.txt")
+    return create_app([folder], "127.0.0.1", PORT), secret
+
+
+TRAVERSALS = [
+    b"/static/../../../../../../etc/passwd",
+    b"/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    b"/static/%2E%2E%2F%2E%2E%2Fsecret.txt",
+    b"/static/..%2F..%2F..%2Fsecret.txt",
+    b"/static/%252e%252e/%252e%252e/secret.txt",
+    b"/static//etc/passwd",
+    b"/static/%2Fetc%2Fpasswd",
+    b"/static/..\\..\\secret.txt",
+    b"/static/vendor/../../_app.py",
+    b"/static/_app.py",
+    b"/static/../_served.py",
+    b"/etc/passwd",
+    b"/secret.txt",
+    b"/api/space/0/../../secret.txt",
+    b"/api/space/0/secret.txt",
+    b"/api/space/0/map/evil",
+    b"/api/space/0/map/evil/coords",
+    b"/api/space/0/map/..%2F..%2Fsecret.txt/coords",
+    b"/api/space/0/map/%2e%2e/coords",
+    b"/api/space/0/map/pca-3d-n400-s0/coords",
+    b"/api/space/0/map/pca-2d-n400-s0/secret.txt",
+    b"/api/space/0/map/pca-2d-n400-s0/coords/../secret.txt",
+    b"/api/space/0/colors?column=../../secret.txt",
+]
+
+
+@pytest.mark.parametrize("raw", TRAVERSALS, ids=[t.decode() for t in TRAVERSALS])
+def test_no_path_outside_the_served_data_can_be_read(booby_trapped, raw):
+    app, secret = booby_trapped
+    status, body = _raw_get(app, raw)
+    assert status in (400, 404), (status, body[:200])
+    assert b"TOP-SECRET" not in body and b"root:" not in body and b"import " not in body
+
+
+def test_symlinked_maps_are_neither_listed_nor_loaded(booby_trapped):
+    app, _ = booby_trapped
+    status, body = _raw_get(app, b"/api/space/0/maps")
+    assert status == 200 and [m["key"] for m in json.loads(body)["maps"]] == ["pca-2d-n400-s0"]
+
+
+def test_security_headers_on_every_response(client):
+    for url in ("/", "/static/app.js", "/static/vendor/regl-scatterplot.min.js", "/api/spaces", "/api/nope",
+                "/api/space/0/map/pca-2d-n400-s0/coords", "/static/missing.js"):
+        r = client.get(url)
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+        assert "object-src" not in csp or "object-src 'none'" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+    assert client.get("/").headers["content-type"].startswith("text/html")
+    assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_hostile_ids_come_back_as_escaped_data(client):
+    r = client.get("/api/space/0/search", params={"q": "[<>&]", "mode": "regex"})
+    assert r.headers["content-type"] == "application/json"
+    assert b"<" not in r.content and b">" not in r.content and b"&" not in r.content.replace(b"\\u0026", b"")
+    assert [x["id"] for x in r.json()["results"]] == [XSS[0], XSS[1], XSS[3], XSS[4]]
+    point = client.get("/api/space/0/point/0").json()
+    assert point["id"] == XSS[0] and point["meta"]["pos"] == "noun"
+    assert client.get("/api/spaces").json()["spaces"][0]["name"] == "<i>first</i>"
+
+
+def test_the_page_runs_no_inline_script_and_sets_no_html():
+    from embspace.explore._app import static_files
+
+    files = static_files()
+    page = files["index.html"][0].decode()
+    assert page.count("<script") == 1 and '<script type="module" src="/static/app.js"></script>' in page
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", page, re.I) and "javascript:" not in page  # no inline handlers
+    own = {name: body.decode() for name, (body, kind) in files.items()
+           if name.endswith(".js") and not name.startswith("vendor/")}
+    assert {"app.js", "pane.js", "plot2d.js", "plot3d.js", "overlay.js", "dom.js", "api.js"} <= set(own)
+    for name, text in own.items():
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in text, (name, sink)
+    vendor = {name for name in files if name.startswith("vendor/")}
+    assert {"vendor/regl-scatterplot.min.js", "vendor/regl.min.js", "vendor/pub-sub-es.js",
+            "vendor/three.module.min.js", "vendor/LICENSE.regl-scatterplot", "vendor/LICENSE.three"} <= vendor
+    assert sum(len(files[n][0]) for n in vendor) < 3_000_000
+
+
+def test_vectors_stay_memory_mapped(client):
+    api = client.app.app.state.explorer
+    client.get("/api/space/0/neighbors", params={"id": "w5", "k": 3})
+    assert all(isinstance(s.space.vectors, np.memmap) for s in api.spaces)
+
+
+def test_importing_the_explorer_loads_no_web_library():
+    code = "import sys, embspace.explore, embspace.cli; print('starlette' in sys.modules or 'uvicorn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_missing_library_names_the_extra(spaces, monkeypatch):
+    monkeypatch.setitem(sys.modules, "starlette.applications", None)
+    with pytest.raises(embspace.EmbspaceError, match=r"pip install 'embspace\[explore\]'"):
+        create_app(list(spaces))
+
+
+def test_cli_serve_prints_its_url_and_warns_off_loopback(spaces, monkeypatch):
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: calls.append(sockets[0].getsockname()))
+    runner = CliRunner()
+    out = runner.invoke(main, ["serve", str(spaces[0]), "--port", "0"])
+    assert out.exit_code == 0, out.output
+    port = calls[0][1]
+    assert f"http://127.0.0.1:{port}/" in out.output and "warning" not in out.output
+    out = runner.invoke(main, ["serve", str(spaces[0]), str(spaces[1]), "--host", "0.0.0.0", "--port", "0"])
+    assert out.exit_code == 0 and "warning: serving on 0.0.0.0" in out.output and "http://0.0.0.0:" in out.output
+
+
+def test_cli_serve_errors_are_one_line(spaces, tmp_path):
+    import socket
+
+    runner = CliRunner()
+    out = runner.invoke(main, ["serve", str(tmp_path / "missing.space")])
+    assert out.exit_code == 1 and "no such space" in out.output and len(out.output.strip().splitlines()) == 1
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        out = runner.invoke(main, ["serve", str(spaces[0]), "--port", str(busy.getsockname()[1])])
+    finally:
+        busy.close()
+    assert out.exit_code == 1 and "--port" in out.output and len(out.output.strip().splitlines()) == 1
+    assert "Examples:" in runner.invoke(main, ["serve", "--help"]).output
+
+
+def test_ids_json_is_built_once(client):
+    api = client.app.app.state.explorer
+    first = api.spaces[0].ids_json(True)
+    assert api.spaces[0].ids_json(True) is first and json.loads(gzip.decompress(first))[0] == XSS[0]
