@@ -1,0 +1,247 @@
+"""The explorer in a real browser: Debian's Chromium, headless, software WebGL, against the real
+server (uvicorn in a thread) on 100,000 GloVe words."""
+from __future__ import annotations
+
+import http.client
+import io
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import embspace
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("the browser tests drive Debian's Chromium at /usr/bin/chromium, which is not installed "
+                "(apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip install playwright)")
+pytest.importorskip("starlette")
+pytest.importorskip("sklearn")
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        # software WebGL (SwiftShader through ANGLE): the page draws with WebGL and CI has no GPU
+        "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+        # evil.example resolves to the server, as it would after a DNS rebinding
+        "--host-resolver-rules=MAP evil.example 127.0.0.1"]
+XSS = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", "javascript:alert(3)", "<!--",
+       "a&amp;b", "line\u2028separator"]
+N = 100_000
+MAP_2D = f"pca-2d-n{N}-s0"
+MAP_3D = "pca-3d-n20000-s0"
+
+
+@pytest.fixture(scope="module")
+def served(glove, tmp_path_factory):
+    """The first 100,000 GloVe words with PCA maps (2-D of all, 3-D of 20,000), and a small space
+    with hostile ids and metadata, served by uvicorn on a free port."""
+    import uvicorn
+
+    from embspace.explore import create_app
+    from embspace.explore._server import bind
+    from embspace.reduce import get_or_make_map
+
+    folder = tmp_path_factory.mktemp("browser")
+    words = embspace.save(glove.head(N), folder / "glove100k.space")
+    get_or_make_map(words, "pca", 2)
+    get_or_make_map(words, "pca", 3, sample=20_000)
+    head = glove.head(300)
+    ids = list(head.ids)
+    ids[:len(XSS)] = XSS
+    pos = [XSS[i % len(XSS)] if i % 7 == 0 else ("noun", "verb", "<b>adj</b>")[i % 3] for i in range(300)]
+    hostile = embspace.save(embspace.Space(ids, head.vectors, meta={"pos": pos}, info={"name": "<i>hostile</i>"}),
+                            folder / "hostile.space")
+    get_or_make_map(hostile, "pca", 2)
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app([words, hostile], "127.0.0.1", port), log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{port}/", "port": port, "space": embspace.load(words)}
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    pg = context.new_page()
+    pg.problems = []
+    pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    pg.on("dialog", lambda d: (pg.problems.append(f"dialog: {d.message}"), d.dismiss()))
+    pg.on("console", lambda m: pg.problems.append(f"console: {m.text}") if m.type == "error" else None)
+    yield pg
+    context.close()
+
+
+def _open(page, url: str, drawn: int) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    page.wait_for_function(f"document.body.dataset.drawn === '{drawn}'", timeout=60_000)
+
+
+def _not_blank(page, selector: str = "#pane-a") -> float:
+    from PIL import Image
+
+    image = np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("L"), dtype=np.float64)
+    assert image.std() > 5, f"the map looks blank (pixel std {image.std():.2f})"
+    return image.std()
+
+
+def _neighbour_ids(page, which: str = "#neighbors") -> list[str]:
+    return page.eval_on_selector_all(f"{which} li", "els => els.map(e => e.dataset.id)")
+
+
+def test_search_click_neighbours_switch_map(served, page):
+    _open(page, served["url"], N)
+    _not_blank(page)
+    # search flies to the word and lists its true neighbours (exact, in the original space)
+    page.fill("#search", "king")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
+    expected = [n.id for n in served["space"].neighbors("king", k=10)]
+    assert _neighbour_ids(page) == expected
+    assert page.locator("#neighbors .tag.far").count() + page.locator("#neighbors .tag.near").count() == 10
+    # a neighbour in the list selects it; then find king again and click its point on the map
+    page.click("#neighbors li[data-id='queen'] button")
+    page.wait_for_function("document.querySelector('#sel-id').textContent === 'queen'", timeout=30_000)
+    page.fill("#search", "king")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
+    page.wait_for_timeout(800)  # the flight to the point
+    x, y = page.evaluate("embspace.screenOf('king')")
+    page.evaluate("() => { document.querySelector('#sel-id').textContent = ''; }")
+    page.mouse.click(x, y)
+    page.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
+    assert _neighbour_ids(page) == expected
+    assert "id=king" in page.evaluate("location.hash")
+    # analogy: man : king :: woman : queen
+    for field, word in (("#an-a", "man"), ("#an-b", "king"), ("#an-c", "woman")):
+        page.fill(field, word)
+    page.click("#analogy-form button")
+    page.wait_for_function("document.querySelectorAll('#analogy-answers li').length === 10", timeout=30_000)
+    assert page.text_content("#analogy-answers li").startswith("queen")
+    # colour by each point's map trust; the badge says how far the map holds
+    page.select_option("#color", ":trust")
+    page.wait_for_function("document.querySelector('#legend').textContent.includes('10/10')", timeout=30_000)
+    assert "trust 0." in page.text_content("#trust-badge")
+    # export the view as PNG
+    with page.expect_download() as download:
+        page.click("#export-png")
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    # switch to the 3-D map: drawn, still focused on king
+    page.select_option("#map", MAP_3D)
+    page.wait_for_function(f"document.body.dataset.map === '{MAP_3D}'", timeout=60_000)
+    page.wait_for_timeout(500)
+    _not_blank(page)
+    assert page.text_content("#sel-id") == "king" and len(_neighbour_ids(page)) == 10
+    page.wait_for_timeout(400)  # the address bar is written a moment after a change
+    shared = page.url
+    assert f"m={MAP_3D}" in shared and "id=king" in shared and "c=" in shared
+    # the address holds the view: a fresh page opens the same one
+    other = page.context.new_page()
+    _open(other, shared, 20_000)
+    other.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
+    assert other.input_value("#map") == MAP_3D and other.input_value("#color") == ":trust"
+    other.close()
+    assert not page.problems, page.problems
+
+
+def test_lasso_selection_saves_as_csv(served, page):
+    _open(page, served["url"] + f"#s=0&m={MAP_2D}", N)
+    box = page.locator("#pane-a .plot").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    path = [(cx - 60 + 120 * t / 12, cy - 60) for t in range(13)] + [(cx + 60, cy - 60 + 120 * t / 12) for t in range(13)] \
+        + [(cx + 60 - 120 * t / 12, cy + 60) for t in range(13)] + [(cx - 60, cy + 60 - 110 * t / 12) for t in range(12)]
+    page.click("#lasso")
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for x, y in path[1:]:
+        page.mouse.move(x, y)
+        page.wait_for_timeout(15)
+    page.mouse.up()
+    page.wait_for_function("!document.querySelector('#lasso-panel').hidden", timeout=30_000)
+    count = int(page.text_content("#lasso-summary").split()[0].replace(",", ""))
+    assert count > 50
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == '"id","row","map_x","map_y"' and len(lines) == count + 1
+    ids = served["space"].ids
+    for line in lines[1:20]:
+        word, row = line.split(",")[0].strip('"'), int(line.split(",")[1])
+        assert ids[row] == word.removeprefix("'")
+    assert not page.problems, page.problems
+
+
+def test_hostile_ids_stay_inert(served, page):
+    _open(page, served["url"] + "#s=1&col=pos", 300)
+    page.select_option("#search-mode", "regex")
+    page.fill("#search", "[<>:&]")
+    page.press("#search", "Enter")
+    page.wait_for_selector("#search-results button", timeout=30_000)
+    shown = page.eval_on_selector_all("#search-results button", "els => els.map(e => e.textContent)")
+    assert set(XSS[:5]) <= {s.removesuffix(" (not on map)") for s in shown}
+    page.click("#search-results button >> nth=0")
+    page.wait_for_function("document.querySelector('#sel-id').textContent.length > 0", timeout=30_000)
+    assert page.text_content("#sel-id") == XSS[0]
+    page.wait_for_timeout(600)
+    x, y = page.evaluate(f"embspace.screenOf({XSS[0]!r})")
+    page.mouse.move(x, y)
+    page.wait_for_function("!document.querySelector('#pane-a .tooltip').hidden", timeout=10_000)
+    legend = page.text_content("#legend")
+    assert "<b>adj</b>" in legend and XSS[1] in legend
+    assert page.title() == "embspace explorer" and "<i>hostile</i>" in page.text_content("#space")
+    for word in XSS[1:4]:
+        page.evaluate("id => embspace.focusId(id)", word)
+        page.wait_for_function("id => document.querySelector('#sel-id').textContent === id", arg=word, timeout=30_000)
+    injected = page.evaluate("""() => ({
+        elements: document.querySelectorAll('img, iframe, object, embed, b, i, script:not([src])').length,
+        links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+        handlers: [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
+    })""")
+    assert injected == {"elements": 0, "links": [], "handlers": 0}
+    page.wait_for_timeout(300)
+    assert not page.problems, page.problems  # no alert() dialog fired, no script error
+
+
+def test_compare_two_spaces_with_linked_selection(served, page):
+    _open(page, served["url"], N)
+    page.check("#compare")
+    page.wait_for_function("document.querySelectorAll('#compare-list li').length > 0", timeout=60_000)
+    assert "294 shared ids" in page.text_content("#compare-summary")
+    page.click("#compare-list li button >> nth=0")
+    page.wait_for_function("document.querySelectorAll('#neighbors-b li').length === 10", timeout=30_000)
+    assert len(_neighbour_ids(page)) == 10 and "shared" in page.text_content("#nb-b-title")
+    _not_blank(page, "#pane-b")
+    page.wait_for_function("location.hash.includes('cmp=1')", timeout=5_000)  # the view, shareable
+    assert not page.problems, page.problems
+
+
+def test_a_foreign_host_gets_400(served, page):
+    # the browser resolves evil.example to the server, as after a DNS rebinding
+    response = page.goto(f"http://evil.example:{served['port']}/api/spaces")
+    assert response.status == 400 and "Host" in response.text()
+    conn = http.client.HTTPConnection("127.0.0.1", served["port"], timeout=10)
+    conn.request("GET", "/", headers={"Host": "attacker.example"})
+    r = conn.getresponse()
+    assert r.status == 400 and "content-security-policy" in {k.lower() for k, _ in r.getheaders()}
+    conn.close()
