@@ -129,8 +129,8 @@ def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | No
     point_trust : {"auto", "all", "sample"}
         Which points get their own trust (recall of their 10 neighbours): every point, the trust
         sample only (NaN elsewhere), or "auto": every point for maps of up to 10,000 points. Every
-        point costs an exact 10-NN search of all mapped points (about 1.3 s for 20,000 x 50 on 2
-        cores); `complete_point_trust` adds it later.
+        point costs an exact 10-NN search of all mapped points (2.5 s for 20,000 x 50 on a busy
+        2-core machine); `complete_point_trust` adds it later.
     **params
         Passed to the library (e.g. ``perplexity=50`` for t-SNE, ``n_neighbors=30`` for UMAP,
         ``n_jobs``); unknown names are an error.

@@ -28,10 +28,11 @@ from ..search import topk_blocks
 TRUST_K = 10
 TRUST_SAMPLE = 2_000
 # Point trust for every point needs the exact k nearest neighbours of every point in the space:
-# n^2 dim work, which no map library does for us. Measured on this project's 2-core machine for
-# 20,000 x 50: 1.3 s quiet, 2.7 s under load; a UMAP of those 20,000 points takes about 8 s. So by
-# default only maps of up to this many points get it for every point; bigger ones get it for the
-# trust sample (NaN elsewhere) unless asked (`point_trust="all"`, or `complete_point_trust` later).
+# n^2 dim work, which no map library does for us. On this project's 2-core machine, with another
+# process holding about one core, it took 2.5 s for 20,000 x 50 GloVe words while UMAP drew them
+# in 12.5-16 s (benchmarks/bench_maps.py). So by default only maps of up to this many points get
+# it for every point; bigger ones get it for the trust sample (NaN elsewhere) unless asked
+# (`point_trust="all"`, or `complete_point_trust` later).
 ALL_POINTS_AUTO = 10_000
 POINT_TRUST = ("auto", "all", "sample")
 _COMPARE_BUDGET = 1 << 25  # booleans in one rank-counting block
