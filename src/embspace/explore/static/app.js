@@ -223,7 +223,7 @@ async function showSelection(pane, result) {
   fill($('#sel-meta'), ...meta.flatMap(([k, v]) => [h('span', { className: 'k' }, k), h('span', { className: 'v' }, v)]));
   const measured = result.neighbors.filter((n) => n.near_on_map !== null);
   fill($('#sel-kept'), measured.length === 0 ? 'not on this map'
-    : `${measured.filter((n) => n.near_on_map).length} of ${measured.length} kept near on the map`);
+    : `${measured.filter((n) => n.near_on_map).length} of ${measured.length} are among its ${result.k} nearest on the map`);
   state.lastA = result;
   fill($('#neighbors'), ...neighbourItems(result, pane));
   $('#sel-hint').hidden = true;

@@ -47,6 +47,7 @@ export class Pane {
       getArray(mapUrl(space.index, key, '/rows'), Int32Array),
       getArray(mapUrl(space.index, key, '/coords'), Float32Array),
     ]);
+    performance.mark('embspace:data-loaded', { detail: { n: rows.length } });
     this.hover(null);
     this.space = space;
     this.key = key;
