@@ -47,10 +47,10 @@ class WordParams:
     alpha: float = 0.75
     learning_rate: float = 0.05
     # PPMI-SVD
-    cds: float = 0.75
-    eig: float = 0.5
+    cds: float = 0.75                  # these four: measured on 7M tokens (BENCHMARKS.md, "Choosing the
+    eig: float = 0.5                   # defaults"); w + c added 0.01-0.05 mean Spearman in every setting
     neg_shift: float = 1.0
-    context_vectors: bool = False
+    context_vectors: bool = True
 
     METHOD_KNOBS = {
         "sgns": ("negative", "ns_exponent"), "cbow": ("negative", "ns_exponent"),
@@ -62,8 +62,12 @@ class WordParams:
         "sgns": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5},
         "cbow": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5},
         "fasttext": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5},
-        "glove": {"dim": 100, "window": 10, "subsample": 0.0, "epochs": 25},
-        "ppmi-svd": {"dim": 300, "window": 2, "subsample": 0.0, "epochs": None},
+        # glove: chosen with benchmarks/tune_words.py (7M tokens) and floors_words.py (1.78M tokens), see
+        # BENCHMARKS.md: subsampling frequent words before counting lifted mean Spearman 0.38 -> 0.47
+        # (100-d, 7M tokens); more dimensions add a little; the score peaks near epoch 10-12 on 7M
+        # tokens and needs ~15 on 1.78M
+        "glove": {"dim": 200, "window": 10, "subsample": 1e-4, "epochs": 15},
+        "ppmi-svd": {"dim": 300, "window": 5, "subsample": 0.0, "epochs": None},
     }
     SHARED = ("dim", "window", "min_count", "max_vocab", "subsample", "epochs", "seed", "workers", "lowercase",
               "encoding_errors")

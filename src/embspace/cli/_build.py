@@ -21,13 +21,13 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 @click.option("--method", required=True, type=click.Choice(["sgns", "cbow", "fasttext", "glove", "ppmi-svd"]),
               help=_METHOD_HELP)
 @click.option("-o", "--output", required=True, help="The .space folder to write.")
-@click.option("--dim", type=click.IntRange(min=1), help="Dimensions [sgns/cbow/fasttext/glove 100, ppmi-svd 300].")
-@click.option("--window", type=click.IntRange(min=1), help="Context window each side [5; glove 10; ppmi-svd 2].")
+@click.option("--dim", type=click.IntRange(min=1), help="Dimensions [sgns/cbow/fasttext 100; glove 200; ppmi-svd 300].")
+@click.option("--window", type=click.IntRange(min=1), help="Context window each side [5; glove 10].")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--max-vocab", type=click.IntRange(min=2), help="Keep only the N most frequent words.")
 @click.option("--subsample", type=click.FloatRange(0, 1, max_open=True),
-              help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 0 glove, ppmi-svd].")
-@click.option("--epochs", type=click.IntRange(min=1), help="[5; glove 25; not used by ppmi-svd]")
+              help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 1e-4 glove; 0 ppmi-svd].")
+@click.option("--epochs", type=click.IntRange(min=1), help="[5; glove 15; not used by ppmi-svd]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Threads [up to 4]; 1 with a seed = reproducible.")
 @click.option("--no-lowercase", is_flag=True, help="Keep case when tokenising.")
@@ -46,7 +46,8 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 @click.option("--eig", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="ppmi-svd: eigenvalue weight.")
 @click.option("--neg-shift", type=click.FloatRange(min=1), default=1.0, show_default=True,
               help="ppmi-svd: shift PMI by log k.")
-@click.option("--context-vectors", is_flag=True, help="ppmi-svd: add context vectors (w + c).")
+@click.option("--context-vectors/--no-context-vectors", default=True, show_default=True,
+              help="ppmi-svd: add the context vectors to the word vectors (w + c).")
 @click.option("--evaluate", "run_evaluate", is_flag=True, help="Print the report card of the new space.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
