@@ -216,7 +216,7 @@ _SCRIPT = r"""
     return s;
   }
   const pointSize = Math.max(1.2, Math.min(6, 500 / Math.sqrt(n)));
-  let highlight = -1;
+  let highlight = -1, drag = null;
   function draw() {
     if (!paint) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -265,12 +265,13 @@ _SCRIPT = r"""
     canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr); draw();
   }
   function nearest(mx, my, within) {
+    if (pending) project();  // the view changed and has not been drawn yet
     let best = -1, bd = within * within;
     for (let i = 0; i < n; i++) { const dx = sx[i] - mx, dy = sy[i] - my, d = dx * dx + dy * dy;
       if (d < bd) { bd = d; best = i; } }
     return best;
   }
-  let drag = null, pending = false;
+  let pending = false;
   const redraw = () => { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); } };
   canvas.addEventListener("mousedown", (e) => { drag = {x: e.clientX, y: e.clientY, shift: e.shiftKey};
     canvas.style.cursor = "grabbing"; });
