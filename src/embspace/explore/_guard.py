@@ -6,10 +6,9 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 # regl compiles its draw commands with Function(...), so 'unsafe-eval' is needed for WebGL maps
-# (regl-project/regl#491); inline script stays forbidden. Workers come from blob: URLs (the spatial
-# index of regl-scatterplot is built in one).
+# (regl-project/regl#491); inline script stays forbidden, and no worker, frame or plugin may load.
 CSP = ("default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
-       "connect-src 'self'; worker-src 'self' blob:; font-src 'self'; base-uri 'none'; form-action 'none'; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),

@@ -134,7 +134,6 @@ async function openMap(pane, spaceIndex, key, { keepStyle = false } = {}) {
 }
 
 function markDrawn(pane) {
-  performance.mark('embspace:points-drawn', { detail: { n: pane.n } });
   document.body.dataset.drawn = String(pane.n);
   document.body.dataset.map = pane.key;
   document.body.dataset.drawnAt = String(performance.now());
@@ -466,6 +465,7 @@ function fillColumns(space) {
 const handlers = {
   hover(pane, index) {
     clearTimeout(hoverTimer);
+    if (!pane.rows) return;
     const row = pane.rows[index];
     const cacheKey = `${pane.space.index}:${row}`;
     if (hoverCache.has(cacheKey)) { pane.hoverNeighbours(index, hoverCache.get(cacheKey)); return; }
@@ -477,7 +477,7 @@ const handlers = {
       } catch (err) { /* a tooltip is not worth an error message */ }
     }, 300);
   },
-  pick(pane, index) { focusId(pane.idOf(index), { fly: false, from: pane }).catch(reportError); },
+  pick(pane, index) { if (pane.ids) focusId(pane.idOf(index), { fly: false, from: pane }).catch(reportError); },
   lasso: onLasso,
   clear(pane) { if (state.focus) clearFocus(); },
   view() { writeHash(viewState()); },
@@ -505,6 +505,9 @@ async function main() {
   if (want.id) await focusId(want.id, { fly: !want.c, quiet: true }).catch(reportError);
   document.body.dataset.ready = 'true';
 }
+
+window.addEventListener('error', (e) => status(`error: ${e.message}`, true));
+window.addEventListener('unhandledrejection', (e) => status(`error: ${e.reason && e.reason.message ? e.reason.message : e.reason}`, true));
 
 window.embspace = {
   state,

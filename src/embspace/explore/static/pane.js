@@ -39,25 +39,22 @@ export class Pane {
     });
   }
 
-  /** Show map `key` of space `space` (a summary from /api/spaces). Resolves once all points are drawn. */
+  /** Show map `key` of space `space` (a summary from /api/spaces). The points are drawn as soon as
+   * their coordinates arrive; the ids (needed for labels and search, not for drawing) load beside. */
   async open(space, key, { column = '', style = null } = {}) {
-    const [ids, info, rows, coords] = await Promise.all([
-      idsOf(space.index),
+    const idsP = idsOf(space.index);
+    const rowsP = getArray(mapUrl(space.index, key, '/rows'), Int32Array);
+    const [info, coords] = await Promise.all([
       getJSON(mapUrl(space.index, key)),
-      getArray(mapUrl(space.index, key, '/rows'), Int32Array),
       getArray(mapUrl(space.index, key, '/coords'), Float32Array),
     ]);
-    performance.mark('embspace:data-loaded', { detail: { n: rows.length } });
+    performance.mark('embspace:data-loaded', { detail: { n: info.n } });
     this.hover(null);
     this.space = space;
     this.key = key;
     this.info = info;
-    this.ids = ids;
-    this.rows = rows;
-    this.n = rows.length;
+    this.n = info.n;
     this.dims = info.dims;
-    this.position = new Int32Array(space.n).fill(-1);
-    for (let i = 0; i < rows.length; i += 1) this.position[rows[i]] = i;
     this.style = style || autoStyle(this.n);
     if (!this.plot || this.plot.dims !== this.dims) {
       if (this.plot) this.plot.destroy();
@@ -78,6 +75,12 @@ export class Pane {
     this.legend = legend;
     fill(this.title, `${space.name} · ${describeMap(info)}`);
     await this.plot.setPoints(coords, codesFor(codes, legend), coloursFor(legend));
+    performance.mark('embspace:points-drawn', { detail: { n: this.n } });
+    const [ids, rows] = await Promise.all([idsP, rowsP]);
+    this.ids = ids;
+    this.rows = rows;
+    this.position = new Int32Array(space.n).fill(-1);
+    for (let i = 0; i < rows.length; i += 1) this.position[rows[i]] = i;
     this.plot.marks([], []);
   }
 
@@ -117,6 +120,7 @@ export class Pane {
       this.hovered = null;
       return;
     }
+    if (!this.rows || !this.ids) return; // still arriving
     this.hovered = index;
     const row = this.rows[index];
     fill(this.tip, h('div', { className: 'tip-id' }, this.ids[row]));

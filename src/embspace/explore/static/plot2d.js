@@ -70,6 +70,10 @@ export class Plot2D {
       deselectOnDblClick: true,
       deselectOnEscape: true,
       showReticle: false,
+      // The prebuilt UMD builds its spatial index in a Web Worker from 1,000,000 points on, and that
+      // worker cannot run (its code refers to helpers of the minified bundle it is cut from). On the
+      // main thread the index of 1M points takes a few hundred milliseconds.
+      spatialIndexUseWorker: false,
     });
     this.sp.subscribe('pointOver', (i) => this.on.hover(i));
     this.sp.subscribe('pointOut', () => this.on.hover(null));
