@@ -223,6 +223,22 @@ def test_hostile_ids_stay_inert(served, page):
     assert not page.problems, page.problems  # no alert() dialog fired, no script error
 
 
+def test_a_missing_map_is_drawn_from_the_page(served, page):
+    _open(page, served["url"] + "#s=1", 300)
+    page.click("#new-map-toggle")
+    page.select_option("#nm-method", "pca")
+    page.select_option("#nm-dims", "3")
+    page.fill("#nm-sample", "200")
+    page.fill("#nm-seed", "3")
+    page.click("#new-map-form button[type=submit]")
+    page.wait_for_function("document.body.dataset.map === 'pca-3d-n200-s3'", timeout=60_000)
+    assert "done" in page.text_content("#job-state")
+    assert page.input_value("#map") == "pca-3d-n200-s3"
+    assert "pca-3d-n200-s3" in page.eval_on_selector_all("#map option", "els => els.map(e => e.value)")
+    _not_blank(page)
+    assert not page.problems, page.problems
+
+
 def test_compare_two_spaces_with_linked_selection(served, page):
     _open(page, served["url"], N)
     page.check("#compare")

@@ -202,6 +202,15 @@ def test_maps_drawn_from_the_page(client):
     assert site.status_code == 403
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_other_sites_cannot_call_the_api(client, site):
+    # e.g. <img src="http://127.0.0.1:8765/api/space/0/search?q=...&mode=regex"> on another site
+    r = client.get("/api/space/0/search", params={"q": "w1", "mode": "regex"}, headers={"sec-fetch-site": site})
+    assert r.status_code == 403
+    assert client.get("/", headers={"sec-fetch-site": site, "sec-fetch-mode": "navigate"}).status_code == 200
+    assert client.get("/api/spaces", headers={"sec-fetch-site": "same-origin"}).status_code == 200
+
+
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1", "127.0.0.1:9999",
                                   "localhost.evil.example:8765", ""])
 def test_a_foreign_host_gets_400(client, host):

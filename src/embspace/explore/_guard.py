@@ -67,6 +67,10 @@ class Guard:
         path = unquote(unquote(raw.decode("latin-1")))  # twice: %252e%252e is refused too
         if "\\" in path or "\x00" in path or any(seg in (".", "..") for seg in path.split("/")):
             return 404, "not found"
+        # another site's page may not make the browser call the API (a regex search or a map job
+        # costs CPU); browsers say where a request comes from in Sec-Fetch-Site
+        if path.startswith("/api/") and headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return 403, "cross-site request refused"
         if scope["method"] not in SAFE_METHODS:
             origin = headers.get("origin")
             if origin is not None and origin.lower() != f"http://{headers['host'].lower()}":
