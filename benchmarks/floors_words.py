@@ -4,6 +4,7 @@ WS-353, SimLex-999 and MEN (Spearman, coverage). The floors sit below these by t
 noise of two-worker training.
 
     .venv/bin/python benchmarks/floors_words.py [--reps 2]
+    .venv/bin/python benchmarks/floors_words.py --glove-sweep   # GloVe settings on the same corpus
 """
 import argparse
 import sys
@@ -23,7 +24,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--methods", default="ppmi-svd,glove,cbow,sgns,fasttext")
+    ap.add_argument("--glove-sweep", action="store_true",
+                    help="instead: mean Spearman of GloVe settings (dim, subsample, epochs) on this corpus")
     args = ap.parse_args()
+    if args.glove_sweep:
+        for dim, sub, epochs in [(100, 0.0, 10), (100, 0.0, 25), (100, 1e-4, 25), (100, 3e-5, 25), (300, 3e-5, 25),
+                                 (100, 1e-3, 25), (300, 1e-4, 10), (300, 1e-4, 15), (100, 1e-4, 15)]:
+            space = build_words(CORPUS, "glove", workers=2, dim=dim, subsample=sub, epochs=epochs)
+            r = [word_pairs(space, n).score for n in ("ws353", "simlex999", "men")]
+            print(f"glove dim {dim} subsample {sub} epochs {epochs}: " + " ".join(f"{x:.3f}" for x in r)
+                  + f" mean {sum(r) / 3:.3f}", flush=True)
+        return
     for method in args.methods.split(","):
         for rep in range(args.reps):
             start = time.perf_counter()
