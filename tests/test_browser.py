@@ -105,6 +105,19 @@ def _not_blank(page, selector: str = "#pane-a") -> float:
     return image.std()
 
 
+def _settled_position(page, word: str) -> tuple[float, float]:
+    """Where `word` is on screen once the view stopped moving (the flight to it is animated, and
+    slower on a busy machine)."""
+    last = None
+    for _ in range(100):
+        here = page.evaluate("w => embspace.screenOf(w)", word)
+        if here is not None and last is not None and max(abs(a - b) for a, b in zip(here, last)) < 0.5:
+            return here
+        last = here
+        page.wait_for_timeout(150)
+    raise AssertionError(f"{word} did not settle on screen: {last}")
+
+
 def _neighbour_ids(page, which: str = "#neighbors") -> list[str]:
     return page.eval_on_selector_all(f"{which} li", "els => els.map(e => e.dataset.id)")
 
@@ -125,8 +138,7 @@ def test_search_click_neighbours_switch_map(served, page):
     page.fill("#search", "king")
     page.press("#search", "Enter")
     page.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
-    page.wait_for_timeout(800)  # the flight to the point
-    x, y = page.evaluate("embspace.screenOf('king')")
+    x, y = _settled_position(page, "king")
     page.evaluate("() => { document.querySelector('#sel-id').textContent = ''; }")
     page.mouse.click(x, y)
     page.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
@@ -153,7 +165,7 @@ def test_search_click_neighbours_switch_map(served, page):
     page.wait_for_timeout(500)
     _not_blank(page)
     assert page.text_content("#sel-id") == "king" and len(_neighbour_ids(page)) == 10
-    page.wait_for_timeout(400)  # the address bar is written a moment after a change
+    page.wait_for_function(f"['m={MAP_3D}', 'id=king', 'c='].every(s => location.hash.includes(s))", timeout=10_000)
     shared = page.url
     assert f"m={MAP_3D}" in shared and "id=king" in shared and "c=" in shared
     # the address holds the view: a fresh page opens the same one
@@ -203,8 +215,7 @@ def test_hostile_ids_stay_inert(served, page):
     page.click("#search-results button >> nth=0")
     page.wait_for_function("document.querySelector('#sel-id').textContent.length > 0", timeout=30_000)
     assert page.text_content("#sel-id") == XSS[0]
-    page.wait_for_timeout(600)
-    x, y = page.evaluate(f"embspace.screenOf({XSS[0]!r})")
+    x, y = _settled_position(page, XSS[0])
     page.mouse.move(x, y)
     page.wait_for_function("!document.querySelector('#pane-a .tooltip').hidden", timeout=10_000)
     legend = page.text_content("#legend")
