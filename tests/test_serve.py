@@ -31,7 +31,7 @@ with warnings.catch_warnings():  # starlette >= 0.48 prefers httpx2 for its test
 
 from embspace.cli import main  # noqa: E402
 from embspace.explore import create_app  # noqa: E402
-from embspace.reduce import get_or_make_map, load_map  # noqa: E402
+from embspace.reduce import get_or_make_map, list_maps, load_map  # noqa: E402
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
@@ -403,3 +403,24 @@ def test_ids_json_is_built_once(client):
     api = client.app.app.state.explorer
     first = api.spaces[0].ids_json(True)
     assert api.spaces[0].ids_json(True) is first and json.loads(gzip.decompress(first))[0] == XSS[0]
+
+
+@pytest.mark.slow
+def test_demo_ends_in_the_explorer(glove, tmp_path, monkeypatch):
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(self.config.app))
+    path = embspace.save(glove, tmp_path / "glove.space")
+    args = ["demo", "--quick", "--space", str(path), "--map", "tsne", "--words", "1000", "--port", "0"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "tsne-2d-n1000-s0: 1,000 words (drawn in" in out.output and "embspace explorer on http://127.0.0.1:" in out.output
+    assert len(served) == 1
+    maps = {m["key"]: m for m in list_maps(path)}
+    assert {"tsne-2d-n1000-s0", "pca-2d-n400000-s0", "pca-3d-n1000-s0"} <= set(maps)
+    assert maps["tsne-2d-n1000-s0"]["trust"]["point_trust"] == "all"  # the page colours every point by it
+    again = CliRunner().invoke(main, args)  # the maps are cached: the second run starts at once
+    assert again.exit_code == 0 and "tsne-2d-n1000-s0: 1,000 words (cached)" in again.output
+    finite = CliRunner().invoke(main, ["demo", "--no-serve", "--quick", "--space", str(path)])
+    assert finite.exit_code == 0 and "explorer on" not in finite.output and len(served) == 2

@@ -25,7 +25,7 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
     """Open the GloVe 6B 50-d space (made once from PyPI), search it, print its report card, then
     serve the web explorer on it with a map of the 50,000 most frequent words.
 
-    The maps are drawn once (UMAP of 50,000 words: about a minute on two cores) and cached in
+    The maps are drawn once (UMAP of 50,000 words: a minute or two on two cores) and cached in
     the space folder; later runs start the explorer at once.
 
     \b
