@@ -321,6 +321,8 @@ async function startCompare(bIndex, bKey) {
   fill($('#space-b'), ...state.spaces.filter((s) => s.index !== a).map((s) => option(String(s.index), s.name, s.index === bIndex)));
   $('#space-b').disabled = false;
   $('#map-b').disabled = false;
+  $('#space-b').hidden = false;
+  $('#map-b').hidden = false;
   panes.b.root.hidden = false;
   $('#compare-panel').hidden = false;
   await openMap(panes.b, bIndex, bKey);
@@ -347,6 +349,8 @@ function stopCompare() {
   $('#compare-panel').hidden = true;
   $('#space-b').disabled = true;
   $('#map-b').disabled = true;
+  $('#space-b').hidden = true;
+  $('#map-b').hidden = true;
   writeHash(viewState());
 }
 
@@ -445,6 +449,11 @@ function bind() {
   document.addEventListener('click', (e) => {
     if (!$('#search-form').contains(e.target)) $('#search-results').hidden = true;
   });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    $('#search-results').hidden = true;
+    if (state.focus && !['INPUT', 'SELECT'].includes(document.activeElement?.tagName)) clearFocus();
+  });
 }
 
 async function setColumn(column) {
@@ -488,6 +497,10 @@ async function main() {
   bind();
   const out = await getJSON('/api/spaces');
   state.spaces = out.spaces;
+  if (state.spaces.length < 2) {
+    $('#compare').disabled = true;
+    $('#compare').parentElement.title = 'Serve two spaces to compare them: embspace serve a.space b.space';
+  }
   const want = readHash();
   const s = Number.isInteger(want.s) && want.s >= 0 && want.s < state.spaces.length ? want.s : 0;
   fill($('#space'), ...state.spaces.map((sp) => option(String(sp.index), `${sp.name} (${int(sp.n)})`, sp.index === s)));
