@@ -1,10 +1,14 @@
 // The explorer page: wires the controls, the panes, the side panels and the address bar together.
-import { ApiError, getJSON, postJSON, spaceUrl } from './api.js';
-import { $, download, fill, fmt, h, int } from './dom.js';
-import { autoStyle, coloursFor } from './palette.js';
+import { getJSON, postJSON, spaceUrl } from './api.js';
+import { $, download, fill, h, int } from './dom.js';
+import { lassoCsv, snapshot } from './export.js';
+import { autoStyle } from './palette.js';
 import { Pane, describeMap } from './pane.js';
+import {
+  clearSelection, renderAnalogy, renderCompare, renderLasso, renderLegend, renderMissing, renderSearch,
+  renderSecondList, renderSelection, reportError, status, trustBadge,
+} from './panels.js';
 import { readHash, writeHash } from './state.js';
-import { lassoCsv } from './csv.js';
 
 const state = {
   spaces: [],
@@ -21,18 +25,6 @@ const state = {
 const hoverCache = new Map();
 let panes;
 let hoverTimer = null;
-
-function status(text, isError = false) {
-  const node = $('#status');
-  fill(node, text || '');
-  node.classList.toggle('error', Boolean(isError));
-  if (text && !isError) setTimeout(() => { if (node.textContent === text) fill(node, ''); }, 4000);
-}
-
-function reportError(err) {
-  console.error(err);
-  status(err instanceof ApiError || err instanceof Error ? err.message : String(err), true);
-}
 
 function option(value, text, selected = false) {
   const o = h('option', { value }, text);
@@ -60,47 +52,13 @@ function fillMapSelect(select, maps, key) {
   select.disabled = maps.length === 0;
 }
 
-function trustBadge(info) {
-  const badge = $('#trust-badge');
-  const t = info && info.trust;
-  if (!t) { fill(badge, ''); return; }
-  const tw = t.trustworthiness;
-  badge.className = `badge ${tw >= 0.9 ? 'good' : tw >= 0.75 ? 'ok' : 'poor'}`;
-  const kept = 100 * t.knn_recall;
-  fill(badge, `trust ${fmt(tw, 2)} · keeps ${kept < 10 ? kept.toFixed(1) : Math.round(kept)}% of ${t.k}-NN`);
-  badge.title = `Trustworthiness ${fmt(tw, 4)} (1 = no false neighbours on the map) and mean recall of each point's ` +
-    `${t.k} nearest neighbours among its ${t.k} nearest on the map: ${fmt(t.knn_recall, 4)}; ` +
-    `measured on ${int(t.sample)} points.`;
-}
+const go = (from) => (id) => focusId(id, { from }).catch(reportError);
 
 function legend(pane) {
-  const list = $('#legend');
-  const lg = pane.legend;
-  if (!lg) {
-    fill(list, h('li', { className: 'muted' }, 'one colour; pick a column to colour by'));
-    return;
-  }
-  const colours = coloursFor(lg);
-  const items = lg.labels.map((label, i) => {
-    const sw = h('span', { className: 'swatch' });
-    sw.style.background = colours[i];
-    return h('li', {}, sw, h('span', {}, label), h('span', { className: 'count' }, int(lg.counts[i])));
-  });
-  if (lg.other) {
-    const sw = h('span', { className: 'swatch' });
-    sw.style.background = colours[colours.length - 1];
-    items.push(h('li', {}, sw, h('span', {}, lg.other_label), h('span', { className: 'count' }, int(lg.other))));
-  }
-  if (lg.scale === 'trust' && lg.other && pane.info.trust.point_trust !== 'all') {
-    const m = pane.info;
-    items.push(h('li', {}, h('button', {
-      type: 'button', title: 'Find the true 10 nearest neighbours of every point of the map (a background job)',
-      onClick: () => submitMap(pane.space.index, {
-        method: m.method, dims: m.dims, sample: m.sample, seed: m.seed, params: m.params, point_trust: 'all',
-      }, pane).catch(reportError),
-    }, `measure all ${int(pane.n)} points`)));
-  }
-  fill(list, h('li', { className: 'muted' }, lg.name), ...items);
+  const m = pane.info;
+  renderLegend(pane, () => submitMap(pane.space.index, {
+    method: m.method, dims: m.dims, sample: m.sample, seed: m.seed, params: m.params, point_trust: 'all',
+  }, pane).catch(reportError));
 }
 
 async function openMap(pane, spaceIndex, key, { keepStyle = false } = {}) {
@@ -195,70 +153,25 @@ async function focusId(id, { fly = true, from = panes.a, only = null, quiet = fa
     }
   }
   state.focus = { id };
-  if (results.has(panes.a)) await showSelection(panes.a, results.get(panes.a));
-  else if (!only) showMissing(id, panes.a);
-  if (comparing() && (!only || only === panes.b)) showSecondList(id, results.get(panes.b));
-  writeHash(viewState());
-}
-
-function neighbourItems(result, pane, shared = null) {
-  return result.neighbors.map((nb) => {
-    let tag;
-    if (nb.near_on_map === true) tag = h('span', { className: 'tag near', title: `${nb.map_rank}th nearest on the map` }, `map #${nb.map_rank}`);
-    else if (nb.near_on_map === false) tag = h('span', { className: 'tag far', title: `far on the map: ${nb.map_rank}th nearest there` }, `far · map #${int(nb.map_rank)}`);
-    else tag = h('span', { className: 'tag' }, 'not on map');
-    const both = shared && shared.has(nb.id) ? h('span', { className: 'tag', title: 'a neighbour in both spaces' }, 'both') : null;
-    return h('li', { dataset: { id: nb.id } },
-      h('button', { className: 'go', type: 'button', onClick: () => focusId(nb.id, { from: pane }).catch(reportError) }, nb.id),
-      h('span', { className: 'score' }, fmt(nb.score, 3)), tag, both);
-  });
-}
-
-async function showSelection(pane, result) {
-  const point = await getJSON(spaceUrl(pane.space.index, `/point/${result.query.row}`));
-  fill($('#sel-id'), result.query.id);
-  const meta = [['row', int(point.row)], ['vector length', fmt(point.norm, 3)]];
-  for (const [k, v] of Object.entries(point.meta)) meta.push([k, v === null ? '–' : String(v)]);
-  fill($('#sel-meta'), ...meta.flatMap(([k, v]) => [h('span', { className: 'k' }, k), h('span', { className: 'v' }, v)]));
-  const measured = result.neighbors.filter((n) => n.near_on_map !== null);
-  fill($('#sel-kept'), measured.length === 0 ? 'not on this map'
-    : `${measured.filter((n) => n.near_on_map).length} of ${measured.length} are among its ${result.k} nearest on the map`);
-  state.lastA = result;
-  fill($('#neighbors'), ...neighbourItems(result, pane));
-  $('#sel-hint').hidden = true;
-}
-
-function showMissing(id, pane) {
-  fill($('#sel-id'), id);
-  fill($('#sel-meta'), h('span', { className: 'k' }, 'not in'), h('span', { className: 'v' }, pane.space.name));
-  fill($('#neighbors'));
-  fill($('#sel-kept'), '');
-  state.lastA = null;
-}
-
-function showSecondList(id, result) {
-  const title = $('#nb-b-title');
-  title.hidden = false;
-  if (!result) {
-    fill(title, `${id} is not in ${panes.b.space.name}`);
-    fill($('#neighbors-b'));
-    return;
+  if (results.has(panes.a)) {
+    const result = results.get(panes.a);
+    const point = await getJSON(spaceUrl(panes.a.space.index, `/point/${result.query.row}`));
+    state.lastA = result;
+    renderSelection(point, result, go(panes.a));
+  } else if (!only) {
+    state.lastA = null;
+    renderMissing(id, panes.a.space.name);
   }
-  const inA = new Set((state.lastA ? state.lastA.neighbors : []).map((n) => n.id));
-  const shared = result.neighbors.filter((n) => inA.has(n.id)).length;
-  fill(title, `in ${panes.b.space.name}: ${shared} of ${result.neighbors.length} shared`);
-  fill($('#neighbors-b'), ...neighbourItems(result, panes.b, inA));
+  if (comparing() && (!only || only === panes.b)) {
+    const firstIds = new Set((state.lastA ? state.lastA.neighbors : []).map((n) => n.id));
+    renderSecondList(id, results.get(panes.b), panes.b.space.name, firstIds, go(panes.b));
+  }
+  writeHash(viewState());
 }
 
 function clearFocus() {
   state.focus = null;
-  fill($('#sel-id'), '');
-  fill($('#sel-meta'));
-  fill($('#neighbors'));
-  fill($('#neighbors-b'));
-  $('#nb-b-title').hidden = true;
-  fill($('#sel-kept'), '');
-  $('#sel-hint').hidden = false;
+  clearSelection();
   for (const pane of activePanes()) pane.clearMarks();
   writeHash(viewState());
 }
@@ -270,20 +183,12 @@ async function search(event) {
   if (!q) return;
   const mode = $('#search-mode').value;
   const out = await getJSON(spaceUrl(panes.a.space.index, '/search'), { q, mode, map: panes.a.key, limit: 200 });
-  const box = $('#search-results');
   if (mode === 'exact' && out.results.length === 1) {
-    box.hidden = true;
+    $('#search-results').hidden = true;
     await focusId(out.results[0].id);
     return;
   }
-  const entries = out.results.map((r) => h('button', {
-    type: 'button', onClick: () => { box.hidden = true; focusId(r.id).catch(reportError); },
-  }, r.id, r.map_index === null ? ' (not on map)' : ''));
-  let head = `${int(out.total)} match${out.total === 1 ? '' : 'es'}${out.total > out.results.length ? `, first ${out.results.length}` : ''}`;
-  if (!out.total && out.suggestions.length) head = 'no such id; did you mean:';
-  const sugg = out.suggestions.map((s) => h('button', { type: 'button', onClick: () => { box.hidden = true; focusId(s).catch(reportError); } }, s));
-  fill(box, h('div', { className: 'total' }, head), ...entries, ...sugg);
-  box.hidden = false;
+  renderSearch(out, go(panes.a));
   if (out.results.length) panes.a.showHits(out.results);
 }
 
@@ -293,10 +198,7 @@ async function analogy(event) {
   const [a, b, c] = ['#an-a', '#an-b', '#an-c'].map((s) => $(s).value.trim() || $(s).placeholder);
   const pane = panes.a;
   const out = await getJSON(spaceUrl(pane.space.index, '/analogy'), { a, b, c, k: 10, method: $('#an-method').value, map: pane.key });
-  fill($('#analogy-answers'), ...out.answers.map((ans) => h('li', {},
-    h('button', { className: 'go', type: 'button', onClick: () => focusId(ans.id).catch(reportError) }, ans.id),
-    h('span', { className: 'score' }, fmt(ans.score, 3)),
-    ans.map_index === null ? h('span', { className: 'tag' }, 'not on map') : null)));
+  renderAnalogy(out, go(pane));
   pane.showAnalogy(out);
   const shown = [out.a, out.b, out.c, ...out.answers.slice(0, 1)].map((x) => x.map_index ?? -1);
   pane.plot.fit(shown);
@@ -332,13 +234,7 @@ async function startCompare(bIndex, bKey) {
   const out = await getJSON('/api/compare', { a, b: bIndex, k: 10, sample: 2000, worst: 50 });
   if (run !== compareRun) return;
   state.compare = out;
-  fill($('#compare-summary'), `${int(out.shared)} shared ids; over the first ${int(out.compared)}, the ${out.k} nearest ` +
-    `neighbours agree ${Math.round(100 * out.mean)}% on average (median ${Math.round(100 * out.median)}%).`);
-  fill($('#compare-list'), ...out.most_different.map((d) => h('li', {},
-    h('button', { className: 'go', type: 'button', onClick: () => focusId(d.id).catch(reportError) }, d.id),
-    h('span', { className: 'score' }, `${Math.round(100 * d.overlap)}% shared`),
-    h('div', { className: 'diff' }, `only in ${out.a_name}: ${d.a_only.slice(0, 5).join(', ')}`),
-    h('div', { className: 'diff' }, `only in ${out.b_name}: ${d.b_only.slice(0, 5).join(', ')}`))));
+  renderCompare(out, go(panes.a));
   writeHash(viewState());
 }
 
@@ -358,11 +254,7 @@ function stopCompare() {
 function onLasso(pane, indices) {
   state.lasso = { pane, indices };
   if (pane.plot.dims === 3) pane.plot.highlight(indices);
-  $('#lasso-panel').hidden = false;
-  fill($('#lasso-summary'), `${int(indices.length)} points selected on ${pane.space.name}`);
-  fill($('#lasso-list'), ...indices.slice(0, 30).map((i) => h('li', {}, pane.idOf(i))),
-    indices.length > 30 ? h('li', {}, `… and ${int(indices.length - 30)} more`) : null);
-  $('#export-csv').disabled = indices.length === 0;
+  renderLasso(pane, indices);
 }
 
 function exportCsv() {
@@ -372,14 +264,8 @@ function exportCsv() {
 }
 
 function exportPng() {
-  const shots = activePanes().map((p) => p.plot.snapshot());
-  const out = h('canvas', {});
-  out.width = shots.reduce((s, c) => s + c.width, 0);
-  out.height = Math.max(...shots.map((c) => c.height));
-  const ctx = out.getContext('2d');
-  let x = 0;
-  for (const c of shots) { ctx.drawImage(c, x, 0); x += c.width; }
-  out.toBlob((blob) => download(blob, `${panes.a.space.name}-${panes.a.key}.png`), 'image/png');
+  snapshot(activePanes().map((p) => p.plot.snapshot()))
+    .then((blob) => download(blob, `${panes.a.space.name}-${panes.a.key}.png`)).catch(reportError);
 }
 
 // ---- view state in the address bar ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// The lasso selection as CSV: id, row, map coordinates and the colour column, safe for spreadsheets.
+// Saving what is on screen: the lasso selection as CSV (safe for spreadsheets) and the view as PNG.
 
 function cell(value) {
   let text = value === null || value === undefined ? '' : String(value);
@@ -21,4 +21,18 @@ export function lassoCsv(pane, indices) {
     lines.push([cell(pane.ids[row]), row, ...xyz.map((v) => v.toFixed(6))].join(','));
   }
   return new Blob([`${lines.join('\r\n')}\r\n`], { type: 'text/csv;charset=utf-8' });
+}
+
+/** One PNG of the views side by side (canvases from each plot's snapshot()). */
+export function snapshot(canvases) {
+  const out = document.createElement('canvas');
+  out.width = canvases.reduce((s, c) => s + c.width, 0);
+  out.height = Math.max(...canvases.map((c) => c.height));
+  const ctx = out.getContext('2d');
+  let x = 0;
+  for (const c of canvases) {
+    ctx.drawImage(c, x, 0);
+    x += c.width;
+  }
+  return new Promise((resolve, reject) => out.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the PNG could not be made'))), 'image/png'));
 }

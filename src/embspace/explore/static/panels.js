@@ -1,0 +1,154 @@
+// The side panel and the bar: what the page writes about a map, a point, its neighbours, an
+// analogy, a comparison and a lasso selection. Every text goes in through textContent (dom.js).
+import { ApiError } from './api.js';
+import { $, fill, fmt, h, int } from './dom.js';
+import { coloursFor } from './palette.js';
+
+export function status(text, isError = false) {
+  const node = $('#status');
+  fill(node, text || '');
+  node.classList.toggle('error', Boolean(isError));
+  if (text && !isError) setTimeout(() => { if (node.textContent === text) fill(node, ''); }, 4000);
+}
+
+export function reportError(err) {
+  console.error(err);
+  status(err instanceof ApiError || err instanceof Error ? err.message : String(err), true);
+}
+
+/** The map's trust as a badge: trustworthiness and the share of 10-NN it keeps. */
+export function trustBadge(info) {
+  const badge = $('#trust-badge');
+  const t = info && info.trust;
+  if (!t) { fill(badge, ''); return; }
+  const tw = t.trustworthiness;
+  badge.className = `badge ${tw >= 0.9 ? 'good' : tw >= 0.75 ? 'ok' : 'poor'}`;
+  const kept = 100 * t.knn_recall;
+  fill(badge, `trust ${fmt(tw, 2)} · keeps ${kept < 10 ? kept.toFixed(1) : Math.round(kept)}% of ${t.k}-NN`);
+  badge.title = `Trustworthiness ${fmt(tw, 4)} (1 = no false neighbours on the map) and mean recall of each point's ` +
+    `${t.k} nearest neighbours among its ${t.k} nearest on the map: ${fmt(t.knn_recall, 4)}; ` +
+    `measured on ${int(t.sample)} points.`;
+}
+
+function swatch(colour) {
+  const node = h('span', { className: 'swatch' });
+  node.style.background = colour;
+  return node;
+}
+
+/** The colours of `pane`; `onMeasure` (or null) offers to measure every point's trust. */
+export function renderLegend(pane, onMeasure) {
+  const list = $('#legend');
+  const lg = pane.legend;
+  if (!lg) {
+    fill(list, h('li', { className: 'muted' }, 'one colour; pick a column to colour by'));
+    return;
+  }
+  const colours = coloursFor(lg);
+  const items = lg.labels.map((label, i) => h('li', {}, swatch(colours[i]), h('span', {}, label),
+    h('span', { className: 'count' }, int(lg.counts[i]))));
+  if (lg.other) {
+    items.push(h('li', {}, swatch(colours[colours.length - 1]), h('span', {}, lg.other_label),
+      h('span', { className: 'count' }, int(lg.other))));
+  }
+  if (lg.scale === 'trust' && lg.other && pane.info.trust.point_trust !== 'all' && onMeasure) {
+    items.push(h('li', {}, h('button', {
+      type: 'button', title: 'Find the true 10 nearest neighbours of every point of the map (a background job)',
+      onClick: onMeasure,
+    }, `measure all ${int(pane.n)} points`)));
+  }
+  fill(list, h('li', { className: 'muted' }, lg.name), ...items);
+}
+
+function goButton(id, onGo) {
+  return h('button', { className: 'go', type: 'button', onClick: () => onGo(id) }, id);
+}
+
+/** List items of a /neighbors result; `shared` (a Set of ids) tags the ones both spaces have. */
+export function neighbourItems(result, onGo, shared = null) {
+  return result.neighbors.map((nb) => {
+    let tag;
+    if (nb.near_on_map === true) tag = h('span', { className: 'tag near', title: `${nb.map_rank}th nearest on the map` }, `map #${nb.map_rank}`);
+    else if (nb.near_on_map === false) tag = h('span', { className: 'tag far', title: `far on the map: ${nb.map_rank}th nearest there` }, `far · map #${int(nb.map_rank)}`);
+    else tag = h('span', { className: 'tag' }, 'not on map');
+    const both = shared && shared.has(nb.id) ? h('span', { className: 'tag', title: 'a neighbour in both spaces' }, 'both') : null;
+    return h('li', { dataset: { id: nb.id } }, goButton(nb.id, onGo), h('span', { className: 'score' }, fmt(nb.score, 3)), tag, both);
+  });
+}
+
+/** The selected point (a /point answer) and its neighbours (a /neighbors answer). */
+export function renderSelection(point, result, onGo) {
+  fill($('#sel-id'), result.query.id);
+  const meta = [['row', int(point.row)], ['vector length', fmt(point.norm, 3)]];
+  for (const [k, v] of Object.entries(point.meta)) meta.push([k, v === null ? '–' : String(v)]);
+  fill($('#sel-meta'), ...meta.flatMap(([k, v]) => [h('span', { className: 'k' }, k), h('span', { className: 'v' }, v)]));
+  const measured = result.neighbors.filter((n) => n.near_on_map !== null);
+  fill($('#sel-kept'), measured.length === 0 ? 'not on this map'
+    : `${measured.filter((n) => n.near_on_map).length} of ${measured.length} are among its ${result.k} nearest on the map`);
+  fill($('#neighbors'), ...neighbourItems(result, onGo));
+  $('#sel-hint').hidden = true;
+}
+
+export function renderMissing(id, spaceName) {
+  fill($('#sel-id'), id);
+  fill($('#sel-meta'), h('span', { className: 'k' }, 'not in'), h('span', { className: 'v' }, spaceName));
+  fill($('#neighbors'));
+  fill($('#sel-kept'), '');
+}
+
+/** The neighbours of the same id in the second space, tagged where the first space agrees. */
+export function renderSecondList(id, result, spaceName, firstIds, onGo) {
+  const title = $('#nb-b-title');
+  title.hidden = false;
+  if (!result) {
+    fill(title, `${id} is not in ${spaceName}`);
+    fill($('#neighbors-b'));
+    return;
+  }
+  const shared = result.neighbors.filter((n) => firstIds.has(n.id)).length;
+  fill(title, `in ${spaceName}: ${shared} of ${result.neighbors.length} shared`);
+  fill($('#neighbors-b'), ...neighbourItems(result, onGo, firstIds));
+}
+
+export function clearSelection() {
+  for (const sel of ['#sel-id', '#sel-meta', '#neighbors', '#neighbors-b', '#sel-kept']) fill($(sel));
+  $('#nb-b-title').hidden = true;
+  $('#sel-hint').hidden = false;
+}
+
+/** The search dropdown: matches (or close spellings) to pick from. */
+export function renderSearch(out, onGo) {
+  const box = $('#search-results');
+  const pick = (id) => { box.hidden = true; onGo(id); };
+  const entries = out.results.map((r) => h('button', { type: 'button', onClick: () => pick(r.id) },
+    r.id, r.map_index === null ? ' (not on map)' : ''));
+  let head = `${int(out.total)} match${out.total === 1 ? '' : 'es'}${out.total > out.results.length ? `, first ${out.results.length}` : ''}`;
+  if (!out.total && out.suggestions.length) head = 'no such id; did you mean:';
+  const suggestions = out.suggestions.map((s) => h('button', { type: 'button', onClick: () => pick(s) }, s));
+  fill(box, h('div', { className: 'total' }, head), ...entries, ...suggestions);
+  box.hidden = false;
+}
+
+export function renderAnalogy(out, onGo) {
+  fill($('#analogy-answers'), ...out.answers.map((ans) => h('li', {}, goButton(ans.id, onGo),
+    h('span', { className: 'score' }, fmt(ans.score, 3)),
+    ans.map_index === null ? h('span', { className: 'tag' }, 'not on map') : null)));
+}
+
+/** A /api/compare answer: the agreement, then the ids whose neighbourhoods differ most. */
+export function renderCompare(out, onGo) {
+  fill($('#compare-summary'), `${int(out.shared)} shared ids; over the first ${int(out.compared)}, the ${out.k} nearest ` +
+    `neighbours agree ${Math.round(100 * out.mean)}% on average (median ${Math.round(100 * out.median)}%).`);
+  fill($('#compare-list'), ...out.most_different.map((d) => h('li', {}, goButton(d.id, onGo),
+    h('span', { className: 'score' }, `${Math.round(100 * d.overlap)}% shared`),
+    h('div', { className: 'diff' }, `only in ${out.a_name}: ${d.a_only.slice(0, 5).join(', ')}`),
+    h('div', { className: 'diff' }, `only in ${out.b_name}: ${d.b_only.slice(0, 5).join(', ')}`))));
+}
+
+export function renderLasso(pane, indices) {
+  $('#lasso-panel').hidden = false;
+  fill($('#lasso-summary'), `${int(indices.length)} points selected on ${pane.space.name}`);
+  fill($('#lasso-list'), ...indices.slice(0, 30).map((i) => h('li', {}, pane.idOf(i))),
+    indices.length > 30 ? h('li', {}, `… and ${int(indices.length - 30)} more`) : null);
+  $('#export-csv').disabled = indices.length === 0;
+}
