@@ -1,4 +1,4 @@
-# `make run`: set up .venv and run the demo on real GloVe vectors.  `make test`: set up and run the tests.
+# `make run`: set up .venv, run the demo on real GloVe vectors and serve the explorer.  `make test`: set up and run the tests.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/embspace demo --no-serve
+	$(BIN)/embspace demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
