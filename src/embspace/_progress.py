@@ -26,6 +26,27 @@ def progress(total: float | None = None, desc: str = "", unit: str = "it", show:
     return _Silent()
 
 
+@contextlib.contextmanager
+def fraction_progress(desc: str):
+    """A percentage bar driven by ``report(fraction, message)`` callbacks (map drawing and the like).
+
+    Yields the callback; fractions only move the bar forward, the message goes beside it.
+    """
+    with progress(total=100, desc=desc, unit="%") as bar:
+        if hasattr(bar, "bar_format"):  # a tqdm bar: a percentage, not a rate of "%" per second
+            bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
+        done = [0.0]
+
+        def report(fraction: float, message: str) -> None:
+            step = round(100 * fraction, 1) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+            bar.set_postfix_str(message)
+
+        yield report
+
+
 class _Silent(contextlib.AbstractContextManager):
     def update(self, n: float = 1) -> None:
         pass

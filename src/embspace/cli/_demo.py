@@ -85,22 +85,11 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
 
 def _map(path: str, method: str, dims: int, sample: int | None):
     """A map of the demo space, drawn with a progress bar the first time and cached."""
-    from .._progress import progress
+    from .._progress import fraction_progress
     from ..reduce import get_or_make_map
 
     label = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]
-    with progress(total=100, desc=f"{label} {dims}-D map of {sample or 400_000:,} words", unit="%") as bar:
-        if hasattr(bar, "bar_format"):
-            bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
-        done = [0.0]
-
-        def report(fraction: float, message: str) -> None:
-            step = round(100 * fraction, 1) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-            bar.set_postfix_str(message)
-
+    with fraction_progress(f"{label} {dims}-D map of {sample or 400_000:,} words") as report:
         # every point's trust for the maps of the most frequent words: the page colours by it
         return get_or_make_map(path, method, dims, sample, 0, report,
                                point_trust="all" if sample else "auto")

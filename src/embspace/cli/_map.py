@@ -41,7 +41,7 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
       embspace map glove.space --method pca --dims 3 --sample 10000 --json
       embspace map items.space --method umap --color category -o items.png
     """
-    from .._progress import progress
+    from .._progress import fraction_progress
     from ..reduce import get_or_make_map
     from ..reduce._draw import check_picture_path
     from ..reduce._map import plan_map
@@ -59,19 +59,8 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
     manifest = read_manifest(space_path)
     plan_map(method, dims, sample, seed, {}, manifest["n"], manifest.get("metric", "cosine"))
     start = time.perf_counter()
-    with progress(total=100, desc=f"{method} map", unit="%") as bar, warnings.catch_warnings(record=True) as caught:
+    with fraction_progress(f"{method} map") as report, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if hasattr(bar, "bar_format"):  # a tqdm bar: a percentage, not a rate of "%" per second
-            bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
-        done = [0.0]
-
-        def report(fraction: float, message: str) -> None:
-            step = round(100 * fraction, 1) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-            bar.set_postfix_str(message)
-
         m = get_or_make_map(space_path, method, dims, sample, seed, report, force=recompute,
                             point_trust="all" if color == "trust" else "auto")
     for w in caught:
