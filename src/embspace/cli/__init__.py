@@ -43,9 +43,9 @@ def main(quiet: bool) -> None:
 
 
 def _register() -> None:
-    from . import _build, _demo, _evaluate, _io, _map, _search, _serve
+    from . import _build, _demo, _evaluate, _io, _map, _search, _serve, _texts
 
-    for module in (_io, _search, _evaluate, _build, _map, _serve, _demo):
+    for module in (_io, _search, _evaluate, _build, _map, _serve, _demo, _texts):
         for command in module.COMMANDS:
             main.add_command(command)
 

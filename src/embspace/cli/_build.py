@@ -116,4 +116,13 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
                      align="lrll"))
 
 
+def _add_text_builders() -> None:
+    from ._texts import build_texts_cmd, build_tokens_cmd
+
+    build.add_command(build_texts_cmd)
+    build.add_command(build_tokens_cmd)
+
+
+_add_text_builders()
+
 COMMANDS = [build, compare]

@@ -16,8 +16,13 @@ from ._output import echo_json, json_option, open_space
               help="Use only the first N ids (word spaces are in frequency order).")
 @click.option("--method", "methods", multiple=True, type=click.Choice(["3cosadd", "3cosmul"]),
               help="Analogy method(s); default both.")
+@click.option("--sts", "sts_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Text spaces: an STS file (STS-B format or s1<TAB>s2<TAB>score). Repeatable.")
+@click.option("--retrieval", "retrieval_sets", multiple=True, nargs=2, type=click.Path(exists=True, dir_okay=False),
+              metavar="QUERIES QRELS", help="Text spaces: queries (qid<TAB>text) and judgements. Repeatable.")
+@click.option("--label", help="Text spaces: label column for kNN agreement and the probe [label].")
 @json_option
-def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, as_json):
+def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_files, retrieval_sets, label, as_json):
     """Does distance match human judgement?  No files: the report card
     (WS-353, SimLex-999, MEN, Google analogies with 3CosAdd and 3CosMul).
 
@@ -25,6 +30,7 @@ def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, as_json
     Examples:
       embspace evaluate glove.space
       embspace evaluate glove.space --pairs EN-RG-65.txt --analogies questions-words.txt --oov wrong --json
+      embspace evaluate questions.space --sts sts-dev.csv --label label
     """
     from ..evaluate import evaluate as run, format_table
 
@@ -32,6 +38,8 @@ def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, as_json
     kwargs = {"oov": oov, "restrict_vocab": restrict_vocab}
     if methods:
         kwargs["methods"] = tuple(methods)
+    if sts_files or retrieval_sets or label:
+        kwargs.update(sts=list(sts_files), retrieval=list(retrieval_sets), label=label)
     results = run(space, pairs=list(pairs) or None, analogies=list(analogies) or None, **kwargs)
     if as_json:
         echo_json({"space": str(space_path), "tasks": [r.to_dict() for r in results]})

@@ -13,24 +13,30 @@ from ._output import echo_json, json_option, open_space, table
 @click.argument("words", nargs=-1, required=True)
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many neighbours.")
 @click.option("--metric", type=click.Choice(METRICS), help="Default: the space's metric.")
+@click.option("--exact", is_flag=True, help="Ignore a cached ANN index (`embspace index`).")
 @json_option
-def neighbors(space_path, words, k, metric, as_json):
-    """Exact nearest neighbours of one or more ids.
+def neighbors(space_path, words, k, metric, exact, as_json):
+    """Nearest neighbours of one or more ids (through the space's ANN index when it has one).
 
     \b
     Examples:
       embspace neighbors glove.space king -k 5
       embspace neighbors glove.space frog toad --metric euclidean --json
     """
+    from ._texts import _index_for, _neighbors
+
     space = open_space(space_path)
-    results = space.neighbors(list(words), k=k, metric=metric)
+    index, how = _index_for(space, exact)
+    if index is not None and index.metric != (metric or space.metric):  # the index answers for its metric only
+        index, how = None, "exact"
+    results = _neighbors(space, index, list(words), k, True, metric)
     if as_json:
         out = [[{"id": n.id, "score": n.score} for n in result] for result in results]
         echo_json(out[0] if len(words) == 1 else dict(zip(words, out)))
         return
     label = "distance" if (metric or space.metric) == "euclidean" else "score"
     for word, result in zip(words, results):
-        click.echo(f"neighbours of {word!r} ({metric or space.metric}, exact, {space.n:,} items)")
+        click.echo(f"neighbours of {word!r} ({metric or space.metric}, {how}, {space.n:,} items)")
         click.echo(table([(i, n.id, n.score) for i, n in enumerate(result, 1)], ["#", "id", label]))
         click.echo()
 

