@@ -1,0 +1,94 @@
+"""ANN indexes: recall against exact search on real GloVe words, caching, staleness, the CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import embspace
+from embspace.cli import main
+from embspace.errors import EmbspaceError
+from embspace.index import AnnIndex, StaleIndexError, ann_neighbors, build_index, index_info, open_index
+
+pytest.importorskip("faiss")
+
+
+@pytest.fixture(scope="module")
+def glove_path(glove_small, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ann") / "glove20k.space"
+    embspace.save(glove_small, path)
+    return path
+
+
+@pytest.mark.parametrize("kind, floor", [("flat", 0.999), ("hnsw", 0.95), ("ivfpq", 0.9)])
+def test_index_recall_against_exact(glove_small, kind, floor):
+    index = AnnIndex(kind).fit(glove_small)
+    stats = index.measure_recall(glove_small, k=10, sample=300)
+    assert stats["recall@10"] >= floor, stats
+    assert stats["queries"] == 300 and stats["ann_qps"] > 0 and stats["exact_qps"] > 0
+
+
+def test_ann_neighbors_match_exact_for_ids_and_vectors(glove_small):
+    index = AnnIndex("flat").fit(glove_small)
+    exact = glove_small.neighbors(["king", "frog"], k=5)
+    approx = ann_neighbors(glove_small, index, ["king", "frog"], k=5)
+    assert [[n.id for n in r] for r in approx] == [[n.id for n in r] for r in exact]
+    assert np.allclose([n.score for n in approx[0]], [n.score for n in exact[0]], atol=1e-5)
+    one = ann_neighbors(glove_small, index, glove_small.vector("king"), k=3, exclude_query=False)
+    assert one[0].id == "king"
+
+
+def test_euclidean_and_dot_metrics(small_space):
+    for metric in ("euclidean", "dot"):
+        index = AnnIndex("flat", metric=metric).fit(small_space)
+        exact = small_space.neighbors("w3", k=4, metric=metric)
+        approx = ann_neighbors(small_space, index, "w3", k=4)
+        assert [n.id for n in approx] == [n.id for n in exact]
+        assert np.allclose([n.score for n in approx], [n.score for n in exact], atol=1e-4)
+
+
+def test_cached_index_is_used_checked_and_refused_when_stale(glove_path, tmp_path):
+    built = build_index(glove_path, "hnsw", sample=200)
+    meta = index_info(glove_path)
+    assert meta["kind"] == "hnsw" and meta["stats"]["recall@10"] == built.stats_["recall@10"] >= 0.95
+    space = embspace.load(glove_path)
+    assert open_index(space).index_.ntotal == space.n
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["neighbors", str(glove_path), "king", "-k", "3"])
+    assert result.exit_code == 0 and "hnsw index, recall@10" in result.output
+    result = runner.invoke(main, ["neighbors", str(glove_path), "king", "-k", "3", "--exact"])
+    assert "(cosine, exact," in result.output
+
+    other = tmp_path / "other.space"
+    embspace.save(space.head(19_000).normalize(), other)
+    shutil.copytree(glove_path / "index", other / "index")  # an index made for other vectors
+    with pytest.raises(StaleIndexError, match="built for other vectors"):
+        open_index(other)
+    result = runner.invoke(main, ["neighbors", str(other), "king"])
+    assert result.exit_code == 1 and "built for other vectors; rebuild it with `embspace index" in result.output
+    result = runner.invoke(main, ["-q", "index", str(other), "--kind", "flat", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["recall@10"] == 1.0
+    assert open_index(other).kind == "flat"
+
+    with open(other / "index" / "index.faiss", "r+b") as fh:  # damage the cached file
+        fh.seek(200)
+        fh.write(b"\xff\xff\xff\xff")
+    with pytest.raises(StaleIndexError, match="checksum"):
+        open_index(other)
+    assert runner.invoke(main, ["index", str(other), "--remove"]).exit_code == 0
+    assert open_index(other) is None
+
+
+def test_index_bad_input(small_space, tmp_path):
+    with pytest.raises(EmbspaceError, match="unknown index kind"):
+        AnnIndex("annoy")
+    with pytest.raises(EmbspaceError, match="not fitted yet"):
+        AnnIndex("hnsw").search(np.zeros((1, 8), dtype=np.float32))
+    with pytest.raises(EmbspaceError, match="at least 1,000 rows"):
+        AnnIndex("ivfpq").fit(small_space)
+    result = CliRunner().invoke(main, ["index", str(tmp_path / "missing.space")])
+    assert result.exit_code == 1 and "no such space" in result.output
