@@ -10,7 +10,7 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 
 @click.group("build")
 def build() -> None:
-    """Make a space from your data (`build words` for now)."""
+    """Make a space from your data: `build words`, `build texts`, `build tokens`."""
 
 
 _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (our own)."
