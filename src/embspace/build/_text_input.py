@@ -153,12 +153,11 @@ def _table(path: Path, fmt: str, rows: dict[str, list], column: str | None, id_c
     keep = [i for i, v in enumerate(values) if v is not None and str(v).strip()]
     if not keep:
         raise EmbspaceError(f"{path}: every text in column {column!r} is empty")
-    first = 1 if fmt == "txt" else 1
     if id_column:
         ids = [str(rows[id_column][i]) for i in keep]
         _check_unique(path, id_column, ids)
     else:
-        ids = [str(i + first) for i in keep]
+        ids = [str(i + 1) for i in keep]  # the line (txt) or data row (tables), 1-based
     meta = {name: [col[i] for i in keep] for name, col in rows.items() if name not in (column, id_column, "id")}
     texts = [str(values[i]) for i in keep]
     source = {"file": path.name, "format": fmt, "column": column, "id_column": id_column, "rows": len(values),

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from .. import __version__
 from ..errors import EmbspaceError
@@ -90,8 +89,7 @@ def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_
 
 
 def _table(source, column, id_column, fmt) -> TextTable:
-    if isinstance(source, (str, os.PathLike)) and (not isinstance(source, str) or Path(source).exists()
-                                                    or "\n" not in source):
+    if isinstance(source, (str, os.PathLike)):  # a path; texts come as a list
         return read_texts(source, column=column, id_column=id_column, fmt=fmt)
     texts = [str(t) for t in source]
     keep = [i for i, t in enumerate(texts) if t.strip()]

@@ -83,8 +83,10 @@ def sts(space: Space, pairs: str | os.PathLike | Sequence[tuple[str, str, float]
     cos = (a * b).sum(axis=1)
     gold = np.array([p[2] for p in pairs], dtype=np.float64)
     found = int(ok.sum())
-    score = float(spearmanr(cos[ok], gold[ok]).statistic) if found > 2 else float("nan")
-    pearson = float(pearsonr(cos[ok], gold[ok]).statistic) if found > 2 else float("nan")
+    score = pearson = float("nan")
+    if found > 2 and np.ptp(cos[ok]) > 0 and np.ptp(gold[ok]) > 0:  # else undefined: reported as n/a
+        score = float(spearmanr(cos[ok], gold[ok]).statistic)
+        pearson = float(pearsonr(cos[ok], gold[ok]).statistic)
     return Result(name or "sts", "sts", "spearman", score, found / len(pairs), found, len(pairs), "drop",
                   {"pearson": pearson, "encoder": encoder.name})
 
