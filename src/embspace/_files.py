@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,3 +35,15 @@ def read_npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
             return reader(fh)
         except EOFError as exc:
             raise ValueError(str(exc) or "file ends inside the header") from None
+
+
+def writable_parent(path: Path) -> Path:
+    """The folder `path` would be written into, checked to exist and be writable (one-line errors)."""
+    from .errors import EmbspaceError
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
+    return parent

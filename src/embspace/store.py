@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from ._files import read_npy_header, sha256_file
+from ._files import read_npy_header, sha256_file, writable_parent
 from .errors import CorruptSpaceError, EmbspaceError
 from .space import METRICS, Space
 
@@ -76,12 +76,7 @@ def check_target(path: str | os.PathLike, overwrite: bool, hint: str = "pass ove
             raise EmbspaceError(f"{path} exists and is not a .space folder; refusing to replace it")
         if not overwrite:
             raise EmbspaceError(f"{path} exists; {hint} to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
-    return parent
+    return writable_parent(path)
 
 
 def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> Space:

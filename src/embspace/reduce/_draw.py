@@ -3,12 +3,13 @@ helpers it shares with the HTML page (colours from a metadata column, which poin
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._files import writable_parent
+from .._formats_io import atomic_files
 from ..errors import EmbspaceError
 from ..space import Space
 from ._map import Map
@@ -115,23 +116,14 @@ def check_picture_path(path: str | os.PathLike, force: bool) -> Path:
     if path.exists() and (path.is_dir() or not force):
         raise EmbspaceError(f"{path} exists; pass --force to replace it" if not path.is_dir()
                             else f"{path} is a folder")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
+    writable_parent(path)
     return path
 
 
 def write_atomically(path: Path, write) -> Path:
     """Call write(temporary_path) and rename the result to `path`; nothing half-written is left."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
+    with atomic_files(path) as (tmp,):
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
