@@ -25,14 +25,14 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--methods", default="ppmi-svd,glove,cbow,sgns,fasttext")
     ap.add_argument("--glove-sweep", action="store_true",
-                    help="instead: mean Spearman of GloVe settings (dim, subsample, epochs) on this corpus")
+                    help="instead: mean Spearman of GloVe settings (dim, subsample, epochs, abtt) on this corpus")
     args = ap.parse_args()
     if args.glove_sweep:
-        for dim, sub, epochs in [(100, 0.0, 10), (100, 0.0, 25), (100, 1e-4, 25), (100, 3e-5, 25), (300, 3e-5, 25),
-                                 (100, 1e-3, 25), (300, 1e-4, 10), (300, 1e-4, 15), (100, 1e-4, 15)]:
-            space = build_words(CORPUS, "glove", workers=2, dim=dim, subsample=sub, epochs=epochs)
+        for dim, sub, epochs, abtt in [(100, 1e-4, 15, 0), (100, 1e-4, 10, 0), (100, 1e-4, 10, 4),
+                                       (100, 1e-4, 15, 4), (200, 1e-4, 10, 4), (100, 1e-4, 10, 2)]:
+            space = build_words(CORPUS, "glove", workers=2, dim=dim, subsample=sub, epochs=epochs, abtt=abtt)
             r = [word_pairs(space, n).score for n in ("ws353", "simlex999", "men")]
-            print(f"glove dim {dim} subsample {sub} epochs {epochs}: " + " ".join(f"{x:.3f}" for x in r)
+            print(f"glove dim {dim} subsample {sub} epochs {epochs} abtt {abtt}: " + " ".join(f"{x:.3f}" for x in r)
                   + f" mean {sum(r) / 3:.3f}", flush=True)
         return
     for method in args.methods.split(","):

@@ -36,6 +36,7 @@ class WordParams:
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     lowercase: bool = True
     encoding_errors: str = "replace"   # undecodable bytes in text: strict | replace | ignore
+    abtt: int | None = None            # all-but-the-top: remove the mean and the top D directions after training
     # word2vec / fastText
     negative: int = 5
     ns_exponent: float = 0.75
@@ -59,18 +60,18 @@ class WordParams:
         "ppmi-svd": ("cds", "eig", "neg_shift", "context_vectors"),
     }
     METHOD_DEFAULTS = {
-        "sgns": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5},
-        "cbow": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5},
-        "fasttext": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5},
+        "sgns": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5, "abtt": 0},
+        "cbow": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5, "abtt": 0},
+        "fasttext": {"dim": 100, "window": 5, "subsample": 1e-3, "epochs": 5, "abtt": 0},
         # glove: chosen with benchmarks/tune_words.py (7M tokens) and floors_words.py (1.78M tokens), see
         # BENCHMARKS.md: subsampling frequent words before counting lifted mean Spearman 0.38 -> 0.47
         # (100-d, 7M tokens); more dimensions add a little; the score peaks near epoch 10-12 on 7M
-        # tokens and needs ~15 on 1.78M
-        "glove": {"dim": 200, "window": 10, "subsample": 1e-4, "epochs": 15},
-        "ppmi-svd": {"dim": 300, "window": 5, "subsample": 0.0, "epochs": None},
+        # tokens; removing the mean and the top 4 directions (all-but-the-top) added 0.04
+        "glove": {"dim": 200, "window": 10, "subsample": 1e-4, "epochs": 10, "abtt": 4},
+        "ppmi-svd": {"dim": 300, "window": 5, "subsample": 0.0, "epochs": None, "abtt": 0},
     }
     SHARED = ("dim", "window", "min_count", "max_vocab", "subsample", "epochs", "seed", "workers", "lowercase",
-              "encoding_errors")
+              "encoding_errors", "abtt")
 
     def resolve(self, method: str) -> "WordParams":
         """A copy with every None replaced by `method`'s default, checked."""
@@ -82,6 +83,9 @@ class WordParams:
                 values[name] = default
         out = WordParams(**values)
         out._check()
+        if method == "fasttext" and out.abtt:
+            raise EmbspaceError("--abtt is not available for fasttext: vectors of unseen words come from "
+                                "sub-words and would not be post-processed the same way")
         return out
 
     def _check(self) -> None:
@@ -94,6 +98,8 @@ class WordParams:
             raise EmbspaceError(f"--max-vocab must be at least 2; got {self.max_vocab}")
         if not 0 <= self.subsample < 1:
             raise EmbspaceError(f"--subsample must be in [0, 1); got {self.subsample}")
+        if not 0 <= self.abtt < self.dim:
+            raise EmbspaceError(f"--abtt must be from 0 to {self.dim - 1} (below --dim {self.dim}); got {self.abtt}")
 
     def for_method(self, method: str) -> dict[str, Any]:
         """The parameters that `method` uses, as recorded in the manifest."""
@@ -135,6 +141,10 @@ def build_words(paths: Sequence[str | os.PathLike], method: str = "sgns", params
     trainer = {"sgns": _train_word2vec, "cbow": _train_word2vec, "fasttext": _train_word2vec,
                "glove": _train_glove, "ppmi-svd": _train_ppmi}[method]
     words, counts, vectors, extra = trainer(corpus, method, params)
+    if params.abtt:
+        from ._abtt import all_but_the_top
+
+        vectors, extra["abtt"] = all_but_the_top(vectors, params.abtt)
     extras = extra.pop("_extras", {})
     seconds = time.perf_counter() - start
     info = {

@@ -27,9 +27,12 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 @click.option("--max-vocab", type=click.IntRange(min=2), help="Keep only the N most frequent words.")
 @click.option("--subsample", type=click.FloatRange(0, 1, max_open=True),
               help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 1e-4 glove; 0 ppmi-svd].")
-@click.option("--epochs", type=click.IntRange(min=1), help="[5; glove 15; not used by ppmi-svd]")
+@click.option("--epochs", type=click.IntRange(min=1), help="[5; glove 10; not used by ppmi-svd]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Threads [up to 4]; 1 with a seed = reproducible.")
+@click.option("--abtt", type=click.IntRange(min=0),
+              help="All-but-the-top: remove the mean and the top D principal directions after training "
+                   "[glove 4; others 0 (off)].")
 @click.option("--no-lowercase", is_flag=True, help="Keep case when tokenising.")
 @click.option("--encoding-errors", type=click.Choice(["strict", "replace", "ignore"]), default="replace",
               show_default=True, help="Bytes that are not UTF-8: stop, replace with U+FFFD, or drop.")
