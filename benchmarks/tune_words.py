@@ -9,7 +9,7 @@ an unknown word dropped), printing one line per setting.
     .venv/bin/python benchmarks/tune_words.py ppmi  --workdir /tmp/bench-words --windows 2,5,8 \
         --weightings uniform,harmonic
     .venv/bin/python benchmarks/tune_words.py glove --workdir /tmp/bench-words --window 10 --x-max 10 \
-        --dim 100 --subsample 3e-5 --checkpoints 5,10,15
+        --dim 100 --subsample 3e-5 --checkpoints 5,10,15 [--abtt 0,2,4,5]
 
 `ppmi`: for each window and weighting, one randomised SVD at 500 dimensions per (cds, shift);
 300-d results are its first 300 singular vectors (the top of a 500-d randomised SVD), and eig
@@ -110,8 +110,9 @@ def ppmi(data: Data, windows, weightings, subsample: float) -> None:
 
 
 def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: float, subsample: float,
-          checkpoints: list[int], workers: int, min_x: float = 0.0) -> None:
+          checkpoints: list[int], workers: int, min_x: float = 0.0, abtt: tuple[int, ...] = (0,)) -> None:
     from embspace.build import _glove as G
+    from embspace.build._abtt import all_but_the_top
     from embspace.build._cooccur import cooccurrence
 
     start = time.perf_counter()
@@ -133,8 +134,10 @@ def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: flo
         blocks = rng.permutation(n_blocks).astype(np.int64)
         loss = G._hogwild(blocks, np.uint64(int(rng.integers(2**63))), workers, state) / rows.size
         if epoch in checkpoints:
-            data.score(W + C, f"glove w{window} xmax{x_max} a{alpha} d{dim} lr{lr} sub{subsample} minx{min_x} ep{epoch} "
-                              f"loss {loss:.4f} t {time.perf_counter() - start:.0f}s W+C")
+            for d in abtt:
+                data.score(all_but_the_top(W + C, d)[0],
+                           f"glove w{window} xmax{x_max} a{alpha} d{dim} lr{lr} sub{subsample} minx{min_x} ep{epoch} "
+                           f"loss {loss:.4f} t {time.perf_counter() - start:.0f}s W+C abtt{d}")
 
 
 def main() -> None:
@@ -153,6 +156,7 @@ def main() -> None:
     ap.add_argument("--checkpoints", default="10,25")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--min-x", type=float, default=0.0, help="glove: drop pairs whose weighted count is below")
+    ap.add_argument("--abtt", default="0", help="glove: score W + C after all-but-the-top with each D (e.g. 0,2,4,5)")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     if args.what == "prep":
@@ -163,7 +167,8 @@ def main() -> None:
         ppmi(data, [int(x) for x in args.windows.split(",")], args.weightings.split(","), args.subsample)
     else:
         glove(data, args.window, args.x_max, args.dim, args.lr, args.alpha, args.subsample,
-              [int(x) for x in args.checkpoints.split(",")], args.workers, args.min_x)
+              [int(x) for x in args.checkpoints.split(",")], args.workers, args.min_x,
+              tuple(int(x) for x in args.abtt.split(",")))
 
 
 if __name__ == "__main__":

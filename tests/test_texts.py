@@ -136,8 +136,48 @@ def test_polarity_probe_beats_chance_with_bow_baseline(tmp_path):
 def test_fast_path_stays_close_to_the_full_model(sts_space):
     pairs = _sts_pairs(STS_DEV)[1::10]
     full = sts(sts_space, pairs)
-    fast = sts(build_texts(["a placeholder"], model="minilm-fast"), pairs)
+    fast_space = build_texts(["a placeholder"], model="minilm-fast")
+    fast = sts(fast_space, pairs)
     assert abs(fast.score - full.score) < 0.03
+    enc = fast_space.info["encoder"]
+    assert enc["quantized"] == "int8-onnxruntime" and enc["runtime"] == "onnxruntime" and len(enc["onnx_sha256"]) == 64
+
+
+def test_fast_path_model_is_made_once_checked_and_remade_when_damaged(tmp_path, monkeypatch):
+    from embspace.build import _encoders_onnx as onnx_enc
+    from embspace.build._encoders import encode_queries, encoder_for
+
+    monkeypatch.setenv("EMBSPACE_HOME", str(tmp_path))
+    texts = ["A man is playing a guitar.", "A man plays the guitar.", "Stocks fell sharply on Monday."]
+    space = build_texts(texts, model="minilm-fast")
+    path = onnx_enc.model_file()
+    assert path.parent == tmp_path / "models" and path.is_file() and path.with_suffix(".json").is_file()
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temp folder left
+    v = space.vectors
+    assert v[0] @ v[1] > 0.8 > v[0] @ v[2]
+    full = build_texts(texts, model="minilm").vectors
+    assert np.min(np.sum(v * full, axis=1)) > 0.9  # int8 stays near the full model
+    # Queries go through the same encoder. int8 activations are scaled per batch, so a text alone
+    # and the same text among others differ a little.
+    assert encode_queries(space, texts[:1])[0] @ v[0] > 0.98
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # damage one byte: the checksum no longer matches, so it is made again
+    path.write_bytes(bytes(data))
+    onnx_enc._SESSIONS.clear()
+    assert not onnx_enc._valid(path)
+    again = encoder_for(space).encode(texts)
+    assert onnx_enc._valid(path)
+    np.testing.assert_allclose(again, v, atol=1e-5)
+
+
+def test_spaces_from_the_torch_int8_path_keep_their_encoder():
+    from embspace.build._encoders import SentenceEncoder, encoder_for
+
+    old = SentenceEncoder("minilm-fast")
+    space = build_texts(["a placeholder"], model="minilm")
+    space.info["encoder"] = old.describe()
+    enc = encoder_for(space)
+    assert isinstance(enc, SentenceEncoder) and enc.quantized
 
 
 def test_inputs_txt_csv_parquet_empty_lines_duplicates_truncation(tmp_path):

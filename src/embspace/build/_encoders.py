@@ -35,8 +35,10 @@ class Encoder:
     name = "encoder"
     dim = 0
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Vectors of shape (len(texts), dim), float32, unit length (zero rows stay zero)."""
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Vectors of shape (len(texts), dim), float32, unit length (zero rows stay zero).
+
+        `batch_size`: texts per forward pass; None picks the encoder's own default."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
@@ -158,7 +160,7 @@ class SentenceEncoder(Encoder):
     def count_truncated(self, texts: list[str]) -> int:
         return int(np.count_nonzero(self.token_lengths(texts) > self.max_seq_length))
 
-    def encode(self, texts: list[str], batch_size: int = 64, lengths: np.ndarray | None = None) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
         """Vectors of shape (len(texts), dim), float32, unit length.
 
         Texts are encoded longest first in chunks of a few batches, so the progress bar (texts/s) moves
@@ -167,6 +169,7 @@ class SentenceEncoder(Encoder):
         import torch
 
         n = len(texts)
+        batch_size = int(batch_size or 64)
         if lengths is None:
             lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
         order = np.argsort(-lengths, kind="stable")
@@ -271,7 +274,8 @@ class TfidfSvdEncoder(Encoder):
         counts.data = 1.0 + np.log(counts.data)
         return normalize(counts.multiply(self.idf_[None, :]).tocsr())
 
-    def encode(self, texts: list[str], batch_size: int = 4096) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        batch_size = int(batch_size or 4096)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with progress(total=len(texts), desc="encoding", unit="text") as bar:
             for start in range(0, len(texts), batch_size):
@@ -321,9 +325,27 @@ def make_encoder(model: str = DEFAULT_MODEL, *, max_seq_length: int | None = Non
     """The encoder `model` names: ``minilm`` (default), ``minilm-fast``, ``tfidf-svd`` or a local folder."""
     if model in TFIDF_NAMES:
         return TfidfSvdEncoder(dim=dim, seed=seed)
+    if model in FAST_NAMES:
+        return _fast_encoder(max_seq_length)
     if model not in MINILM_NAMES and model not in FAST_NAMES:
         check_model_folder(Path(model).expanduser())
     return SentenceEncoder(model, max_seq_length=max_seq_length)
+
+
+def _fast_encoder(max_seq_length: int | None, fallback: bool = True) -> Encoder:
+    """minilm-fast: ONNX Runtime int8 when onnxruntime is installed, else torch's dynamic int8."""
+    from . import _encoders_onnx
+
+    if _encoders_onnx.available():
+        return _encoders_onnx.OnnxMiniLMEncoder(max_seq_length=max_seq_length)
+    if not fallback:
+        raise EmbspaceError(f"this space was built with minilm-fast on ONNX Runtime, and the Python package "
+                            f"'onnxruntime' is not installed; {INSTALL}")
+    import sys
+
+    print("embspace: onnxruntime is not installed; minilm-fast runs torch's int8 path instead (slower)",
+          file=sys.stderr)
+    return SentenceEncoder(FAST_NAMES[0], max_seq_length=max_seq_length)
 
 
 def encoder_for(space) -> Encoder:
@@ -348,14 +370,22 @@ def encoder_for(space) -> Encoder:
     if not package and not Path(model).is_dir():
         raise EmbspaceError(f"this space was built with the local model folder {model!r}, which does not exist "
                             "here; copy the model there or rebuild the space with an installed model")
-    enc = SentenceEncoder(model, max_seq_length=info.get("max_seq_length"))
+    if model in FAST_NAMES and info.get("quantized") != "int8-dynamic-linear":
+        from ._encoders_onnx import QUANTIZED
+
+        if info.get("quantized") != QUANTIZED:
+            raise EmbspaceError(f"this space was built by minilm-fast quantised as {info.get('quantized')!r}, "
+                                "which this embspace does not know; upgrade embspace")
+        enc = _fast_encoder(info.get("max_seq_length"), fallback=False)
+    else:  # spaces made by the older torch int8 fast path keep being queried by it
+        enc = SentenceEncoder(model, max_seq_length=info.get("max_seq_length"))
     if enc.dim != int(info.get("dim", enc.dim)):
         raise EmbspaceError(f"model {model!r} now gives {enc.dim}-d vectors but the space holds "
                             f"{info.get('dim')}-d ones; rebuild the space")
     return enc
 
 
-def encode_queries(space, texts: list[str], batch_size: int = 64) -> np.ndarray:
+def encode_queries(space, texts: list[str], batch_size: int | None = None) -> np.ndarray:
     """Encode `texts` with the encoder recorded in `space`; shape (len(texts), space.dim), float32."""
     vectors = encoder_for(space).encode(list(texts), batch_size=batch_size)
     if vectors.shape[1] != space.dim:

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import EmbspaceError
 from ..space import Space
-from ._encoders import DEFAULT_MODEL, SentenceEncoder, TfidfSvdEncoder, make_encoder
+from ._encoders import DEFAULT_MODEL, TfidfSvdEncoder, make_encoder
 from ._text_input import TextTable, read_texts
 
 
 def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL, *,
                 column: str | None = None, id_column: str | None = None, fmt: str | None = None,
-                batch_size: int = 64, max_seq_length: int | None = None, dim: int = 256, seed: int = 0,
+                batch_size: int | None = None, max_seq_length: int | None = None, dim: int = 256, seed: int = 0,
                 name: str | None = None) -> Space:
     """Embed texts into a space: one row per non-empty text, the text kept in ``meta["text"]``.
 
@@ -46,7 +46,7 @@ def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_
     >>> space.n, space.meta["text"][2]
     (3, 'stocks fell')
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
     start = time.perf_counter()
     table = _table(source, column, id_column, fmt)
@@ -57,7 +57,7 @@ def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_
         encoder.fit(table.texts)
         vectors = encoder.encode(table.texts)
     else:
-        assert isinstance(encoder, SentenceEncoder)
+        batch_size = batch_size or getattr(encoder, "default_batch_size", 64)
         lengths = encoder.token_lengths(table.texts)
         truncated = int((lengths > encoder.max_seq_length).sum())
         vectors = encoder.encode(table.texts, batch_size=batch_size, lengths=lengths)

@@ -49,7 +49,7 @@ def read_sts(path: str | os.PathLike) -> list[tuple[str, str, float]]:
 
 
 def sts(space: Space, pairs: str | os.PathLike | Sequence[tuple[str, str, float]], name: str | None = None,
-        batch_size: int = 64) -> Result:
+        batch_size: int | None = None) -> Result:
     """Spearman correlation of the cosine of each pair's vectors with the gold scores.
 
     Parameters
@@ -141,7 +141,7 @@ def read_queries(path: str | os.PathLike) -> dict[str, str]:
 
 def retrieval(space: Space, queries: Mapping[str, str] | str | os.PathLike,
               qrels: Mapping[str, Mapping[str, float]] | str | os.PathLike, ks: Iterable[int] = (1, 5, 10),
-              name: str = "retrieval", batch_size: int = 64) -> Result:
+              name: str = "retrieval", batch_size: int | None = None) -> Result:
     """Rank the space's rows for each query; recall@k, MRR@10 and nDCG@10 against `qrels`.
 
     Parameters
