@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import sha256_file
 from .._progress import progress
 from ..errors import EmbspaceError
 from ._encoders import INSTALL, MINILM_PACKAGE, Encoder, _offline, _unit, _version, minilm_path
@@ -52,20 +53,12 @@ def model_file() -> Path:
     return home() / "models" / f"all-MiniLM-L6-v2-int8-{_key()}.onnx"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _valid(path: Path) -> bool:
     sidecar = path.with_suffix(".json")
     if not path.is_file() or not sidecar.is_file():
         return False
     try:
-        return json.loads(sidecar.read_text())["sha256"] == _sha256(path)
+        return json.loads(sidecar.read_text())["sha256"] == sha256_file(path)
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -87,7 +80,7 @@ def ensure_model() -> Path:
                             "set EMBSPACE_HOME to a writable folder") from None
     try:
         quantized = _export_int8(tmp)
-        digest = _sha256(quantized)
+        digest = sha256_file(quantized)
         sidecar = tmp / "meta.json"
         sidecar.write_text(json.dumps({"sha256": digest, "recipe": RECIPE, "source": MINILM_PACKAGE,
                                        "source_version": _version(MINILM_PACKAGE),
