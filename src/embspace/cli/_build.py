@@ -21,7 +21,7 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 @click.option("--method", required=True, type=click.Choice(["sgns", "cbow", "fasttext", "glove", "ppmi-svd"]),
               help=_METHOD_HELP)
 @click.option("-o", "--output", required=True, help="The .space folder to write.")
-@click.option("--dim", type=click.IntRange(min=1), help="Dimensions [sgns/cbow/fasttext 100; glove 200; ppmi-svd 300].")
+@click.option("--dim", type=click.IntRange(min=1), help="Dimensions [sgns/cbow/fasttext 100; glove 150; ppmi-svd 300].")
 @click.option("--window", type=click.IntRange(min=1), help="Context window each side [5; glove 10].")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--max-vocab", type=click.IntRange(min=2), help="Keep only the N most frequent words.")
