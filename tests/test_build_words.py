@@ -185,3 +185,13 @@ def test_abtt_knob_is_recorded_and_checked(tmp_path):
     proc = _cli("build", "words", CORPUS[0], "--method", "fasttext", "--abtt", "2", "-o", str(tmp_path / "f.space"))
     assert proc.returncode == 1 and "not available for fasttext" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "f.space").exists()
+
+
+def test_build_package_exports_builders_without_heavy_imports():
+    code = ("import sys, embspace.build as b; "
+            "assert callable(b.build_words) and callable(b.build_texts) and callable(b.build_tokens); "
+            "assert callable(b.encode_queries) and callable(b.all_but_the_top); "
+            "print(sorted(m for m in ('torch', 'gensim', 'onnxruntime', 'sentence_transformers') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
