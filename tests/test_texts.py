@@ -170,6 +170,19 @@ def test_fast_path_model_is_made_once_checked_and_remade_when_damaged(tmp_path, 
     np.testing.assert_allclose(again, v, atol=1e-5)
 
 
+def test_a_fast_space_from_another_int8_model_is_queried_with_a_note(capsys):
+    from embspace.build._encoders import encoder_for
+
+    space = build_texts(["a placeholder"], model="minilm-fast")
+    capsys.readouterr()
+    encoder_for(space)
+    assert "int8 model" not in capsys.readouterr().err
+    space.info["encoder"] = {**space.info["encoder"], "onnx_sha256": "0" * 64}
+    encoder_for(space).encode(["still works"])
+    err = capsys.readouterr().err
+    assert "encoded by an int8 model 000000000000" in err and "may differ slightly" in err
+
+
 def test_spaces_from_the_torch_int8_path_keep_their_encoder():
     from embspace.build._encoders import SentenceEncoder, encoder_for
 

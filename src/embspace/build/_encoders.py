@@ -377,6 +377,13 @@ def encoder_for(space) -> Encoder:
             raise EmbspaceError(f"this space was built by minilm-fast quantised as {info.get('quantized')!r}, "
                                 "which this embspace does not know; upgrade embspace")
         enc = _fast_encoder(info.get("max_seq_length"), fallback=False)
+        built_with = info.get("onnx_sha256")
+        if built_with and built_with != enc.model_sha256:
+            import sys
+
+            print(f"embspace: this space was encoded by an int8 model {built_with[:12]}… and the one here is "
+                  f"{enc.model_sha256[:12]}… (other onnxruntime/torch versions); query vectors may differ "
+                  "slightly", file=sys.stderr)
     else:  # spaces made by the older torch int8 fast path keep being queried by it
         enc = SentenceEncoder(model, max_seq_length=info.get("max_seq_length"))
     if enc.dim != int(info.get("dim", enc.dim)):

@@ -78,6 +78,9 @@ def ensure_model() -> Path:
     except OSError as exc:
         raise EmbspaceError(f"cannot write the minilm-fast model under {path.parent}: {exc.strerror or exc}; "
                             "set EMBSPACE_HOME to a writable folder") from None
+    import sys
+
+    print(f"embspace: making the int8 minilm-fast model once (about 10 s): {path}", file=sys.stderr)
     try:
         quantized = _export_int8(tmp)
         digest = sha256_file(quantized)
@@ -185,6 +188,10 @@ class OnnxMiniLMEncoder(Encoder):
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
+    @property
+    def model_sha256(self) -> str:
+        return json.loads(self.path.with_suffix(".json").read_text())["sha256"]
+
     def token_lengths(self, texts: list[str]) -> np.ndarray:
         """Tokens per text, special tokens included, before truncation."""
         out = np.empty(len(texts), dtype=np.int64)
@@ -235,7 +242,7 @@ class OnnxMiniLMEncoder(Encoder):
         return {"kind": "sentence-transformers", "model": self.model_name, "name": self.name, "dim": self.dim,
                 "max_seq_length": self.max_seq_length, "pooling": "mean", "normalized": True,
                 "quantized": QUANTIZED, "runtime": "onnxruntime", "onnxruntime_version": _version("onnxruntime"),
-                "onnx_recipe": RECIPE, "onnx_sha256": json.loads(self.path.with_suffix(".json").read_text())["sha256"],
+                "onnx_recipe": RECIPE, "onnx_sha256": self.model_sha256,
                 "package": MINILM_PACKAGE, "package_version": _version(MINILM_PACKAGE)}
 
 
