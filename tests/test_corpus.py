@@ -363,3 +363,37 @@ def test_vocab_refuses_bad_rules():
         Vocab.build([["a"]], min_count=0)
     with pytest.raises(EmbspaceError, match="repeats"):
         Vocab(["a", "a"], [1, 1])
+
+
+def test_build_encoded_matches_build_and_encode_in_one_pass(tmp_path, monkeypatch):
+    import gc
+    import os
+    import tempfile
+
+    import numpy as np
+
+    from embspace.build import Corpus, Vocab
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    text = tmp_path / "c.txt"
+    text.write_text("the cat sat on the mat\nzzz qqq\nthe dog sat\n\nthe cat ran on the mat again\n" * 50)
+    corpus = Corpus([text])
+    expected = Vocab.build(corpus, min_count=60, max_vocab=5)
+    vocab, encoded = Vocab.build_encoded(corpus, min_count=60, max_vocab=5)
+    assert vocab.words == expected.words and vocab.total == expected.total
+    np.testing.assert_array_equal(vocab.counts, expected.counts)
+    for _ in range(2):  # re-iterable
+        got = list(encoded)
+        want = list(expected.encode(corpus))
+        assert len(got) == len(want) and all(np.array_equal(a, b) and a.dtype == np.int32 for a, b in zip(got, want))
+    assert any(a.size == 0 for a in got)  # "zzz qqq": only unknown words, still one (empty) sentence
+    folder = encoded.folder
+    assert os.path.isdir(folder)
+    del encoded, got
+    gc.collect()
+    assert not os.path.exists(folder)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(EmbspaceError, match="no tokens"):
+        Vocab.build_encoded(Corpus([empty]))
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("embspace-ids-")]

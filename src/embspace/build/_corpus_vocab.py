@@ -1,6 +1,10 @@
 """The vocabulary of a corpus: words by descending count, and sentences encoded as id arrays."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -47,22 +51,73 @@ class Vocab:
         `max_vocab` most frequent. The order (count descending, then word) is deterministic.
         A vocabulary left empty by the rules is returned empty; callers decide if that is an error.
         """
-        if min_count < 1:
-            raise EmbspaceError(f"min_count must be at least 1, got {min_count}")
-        if max_vocab is not None and max_vocab < 1:
-            raise EmbspaceError(f"max_vocab must be at least 1 or None, got {max_vocab}")
+        _check_rules(min_count, max_vocab)
         counter: Counter[str] = Counter()
         update = counter.update  # C-accelerated counting of a list
         for tokens in sentences:
             update(tokens)
-        total = sum(counter.values())
-        kept = [(word, n) for word, n in counter.items() if n >= min_count]
+        return cls._from_counts(counter.items(), min_count, max_vocab)
+
+    @classmethod
+    def _from_counts(cls, items: Iterable[tuple[str, int]], min_count: int, max_vocab: int | None) -> Vocab:
+        items = list(items)
+        total = sum(n for _, n in items)
+        kept = [(word, n) for word, n in items if n >= min_count]
         kept.sort(key=lambda wn: (-wn[1], wn[0]))
         if max_vocab is not None:
             kept = kept[:max_vocab]
         words = [w for w, _ in kept]
         counts = np.fromiter((n for _, n in kept), dtype=np.int64, count=len(kept))
         return cls(words, counts, total=total, min_count=min_count, max_vocab=max_vocab)
+
+    @classmethod
+    def build_encoded(cls, sentences: Iterable[Sequence[str]], min_count: int = 5,
+                      max_vocab: int | None = None) -> tuple[Vocab, EncodedSentences]:
+        """`build` and `encode` in one tokenising pass: the same vocabulary, and the same id arrays.
+
+        While counting, each sentence is written as provisional word ids (int32) to a temporary
+        file (4 bytes a token, in ``$TMPDIR``), so memory does not grow with the corpus and the
+        second pass reads numbers instead of tokenising the text again. The returned
+        `EncodedSentences` can be iterated any number of times; its file goes when it does.
+        """
+        _check_rules(min_count, max_vocab)
+        folder = tempfile.mkdtemp(prefix="embspace-ids-")
+        try:
+            index: dict[str, int] = {}
+            counts = np.zeros(1024, dtype=np.int64)
+            ids_path, lens_path = os.path.join(folder, "ids.i32"), os.path.join(folder, "lens.i64")
+            with open(ids_path, "wb") as ids_file, open(lens_path, "wb") as lens_file:
+                ids: list[int] = []
+                lens: list[int] = []
+
+                def flush() -> None:
+                    nonlocal counts
+                    block = np.array(ids, dtype=np.int32)
+                    block.tofile(ids_file)
+                    np.array(lens, dtype=np.int64).tofile(lens_file)
+                    if len(index) > counts.size:
+                        counts = np.concatenate([counts, np.zeros(max(len(index), 2 * counts.size) - counts.size,
+                                                                  dtype=np.int64)])
+                    counts[:len(index)] += np.bincount(block, minlength=len(index))
+                    ids.clear()
+                    lens.clear()
+
+                assign = index.setdefault
+                for tokens in sentences:
+                    ids.extend([assign(word, len(index)) for word in tokens])
+                    lens.append(len(tokens))
+                    if len(ids) >= _FLUSH:
+                        flush()
+                flush()
+            vocab = cls._from_counts(zip(index, counts[:len(index)].tolist()), min_count, max_vocab)
+            mapping = np.full(len(index), -1, dtype=np.int32)
+            if vocab.words:
+                mapping[np.fromiter((index[w] for w in vocab.words), dtype=np.int64, count=len(vocab.words))] = (
+                    np.arange(len(vocab.words), dtype=np.int32))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return vocab, EncodedSentences(folder, ids_path, lens_path, mapping)
 
     def encode(self, sentences: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
         """One int32 array of word ids per sentence, out-of-vocabulary tokens removed.
@@ -88,3 +143,44 @@ class Vocab:
         return {"words": len(self.words), "corpus_tokens": self.total,
                 "kept_tokens": int(self.counts.sum()), "min_count": self.min_count,
                 "max_vocab": self.max_vocab}
+
+
+_FLUSH = 1 << 20  # provisional ids buffered before they go to the file
+_CHUNK = 1 << 16  # sentences read back at a time
+
+
+def _check_rules(min_count: int, max_vocab: int | None) -> None:
+    if min_count < 1:
+        raise EmbspaceError(f"min_count must be at least 1, got {min_count}")
+    if max_vocab is not None and max_vocab < 1:
+        raise EmbspaceError(f"max_vocab must be at least 1 or None, got {max_vocab}")
+
+
+class EncodedSentences:
+    """Sentences as int32 vocabulary ids, read back from the file `Vocab.build_encoded` wrote.
+
+    Yields what `Vocab.encode` would: one array per sentence, out-of-vocabulary words removed
+    (a sentence of only such words gives an empty array). The temporary folder is removed by
+    `close()`, or when this object is garbage-collected.
+    """
+
+    def __init__(self, folder: str, ids_path: str, lens_path: str, mapping: np.ndarray):
+        self.folder, self.ids_path, self.lens_path, self.mapping = folder, ids_path, lens_path, mapping
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
+
+    def close(self) -> None:
+        self._cleanup()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        mapping = self.mapping
+        with open(self.ids_path, "rb") as ids_file, open(self.lens_path, "rb") as lens_file:
+            while True:
+                lens = np.fromfile(lens_file, dtype=np.int64, count=_CHUNK)
+                if lens.size == 0:
+                    return
+                mapped = mapping[np.fromfile(ids_file, dtype=np.int32, count=int(lens.sum()))]
+                ends = np.cumsum(lens)
+                starts = ends - lens
+                for a, b in zip(starts.tolist(), ends.tolist()):
+                    sentence = mapped[a:b]
+                    yield sentence[sentence >= 0]

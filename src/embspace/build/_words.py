@@ -216,8 +216,9 @@ def _count_tokens_in_line_corpus(path) -> int:
 def _vocab_and_sentences(corpus, params: WordParams):
     from ._corpus import Vocab
 
-    vocab = Vocab.build(corpus, min_count=params.min_count, max_vocab=params.max_vocab)
+    vocab, encoded = Vocab.build_encoded(corpus, min_count=params.min_count, max_vocab=params.max_vocab)
     if len(vocab.words) < 2:
+        encoded.close()
         raise EmbspaceError(f"fewer than 2 words occur at least --min-count={params.min_count} times "
                             f"in {vocab.total:,} tokens; lower --min-count or give more text")
     keep = _subsample_keep(vocab.counts, params.subsample)
@@ -225,7 +226,7 @@ def _vocab_and_sentences(corpus, params: WordParams):
 
     def sentences():
         rng = np.random.default_rng(rng_seed)
-        for ids in vocab.encode(corpus):
+        for ids in encoded:
             if keep is not None and ids.size:
                 ids = ids[rng.random(ids.size) < keep[ids]]
             yield ids
