@@ -19,6 +19,7 @@ import numpy as np
 
 from ._files import sha256_file
 from .errors import EmbspaceError
+from .search import _unit
 from .space import Space
 
 KINDS = ("flat", "hnsw", "ivfpq")
@@ -207,12 +208,6 @@ def _default_pq_m(dim: int) -> int:
 
 def _sample_rows(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(x / norms, dtype=np.float32)
 
 
 # ---- on disk ------------------------------------------------------------------------------------

@@ -252,7 +252,7 @@ def _inverse_norms(space: Space) -> np.ndarray:
 def _unit(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (x / norms).astype(np.float32)
+    return (x / norms).astype(np.float32, copy=False)
 
 
 def similarity(space: Space, a: str, b: str, metric: str | None = None) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._progress import progress
 from ..errors import EmbspaceError
+from ..search import _unit
 
 INSTALL = "pip install 'embspace[texts]'"
 DEFAULT_MODEL = "minilm"
@@ -34,20 +35,17 @@ class Encoder:
 
     name = "encoder"
     dim = 0
+    default_batch_size = 64  # texts per forward pass when the caller gives none
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors of shape (len(texts), dim), float32, unit length (zero rows stay zero).
 
-        `batch_size`: texts per forward pass; None picks the encoder's own default."""
+        `batch_size`: texts per forward pass; None picks `default_batch_size`."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """What `encoder_for` needs to rebuild this encoder, as JSON."""
         raise NotImplementedError
-
-    def count_truncated(self, texts: list[str]) -> int:
-        """How many texts are longer than the encoder reads (their tail is ignored)."""
-        return 0
 
 
 # ---- sentence-transformers ----------------------------------------------------------------------
@@ -157,9 +155,6 @@ class SentenceEncoder(Encoder):
             out[start:start + step] = [len(ids) for ids in enc["input_ids"]]
         return out
 
-    def count_truncated(self, texts: list[str]) -> int:
-        return int(np.count_nonzero(self.token_lengths(texts) > self.max_seq_length))
-
     def encode(self, texts: list[str], batch_size: int | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
         """Vectors of shape (len(texts), dim), float32, unit length.
 
@@ -169,7 +164,7 @@ class SentenceEncoder(Encoder):
         import torch
 
         n = len(texts)
-        batch_size = int(batch_size or 64)
+        batch_size = int(batch_size or self.default_batch_size)
         if lengths is None:
             lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
         order = np.argsort(-lengths, kind="stable")
@@ -228,6 +223,7 @@ class TfidfSvdEncoder(Encoder):
     """
 
     name = "tfidf-svd"
+    default_batch_size = 4096
 
     def __init__(self, dim: int = 256, max_features: int = 30_000, min_df: int = 2, seed: int = 0):
         self.dim_requested, self.max_features, self.min_df, self.seed = dim, max_features, min_df, seed
@@ -275,7 +271,7 @@ class TfidfSvdEncoder(Encoder):
         return normalize(counts.multiply(self.idf_[None, :]).tocsr())
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        batch_size = int(batch_size or 4096)
+        batch_size = int(batch_size or self.default_batch_size)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with progress(total=len(texts), desc="encoding", unit="text") as bar:
             for start in range(0, len(texts), batch_size):
@@ -284,10 +280,6 @@ class TfidfSvdEncoder(Encoder):
                 out[start:start + batch_size] = _unit(block)
                 bar.update(len(block))
         return out
-
-    def count_out_of_vocabulary(self, texts: list[str]) -> int:
-        """Texts with no word in the vocabulary (their vector is zero)."""
-        return int(np.count_nonzero(self.weights(texts).getnnz(axis=1) == 0))
 
     def describe(self) -> dict[str, Any]:
         self._check_fitted()
@@ -311,12 +303,6 @@ class TfidfSvdEncoder(Encoder):
         enc.idf_ = np.asarray(extras["tfidf_idf"], dtype=np.float32)[0]
         enc.components_ = np.asarray(extras["svd_components"], dtype=np.float32)
         return enc
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (x / norms).astype(np.float32, copy=False)
 
 
 # ---- choosing an encoder ------------------------------------------------------------------------

@@ -27,11 +27,12 @@ import numpy as np
 from .._files import sha256_file
 from .._progress import progress
 from ..errors import EmbspaceError
-from ._encoders import INSTALL, MINILM_PACKAGE, Encoder, _offline, _unit, _version, minilm_path
+from ..search import _unit
+from ._encoders import INSTALL, MINILM_PACKAGE, Encoder, _offline, _version, minilm_path
 
 RECIPE = 1                        # bump when the export or quantisation changes
 QUANTIZED = "int8-onnxruntime"    # recorded in the manifest; "int8-dynamic-linear" is the older torch path
-DEFAULT_BATCH = 16                # per thread; measured best of 16/32/64/128 (BENCHMARKS.md)
+DEFAULT_BATCH = 16                # per thread; 8 and 16 led 32/64/128 (benchmarks/tune_fastpath.py)
 _SESSIONS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -80,7 +81,7 @@ def ensure_model() -> Path:
                             "set EMBSPACE_HOME to a writable folder") from None
     import sys
 
-    print(f"embspace: making the int8 minilm-fast model once (about 10 s): {path}", file=sys.stderr)
+    print(f"embspace: making the int8 minilm-fast model once (a few seconds): {path}", file=sys.stderr)
     try:
         quantized = _export_int8(tmp)
         digest = sha256_file(quantized)
@@ -178,6 +179,7 @@ class OnnxMiniLMEncoder(Encoder):
         self.max_seq_length = int(max_seq_length or _model_max_length(source))
         self.workers = int(workers or max(1, min(8, os.cpu_count() or 1)))
         self.path = ensure_model()
+        self.model_sha256 = json.loads(self.path.with_suffix(".json").read_text())["sha256"]
         self.session = _session(self.path)
         from tokenizers import Tokenizer
 
@@ -188,10 +190,6 @@ class OnnxMiniLMEncoder(Encoder):
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
-    @property
-    def model_sha256(self) -> str:
-        return json.loads(self.path.with_suffix(".json").read_text())["sha256"]
-
     def token_lengths(self, texts: list[str]) -> np.ndarray:
         """Tokens per text, special tokens included, before truncation."""
         out = np.empty(len(texts), dtype=np.int64)
@@ -201,9 +199,6 @@ class OnnxMiniLMEncoder(Encoder):
             out[start:start + step] = [len(e.ids) for e in encs]
         return out
 
-    def count_truncated(self, texts: list[str]) -> int:
-        return int(np.count_nonzero(self.token_lengths(texts) > self.max_seq_length))
-
     def _run(self, batch: list[str]) -> np.ndarray:
         encs = self.tokenizer.encode_batch([t.strip() for t in batch])
         ids = np.array([e.ids for e in encs], dtype=np.int64)
@@ -212,12 +207,12 @@ class OnnxMiniLMEncoder(Encoder):
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return _unit(pooled.astype(np.float32, copy=False))
+        return _unit(pooled)
 
     def encode(self, texts: list[str], batch_size: int | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
         """Vectors of shape (len(texts), 384), float32, unit length; longest texts first, in batches."""
         n = len(texts)
-        batch_size = int(batch_size or DEFAULT_BATCH)
+        batch_size = int(batch_size or self.default_batch_size)
         if lengths is None:
             lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
         order = np.argsort(-np.asarray(lengths), kind="stable")

