@@ -57,7 +57,7 @@ def text_sentences(limit: int) -> list[str]:
 
 def text_space(n: int):
     import embspace
-    from embspace.build._texts import build_texts
+    from embspace.texts import build as build_texts
 
     cache = OUT / ".cache" / f"texts-v2-{n}.space"
     if cache.exists():

@@ -46,8 +46,8 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from embspace.build._encoders import SentenceEncoder, minilm_path
-    from embspace.build._texts import build_texts
+    from embspace.texts._encoders import SentenceEncoder, minilm_path
+    from embspace.texts import build as build_texts
     from embspace.evaluate import sts
 
     train = pairs(DATA / "sts-train.csv")

@@ -114,7 +114,7 @@ def _sha256(path: Path) -> str:
 
 def prepare_corpus(workdir: Path) -> dict:
     """corpus.txt and corpus2x.txt in workdir, and their description (reused when present)."""
-    from embspace.build._corpus import Corpus, Tokenizer
+    from embspace.words._corpus import Corpus, Tokenizer
 
     meta_path = workdir / "corpus.json"
     corpus, corpus2x = workdir / "corpus.txt", workdir / "corpus2x.txt"
@@ -177,14 +177,14 @@ def child(method: str, corpus: str, vocab: int) -> dict:
     from gensim.models import FastText, Word2Vec
 
     import embspace
-    from embspace.build._corpus import Corpus, Tokenizer
-    from embspace.build._words import build_words
+    from embspace.words._corpus import Corpus, Tokenizer
+    from embspace.words import build as build_words
     from embspace.evaluate import analogies, word_pairs
 
     if method == "glove":
-        from embspace.build import _cooccur, _glove  # noqa: F401
+        from embspace.words import _cooccur, _glove  # noqa: F401
     if method == "ppmi-svd":
-        from embspace.build import _cooccur, _ppmi  # noqa: F401
+        from embspace.words import _cooccur, _ppmi  # noqa: F401
     out: dict = {"method": method, "corpus": corpus, "rss_after_imports_mib": round(_peak_rss_mib(), 1)}
     if method in OURS:
         t0 = time.perf_counter()

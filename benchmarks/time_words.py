@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from embspace.build import build_words  # noqa: E402
+from embspace.words import build as build_words  # noqa: E402
 
 
 def main() -> None:

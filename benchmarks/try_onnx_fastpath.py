@@ -9,7 +9,7 @@ embspace minilm (torch fp32) and minilm-fast (torch int8), plus the mean cosine 
 import time, os, numpy as np, torch, warnings
 warnings.filterwarnings("ignore")
 os.environ["HF_HUB_OFFLINE"]="1"
-from embspace.build._encoders import SentenceEncoder
+from embspace.texts._encoders import SentenceEncoder
 enc = SentenceEncoder("minilm")
 st = enc.model; tok = st.tokenizer; m = st[0].auto_model
 d = "/tmp/onnx_minilm"; os.makedirs(d, exist_ok=True)

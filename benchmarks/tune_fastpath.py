@@ -60,8 +60,8 @@ def main() -> None:
     import torch
     from tokenizers import Tokenizer
 
-    from embspace.build import _encoders_onnx
-    from embspace.build._encoders import SentenceEncoder, minilm_path
+    from embspace.texts import _encoders_onnx
+    from embspace.texts._encoders import SentenceEncoder, minilm_path
 
     lines = [line.split("\t") for line in (DATA / "sts-train.csv").read_text(encoding="utf-8").splitlines()]
     texts = list(dict.fromkeys(t for c in lines if len(c) >= 7 for t in (c[5], c[6])))[:args.n]

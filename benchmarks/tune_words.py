@@ -37,7 +37,7 @@ PAIRS = ("ws353", "simlex999", "men")
 
 
 def prep(workdir: Path, vocab_size: int) -> None:
-    from embspace.build._corpus import Corpus, Tokenizer, Vocab
+    from embspace.words._corpus import Corpus, Tokenizer, Vocab
 
     start = time.perf_counter()
     corpus = Corpus([workdir / "corpus.txt"], tokenizer=Tokenizer(), encoding_errors="replace")
@@ -90,8 +90,8 @@ class Data:
 
 
 def ppmi(data: Data, windows, weightings, subsample: float) -> None:
-    from embspace.build._cooccur import cooccurrence
-    from embspace.build._ppmi import _ppmi, randomized_svd
+    from embspace.words._cooccur import cooccurrence
+    from embspace.words._ppmi import _ppmi, randomized_svd
 
     for window, weighting in itertools.product(windows, weightings):
         start = time.perf_counter()
@@ -111,9 +111,9 @@ def ppmi(data: Data, windows, weightings, subsample: float) -> None:
 
 def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: float, subsample: float,
           checkpoints: list[int], workers: int, min_x: float = 0.0, abtt: tuple[int, ...] = (0,)) -> None:
-    from embspace.build import _glove as G
-    from embspace.build._abtt import all_but_the_top
-    from embspace.build._cooccur import cooccurrence
+    from embspace.words import _glove as G
+    from embspace.tune._abtt import all_but_the_top
+    from embspace.words._cooccur import cooccurrence
 
     start = time.perf_counter()
     counts = cooccurrence(data.sentences(subsample), len(data.words), window=window, weighting="harmonic")

@@ -8,7 +8,8 @@ import pytest
 
 import embspace
 from embspace import EmbspaceError
-from embspace.build._words import METHODS, WordParams, build_words
+from embspace.words import METHODS, WordParams
+from embspace.words import build as build_words
 from embspace.evaluate import word_pairs
 
 from conftest import SHARED
@@ -121,7 +122,7 @@ def test_cli_build_and_compare(tmp_path):
 
 
 def test_interrupt_leaves_no_space(tmp_path, monkeypatch):
-    from embspace.build import _words
+    from embspace.words import _build as _words
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -153,7 +154,7 @@ def test_fasttext_answers_for_unseen_words(tmp_path):
 
 
 def test_all_but_the_top_removes_mean_and_top_directions():
-    from embspace.build._abtt import all_but_the_top
+    from embspace.tune._abtt import all_but_the_top
 
     rng = np.random.default_rng(0)
     common = rng.normal(size=(1, 20)) * 5  # a shared offset, and two loud directions
@@ -187,11 +188,24 @@ def test_abtt_knob_is_recorded_and_checked(tmp_path):
     assert not (tmp_path / "f.space").exists()
 
 
-def test_build_package_exports_builders_without_heavy_imports():
-    code = ("import sys, embspace.build as b; "
-            "assert callable(b.build_words) and callable(b.build_texts) and callable(b.build_tokens); "
-            "assert callable(b.encode_queries) and callable(b.all_but_the_top); "
+def test_kind_packages_export_builders_without_heavy_imports():
+    code = ("import sys, embspace.words as w, embspace.texts as t, embspace.tune as u; "
+            "assert callable(w.build) and callable(t.build) and callable(t.tokens); "
+            "assert callable(t.encode_queries) and callable(u.all_but_the_top); "
             "print(sorted(m for m in ('torch', 'gensim', 'onnxruntime', 'sentence_transformers') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_old_builder_names_warn_and_still_work():
+    import embspace.build as old
+    from embspace import texts, tune, words
+
+    for name, new in [("build_words", words.build), ("build_texts", texts.build), ("build_tokens", texts.tokens),
+                      ("encode_queries", texts.encode_queries), ("all_but_the_top", tune.all_but_the_top),
+                      ("Corpus", words.Corpus)]:
+        with pytest.warns(DeprecationWarning, match=f"embspace.build.{name} is deprecated"):
+            assert getattr(old, name) is new
+    with pytest.raises(AttributeError):
+        old.no_such_builder  # noqa: B018

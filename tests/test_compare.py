@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from embspace import EmbspaceError, Space
-from embspace.compare import neighbour_overlap
+from embspace.evaluate._compare import neighbour_overlap
 
 
 def test_identical_spaces_overlap_fully(glove_small):

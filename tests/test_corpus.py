@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embspace.build import Corpus, Tokenizer, Vocab
+from embspace.words import Corpus, Tokenizer, Vocab
 from embspace.errors import EmbspaceError
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
@@ -268,7 +268,7 @@ def test_characters_split_across_read_blocks(tmp_path):
 
 
 def test_progress_counts_every_byte(tmp_path, monkeypatch):
-    import embspace.build._corpus as corpus_module
+    import embspace.words._corpus as corpus_module
 
     class Bar:
         def __init__(self, total, **_):
@@ -372,7 +372,7 @@ def test_build_encoded_matches_build_and_encode_in_one_pass(tmp_path, monkeypatc
 
     import numpy as np
 
-    from embspace.build import Corpus, Vocab
+    from embspace.words import Corpus, Vocab
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     text = tmp_path / "c.txt"

@@ -8,7 +8,8 @@ from scipy import stats
 
 import embspace
 from embspace import EmbspaceError, Space
-from embspace.evaluate import Result, analogies, builtin_path, evaluate, format_table, word_pairs
+from embspace.evaluate import Result, analogies, builtin_path, format_table, word_pairs
+from embspace.evaluate import report_card as evaluate
 
 
 def write(tmp_path, text, name="set.txt", newline="\n"):
@@ -265,14 +266,19 @@ def test_evaluate_runs_the_card_or_exactly_the_files_given(tmp_path, royal_space
         evaluate(royal_space, oov="ignore")
 
 
-def test_embspace_evaluate_stays_callable(tmp_path, royal_space):
-    pairs = write(tmp_path, "man woman 3\nking queen 4\nking man 1\n", "p.txt")
-    first = embspace.evaluate(royal_space, pairs=str(pairs))
-    from embspace.evaluate import format_table  # importing from the subpackage keeps the function bound
+def test_embspace_evaluate_is_the_subpackage_and_the_old_call_warns(tmp_path, royal_space):
+    import embspace.evaluate as package
 
-    assert callable(embspace.evaluate) and callable(format_table)
-    again = embspace.evaluate(royal_space, pairs=str(pairs))
-    assert first[0].to_dict() == again[0].to_dict()
+    pairs = write(tmp_path, "man woman 3\nking queen 4\nking man 1\n", "p.txt")
+    assert embspace.evaluate is package and callable(package.format_table)
+    card = package.report_card(royal_space, pairs=str(pairs))
+    with pytest.warns(DeprecationWarning, match="report_card"):
+        old = embspace.evaluate(royal_space, pairs=str(pairs))
+    with pytest.warns(DeprecationWarning, match="report_card"):
+        from embspace.evaluate import evaluate as old_function
+
+        older = old_function(royal_space, pairs=str(pairs))
+    assert card[0].to_dict() == old[0].to_dict() == older[0].to_dict()
 
 
 # ---- agreement with gensim on the real GloVe 6B 50d space ----------------------------------------

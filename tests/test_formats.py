@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from embspace import EmbspaceError, FormatError, Space
-from embspace import _formats_io, _formats_text
+from embspace.formats import _io as formats_io
+from embspace.formats import _text as formats_text
 from embspace.formats import FORMATS, from_keyedvectors, read, to_keyedvectors, write
 
 FILE_NAMES = {
@@ -102,8 +103,8 @@ def test_folder_targets(glove, tmp_path):
 
 def test_blocks_and_progress(glove, tmp_path, monkeypatch, capsys):
     """Small blocks: rows, odd lines and errors across many block boundaries; a bar on request."""
-    monkeypatch.setattr(_formats_text, "FIRST_BLOCK", 512)
-    monkeypatch.setattr(_formats_text, "BLOCK", 4096)
+    monkeypatch.setattr(formats_text, "FIRST_BLOCK", 512)
+    monkeypatch.setattr(formats_text, "BLOCK", 4096)
     path = tmp_path / "g.txt"
     write(glove, path, "glove")
     lines = path.read_text().splitlines(keepends=True)
@@ -383,7 +384,7 @@ def test_numpy_inputs(tmp_path):
 # ---- atomic writes ------------------------------------------------------------------------------
 def test_failed_write_leaves_no_file_and_keeps_the_old_one(glove, tmp_path, monkeypatch):
     path = tmp_path / "g.txt"
-    real = _formats_text._BlockFormatter.__call__
+    real = formats_text._BlockFormatter.__call__
     calls = {"n": 0}
 
     def fail_on_third_block(self, start, step):
@@ -392,16 +393,16 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(glove, tmp_path, monk
             raise OSError("disk full")
         return real(self, start, step)
 
-    monkeypatch.setattr(_formats_text, "WRITE_BLOCK", 50 * 100)  # 100 rows per block
-    monkeypatch.setattr(_formats_text._BlockFormatter, "__call__", fail_on_third_block)
+    monkeypatch.setattr(formats_text, "WRITE_BLOCK", 50 * 100)  # 100 rows per block
+    monkeypatch.setattr(formats_text._BlockFormatter, "__call__", fail_on_third_block)
     with pytest.raises(OSError, match="disk full"):
         write(glove, path, "word2vec")
     assert list(tmp_path.iterdir()) == []
 
-    monkeypatch.setattr(_formats_text._BlockFormatter, "__call__", real)
+    monkeypatch.setattr(formats_text._BlockFormatter, "__call__", real)
     write(glove.head(5), path, "word2vec")
     before = path.read_bytes()
-    monkeypatch.setattr(_formats_text._BlockFormatter, "__call__", fail_on_third_block)
+    monkeypatch.setattr(formats_text._BlockFormatter, "__call__", fail_on_third_block)
     calls["n"] = 0
     with pytest.raises(OSError, match="disk full"):
         write(glove, path, "word2vec")
@@ -413,7 +414,7 @@ def test_failed_two_file_write_replaces_neither(tiny, tmp_path, monkeypatch):
     write(tiny, tmp_path / "vecs.tsv", "tsv")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     calls = {"n": 0}
-    real = _formats_io.finish
+    real = formats_io.finish
 
     def fail_second(fh):
         calls["n"] += 1

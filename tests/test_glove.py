@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from embspace.build._cooccur import cooccurrence
-from embspace.build._glove import glove_vectors, train_glove
+from embspace.words._cooccur import cooccurrence
+from embspace.words._glove import glove_vectors, train_glove
 from embspace.errors import EmbspaceError
 
 CORPORA = Path("/work/shared/data/corpora")
@@ -65,7 +65,7 @@ def test_long_sentence_larger_than_the_buffer_and_large_vocabulary():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_in_place_merge_sums_shared_keys_and_keeps_order(seed):
-    from embspace.build._cooccur import _merge_into
+    from embspace.words._cooccur import _merge_into
 
     rng = np.random.default_rng(seed)
     a = np.unique(rng.integers(0, 200, rng.integers(0, 120)))

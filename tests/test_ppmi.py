@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.stats import spearmanr
 
-from embspace.build._ppmi import DEFAULT_CDS, ppmi_matrix, ppmi_svd, randomized_svd
+from embspace.words._ppmi import DEFAULT_CDS, ppmi_matrix, ppmi_svd, randomized_svd
 from embspace.errors import EmbspaceError
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
@@ -107,7 +107,7 @@ def test_same_seed_same_vectors_other_seed_same_subspace():
 
 @pytest.mark.parametrize("kernel", ["numba", "scipy panels"])
 def test_sparse_dense_product(monkeypatch, kernel):
-    from embspace.build import _ppmi
+    from embspace.words import _ppmi
 
     if kernel == "numba" and _ppmi._csr_dense_kernel is None:
         pytest.skip("numba is not installed")

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 import embspace
-from embspace.build._texts import build_texts
+from embspace.texts import build as build_texts
 from embspace.cli import main
-from embspace.evaluate import evaluate, knn_labels, probe, retrieval, sts
+from embspace.evaluate import knn_labels, probe, retrieval, sts
+from embspace.evaluate import report_card as evaluate
 
 from conftest import SHARED
 
@@ -144,8 +145,8 @@ def test_fast_path_stays_close_to_the_full_model(sts_space):
 
 
 def test_fast_path_model_is_made_once_checked_and_remade_when_damaged(tmp_path, monkeypatch):
-    from embspace.build import _encoders_onnx as onnx_enc
-    from embspace.build._encoders import encode_queries, encoder_for
+    from embspace.texts import _encoders_onnx as onnx_enc
+    from embspace.texts._encoders import encode_queries, encoder_for
 
     monkeypatch.setenv("EMBSPACE_HOME", str(tmp_path))
     texts = ["A man is playing a guitar.", "A man plays the guitar.", "Stocks fell sharply on Monday."]
@@ -171,7 +172,7 @@ def test_fast_path_model_is_made_once_checked_and_remade_when_damaged(tmp_path, 
 
 
 def test_a_fast_space_from_another_int8_model_is_queried_with_a_note(capsys):
-    from embspace.build._encoders import encoder_for
+    from embspace.texts._encoders import encoder_for
 
     space = build_texts(["a placeholder"], model="minilm-fast")
     capsys.readouterr()
@@ -184,7 +185,7 @@ def test_a_fast_space_from_another_int8_model_is_queried_with_a_note(capsys):
 
 
 def test_spaces_from_the_torch_int8_path_keep_their_encoder():
-    from embspace.build._encoders import SentenceEncoder, encoder_for
+    from embspace.texts._encoders import SentenceEncoder, encoder_for
 
     old = SentenceEncoder("minilm-fast")
     space = build_texts(["a placeholder"], model="minilm")

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 import embspace
-from embspace.build._tokens import build_tokens, find_occurrences
+from embspace.texts import tokens as build_tokens
+from embspace.texts._tokens import find_occurrences
 from embspace.cli import main
 from embspace.errors import EmbspaceError
 

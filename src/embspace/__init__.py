@@ -1,16 +1,18 @@
-"""embspace: a workbench for embedding spaces."""
-__version__ = "0.1.0"
+"""embspace: a workbench for embedding spaces.
 
-from .errors import CorruptSpaceError, EmbspaceError, FormatError, SpaceError, UnknownIdError  # noqa: E402
-from .space import Space  # noqa: E402
-from .store import load, save  # noqa: E402
-# Bound after the subpackage is imported, so `embspace.evaluate` is the function and
-# `from embspace.evaluate import format_table` still finds the subpackage in sys.modules.
-from .evaluate import evaluate  # noqa: E402
+The core is here: `Space`, `load` and `save` (the ``.space`` folder), `read` and `write` (other file
+formats) and the errors. One package per kind of data builds a space (`embspace.words.build`,
+`embspace.texts.build`); one package per verb takes any space (`embspace.evaluate`, `embspace.reduce`,
+`embspace.explore`, `embspace.tune`).
+"""
+from ._version import __version__
+from .errors import CorruptSpaceError, EmbspaceError, FormatError, SpaceError, UnknownIdError
+from .space import Space
+from .store import load, save
 
 __all__ = [
-    "Space", "load", "save", "evaluate", "read", "write",
-    "EmbspaceError", "SpaceError", "UnknownIdError", "CorruptSpaceError", "FormatError",
+    "CorruptSpaceError", "EmbspaceError", "FormatError", "Space", "SpaceError", "UnknownIdError", "__version__",
+    "load", "read", "save", "write",
 ]
 
 
@@ -26,3 +28,13 @@ def write(space, path, format, **kwargs):
     from .formats import write as _write
 
     return _write(space, path, format, **kwargs)
+
+
+def __getattr__(name: str):
+    # `embspace.evaluate` was a function bound over the subpackage of the same name; it is now the
+    # subpackage (callable for one release, with a DeprecationWarning). Import it on first use.
+    if name in ("evaluate", "words", "texts", "tune", "formats", "reduce", "explore", "search", "index"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,16 @@
-"""Small file helpers shared by the store and the formats: hashing and safe .npy headers."""
+"""Small file helpers shared by the store, the formats and the maps: hashing, safe .npy headers, atomic writes."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from .errors import EmbspaceError
 
 _HASH_BLOCK = 1 << 22
 
@@ -39,11 +44,45 @@ def read_npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
 
 def writable_parent(path: Path) -> Path:
     """The folder `path` would be written into, checked to exist and be writable (one-line errors)."""
-    from .errors import EmbspaceError
-
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise EmbspaceError(f"cannot write {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise EmbspaceError(f"cannot write {path}: folder {parent} is not writable")
     return parent
+
+
+@contextlib.contextmanager
+def atomic_files(*targets: Path) -> Iterator[list[Path]]:
+    """Yield temporary sibling paths for `targets`; on success move each onto its target.
+
+    A failure anywhere removes every temporary file and leaves the targets as they were. Each
+    target is replaced atomically (``os.replace``); a multi-file export is replaced file by file
+    only after all of its files were written completely.
+    """
+    for target in targets:
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise EmbspaceError(f"cannot write {target}: folder {parent} does not exist")
+        if target.is_dir():
+            raise EmbspaceError(f"cannot write {target}: it is a folder")
+    temps = [t.parent / f".{t.name}.tmp-{uuid.uuid4().hex[:8]}" for t in targets]
+    try:
+        yield temps
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def finish(fh) -> None:
+    """Flush and fsync an open binary file, so a rename after it publishes complete data."""
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def home() -> Path:
+    """Where embspace keeps what it makes for you (spaces, models): $EMBSPACE_HOME or ~/.cache/embspace."""
+    return Path(os.environ.get("EMBSPACE_HOME") or Path.home() / ".cache" / "embspace")

@@ -7,16 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import home
 from .errors import EmbspaceError
 from .space import Space
 from .store import is_space, load, save
 
 GLOVE_NAME = "glove-6b-50d"
-
-
-def home() -> Path:
-    """Where embspace keeps spaces it makes for you: $EMBSPACE_HOME or ~/.cache/embspace."""
-    return Path(os.environ.get("EMBSPACE_HOME") or Path.home() / ".cache" / "embspace")
 
 
 def glove_6b_50d(path: str | os.PathLike | None = None) -> Space:

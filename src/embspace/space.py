@@ -145,7 +145,7 @@ class Space:
         except UnknownIdError:
             if "subwords" not in self.extras:
                 raise
-            from .subwords import subword_vector
+            from .words._subwords import subword_vector
 
             return subword_vector(self, item)
 

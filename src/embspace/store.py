@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__
+from ._version import __version__
 from ._files import read_npy_header, sha256_file, writable_parent
 from .errors import CorruptSpaceError, EmbspaceError
 from .space import METRICS, Space

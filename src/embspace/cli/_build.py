@@ -62,7 +62,8 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
       embspace build words state_union.zip movie_reviews.zip --method ppmi-svd --evaluate -o ppmi.space
       embspace build words enwiki.xml.bz2 --method glove --dim 50 --epochs 15 -o glove.space
     """
-    from ..build._words import WordParams, build_words
+    from ..words import WordParams
+    from ..words import build as build_words
     from ..store import save
 
     check_writable_output(output, force)  # fail before training, not after
@@ -74,9 +75,9 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
     click.echo(f"wrote {output}: {space.n:,} words × {space.dim} ({method}) from {info['tokens']:,} tokens "
                f"in {time.perf_counter() - start:.1f} s", err=True)
     if run_evaluate:
-        from ..evaluate import evaluate, format_table
+        from ..evaluate import format_table, report_card
 
-        click.echo(format_table(evaluate(space)))
+        click.echo(format_table(report_card(space)))
 
 
 @click.command("compare")
@@ -94,15 +95,15 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
     Example:
       embspace compare sgns.space ppmi.space -k 10
     """
-    from ..compare import neighbour_overlap
+    from ..evaluate import neighbour_overlap
 
     a, b = open_space(space_a), open_space(space_b)
     overlap = neighbour_overlap(a, b, k=k, sample=sample)
     cards = None
     if not no_card:
-        from ..evaluate import evaluate
+        from ..evaluate import report_card
 
-        cards = [evaluate(a), evaluate(b)]
+        cards = [report_card(a), report_card(b)]
     if as_json:
         echo_json({"a": space_a, "b": space_b, "overlap": overlap,
                    "cards": None if cards is None else [[r.to_dict() for r in card] for card in cards]})

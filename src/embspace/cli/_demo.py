@@ -35,7 +35,7 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
       embspace demo --quick --map tsne --port 0
     """
     from ..datasets import glove_6b_50d, home, GLOVE_NAME
-    from ..evaluate import evaluate, format_table
+    from ..evaluate import format_table, report_card
     from ..store import is_space
 
     path = space_path or str(home() / f"{GLOVE_NAME}.space")
@@ -65,7 +65,7 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
     if not quick:
         click.echo("\n== report card (restrict_vocab=300000, out-of-vocabulary items dropped)\n")
         start = time.perf_counter()
-        results = evaluate(space)
+        results = report_card(space)
         click.echo(format_table(results))
         click.echo(f"(report card in {time.perf_counter() - start:.1f} s)")
     if no_serve:

@@ -32,7 +32,8 @@ def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_fil
       embspace evaluate glove.space --pairs EN-RG-65.txt --analogies questions-words.txt --oov wrong --json
       embspace evaluate questions.space --sts sts-dev.csv --label label
     """
-    from ..evaluate import evaluate as run, format_table
+    from ..evaluate import format_table
+    from ..evaluate import report_card as run
 
     space = open_space(space_path)
     kwargs = {"oov": oov, "restrict_vocab": restrict_vocab}

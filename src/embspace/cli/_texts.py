@@ -34,7 +34,7 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
       embspace build texts reviews.csv --column review --id-column id -o reviews.space
       embspace build texts docs.jsonl --model tfidf-svd --dim 256 -o lsa.space
     """
-    from ..build._texts import build_texts
+    from ..texts import build as build_texts
     from ..store import save
 
     check_writable_output(output, force)
@@ -73,7 +73,7 @@ def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_s
       embspace build tokens sentences.txt --words bank,bat -o senses.space
       embspace build tokens senses.csv --words bank --column sentence -o bank.space
     """
-    from ..build._tokens import build_tokens
+    from ..texts import tokens as build_tokens
     from ..store import save
 
     check_writable_output(output, force)
@@ -106,7 +106,7 @@ def search(space_path, query, k, by_id, exact, as_json):
         space.index(query)  # unknown id: one line with close spellings
         q, exclude = query, True
     else:
-        from ..build._encoders import encode_queries
+        from ..texts._encoders import encode_queries
 
         q, exclude = encode_queries(space, [query])[0], False
     result = _neighbors(space, index, q, k, exclude)

@@ -12,7 +12,7 @@ from ..search import ANALOGY_METHODS, analogy_topk
 from ..space import Space
 from ._files import malformed, read_lines, resolve
 from ._result import Result, check_oov
-from ._vocab import Vocab, missing_words
+from ._word_rows import WordRows, missing_words
 
 _GENSIM_TOPN = 5  # candidates gensim looks through to skip case variants of the question words
 
@@ -45,11 +45,11 @@ def analogies(space: Space, path_or_name: str | os.PathLike, *, method: str = "3
     ``sections`` (per section: accuracy, correct, found, total), up to 10 ``missing`` words and,
     when section names start with ``gram`` as in the Google set, ``semantic`` and ``syntactic``.
     """
-    return score_analogies(Vocab(space, restrict_vocab, case_insensitive), path_or_name,
+    return score_analogies(WordRows(space, restrict_vocab, case_insensitive), path_or_name,
                            method=method, oov=oov, name=name)
 
 
-def score_analogies(vocab: Vocab, path_or_name, *, method: str = "3cosadd", oov: str = "drop",
+def score_analogies(vocab: WordRows, path_or_name, *, method: str = "3cosadd", oov: str = "drop",
                     name: str | None = None) -> Result:
     """`analogies` over a vocabulary already built (the report card shares one)."""
     check_oov(oov)
@@ -111,7 +111,7 @@ def read_analogies(path: Path) -> tuple[list[list[str]], np.ndarray, list[str]]:
     return words, np.asarray(section_of, dtype=np.int64), list(sections)
 
 
-def _solve(vocab: Vocab, rows: np.ndarray, method: str) -> np.ndarray:
+def _solve(vocab: WordRows, rows: np.ndarray, method: str) -> np.ndarray:
     """Whether each question (rows a, b, c, d; all in vocabulary) is answered right.
 
     A question whose words have other casings in the vocabulary ("first" and "ﬁrst") skips answers
@@ -129,7 +129,7 @@ def _solve(vocab: Vocab, rows: np.ndarray, method: str) -> np.ndarray:
     return correct
 
 
-def _first_answer(vocab: Vocab, idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _first_answer(vocab: WordRows, idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The canonical row of each question's answer among its candidates `idx` (q, k)."""
     canonical = vocab.rows([vocab.space.ids[i] for i in idx.ravel()]).reshape(idx.shape)
     variant = (canonical[:, :, None] == rows[:, None, :3]).any(axis=2)

@@ -1,20 +1,26 @@
-"""`evaluate`: the report card (WS-353, SimLex-999, MEN, Google analogies) or the files given."""
+"""The report card: WS-353, SimLex-999, MEN and Google analogies for a word space; STS, retrieval and
+label checks for a text space; or exactly the files given."""
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
+from ..errors import EmbspaceError
 from ..space import Space
+from ._labels import knn_labels, probe
+from ._retrieval import retrieval as score_retrieval
+from ._sts import sts as score_sts
 from ._analogies import check_method, score_analogies
 from ._files import ANALOGY_SETS, PAIR_SETS
 from ._pairs import score_pairs
 from ._result import Result, check_oov
-from ._vocab import Vocab
+from ._word_rows import WordRows
 
 PathOrName = str | os.PathLike
 
 
-def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = None,
+def report_card(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = None,
              analogies: PathOrName | Iterable[PathOrName] | None = None, *, oov: str = "drop",
              restrict_vocab: int | None = 300_000, methods: str | Sequence[str] = ("3cosadd", "3cosmul"),
              case_insensitive: bool = True, sts: PathOrName | Iterable[PathOrName] | None = None,
@@ -56,11 +62,9 @@ def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = Non
 
     Examples
     --------
-    >>> from embspace.evaluate import evaluate, format_table
-    >>> print(format_table(evaluate(space)))  # doctest: +SKIP
+    >>> from embspace.evaluate import format_table, report_card
+    >>> print(format_table(report_card(space)))  # doctest: +SKIP
     """
-    from ._texts import is_text_space, text_card
-
     if sts is not None or retrieval is not None or (is_text_space(space) and pairs is None and analogies is None):
         return text_card(space, _as_list(sts), list(retrieval or []), label)
     check_oov(oov)
@@ -69,7 +73,7 @@ def evaluate(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = Non
         check_method(method)
     if pairs is None and analogies is None:
         pairs, analogies = PAIR_SETS, ANALOGY_SETS
-    vocab = Vocab(space, restrict_vocab, case_insensitive)
+    vocab = WordRows(space, restrict_vocab, case_insensitive)
     results = [score_pairs(vocab, p, oov=oov) for p in _as_list(pairs)]
     for source in _as_list(analogies):
         results += [score_analogies(vocab, source, method=m, oov=oov) for m in methods]
@@ -82,3 +86,26 @@ def _as_list(items) -> list:
     if isinstance(items, (str, os.PathLike)):
         return [items]
     return list(items)
+
+
+def text_card(space: Space, sts_files: Sequence = (), retrieval_sets: Sequence = (), label: str | None = None,
+              ) -> list[Result]:
+    """The report card of a text space: STS and retrieval sets given, plus kNN agreement and a probe
+    for every label column (``label`` by default, if present)."""
+    results = [score_sts(space, f) for f in sts_files]
+    results += [score_retrieval(space, q, r, name=Path(str(q)).stem if isinstance(q, (str, os.PathLike)) else "retrieval")
+                for q, r in retrieval_sets]
+    labels = [label] if label else [c for c in ("label", "sense", "category", "class") if c in space.meta]
+    for column in labels:
+        results.append(knn_labels(space, column))
+        results.append(probe(space, column))
+    if not results:
+        raise EmbspaceError("a text space has no built-in test set: give STS pairs (--sts FILE), a retrieval set "
+                            "(--retrieval QUERIES QRELS), or build it from a file with a 'label' column")
+    return results
+
+
+def is_text_space(space: Space) -> bool:
+    """Built from texts or tokens (it records an encoder)."""
+    return isinstance(space.info.get("encoder"), dict)
+

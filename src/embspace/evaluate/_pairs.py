@@ -11,7 +11,7 @@ from ..errors import EmbspaceError
 from ..space import Space
 from ._files import malformed, read_lines, resolve
 from ._result import Result, check_oov
-from ._vocab import Vocab, missing_words
+from ._word_rows import WordRows, missing_words
 
 
 def word_pairs(space: Space, path_or_name: str | os.PathLike, *, oov: str = "drop",
@@ -46,10 +46,10 @@ def word_pairs(space: Space, path_or_name: str | os.PathLike, *, oov: str = "dro
     >>> round(word_pairs(glove_6b_50d(), "ws353").score, 4)  # doctest: +SKIP
     0.5033
     """
-    return score_pairs(Vocab(space, restrict_vocab, case_insensitive), path_or_name, oov=oov, name=name)
+    return score_pairs(WordRows(space, restrict_vocab, case_insensitive), path_or_name, oov=oov, name=name)
 
 
-def score_pairs(vocab: Vocab, path_or_name, *, oov: str = "drop", name: str | None = None) -> Result:
+def score_pairs(vocab: WordRows, path_or_name, *, oov: str = "drop", name: str | None = None) -> Result:
     """`word_pairs` over a vocabulary already built (the report card shares one)."""
     check_oov(oov)
     default_name, path = resolve(path_or_name)

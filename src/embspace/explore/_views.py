@@ -109,7 +109,7 @@ def analogy(s: ServedSpace, a: str, b: str, c: str, k: int = 10, method: str = "
 
 
 class Comparisons:
-    """Neighbour overlap between two served spaces (see `embspace.compare.neighbour_overlap`),
+    """Neighbour overlap between two served spaces (see `embspace.evaluate._compare.neighbour_overlap`),
     computed once per request shape; the heavy part runs outside the lock."""
 
     def __init__(self):
@@ -117,7 +117,7 @@ class Comparisons:
         self._done: dict[tuple, dict] = {}
 
     def compare(self, a: ServedSpace, b: ServedSpace, k: int = 10, sample: int = 2000, worst: int = 50) -> dict:
-        from ..compare import neighbour_overlap
+        from ..evaluate import neighbour_overlap
 
         key = (a.index, b.index, k, sample, worst)
         with self._lock:

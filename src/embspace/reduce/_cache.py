@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .._files import read_npy_header, sha256_file
 from ..errors import CorruptSpaceError, EmbspaceError
 from ..store import VECTORS, _fsync_dir, _replace_dir, _write_durably, load, read_manifest

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import writable_parent
-from .._formats_io import atomic_files
+from .._files import atomic_files
 from ..errors import EmbspaceError
 from ..space import Space
 from ._map import Map

@@ -112,7 +112,7 @@ class WordParams:
         return [f.name for f in fields(cls)]
 
 
-def build_words(paths: Sequence[str | os.PathLike], method: str = "sgns", params: WordParams | None = None,
+def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: WordParams | None = None,
                 **knobs) -> Space:
     """Train a word space on the text files / folders / archives / Wikipedia dumps in `paths`.
 
@@ -143,7 +143,7 @@ def build_words(paths: Sequence[str | os.PathLike], method: str = "sgns", params
                "glove": _train_glove, "ppmi-svd": _train_ppmi}[method]
     words, counts, vectors, extra = trainer(corpus, method, params)
     if params.abtt:
-        from ._abtt import all_but_the_top
+        from ..tune._abtt import all_but_the_top
 
         vectors, extra["abtt"] = all_but_the_top(vectors, params.abtt)
     extras = extra.pop("_extras", {})

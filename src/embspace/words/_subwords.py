@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import EmbspaceError, UnknownIdError, close_matches
-from .space import Space
+from ..errors import EmbspaceError, UnknownIdError, close_matches
+from ..space import Space
 
 
 def subword_vector(space: Space, word: str) -> np.ndarray:

@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ._files import sha256_file
-from .errors import EmbspaceError, FormatError
+from .._files import atomic_files, finish, sha256_file  # noqa: F401  (re-exported)
+from ..errors import EmbspaceError, FormatError
 
 # Files up to this size are hashed for provenance when the reader does not stream them anyway.
 HASH_LIMIT = 256 << 20
@@ -33,38 +33,6 @@ def existing_file(path: Path, what: str = "file") -> Path:
     if not path.is_file():
         raise EmbspaceError(f"{path}: is not a regular file")
     return path
-
-
-# ---- atomic writes ------------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_files(*targets: Path) -> Iterator[list[Path]]:
-    """Yield temporary sibling paths for `targets`; on success move each onto its target.
-
-    A failure anywhere removes every temporary file and leaves the targets as they were. Each
-    target is replaced atomically (``os.replace``); a multi-file export is replaced file by file
-    only after all of its files were written completely.
-    """
-    for target in targets:
-        parent = target.parent if str(target.parent) else Path(".")
-        if not parent.is_dir():
-            raise EmbspaceError(f"cannot write {target}: folder {parent} does not exist")
-        if target.is_dir():
-            raise EmbspaceError(f"cannot write {target}: it is a folder")
-    temps = [t.parent / f".{t.name}.tmp-{uuid.uuid4().hex[:8]}" for t in targets]
-    try:
-        yield temps
-        for tmp, target in zip(temps, targets):
-            os.replace(tmp, target)
-    finally:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-
-
-def finish(fh) -> None:
-    """Flush and fsync an open binary file, so a rename after it publishes complete data."""
-    fh.flush()
-    os.fsync(fh.fileno())
 
 
 # ---- ids ----------------------------------------------------------------------------------------

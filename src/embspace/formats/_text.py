@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from ._formats_io import ByteSource, decode_utf8, not_utf8
-from ._progress import progress
-from .errors import FormatError
+from ._io import ByteSource, decode_utf8, not_utf8
+from .._progress import progress
+from ..errors import FormatError
 
 FIRST_BLOCK = 1 << 20  # small first block, so `limit=10` does not parse 16 MiB
 BLOCK = 1 << 24

@@ -1,4 +1,4 @@
-"""`build_tokens`: contextual word vectors, one point per occurrence of a chosen word in a sentence.
+"""`embspace.texts.tokens`: contextual word vectors, one point per occurrence of a chosen word in a sentence.
 
 The transformer reads the whole sentence; the vectors of the word's sub-word pieces (last layer) are
 mean-pooled, so "bank" by a river and "bank" that holds money land in different places.
@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .._progress import progress
 from ..errors import EmbspaceError
 from ..space import Space
 from ._encoders import DEFAULT_MODEL, TFIDF_NAMES, SentenceEncoder
-from ._texts import _table
+from ._build import _table
 
 
 def _parse_words(words: str | Sequence[str]) -> list[str]:
@@ -42,7 +42,7 @@ def find_occurrences(texts: list[str], words: list[str], case_sensitive: bool = 
     return hits
 
 
-def build_tokens(source: str | os.PathLike | Sequence[str], words: str | Sequence[str], model: str = DEFAULT_MODEL,
+def tokens(source: str | os.PathLike | Sequence[str], words: str | Sequence[str], model: str = DEFAULT_MODEL,
                  *, column: str | None = None, id_column: str | None = None, fmt: str | None = None,
                  batch_size: int = 32, case_sensitive: bool = False, max_seq_length: int | None = None) -> Space:
     """Contextual vectors of `words`: one row per occurrence, labelled with its sentence.
@@ -50,7 +50,7 @@ def build_tokens(source: str | os.PathLike | Sequence[str], words: str | Sequenc
     Parameters
     ----------
     source : path or sequence of str
-        Sentences: a text file (one per line), CSV/TSV/JSONL/Parquet (see `build_texts`), or a list.
+        Sentences: a text file (one per line), CSV/TSV/JSONL/Parquet (see `embspace.texts.build`), or a list.
     words : str or sequence of str
         The words to follow (comma-separated in a string); matched as whole words, ignoring case.
     model : str

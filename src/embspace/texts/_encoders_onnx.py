@@ -49,7 +49,7 @@ def _key() -> str:
 
 def model_file() -> Path:
     """Where the int8 model lives (made on first use): ``<home>/models/minilm-int8-<key>.onnx``."""
-    from ..datasets import home
+    from .._files import home
 
     return home() / "models" / f"all-MiniLM-L6-v2-int8-{_key()}.onnx"
 

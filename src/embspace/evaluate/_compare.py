@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import EmbspaceError
-from .space import Space
+from ..errors import EmbspaceError
+from ..space import Space
 
 
 def neighbour_overlap(a: Space, b: Space, k: int = 10, sample: int | None = 2000, worst: int = 10) -> dict:

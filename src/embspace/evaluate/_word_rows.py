@@ -9,7 +9,7 @@ from ..errors import EmbspaceError
 from ..space import Space
 
 
-class Vocab:
+class WordRows:
     """Word -> row lookups over the first `restrict` rows of a space.
 
     With `case_insensitive`, words and ids are compared upper-cased (as gensim does) and when

@@ -1,18 +1,18 @@
-"""`build_texts`: a space of texts, one vector per text, from a sentence encoder or TF-IDF + SVD."""
+"""`embspace.texts.build`: a space of texts, one vector per text, from a sentence encoder or TF-IDF + SVD."""
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..errors import EmbspaceError
 from ..space import Space
 from ._encoders import DEFAULT_MODEL, TfidfSvdEncoder, make_encoder
-from ._text_input import TextTable, read_texts
+from ._input import TextTable, read_texts
 
 
-def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL, *,
+def build(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL, *,
                 column: str | None = None, id_column: str | None = None, fmt: str | None = None,
                 batch_size: int | None = None, max_seq_length: int | None = None, dim: int = 256, seed: int = 0,
                 name: str | None = None) -> Space:
@@ -42,7 +42,7 @@ def build_texts(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_
 
     Examples
     --------
-    >>> space = build_texts(["a cat sat", "a dog ran", "stocks fell"], model="tfidf-svd", dim=2)
+    >>> space = build(["a cat sat", "a dog ran", "stocks fell"], model="tfidf-svd", dim=2)
     >>> space.n, space.meta["text"][2]
     (3, 'stocks fell')
     """

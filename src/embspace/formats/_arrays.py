@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._files import read_npy_header
-from ._formats_io import decode_utf8, existing_file
-from .errors import FormatError
+from .._files import read_npy_header
+from ._io import decode_utf8, existing_file
+from ..errors import FormatError
 
 # ---- NumPy + ids --------------------------------------------------------------------------------
 def npy_paths(path: Path) -> tuple[Path, Path]:
