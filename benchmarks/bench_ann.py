@@ -71,17 +71,15 @@ def text_space(n: int):
 
 
 def truth(space, queries, k, repeats=3):
-    from embspace.search import neighbors
-
     batch_s = float("inf")
     for _ in range(repeats):  # best of `repeats`, as for the indexes
         t0 = time.perf_counter()
-        res = neighbors(space, queries, k=k, exclude_query=False)
+        res = space.neighbors(queries, k=k, exclude_query=False)
         batch_s = min(batch_s, time.perf_counter() - t0)
     t0 = time.perf_counter()
     one = min(200, len(queries))
     for q in queries[:one]:
-        neighbors(space, q, k=k, exclude_query=False)
+        space.neighbors(q, k=k, exclude_query=False)
     single_qps = one / (time.perf_counter() - t0)
     lookup = space._lookup
     rows = np.array([[lookup[nb.id] for nb in r] for r in res])

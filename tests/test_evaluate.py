@@ -344,7 +344,7 @@ def test_google_3cosmul_agrees_with_gensim_most_similar_cosmul(glove, tmp_path):
     theirs = [kv.most_similar_cosmul(positive=[b, c], negative=[a], topn=1)[0][0] for a, b, c, _ in sample]
 
     rows = glove.indices([w for q in sample for w in q]).reshape(-1, 4)
-    idx, _ = analogy_topk(glove, rows[:, 0], rows[:, 1], rows[:, 2], k=1, method="3cosmul", restrict=GENSIM_R)
+    idx, _ = analogy_topk(glove.vectors, rows[:, 0], rows[:, 1], rows[:, 2], k=1, method="3cosmul", restrict=GENSIM_R)
     mine = [glove.ids[i] for i in idx[:, 0]]
     assert sum(m == t for m, t in zip(mine, theirs)) >= 995
 

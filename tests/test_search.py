@@ -22,18 +22,33 @@ def brute_force(space, queries, k, metric, exclude=None):
 @pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
 def test_exact_topk_matches_brute_force(small_space, metric):
     rows = np.arange(50)
-    got = search.neighbors(small_space, small_space.ids, k=5, metric=metric)
+    got = small_space.neighbors(small_space.ids, k=5, metric=metric)
     want = brute_force(small_space, small_space.vectors, 5, metric, exclude=rows)
     assert [[small_space.index(n.id) for n in r] for r in got] == want.tolist()
     scores = [n.score for n in got[0]]
     assert scores == sorted(scores, reverse=metric != "euclidean")
 
 
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_search_kernels_take_plain_arrays(small_space, metric):
+    """embspace.search works on arrays alone: no Space, rows in and rows out."""
+    vectors = np.ascontiguousarray(small_space.vectors)
+    rows, scores = search.topk(vectors, vectors[:10], k=4, metric=metric, exclude=np.arange(10)[:, None])
+    assert rows.shape == scores.shape == (10, 4) and rows.dtype == np.int64 and scores.dtype == np.float32
+    assert rows.tolist() == brute_force(small_space, vectors[:10], 4, metric, exclude=np.arange(10)).tolist()
+    named = search.neighbors(vectors, small_space.ids, vectors[:2], k=3, metric=metric)
+    assert [[n.id for n in r] for r in named] == [[small_space.ids[i] for i in r] for r in
+                                                   search.topk(vectors, vectors[:2], k=3, metric=metric)[0]]
+    with pytest.raises(EmbspaceError, match="unknown metric"):
+        search.topk(vectors, vectors[:1], k=1, metric="manhattan")
+    assert search.similarity(vectors[0], vectors[0], "cosine") == pytest.approx(1.0, abs=1e-6)
+
+
 def test_blocks_and_merging_give_same_answer(small_space, monkeypatch):
-    full = search.neighbors(small_space, small_space.ids, k=7)
+    full = small_space.neighbors(small_space.ids, k=7)
     monkeypatch.setattr(search, "SCORE_BUDGET", 64)  # forces many query and row tiles + merges
     monkeypatch.setattr(search, "TILE_ROWS", 6)
-    blocked = search.neighbors(small_space, small_space.ids, k=7)
+    blocked = small_space.neighbors(small_space.ids, k=7)
     assert [[n.id for n in r] for r in blocked] == [[n.id for n in r] for r in full]
     np.testing.assert_allclose([[n.score for n in r] for r in blocked], [[n.score for n in r] for r in full],
                                atol=1e-6)

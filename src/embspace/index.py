@@ -19,7 +19,7 @@ import numpy as np
 
 from ._files import sha256_file
 from .errors import EmbspaceError
-from .search import _unit
+from .search import Neighbor, unit
 from .space import Space
 
 KINDS = ("flat", "hnsw", "ivfpq")
@@ -115,7 +115,7 @@ class AnnIndex:
 
     def _prepared(self, space: Space, rows: np.ndarray) -> np.ndarray:
         block = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
-        return _unit(block) if self.metric == "cosine" else block
+        return unit(block) if self.metric == "cosine" else block
 
     def params(self) -> dict[str, Any]:
         if self.kind == "flat":
@@ -146,7 +146,7 @@ class AnnIndex:
         if q.shape[1] != self.index_.d:
             raise EmbspaceError(f"queries have {q.shape[1]} dimensions; the index holds {self.index_.d}")
         if self.metric == "cosine":
-            q = _unit(q)
+            q = unit(q)
         k = min(k, self.index_.ntotal)
         if self.kind == "hnsw":
             self.index_.hnsw.efSearch = max(self.ef_search, k)
@@ -180,13 +180,11 @@ class AnnIndex:
 
     def measure_recall(self, space: Space, k: int = 10, sample: int = 1000, seed: int = 0) -> dict[str, Any]:
         """Recall@k against exact search over `sample` rows used as queries, and both speeds."""
-        from .search import neighbors
-
         k = min(k, space.n)
         rows = _sample_rows(space.n, min(sample, space.n), seed)
         queries = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
         t0 = time.perf_counter()
-        exact = neighbors(space, queries, k=k, metric=self.metric, exclude_query=False)
+        exact = space.neighbors(queries, k=k, metric=self.metric, exclude_query=False)
         exact_s = time.perf_counter() - t0
         lookup = space._lookup
         t0 = time.perf_counter()
@@ -327,10 +325,8 @@ def remove_index(space_path: str | os.PathLike) -> bool:
 
 
 def ann_neighbors(space: Space, index: AnnIndex, query, k: int = 10, exclude_query: bool = True):
-    """Like `embspace.search.neighbors` (same query forms and Neighbor results) but through `index`."""
-    from .search import Neighbor, _queries
-
-    single, vectors, rows = _queries(space, query)
+    """Like `Space.neighbors` (same query forms and Neighbor results) but through `index`."""
+    single, vectors, rows = space.query_vectors(query)
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise EmbspaceError(f"k must be a positive integer; got {k!r}")
     available = space.n - (1 if exclude_query and rows is not None else 0)

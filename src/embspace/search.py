@@ -1,6 +1,7 @@
 """Exact search: chunked top-k by cosine, dot or euclidean; similarity; analogies; odd one out.
 
-Memory stays bounded: scores are computed for blocks of queries against blocks of rows, never as
+Arrays in, arrays out: nothing here knows the `Space` type. `Space.neighbors`, `Space.analogy` and
+friends turn ids into rows and vectors, call these kernels, and turn rows back into ids. Memory stays bounded: scores are computed for blocks of queries against blocks of rows, never as
 a full (q, n) matrix, and the running top-k is merged block by block.
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import EmbspaceError, SpaceError
-from .space import METRICS, Space
+
+METRICS = ("cosine", "dot", "euclidean")
 
 SCORE_BUDGET = 1 << 20  # floats in one score tile (4 MiB: stays in cache while it is scaled and reduced)
 TILE_ROWS = 8192
@@ -152,89 +154,81 @@ def _merge_above(best_idx: np.ndarray, best_val: np.ndarray, scores: np.ndarray,
 
 
 # ---- neighbours -----------------------------------------------------------------------------------
-def metric_scorer(space: Space, queries: np.ndarray, metric: str) -> tuple[ScoreBlock, bool]:
-    """A score_block for `queries` (q, dim) under `metric`, and whether larger is better."""
-    vectors = _plain(space.vectors)
-    if metric == "cosine":
-        q = _unit(queries)
-        inv = _inverse_norms(space)
-        return (lambda qs, r0, r1: np.multiply(q[qs] @ vectors[r0:r1].T, inv[r0:r1])), True
+def metric_scorer(vectors: np.ndarray, queries: np.ndarray, metric: str,
+                  sq_norms: np.ndarray | None = None) -> tuple[ScoreBlock, bool]:
+    """A score_block for `queries` (q, dim) against `vectors` (n, dim) under `metric`, and whether
+    larger is better. `sq_norms` (n,), the squared row norms, is computed when not given."""
+    vectors = _plain(vectors)
+    if metric not in METRICS:
+        raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     if metric == "dot":
         return (lambda qs, r0, r1: queries[qs] @ vectors[r0:r1].T), True
-    if metric == "euclidean":
-        qn = np.einsum("ij,ij->i", queries, queries)
-        sq = space.sq_norms()
+    sq = row_sq_norms(vectors) if sq_norms is None else sq_norms
+    if metric == "cosine":
+        q = _unit(queries)
+        inv = _inverse_norms(sq)
+        return (lambda qs, r0, r1: np.multiply(q[qs] @ vectors[r0:r1].T, inv[r0:r1])), True
+    qn = np.einsum("ij,ij->i", queries, queries)
 
-        def distances(qs: slice, r0: int, r1: int) -> np.ndarray:
-            d2 = queries[qs] @ vectors[r0:r1].T
-            d2 *= -2.0
-            d2 += sq[r0:r1]
-            d2 += qn[qs, None]
-            np.maximum(d2, 0.0, out=d2)
-            return np.sqrt(d2, out=d2)
+    def distances(qs: slice, r0: int, r1: int) -> np.ndarray:
+        d2 = queries[qs] @ vectors[r0:r1].T
+        d2 *= -2.0
+        d2 += sq[r0:r1]
+        d2 += qn[qs, None]
+        np.maximum(d2, 0.0, out=d2)
+        return np.sqrt(d2, out=d2)
 
-        return distances, False
-    raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    return distances, False
 
 
-def neighbors(space: Space, query, k: int = 10, metric: str | None = None, exclude_query: bool = True,
-              restrict: int | None = None):
-    """Exact top-k neighbours.
+def topk(vectors: np.ndarray, queries: np.ndarray, k: int = 10, metric: str = "cosine",
+         exclude: np.ndarray | None = None, restrict: int | None = None,
+         sq_norms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k rows of `vectors` for every query.
 
     Parameters
     ----------
-    query : str, ndarray (dim,), list of str, or ndarray (q, dim)
-        One id or vector, or many.
-    k : int
-        Number of neighbours; an error if larger than the rows that can be returned.
-    exclude_query : bool
-        Leave an id query out of its own neighbours.
+    vectors : float32 array of shape (n, dim); may be a memory map
+    queries : float32 array of shape (q, dim)
+    exclude : int array of shape (q, m), optional
+        Rows never returned for each query (-1 = none), e.g. the query's own row.
     restrict : int, optional
         Search only the first `restrict` rows (the most frequent words in a word space).
+    sq_norms : float32 array of shape (n,), optional
+        Squared row norms, when the caller has them cached (cosine and euclidean need them).
 
     Returns
     -------
-    list of Neighbor(id, score) for one query; a list of such lists for many. Scores are
-    similarities for cosine and dot (descending), distances for euclidean (ascending).
+    rows : int64 array (q, k);  scores : float32 array (q, k), best first. Scores are similarities for
+    cosine and dot (descending), distances for euclidean (ascending).
     """
-    metric = metric or space.metric
-    single, vectors, rows = _queries(space, query)
-    n_rows = min(space.n, restrict or space.n)
-    available = n_rows - (1 if exclude_query and rows is not None else 0)
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    n_rows = min(vectors.shape[0], restrict or vectors.shape[0])
+    available = n_rows - (0 if exclude is None else int((exclude >= 0).sum(axis=1).max(initial=0)))
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise EmbspaceError(f"k must be a positive integer; got {k!r}")
     if k > available:
         raise EmbspaceError(f"k={k} is larger than the {available} items that can be returned "
-                            f"(space has {space.n} rows); ask for k <= {available}")
-    exclude = rows[:, None] if (exclude_query and rows is not None) else None
-    scorer, largest = metric_scorer(space, vectors, metric)
-    idx, scores = topk_blocks(scorer, len(vectors), n_rows, k, exclude=exclude, largest=largest)
-    ids = space.ids
-    result = [[Neighbor(ids[i], float(s)) for i, s in zip(ri, rs)] for ri, rs in zip(idx, scores)]
-    return result[0] if single else result
+                            f"(space has {vectors.shape[0]} rows); ask for k <= {available}")
+    scorer, largest = metric_scorer(vectors, queries, metric, sq_norms)
+    return topk_blocks(scorer, len(queries), n_rows, k, exclude=exclude, largest=largest)
 
 
-def _queries(space: Space, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
-    """(single?, query vectors (q, dim) float32, their row numbers or None)."""
-    if isinstance(query, str):
-        if query not in space and "subwords" in space.extras:  # fastText: a vector from sub-words
-            return True, space.vector(query)[None, :], None
-        row = space.index(query)
-        return True, np.asarray(space.vectors[row:row + 1], dtype=np.float32), np.array([row])
-    if isinstance(query, np.ndarray) and query.dtype.kind in "fiu":
-        arr = np.atleast_2d(np.asarray(query, dtype=np.float32))
-        if arr.ndim != 2 or arr.shape[1] != space.dim:
-            raise SpaceError(f"query vectors have shape {query.shape}; expected ({space.dim},) or (q, {space.dim})")
-        if not np.isfinite(arr).all():
-            raise SpaceError("query vector holds NaN or Inf")
-        return query.ndim == 1, np.ascontiguousarray(arr), None
-    items = list(query)
-    if not items:
-        raise EmbspaceError("no queries given")
-    if all(isinstance(i, str) for i in items):
-        rows = space.indices(items)
-        return False, np.asarray(space.vectors[rows], dtype=np.float32), rows
-    return _queries(space, np.asarray(items, dtype=np.float32))
+def neighbors(vectors: np.ndarray, ids: Sequence[str], queries: np.ndarray, k: int = 10, metric: str = "cosine",
+              exclude: np.ndarray | None = None, restrict: int | None = None,
+              sq_norms: np.ndarray | None = None) -> list[list[Neighbor]]:
+    """`topk` with each row turned into its id: one list of Neighbor(id, score) per query."""
+    idx, scores = topk(vectors, queries, k, metric, exclude=exclude, restrict=restrict, sq_norms=sq_norms)
+    return [[Neighbor(ids[i], float(s)) for i, s in zip(ri, rs)] for ri, rs in zip(idx.tolist(), scores.tolist())]
+
+
+def check_query_vectors(query: np.ndarray, dim: int) -> np.ndarray:
+    """Query vectors as C-contiguous float32 (q, dim); one-line errors for a wrong shape, NaN or Inf."""
+    arr = np.atleast_2d(np.asarray(query, dtype=np.float32))
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise SpaceError(f"query vectors have shape {np.shape(query)}; expected ({dim},) or (q, {dim})")
+    if not np.isfinite(arr).all():
+        raise SpaceError("query vector holds NaN or Inf")
+    return np.ascontiguousarray(arr)
 
 
 def _plain(vectors: np.ndarray) -> np.ndarray:
@@ -242,23 +236,35 @@ def _plain(vectors: np.ndarray) -> np.ndarray:
     return vectors.view(np.ndarray) if isinstance(vectors, np.memmap) else vectors
 
 
-def _inverse_norms(space: Space) -> np.ndarray:
-    sq = space.sq_norms()
+def row_sq_norms(vectors: np.ndarray) -> np.ndarray:
+    """Squared L2 norm of each row, shape (n,), float32, in bounded blocks (memory maps stay on disk)."""
+    out = np.empty(vectors.shape[0], dtype=np.float32)
+    step = 1 << 16
+    for start in range(0, vectors.shape[0], step):
+        block = np.asarray(vectors[start:start + step])
+        out[start:start + step] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+def _inverse_norms(sq: np.ndarray) -> np.ndarray:
     inv = np.zeros_like(sq)
     np.divide(1.0, np.sqrt(sq), out=inv, where=sq > 0)
     return inv
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, float32; zero rows stay zero."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (x / norms).astype(np.float32, copy=False)
 
 
-def similarity(space: Space, a: str, b: str, metric: str | None = None) -> float:
-    """Cosine similarity (or dot product, or euclidean distance) of two ids."""
-    metric = metric or space.metric
-    va, vb = space.vector(a).astype(np.float64), space.vector(b).astype(np.float64)
+_unit = unit
+
+
+def similarity(a: np.ndarray, b: np.ndarray, metric: str = "cosine") -> float:
+    """Cosine similarity (or dot product, or euclidean distance) of two vectors, in float64."""
+    va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if metric == "cosine":
         denom = np.linalg.norm(va) * np.linalg.norm(vb)
         return float(va @ vb / denom) if denom else 0.0
@@ -270,12 +276,14 @@ def similarity(space: Space, a: str, b: str, metric: str | None = None) -> float
 
 
 # ---- analogies --------------------------------------------------------------------------------------
-def analogy_topk(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray, k: int = 1,
-                 method: str = "3cosadd", restrict: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def analogy_topk(vectors: np.ndarray, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray, k: int = 1,
+                 method: str = "3cosadd", restrict: int | None = None,
+                 sq_norms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Batched analogies a:b :: c:? over rows; the three query rows are never returned.
 
     3CosAdd ranks by cos(x, b - a + c) on unit vectors (Mikolov et al. 2013); 3CosMul by
     cos'(x,b) cos'(x,c) / (cos'(x,a) + eps) with cos' = (1 + cos) / 2 (Levy & Goldberg 2014).
+    `vectors` is (n, dim); the rows are int arrays of shape (q,); `sq_norms` (n,) as in `topk`.
     Returns (indices (q, k), scores (q, k)).
 
     Both scores are sums or products of the cosines of x with a, b and c, and test sets reuse few
@@ -285,14 +293,16 @@ def analogy_topk(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: n
     """
     if method not in ANALOGY_METHODS:
         raise EmbspaceError(f"unknown analogy method {method!r}; choose one of {', '.join(ANALOGY_METHODS)}")
-    n_rows = min(space.n, restrict or space.n)
+    n_rows = min(vectors.shape[0], restrict or vectors.shape[0])
+    if n_rows < 4:
+        raise EmbspaceError("an analogy needs a space of at least 4 items")
     k = min(k, n_rows - 3)
     rows = max(ANALOGY_TILE_ROWS, 4 * k)
     queries = max(1, min(-(-len(a_rows) // _workers(None)), SCORE_BUDGET // rows))
-    blocks = [_question_words(space, a_rows[q0:q0 + queries], b_rows[q0:q0 + queries], c_rows[q0:q0 + queries])
+    blocks = [_question_words(vectors, a_rows[q0:q0 + queries], b_rows[q0:q0 + queries], c_rows[q0:q0 + queries])
               for q0 in range(0, len(a_rows), queries)]
-    vectors = _plain(space.vectors)
-    inv = _inverse_norms(space)
+    inv = _inverse_norms(row_sq_norms(vectors) if sq_norms is None else sq_norms)
+    vectors = _plain(vectors)
 
     def cosines(qs: slice, r0: int, r1: int) -> tuple[np.ndarray, ...]:
         unit, ia, ib, ic = blocks[qs.start // queries]  # tiles follow the blocks: tile=(rows, queries)
@@ -328,28 +338,16 @@ def analogy_topk(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: n
     return idx, (scores * scale[:, None]).astype(np.float32)
 
 
-def _question_words(space: Space, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray):
+def _question_words(vectors: np.ndarray, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray):
     """Unit vectors of the distinct words of some questions, and the position of each a, b, c among them."""
     words, inverse = np.unique(np.concatenate([a_rows, b_rows, c_rows]), return_inverse=True)
-    unit = _unit(np.asarray(space.vectors[words], dtype=np.float32))
-    return (unit, *np.split(inverse.reshape(-1), 3))
+    unit_rows = unit(np.asarray(vectors[words], dtype=np.float32))
+    return (unit_rows, *np.split(inverse.reshape(-1), 3))
 
 
-def analogy(space: Space, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd",
-            restrict: int | None = None) -> list[Neighbor]:
-    """a is to b as c is to ?, e.g. ``analogy(space, "man", "king", "woman")`` -> queen first."""
-    if space.n < 4:
-        raise EmbspaceError("an analogy needs a space of at least 4 items")
-    rows = [np.array([space.index(w)]) for w in (a, b, c)]
-    idx, scores = analogy_topk(space, *rows, k=k, method=method, restrict=restrict)
-    return [Neighbor(space.ids[i], float(s)) for i, s in zip(idx[0], scores[0])]
-
-
-def doesnt_match(space: Space, items: Sequence[str]) -> str:
-    """The item furthest (by cosine) from the mean direction of all `items`."""
-    items = list(items)
-    if len(items) < 3:
-        raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(items)}")
-    unit = _unit(np.asarray(space.vectors[space.indices(items)], dtype=np.float32))
-    mean = unit.mean(axis=0)
-    return items[int(np.argmin(unit @ mean))]
+def odd_one_out(vectors: np.ndarray) -> int:
+    """Row (of `vectors`, shape (m, dim), m >= 3) furthest by cosine from the mean direction of all rows."""
+    if len(vectors) < 3:
+        raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(vectors)}")
+    unit_rows = unit(np.asarray(vectors, dtype=np.float32))
+    return int(np.argmin(unit_rows @ unit_rows.mean(axis=0)))

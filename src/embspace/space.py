@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpaceError, UnknownIdError, close_matches
+from . import search
+from .errors import EmbspaceError, SpaceError, UnknownIdError, close_matches
+from .search import METRICS, Neighbor
 
-METRICS = ("cosine", "dot", "euclidean")
+__all__ = ["METRICS", "Neighbor", "Space"]
 
 
 class Space:
@@ -145,9 +147,10 @@ class Space:
         except UnknownIdError:
             if "subwords" not in self.extras:
                 raise
-            from .words._subwords import subword_vector
+            # a fastText space answers for ids it does not hold, from its sub-word buckets
+            from ._subwords import subword_vector
 
-            return subword_vector(self, item)
+            return subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self.ids)
 
     def __getitem__(self, item: str) -> np.ndarray:
         return self.vector(item)
@@ -164,13 +167,7 @@ class Space:
     def sq_norms(self) -> np.ndarray:
         """Squared L2 norm of each row, shape (n,), float32. Cached."""
         if self._sq_norms is None:
-            v = self._vectors
-            out = np.empty(v.shape[0], dtype=np.float32)
-            step = 1 << 16
-            for start in range(0, v.shape[0], step):  # bounded temporaries on memory maps
-                block = np.asarray(v[start:start + step])
-                out[start:start + step] = np.einsum("ij,ij->i", block, block)
-            self._sq_norms = out
+            self._sq_norms = search.row_sq_norms(self._vectors)
         return self._sq_norms
 
     def normalize(self) -> "Space":
@@ -210,37 +207,73 @@ class Space:
         """The first `n` rows (word spaces are usually in frequency order)."""
         return self.subset(slice(0, n))
 
-    # ---- search (thin wrappers over embspace.search) -----------------------------------------
-    def neighbors(self, query, k: int = 10, metric: str | None = None, exclude_query: bool = True):
-        """Top-k neighbours of an id, a vector (dim,), or many of either.
+    # ---- search (ids to rows and vectors, then the array kernels of embspace.search) ----------------
+    def neighbors(self, query, k: int = 10, metric: str | None = None, exclude_query: bool = True,
+                  restrict: int | None = None):
+        """Exact top-k neighbours of an id, a vector (dim,), or many of either.
 
-        Returns a list of ``(id, score)`` for one query, or a list of such lists for many.
-        Scores are similarities for cosine and dot, distances for euclidean.
+        Parameters
+        ----------
+        query : str, ndarray (dim,), list of str, or ndarray (q, dim)
+        k : int
+            Number of neighbours; an error if larger than the rows that can be returned.
+        exclude_query : bool
+            Leave an id query out of its own neighbours.
+        restrict : int, optional
+            Search only the first `restrict` rows (the most frequent words in a word space).
+
+        Returns
+        -------
+        list of Neighbor(id, score) for one query; a list of such lists for many. Scores are
+        similarities for cosine and dot (descending), distances for euclidean (ascending).
         """
-        from .search import neighbors
+        single, vectors, rows = self.query_vectors(query)
+        exclude = rows[:, None] if (exclude_query and rows is not None) else None
+        found = search.neighbors(self._vectors, self._ids, vectors, k, metric or self.metric, exclude=exclude,
+                                 restrict=restrict, sq_norms=self.sq_norms())
+        return found[0] if single else found
 
-        return neighbors(self, query, k=k, metric=metric, exclude_query=exclude_query)
+    def query_vectors(self, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
+        """(one query?, query vectors (q, dim) float32, their row numbers or None) for any query form
+        `neighbors` takes: an id, a vector, a list of ids or an array of vectors."""
+        if isinstance(query, str):
+            if query not in self and "subwords" in self.extras:  # fastText: a vector from sub-words
+                return True, self.vector(query)[None, :], None
+            row = self.index(query)
+            return True, np.asarray(self._vectors[row:row + 1], dtype=np.float32), np.array([row])
+        if isinstance(query, np.ndarray) and query.dtype.kind in "fiu":
+            return query.ndim == 1, search.check_query_vectors(query, self.dim), None
+        items = list(query)
+        if not items:
+            raise EmbspaceError("no queries given")
+        if all(isinstance(i, str) for i in items):
+            rows = self.indices(items)
+            return False, np.asarray(self._vectors[rows], dtype=np.float32), rows
+        return self.query_vectors(np.asarray(items, dtype=np.float32))
 
     def similarity(self, a: str, b: str, metric: str | None = None) -> float:
         """Similarity of two ids (cosine by default; distance for euclidean)."""
-        from .search import similarity
+        return search.similarity(self.vector(a), self.vector(b), metric or self.metric)
 
-        return similarity(self, a, b, metric=metric)
-
-    def analogy(self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd", restrict: int | None = None):
+    def analogy(self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd",
+                restrict: int | None = None) -> list[Neighbor]:
         """a is to b as c is to ?  (``analogy("man", "king", "woman")`` -> queen).
 
         `method` is "3cosadd" or "3cosmul"; `restrict` answers only among the first N ids.
         """
-        from .search import analogy
-
-        return analogy(self, a, b, c, k=k, method=method, restrict=restrict)
+        if self.n < 4:
+            raise EmbspaceError("an analogy needs a space of at least 4 items")
+        rows = [np.array([self.index(w)]) for w in (a, b, c)]
+        idx, scores = search.analogy_topk(self._vectors, *rows, k=k, method=method, restrict=restrict,
+                                          sq_norms=self.sq_norms())
+        return [Neighbor(self._ids[i], float(s)) for i, s in zip(idx[0], scores[0])]
 
     def doesnt_match(self, items: Sequence[str]) -> str:
         """The id among `items` furthest from their mean direction."""
-        from .search import doesnt_match
-
-        return doesnt_match(self, items)
+        items = list(items)
+        if len(items) < 3:
+            raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(items)}")
+        return items[search.odd_one_out(np.asarray(self._vectors[self.indices(items)], dtype=np.float32))]
 
 
 def _as_float32_matrix(vectors: Any) -> np.ndarray:

@@ -123,8 +123,8 @@ def _solve(vocab: WordRows, rows: np.ndarray, method: str) -> np.ndarray:
     for subset, k in ((~careful, 1), (careful, _GENSIM_TOPN)):
         if subset.any():
             q = rows[subset]
-            idx, _ = analogy_topk(vocab.space, *(np.ascontiguousarray(q[:, i]) for i in range(3)),
-                                  k=k, method=method, restrict=vocab.n)
+            idx, _ = analogy_topk(vocab.space.vectors, *(np.ascontiguousarray(q[:, i]) for i in range(3)),
+                                  k=k, method=method, restrict=vocab.n, sq_norms=vocab.space.sq_norms())
             correct[subset] = _first_answer(vocab, idx, q) == q[:, 3]
     return correct
 

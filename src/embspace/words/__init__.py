@@ -9,6 +9,6 @@ its methods is asked for; install it with ``pip install 'embspace[gensim]'``.
 """
 from ._build import METHODS, WordParams, build
 from ._corpus import DEFAULT_PATTERN, Corpus, Tokenizer, Vocab
-from ._subwords import subword_vector
+from .._subwords import subword_vector
 
 __all__ = ["DEFAULT_PATTERN", "METHODS", "Corpus", "Tokenizer", "Vocab", "WordParams", "build", "subword_vector"]
