@@ -202,7 +202,7 @@ def python() -> str:
     return sys.executable
 
 
-def start(space_arg: str | None, wait: bool) -> tuple[str, dict, "OtherLoad"]:
+def start(space_arg: str | None, wait: bool) -> tuple[str, dict, OtherLoad]:
     """The space to measure (default: the GloVe 6B 50d demo space), the machine facts printed,
     optionally a wait for a quiet machine, and a probe of other processes' CPU from now on."""
     if space_arg:

@@ -44,7 +44,7 @@ def text_sentences(limit: int) -> list[str]:
             cols = line.split("\t")
             if len(cols) >= 7:
                 out += [cols[5], cols[6]]
-    out += [l.split(" ", 1)[1] for l in (SHARED / "labelled" / "trec" / "train.txt").read_bytes()
+    out += [line.split(" ", 1)[1] for line in (SHARED / "labelled" / "trec" / "train.txt").read_bytes()
             .decode("utf-8", "replace").splitlines()]
     for corpus in ("state_union.zip", "inaugural.zip"):  # raw speeches: split into sentences
         with zipfile.ZipFile(SHARED / "corpora" / corpus) as z:

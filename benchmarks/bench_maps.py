@@ -66,8 +66,8 @@ def ours(method: str, space_path: str, n: int):
 
 def warm_up(method: str, space_path: str) -> None:
     """One short untimed run, so numba's compilation (UMAP, pynndescent) is paid before the clock."""
-    from embspace.reduce import make_map
     import embspace
+    from embspace.reduce import make_map
 
     space = embspace.load(space_path)
     for n in (2_000, 12_000):  # UMAP: exact neighbours below 4,096 points, NN-descent above; t-SNE: FFT from 10,000

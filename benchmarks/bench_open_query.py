@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import start, loadavg, fmt_s, median, table  # noqa: E402
+from _common import fmt_s, loadavg, median, start, table  # noqa: E402
 
 QUERY = "king"
 K = 10
@@ -64,9 +64,10 @@ def run_worker(kind: str, path: str) -> dict:
 
 # ---- preparation (untimed) ------------------------------------------------------------------------
 def prepare(space_path: str, workdir: Path) -> tuple[Path, Path, float]:
-    import embspace
     import numpy as np
     from gensim.models import KeyedVectors
+
+    import embspace
 
     txt, native = workdir / "glove-6b-50d.w2v.txt", workdir / "glove-6b-50d.kv"
     t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_texts.py            # writes benchmarks/results/texts.{json,md}
 
-1. Throughput (texts/s) on 10,000 STS-B train sentences: `build_texts` (model already loaded, as in a
+1. Throughput (texts/s) on 10,000 STS-B train sentences: `embspace.texts.build` (model already loaded, as in a
    long-running process) against `SentenceTransformer.encode` on the same texts, same batch size,
    alternating, best of `--repeats` each.
 2. The fast path `minilm-fast` (ONNX Runtime, int8 weights, one core per batch and a batch per core,
@@ -46,9 +46,9 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from embspace.texts._encoders import SentenceEncoder, minilm_path
-    from embspace.texts import build as build_texts
     from embspace.evaluate import sts
+    from embspace.texts import build as build_texts
+    from embspace.texts._encoders import SentenceEncoder, minilm_path
 
     train = pairs(DATA / "sts-train.csv")
     texts = list(dict.fromkeys(t for a, b, _ in train for t in (a, b)))[:args.n]

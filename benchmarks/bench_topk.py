@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import start, OtherLoad, loadavg, fmt_mb, fmt_s, median, peak_memory, table, timed  # noqa: E402
+from _common import OtherLoad, fmt_mb, fmt_s, loadavg, median, peak_memory, start, table, timed  # noqa: E402
 
 K = 10
 FIRST_ROW = 1000
@@ -76,7 +76,7 @@ def agreement(ours_idx: np.ndarray, base_idx: np.ndarray, base: Baseline, rows: 
     ties = 0
     for i in np.flatnonzero(~same_set):
         q = base.raw[rows[i]].astype(np.float64)
-        def exact(ids):
+        def exact(ids, q=q):
             v = base.raw[ids].astype(np.float64)
             if metric == "cosine":
                 return (v @ q) / (np.linalg.norm(v, axis=1) * np.linalg.norm(q))
@@ -135,8 +135,8 @@ def main() -> None:
         single = nq == 1
         query = words[0] if single else words
         reps = args.reps * 10 if single else args.reps
-        ours_fn = lambda: space.neighbors(query, k=K, metric=metric)  # noqa: E731
-        base_fn = lambda: base.topk(rows, metric)  # noqa: E731
+        ours_fn = lambda query=query, metric=metric: space.neighbors(query, k=K, metric=metric)  # noqa: E731
+        base_fn = lambda rows=rows, metric=metric: base.topk(rows, metric)  # noqa: E731
         case_load = OtherLoad()
         ours_fn(), base_fn()  # warm-up (norm caches, page cache, BLAS threads)
         # interleave the two so drifting machine load hits both alike
@@ -159,7 +159,7 @@ def main() -> None:
              "agreement": agree, "max_score_diff_same_rank_sorted": max_diff, "memory": mem,
              "other_processes_during_timing": busy}
         results.append(r)
-        mem_txt = lambda who: (f"{fmt_mb(mem[who]['traced_peak_bytes'])} / {fmt_mb(mem[who]['rss_peak_extra_bytes'])}"  # noqa: E731
+        mem_txt = lambda who, mem=mem: (f"{fmt_mb(mem[who]['traced_peak_bytes'])} / {fmt_mb(mem[who]['rss_peak_extra_bytes'])}"  # noqa: E731
                                if mem else "-")
         rows_out.append([metric, nq, f"{fmt_s(r['ours_s'])} ({fmt_s(min(t_ours))})",
                          f"{fmt_s(r['baseline_s'])} ({fmt_s(min(t_base))})", f"{r['ratio']:.2f}",

@@ -11,8 +11,8 @@ is that file twice (the memory-doubling check).
 
 Runs (each in a fresh subprocess; heavy imports done before the clock starts, on both sides):
   sgns, cbow, fasttext, glove, ppmi-svd
-      build_words([corpus.txt], method, workers=2, max_vocab=V), every other knob at its default.
-      Timed: the whole build_words call (tokenising included).
+      embspace.words.build([corpus.txt], method, workers=2, max_vocab=V), every other knob at its default.
+      Timed: the whole embspace.words.build call (tokenising included).
   gensim-cbow      gensim Word2Vec(corpus_file=F, workers=2, max_final_vocab=V): gensim's defaults
                    (sg=0, i.e. CBOW).
   gensim-sgns      gensim Word2Vec(corpus_file=F, sg=1, workers=2, max_final_vocab=V): the same
@@ -21,7 +21,7 @@ Runs (each in a fresh subprocess; heavy imports done before the clock starts, on
                    max_final_vocab=V): the same knobs as our fasttext.
       F is corpus.txt tokenised by embspace's `Corpus.write_line_corpus` (one sentence per line,
       tokens joined by spaces), which is what a gensim user does; its writing is timed and
-      counted in gensim's wall time, since build_words does the same inside its own.
+      counted in gensim's wall time, since embspace.words.build does the same inside its own.
 Measured per run: wall time, peak RSS (ru_maxrss of the process plus its children, right after
 the build and again after evaluation), Spearman on WS-353, SimLex-999 and MEN (pairs with a
 word outside the vocabulary dropped; coverage shown), Google analogy accuracy (3CosAdd,
@@ -151,7 +151,7 @@ def prepare_corpus(workdir: Path) -> dict:
         wiki = _wiki_dump()
         write("gensim's shortened enwiki test dump", wiki, Corpus(wiki, encoding_errors="replace").texts())
     os.replace(tmp, corpus)
-    # the total as build_words sees it: embspace's own reader and tokenizer over the written file
+    # the total as embspace.words.build sees it: embspace's own reader and tokenizer over the written file
     tokens = Corpus(corpus, encoding_errors="replace").count_tokens()
     with open(corpus2x.with_name(".corpus2x.txt.tmp"), "wb") as out:
         for _ in range(2):
@@ -177,9 +177,9 @@ def child(method: str, corpus: str, vocab: int) -> dict:
     from gensim.models import FastText, Word2Vec
 
     import embspace
-    from embspace.words._corpus import Corpus, Tokenizer
-    from embspace.words import build as build_words
     from embspace.evaluate import analogies, word_pairs
+    from embspace.words import build as build_words
+    from embspace.words._corpus import Corpus, Tokenizer
 
     if method == "glove":
         from embspace.words import _cooccur, _glove  # noqa: F401

@@ -15,8 +15,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from embspace.words import build as build_words  # noqa: E402
 from embspace.evaluate import word_pairs  # noqa: E402
+from embspace.words import build as build_words  # noqa: E402
 from test_build_words import CORPUS, FAST, FLOORS  # noqa: E402
 
 

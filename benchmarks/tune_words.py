@@ -111,8 +111,8 @@ def ppmi(data: Data, windows, weightings, subsample: float) -> None:
 
 def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: float, subsample: float,
           checkpoints: list[int], workers: int, min_x: float = 0.0, abtt: tuple[int, ...] = (0,)) -> None:
-    from embspace.words import _glove as G
     from embspace.tune._abtt import all_but_the_top
+    from embspace.words import _glove as G
     from embspace.words._cooccur import cooccurrence
 
     start = time.perf_counter()

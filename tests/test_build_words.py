@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 import embspace
+from conftest import SHARED
 from embspace import EmbspaceError
+from embspace.evaluate import word_pairs
 from embspace.words import METHODS, WordParams
 from embspace.words import build as build_words
-from embspace.evaluate import word_pairs
-
-from conftest import SHARED
 
 CORPUS = [str(SHARED / "corpora" / name) for name in ("inaugural.zip", "state_union.zip", "movie_reviews.zip")]
 # Small, quick settings for the suite. MEN Spearman measured with them on these 1.78M tokens by

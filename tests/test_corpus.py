@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embspace.words import Corpus, Tokenizer, Vocab
 from embspace.errors import EmbspaceError
+from embspace.words import Corpus, Tokenizer, Vocab
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
 _GENSIM = importlib.util.find_spec("gensim")  # its wheel ships real, shortened Wikipedia dumps

@@ -11,10 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from embspace import EmbspaceError, FormatError, Space
-from embspace.formats import _io as formats_io
-from embspace.formats import _text as formats_text
+from embspace import EmbspaceError, FormatError, Space, formats
 from embspace.formats import FORMATS, from_keyedvectors, read, to_keyedvectors, write
+from embspace.formats import _text as formats_text
 
 FILE_NAMES = {
     "glove": "glove.txt", "word2vec": "space.w2v.txt", "word2vec-binary": "space.bin",
@@ -204,7 +203,7 @@ def test_tsv_with_meta_columns(tiny, tmp_path):
 def test_tsv_single_column_meta_has_no_header(tiny, tmp_path):
     write(tiny, tmp_path / "glove_vecs.tsv", "tsv")
     assert (tmp_path / "glove_meta.tsv").read_text().splitlines() == tiny.ids
-    labels = write_bytes(tmp_path / "labels.tsv", "a\nb\nc\n".encode())
+    labels = write_bytes(tmp_path / "labels.tsv", b"a\nb\nc\n")
     assert read(tmp_path / "glove_vecs.tsv", "tsv", meta=labels).ids == ["a", "b", "c"]
 
 
@@ -414,7 +413,7 @@ def test_failed_two_file_write_replaces_neither(tiny, tmp_path, monkeypatch):
     write(tiny, tmp_path / "vecs.tsv", "tsv")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     calls = {"n": 0}
-    real = formats_io.finish
+    real = formats.finish
 
     def fail_second(fh):
         calls["n"] += 1

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from embspace.errors import EmbspaceError
 from embspace.words._cooccur import cooccurrence
 from embspace.words._glove import glove_vectors, train_glove
-from embspace.errors import EmbspaceError
 
 CORPORA = Path("/work/shared/data/corpora")
 
@@ -148,7 +148,7 @@ def test_training_shapes_loss_and_progress(topic_counts):
                                progress=lambda epoch, loss: seen.append((epoch, loss)))
     assert W.shape == C.shape == (20, 8) and W.dtype == C.dtype == np.float32
     assert losses.shape == (20,) and np.isfinite(losses).all()
-    assert [e for e, _ in seen] == list(range(1, 21)) and [l for _, l in seen] == losses.tolist()
+    assert [e for e, _ in seen] == list(range(1, 21)) and [loss for _, loss in seen] == losses.tolist()
     # measured: 4.74, 0.68, 0.10, 0.017, 0.0049, ... 0.0027 (a plateau where SGD noise shows)
     assert (np.diff(losses[:5]) < 0).all() and losses[-1] < 0.01 * losses[0]
     v = glove_vectors(W, C)

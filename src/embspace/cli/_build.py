@@ -62,9 +62,9 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
       embspace build words state_union.zip movie_reviews.zip --method ppmi-svd --evaluate -o ppmi.space
       embspace build words enwiki.xml.bz2 --method glove --dim 50 --epochs 15 -o glove.space
     """
+    from ..store import save
     from ..words import WordParams
     from ..words import build as build_words
-    from ..store import save
 
     check_writable_output(output, force)  # fail before training, not after
     params = WordParams(lowercase=not no_lowercase, **{k: v for k, v in knobs.items() if v is not None})

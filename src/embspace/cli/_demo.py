@@ -34,7 +34,7 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
       embspace demo --no-serve       # the printout only
       embspace demo --quick --map tsne --port 0
     """
-    from ..datasets import glove_6b_50d, home, GLOVE_NAME
+    from ..datasets import GLOVE_NAME, glove_6b_50d, home
     from ..evaluate import format_table, report_card
     from ..store import is_space
 

@@ -34,8 +34,8 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
       embspace build texts reviews.csv --column review --id-column id -o reviews.space
       embspace build texts docs.jsonl --model tfidf-svd --dim 256 -o lsa.space
     """
-    from ..texts import build as build_texts
     from ..store import save
+    from ..texts import build as build_texts
 
     check_writable_output(output, force)
     space = build_texts(file, model, column=column, id_column=id_column, fmt=fmt, batch_size=batch_size,
@@ -73,8 +73,8 @@ def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_s
       embspace build tokens sentences.txt --words bank,bat -o senses.space
       embspace build tokens senses.csv --words bank --column sentence -o bank.space
     """
-    from ..texts import tokens as build_tokens
     from ..store import save
+    from ..texts import tokens as build_tokens
 
     check_writable_output(output, force)
     space = build_tokens(file, words, model, column=column, id_column=id_column, fmt=fmt,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from ..errors import EmbspaceError
 from ..space import Space
-from ._labels import knn_labels, probe
-from ._retrieval import retrieval as score_retrieval
-from ._sts import sts as score_sts
 from ._analogies import check_method, score_analogies
 from ._files import ANALOGY_SETS, PAIR_SETS
+from ._labels import knn_labels, probe
 from ._pairs import score_pairs
 from ._result import Result, check_oov
+from ._retrieval import retrieval as score_retrieval
+from ._sts import sts as score_sts
 from ._word_rows import WordRows
 
 PathOrName = str | os.PathLike

@@ -4,7 +4,6 @@ Both work on any space with a label column: texts, images, items or table rows.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..errors import EmbspaceError

@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from .._files import atomic_files, finish
+from ..errors import EmbspaceError, FormatError, SpaceError
+from ..space import Space
 from . import _arrays as arrays
 from . import _tsv as tsv
 from ._binary import read_word2vec_binary, write_word2vec_binary
-from ._io import (NEWLINES, WHITESPACE, atomic_files, check_ids_free_of, encode_ids, existing_file,
-                          finish, source_info)
+from ._io import NEWLINES, WHITESPACE, check_ids_free_of, encode_ids, existing_file, source_info
 from ._text import read_text, write_text
-from ..errors import EmbspaceError, FormatError, SpaceError
-from ..space import Space
 
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}

@@ -9,8 +9,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._files import read_npy_header
-from ._io import decode_utf8, existing_file
 from ..errors import FormatError
+from ._io import decode_utf8, existing_file
+
 
 # ---- NumPy + ids --------------------------------------------------------------------------------
 def npy_paths(path: Path) -> tuple[Path, Path]:

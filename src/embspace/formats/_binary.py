@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import ByteSource
-from ._text import _parse_header
 from .._progress import progress
 from ..errors import FormatError
+from ._io import ByteSource
+from ._text import _parse_header
 
 BLOCK = 1 << 24
 MAX_WORD = 1 << 16

@@ -1,15 +1,12 @@
-"""Shared plumbing for import/export: atomic file writes, provenance, id checks, text decoding."""
+"""Shared plumbing for import/export: provenance, id checks, text decoding (atomic writes are in _files)."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from .._files import atomic_files, finish, sha256_file  # noqa: F401  (re-exported)
+from .._files import sha256_file
 from ..errors import EmbspaceError, FormatError
 
 # Files up to this size are hashed for provenance when the reader does not stream them anyway.

@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from ._io import ByteSource, decode_utf8, not_utf8
 from .._progress import progress
 from ..errors import FormatError
+from ._io import ByteSource, decode_utf8, not_utf8
 
 FIRST_BLOCK = 1 << 20  # small first block, so `limit=10` does not parse 16 MiB
 BLOCK = 1 << 24
@@ -147,7 +147,7 @@ class _Rows:
         vectors = self.blocks[0] if len(self.blocks) == 1 else np.concatenate(self.blocks)
         return (self.ids if self.with_ids else None), vectors
 
-    def _make_parser(self, block: bytes, line: int) -> "_BlockParser":
+    def _make_parser(self, block: bytes, line: int) -> _BlockParser:
         end = block.find(b"\n")
         raw = block[: end if end >= 0 else len(block)].rstrip(b"\r\n")
         text = decode_utf8(raw, self.path, line, self.hint).rstrip(_TRAIL)

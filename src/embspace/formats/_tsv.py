@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import FormatError
 from ._arrays import check_id_lines
 from ._io import check_ids_free_of, decode_utf8, existing_file
-from ..errors import FormatError
 
 _CELL_BREAKERS = "\t\n\r"
 

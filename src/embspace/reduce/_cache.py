@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .._version import __version__
 from .._files import read_npy_header, sha256_file
+from .._version import __version__
 from ..errors import CorruptSpaceError, EmbspaceError
 from ..store import VECTORS, _fsync_dir, _replace_dir, _write_durably, load, read_manifest
 from ._map import Map, complete_point_trust, make_map, plan_map

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import writable_parent
-from .._files import atomic_files
+from .._files import atomic_files, writable_parent
 from ..errors import EmbspaceError
 from ..space import Space
 from ._map import Map
@@ -209,8 +208,8 @@ def _legend(fig, ax, artist, paint: Coloring) -> None:
     if paint.kind == "numeric":
         fig.colorbar(artist, ax=ax, shrink=0.6, pad=0.02, label=paint.name)
     elif paint.kind == "categorical":
-        from matplotlib.lines import Line2D
         from matplotlib import colormaps
+        from matplotlib.lines import Line2D
 
         tab = colormaps["tab10"]
         handles = [Line2D([], [], marker="o", linestyle="", color=tab(i % 10), label=f"{cat} ({count:,})")
