@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from .._files import read_npy_header
 from ..errors import FormatError
-from ._io import decode_utf8, existing_file
+from ._io import existing_file, read_lines
 
 
 # ---- NumPy + ids --------------------------------------------------------------------------------
@@ -57,12 +57,7 @@ def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
 
 def read_ids_file(path: Path) -> list[str]:
     """One id per line (UTF-8, ``\\n`` or ``\\r\\n``); empty and duplicate ids are refused with their line."""
-    text = decode_utf8(path.read_bytes(), path, 1)
-    ids = text.split("\n")
-    if ids and ids[-1] == "":
-        ids.pop()
-    if "\r" in text:
-        ids = [i[:-1] if i.endswith("\r") else i for i in ids]
+    ids = read_lines(path)
     check_id_lines(ids, path, first_line=1)
     return ids
 

@@ -61,6 +61,17 @@ def encode_ids(ids: Sequence[str], path: Path) -> list[bytes]:
 
 
 # ---- decoding -----------------------------------------------------------------------------------
+def read_lines(path: Path) -> list[str]:
+    """The UTF-8 lines of a small file without their ``\\n`` or ``\\r\\n``; a final newline adds no line."""
+    text = decode_utf8(path.read_bytes(), path, 1)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
+
+
 def decode_utf8(data: bytes, path: Path, first_line: int, hint: str = "") -> str:
     """Decode `data` as UTF-8; an error names the file and the line of the first bad byte."""
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import FormatError
 from ._arrays import check_id_lines
-from ._io import check_ids_free_of, decode_utf8, existing_file
+from ._io import check_ids_free_of, existing_file, read_lines
 
 _CELL_BREAKERS = "\t\n\r"
 
@@ -40,12 +40,7 @@ def find_meta_file(vecs: Path, meta: Path | None, default: Path) -> Path:
 
 def read_meta_tsv(path: Path) -> tuple[list[str], dict[str, list[str]]]:
     """Ids and extra columns (as strings) from a projector metadata file."""
-    text = decode_utf8(path.read_bytes(), path, 1)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if "\r" in text:
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    lines = read_lines(path)
     if not lines:
         raise FormatError(f"{path}: the file is empty; expected one id per line")
     columns = lines[0].count("\t") + 1
