@@ -1,8 +1,10 @@
 """Exact search: chunked top-k by cosine, dot or euclidean; similarity; analogies; odd one out.
 
 Arrays in, arrays out: nothing here knows the `Space` type. `Space.neighbors`, `Space.analogy` and
-friends turn ids into rows and vectors, call these kernels, and turn rows back into ids. Memory stays bounded: scores are computed for blocks of queries against blocks of rows, never as
-a full (q, n) matrix, and the running top-k is merged block by block.
+friends turn ids into rows and vectors, call these kernels, and turn rows back into ids.
+
+Memory stays bounded: scores are computed for blocks of queries against blocks of rows, never as a
+full (q, n) matrix, and the running top-k is merged block by block.
 """
 from __future__ import annotations
 
