@@ -43,15 +43,6 @@ def test_each_method_builds_a_useful_space(built):
     assert {"president", "congress", "war"} <= set(space.ids[:500])
 
 
-@pytest.mark.parametrize("method", ["sgns", "glove", "ppmi-svd"])
-def test_same_seed_one_worker_same_vectors(method):
-    kwargs = dict(workers=1, seed=3, dim=20, min_count=20, epochs=None if method == "ppmi-svd" else 2)
-    a = build_words(CORPUS[:1], method, **kwargs)
-    b = build_words(CORPUS[:1], method, **kwargs)
-    assert a.ids == b.ids
-    np.testing.assert_array_equal(a.vectors, b.vectors)
-
-
 def test_params_are_recorded(tmp_path):
     space = build_words(CORPUS[:1], "ppmi-svd", dim=10, window=3, cds=0.5)
     path = embspace.save(space, tmp_path / "p.space")

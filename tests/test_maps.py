@@ -107,13 +107,6 @@ def test_random_sample_when_not_frequency_ordered(glove_small):
     assert not np.array_equal(a.rows, make_map(space, "pca", sample=500, seed=4).rows)
 
 
-def test_same_seed_same_map(maps, glove_small):
-    for method in ("pca", "tsne", "umap"):  # t-SNE: one thread (the default); UMAP: a seed makes it serial
-        again = make_map(glove_small, method, sample=SIZES[2], **FAST[method])
-        assert np.array_equal(again.coords, maps[method, 2].coords), method
-        assert again.key == maps[method, 2].key
-
-
 def test_progress_is_reported(glove_small):
     seen = []
     make_map(glove_small, "pca", sample=500, progress=lambda fraction, message: seen.append((fraction, message)))

@@ -1,9 +1,13 @@
 """`embspace.texts.build`: a space of texts, one vector per text, from a sentence encoder or TF-IDF + SVD."""
 from __future__ import annotations
 
+import difflib
+import functools
+import hashlib
+import inspect
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import EmbspaceError
@@ -12,6 +16,29 @@ from ._encoders import DEFAULT_MODEL, TfidfSvdEncoder, make_encoder
 from ._input import TextTable, read_texts
 
 
+def known_keywords(func: Callable) -> Callable:
+    """`func`, with an unknown keyword argument a one-line EmbspaceError that lists the valid names.
+
+    Python's own TypeError names only the bad keyword; this one also says which exist.
+    """
+    params = inspect.signature(func).parameters
+    valid = [name for name, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    where = f"embspace.texts.{func.__name__}"
+
+    @functools.wraps(func)
+    def checked(*args, **kwargs):
+        unknown = [name for name in kwargs if name not in params]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], valid, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise EmbspaceError(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                                f"{', '.join(repr(u) for u in unknown)} of {where}{hint}; valid: {', '.join(valid)}")
+        return func(*args, **kwargs)
+
+    return checked
+
+
+@known_keywords
 def build(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL, *,
                 column: str | None = None, id_column: str | None = None, fmt: str | None = None,
                 batch_size: int | None = None, max_seq_length: int | None = None, dim: int = 256, seed: int = 0,
@@ -38,7 +65,7 @@ def build(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL,
     Returns
     -------
     Space of shape (n_texts, dim), metric cosine, unit-length rows. ``info`` records the encoder, so
-    `embspace.build.encode_queries(space, texts)` puts queries into the same space.
+    `embspace.texts.encode_queries(space, texts)` puts queries into the same space.
 
     Examples
     --------
@@ -66,7 +93,7 @@ def build(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL,
     info = {
         "name": name or f"texts-{encoder.name}",
         "kind": "texts",
-        "builder": "embspace.build.texts",
+        "builder": "embspace.texts.build",
         "encoder": encoder.describe(),
         "params": {"batch_size": batch_size, "max_seq_length": max_seq_length, "seed": seed},
         "data": table.source,
@@ -95,5 +122,8 @@ def _table(source, column, id_column, fmt) -> TextTable:
     keep = [i for i, t in enumerate(texts) if t.strip()]
     if not keep:
         raise EmbspaceError("no texts to embed: the list is empty or every text is blank")
+    # The texts as a file of one text per line would hold: so a list and that file hash the same.
+    data = "".join(t + "\n" for t in texts).encode("utf-8", errors="surrogatepass")
     return TextTable([str(i + 1) for i in keep], [texts[i] for i in keep], {}, len(texts) - len(keep),
-                     {"file": None, "format": "list", "rows": len(texts)})
+                     {"file": None, "format": "list", "rows": len(texts), "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})

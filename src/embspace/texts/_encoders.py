@@ -31,8 +31,8 @@ _LOCK = threading.Lock()
 def check_model_folder(path: Path) -> None:
     """Refuse a folder that is not a sentence-transformers model, before torch is imported."""
     if not path.is_dir():
-        raise EmbspaceError(f"model {str(path)!r} is neither a known name ({', '.join(MINILM_NAMES[:1] + FAST_NAMES + TFIDF_NAMES)}) "
-                            "nor a folder")
+        known = ", ".join(MINILM_NAMES[:1] + FAST_NAMES + TFIDF_NAMES)
+        raise EmbspaceError(f"model {str(path)!r} is neither a known name ({known}) nor a folder")
     if not (path / "modules.json").is_file() and not (path / "config_sentence_transformers.json").is_file():
         raise EmbspaceError(f"{path} is not a sentence-transformers model folder (no modules.json or "
                             "config_sentence_transformers.json); save one with SentenceTransformer.save(folder)")
@@ -89,8 +89,8 @@ class SentenceEncoder(Encoder):
             self.name = "all-MiniLM-L6-v2" + ("-int8" if self.quantized else "")
             self.package = MINILM_PACKAGE
         else:
+            check_model_folder(Path(model).expanduser())  # before resolving: errors name the folder as given
             self.path = Path(model).expanduser().resolve()
-            check_model_folder(self.path)
             self.name = self.path.name
             self.package = None
         self.model = _load_sentence_transformer(self.path, self.quantized)
@@ -182,7 +182,7 @@ class TfidfSvdEncoder(Encoder):
         self.idf_: np.ndarray | None = None
         self.components_: np.ndarray | None = None
 
-    def fit(self, texts: list[str]) -> "TfidfSvdEncoder":
+    def fit(self, texts: list[str]) -> TfidfSvdEncoder:
         _require("sklearn", "tfidf-svd")
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -244,7 +244,7 @@ class TfidfSvdEncoder(Encoder):
         return {"tfidf_idf": self.idf_[None, :], "svd_components": self.components_}
 
     @classmethod
-    def from_space(cls, info: dict, extras: dict[str, np.ndarray]) -> "TfidfSvdEncoder":
+    def from_space(cls, info: dict, extras: dict[str, np.ndarray]) -> TfidfSvdEncoder:
         if "tfidf_idf" not in extras or "svd_components" not in extras or not info.get("vocabulary"):
             raise EmbspaceError("this tfidf-svd space lacks its vocabulary, idf or SVD components; rebuild it with "
                                 "`embspace build texts FILE --model tfidf-svd`")

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import sha256_file
 from ..errors import EmbspaceError
 
 FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
@@ -29,6 +30,8 @@ class TextTable:
         The file's other columns (CSV/TSV/JSONL/Parquet), aligned with `texts`.
     skipped_empty : int
         Rows whose text was empty or only whitespace (left out).
+    source : dict
+        What was read, for a manifest: the file's name, format, columns, rows, size in bytes and sha256.
     """
 
     ids: list[str]
@@ -161,7 +164,7 @@ def _table(path: Path, fmt: str, rows: dict[str, list], column: str | None, id_c
     meta = {name: [col[i] for i in keep] for name, col in rows.items() if name not in (column, id_column, "id")}
     texts = [str(values[i]) for i in keep]
     source = {"file": path.name, "format": fmt, "column": column, "id_column": id_column, "rows": len(values),
-              "bytes": path.stat().st_size}
+              "bytes": path.stat().st_size, "sha256": sha256_file(path)}
     return TextTable(ids, texts, meta, len(values) - len(keep), source)
 
 

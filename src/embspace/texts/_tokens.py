@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._version import __version__
 from .._progress import progress
+from .._version import __version__
 from ..errors import EmbspaceError
 from ..space import Space
+from ._build import _table, known_keywords
 from ._encoders import DEFAULT_MODEL, TFIDF_NAMES, SentenceEncoder
-from ._build import _table
 
 
 def _parse_words(words: str | Sequence[str]) -> list[str]:
@@ -42,6 +42,7 @@ def find_occurrences(texts: list[str], words: list[str], case_sensitive: bool = 
     return hits
 
 
+@known_keywords
 def tokens(source: str | os.PathLike | Sequence[str], words: str | Sequence[str], model: str = DEFAULT_MODEL,
                  *, column: str | None = None, id_column: str | None = None, fmt: str | None = None,
                  batch_size: int = 32, case_sensitive: bool = False, max_seq_length: int | None = None) -> Space:
@@ -87,11 +88,14 @@ def tokens(source: str | os.PathLike | Sequence[str], words: str | Sequence[str]
     for name, col in table.meta.items():
         if name not in meta:
             meta[name] = [col[h[0]] for h in hits]
-    info = {"name": f"tokens-{encoder.name}", "kind": "tokens", "builder": "embspace.build.tokens",
+    # nothing here is random (a transformer in eval mode, no sampling): there is no seed to record
+    params = {"batch_size": batch_size, "case_sensitive": case_sensitive, "max_seq_length": max_seq_length,
+              "seed": None}
+    info = {"name": f"tokens-{encoder.name}", "kind": "tokens", "builder": "embspace.texts.tokens",
             "encoder": {**encoder.describe(), "pooling": "mean of the word's sub-word pieces, last layer"},
-            "words": words, "data": table.source, "texts": len(table.texts), "occurrences": len(hits),
-            "skipped_past_limit": truncated, "skipped_empty": table.skipped_empty, "normalized": False,
-            "seconds": round(time.perf_counter() - start, 3), "embspace_version": __version__}
+            "params": params, "words": words, "data": table.source, "texts": len(table.texts),
+            "occurrences": len(hits), "skipped_past_limit": truncated, "skipped_empty": table.skipped_empty,
+            "normalized": False, "seconds": round(time.perf_counter() - start, 3), "embspace_version": __version__}
     return Space(ids, vectors, meta, info, metric="cosine", check=False)
 
 

@@ -74,7 +74,7 @@ class WordParams:
     SHARED = ("dim", "window", "min_count", "max_vocab", "subsample", "epochs", "seed", "workers", "lowercase",
               "encoding_errors", "abtt")
 
-    def resolve(self, method: str) -> "WordParams":
+    def resolve(self, method: str) -> WordParams:
         """A copy with every None replaced by `method`'s default, checked."""
         if method not in METHODS:
             raise EmbspaceError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -150,7 +150,7 @@ def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: Word
     seconds = time.perf_counter() - start
     info = {
         "name": f"{method}-{params.dim}d",
-        "builder": "words",
+        "builder": "embspace.words.build",
         "method": method,
         "params": params.for_method(method),
         "corpus": corpus.describe(),
