@@ -417,3 +417,16 @@ def test_index_unfitted_or_wrong_width_is_a_one_line_error(index_space, kind):
 
 def test_unknown_index_kind_is_a_one_line_error():
     assert_one_line_error(_raised(AnnIndex, "annoy"), "'annoy'", *KINDS)
+
+
+def test_unknown_index_parameter_or_metric_is_a_one_line_error(tmp_path):
+    assert_one_line_error(_raised(AnnIndex.with_params, "hnsw", efsearch=3), "efsearch", "ef_search", "nprobe")
+    assert_one_line_error(_raised(AnnIndex, "hnsw", metric="manhattan"), "'manhattan'", *METRICS)
+    assert AnnIndex.with_params("hnsw", ef_search=3).ef_search == 3
+
+
+def test_knn_label_coverage_counts_labelled_rows_not_the_sample(question_space):
+    result = knn_labels(question_space, sample=100)
+    labelled = sum(1 for v in question_space.meta["label"] if v not in (None, ""))
+    assert result.details["sampled"] == 100 and result.found == labelled
+    assert result.coverage == pytest.approx(labelled / question_space.n)

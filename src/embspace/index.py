@@ -11,7 +11,7 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from ._files import sha256_file
 from .errors import EmbspaceError
-from .search import Neighbor, unit
+from .search import METRICS, Neighbor, unit
 from .space import Space
 
 KINDS = ("flat", "hnsw", "ivfpq")
@@ -74,6 +74,18 @@ class AnnIndex:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise EmbspaceError(f"unknown index kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.metric is not None and self.metric not in METRICS:
+            raise EmbspaceError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+
+    @classmethod
+    def with_params(cls, kind: str = "hnsw", **params) -> AnnIndex:
+        """An unfitted index from keyword parameters; an unknown name is a one-line error listing the valid ones
+        (the constructor itself raises Python's TypeError, as scikit-learn's estimators do)."""
+        valid = [f.name for f in fields(cls) if not f.name.endswith("_") and f.name != "kind"]
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise EmbspaceError(f"unknown index parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        return cls(kind, **params)
 
     # ---- building ------------------------------------------------------------------------------
     def fit(self, space: Space) -> AnnIndex:
@@ -226,7 +238,7 @@ def build_index(space_path: str | os.PathLike, kind: str = "hnsw", *, sample: in
 
     space_path = Path(space_path)
     space = load(space_path)
-    index = AnnIndex(kind, **params).fit(space)
+    index = AnnIndex.with_params(kind, **params).fit(space)
     index.measure_recall(space, k=k, sample=sample)
     save_index(index, space_path)
     return index

@@ -22,14 +22,15 @@ def _labels(space: Space, label: str) -> np.ndarray:
 def knn_labels(space: Space, label: str = "label", k: int = 10, sample: int | None = 5000, seed: int = 0) -> Result:
     """kNN label agreement: the share of each item's k nearest neighbours (itself left out) with its label.
 
-    Measured on up to `sample` items (all when None); the chance level (sum of squared label
-    shares) is in ``details["chance"]``.
+    Measured on up to `sample` labelled items (all when None; the number in ``details["sampled"]``).
+    Coverage is the share of rows that carry a label. The chance level (sum of squared label shares)
+    is in ``details["chance"]``.
     """
-
     labels = _labels(space, label)
     has = labels != ""
     rows = np.flatnonzero(has)
-    if len(rows) < 2:
+    labelled = len(rows)
+    if labelled < 2:
         raise EmbspaceError(f"fewer than 2 items carry a {label!r}; kNN agreement needs labels")
     if sample and len(rows) > sample:
         rows = np.sort(np.random.default_rng(seed).choice(rows, sample, replace=False))
@@ -39,8 +40,8 @@ def knn_labels(space: Space, label: str = "label", k: int = 10, sample: int | No
     agree = [np.mean([labels[lookup[nb.id]] == labels[r] for nb in res]) for r, res in zip(rows, result)]
     _, counts = np.unique(labels[has], return_counts=True)
     chance = float(((counts / counts.sum()) ** 2).sum())
-    return Result(f"knn@{k}/{label}", "knn_labels", "agreement", float(np.mean(agree)), len(rows) / space.n,
-                  len(rows), space.n, "drop", {"k": k, "chance": chance, "classes": len(counts)})
+    return Result(f"knn@{k}/{label}", "knn_labels", "agreement", float(np.mean(agree)), labelled / space.n,
+                  labelled, space.n, "drop", {"k": k, "chance": chance, "classes": len(counts), "sampled": len(rows)})
 
 
 def probe(space: Space, label: str = "label", folds: int = 5, seed: int = 0, baseline: bool = True) -> Result:
