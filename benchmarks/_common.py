@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts: machine description, medians, tables, memory."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,10 @@ def machine() -> dict:
         libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if libs:
             i = libs[0]
-            blas = (f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
-                    f"{i.get('num_threads')} threads, {os.path.basename(i.get('filepath', ''))})")
+            blas = (
+                f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+                f"{i.get('num_threads')} threads, {os.path.basename(i.get('filepath', ''))})"
+            )
     except ImportError:
         pass
     return {
@@ -54,10 +57,12 @@ def embspace_source() -> str:
 
     where = os.path.dirname(os.path.dirname(os.path.abspath(embspace.__file__)))
     try:
-        commit = subprocess.run(["git", "-C", where, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--", "."], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", where, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", where, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=True
+        ).stdout.strip()
         return f"{embspace.__version__} from {where} at {commit}{' + uncommitted changes' if dirty else ''}"
     except (OSError, subprocess.CalledProcessError):
         return f"{embspace.__version__} from {where} (not a git checkout)"
@@ -93,8 +98,11 @@ class OtherLoad:
             return None
         wall = time.time() - self.t0
         other = max(0.0, (busy - self.busy0) - (self._own() - self.own0))
-        return {"wall_s": round(wall, 1), "other_cpu_s": round(other, 1),
-                "other_share_of_all_cores": round(other / (wall * (os.cpu_count() or 1)), 3)}
+        return {
+            "wall_s": round(wall, 1),
+            "other_cpu_s": round(other, 1),
+            "other_share_of_all_cores": round(other / (wall * (os.cpu_count() or 1)), 3),
+        }
 
 
 def wait_quiet(max_wait_s: float = 600, window_s: float = 10, threshold: float = 0.05) -> dict | None:
@@ -118,8 +126,10 @@ def loadavg() -> list[float] | None:
 
 
 def print_machine(info: dict) -> None:
-    print(f"# {info['date']} | {info['cores']} cores, {info['cpu']} | Python {info['python']}, "
-          f"numpy {info['numpy']} | BLAS {info['blas']} | load average {info['loadavg_at_start']}")
+    print(
+        f"# {info['date']} | {info['cores']} cores, {info['cpu']} | Python {info['python']}, "
+        f"numpy {info['numpy']} | BLAS {info['blas']} | load average {info['loadavg_at_start']}"
+    )
     print(f"# embspace {info['embspace']}")
 
 

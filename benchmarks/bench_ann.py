@@ -11,6 +11,7 @@ Two ways of asking, both reported: a batch of 1,000 queries at once (BLAS-friend
 best of 3 runs on both sides), and one query at a time (an interactive search, 200 queries). For each
 index setting the best that reaches recall@10 >= 0.95 is the headline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,10 @@ def text_sentences(limit: int) -> list[str]:
             cols = line.split("\t")
             if len(cols) >= 7:
                 out += [cols[5], cols[6]]
-    out += [line.split(" ", 1)[1] for line in (SHARED / "labelled" / "trec" / "train.txt").read_bytes()
-            .decode("utf-8", "replace").splitlines()]
+    out += [
+        line.split(" ", 1)[1]
+        for line in (SHARED / "labelled" / "trec" / "train.txt").read_bytes().decode("utf-8", "replace").splitlines()
+    ]
     for corpus in ("state_union.zip", "inaugural.zip"):  # raw speeches: split into sentences
         with zipfile.ZipFile(SHARED / "corpora" / corpus) as z:
             for name in sorted(z.namelist()):
@@ -108,12 +111,22 @@ def bench_space(name, space, k=10, n_queries=1000, seed=0):
     rows = np.sort(rng.choice(space.n, n_queries, replace=False))
     queries = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
     true_rows, exact_batch, exact_single = truth(space, queries, k)
-    out = {"space": name, "n": space.n, "dim": space.dim, "metric": space.metric, "queries": n_queries, "k": k,
-           "exact": {"batch_qps": exact_batch, "single_qps": exact_single}, "settings": []}
+    out = {
+        "space": name,
+        "n": space.n,
+        "dim": space.dim,
+        "metric": space.metric,
+        "queries": n_queries,
+        "k": k,
+        "exact": {"batch_qps": exact_batch, "single_qps": exact_single},
+        "settings": [],
+    }
     print(f"{name}: exact {exact_batch:,.0f} q/s batch, {exact_single:,.0f} q/s one at a time", flush=True)
-    plans = [("hnsw", {"m": 16, "ef_construction": 200}, "ef_search", [10, 16, 24, 32, 64]),
-             ("hnsw", {"m": 32, "ef_construction": 200}, "ef_search", [10, 12, 16, 24, 32, 64, 128]),
-             ("ivfpq", {"rerank": 10}, "nprobe", [8, 16, 32, 64, 128])]
+    plans = [
+        ("hnsw", {"m": 16, "ef_construction": 200}, "ef_search", [10, 16, 24, 32, 64]),
+        ("hnsw", {"m": 32, "ef_construction": 200}, "ef_search", [10, 12, 16, 24, 32, 64, 128]),
+        ("ivfpq", {"rerank": 10}, "nprobe", [8, 16, 32, 64, 128]),
+    ]
     for kind, params, knob, values in plans:
         t0 = time.perf_counter()
         index = AnnIndex(kind, **params).fit(space)
@@ -122,12 +135,22 @@ def bench_space(name, space, k=10, n_queries=1000, seed=0):
         for v in values:
             setattr(index, knob, v)
             recall, bq, sq = measure(index, queries, true_rows, k)
-            row = {"kind": kind, **index.params(), "build_s": round(build_s, 1), "recall@10": round(recall, 4),
-                   "batch_qps": round(bq, 1), "single_qps": round(sq, 1),
-                   "batch_speedup": round(bq / exact_batch, 2), "single_speedup": round(sq / exact_single, 2)}
+            row = {
+                "kind": kind,
+                **index.params(),
+                "build_s": round(build_s, 1),
+                "recall@10": round(recall, 4),
+                "batch_qps": round(bq, 1),
+                "single_qps": round(sq, 1),
+                "batch_speedup": round(bq / exact_batch, 2),
+                "single_speedup": round(sq / exact_single, 2),
+            }
             out["settings"].append(row)
-            print(f"    {knob}={v}: recall@10 {recall:.3f}, {bq:,.0f} q/s batch ({bq / exact_batch:.1f}x), "
-                  f"{sq:,.0f} q/s single ({sq / exact_single:.1f}x)", flush=True)
+            print(
+                f"    {knob}={v}: recall@10 {recall:.3f}, {bq:,.0f} q/s batch ({bq / exact_batch:.1f}x), "
+                f"{sq:,.0f} q/s single ({sq / exact_single:.1f}x)",
+                flush=True,
+            )
     return out
 
 
@@ -140,32 +163,49 @@ def main() -> None:
 
     from embspace.datasets import glove_6b_50d
 
-    result = {"machine": machine(), "faiss": faiss.__version__, "faiss_threads": faiss.omp_get_max_threads(),
-              "command": "python benchmarks/bench_ann.py", "spaces": []}
+    result = {
+        "machine": machine(),
+        "faiss": faiss.__version__,
+        "faiss_threads": faiss.omp_get_max_threads(),
+        "command": "python benchmarks/bench_ann.py",
+        "spaces": [],
+    }
     if not args.skip_glove:
         result["spaces"].append(bench_space("GloVe 6B 50d", glove_6b_50d()))
     if args.skip_glove and (OUT / "ann.json").exists():  # keep the GloVe figures of an earlier run
-        result["spaces"] += [s for s in json.loads((OUT / "ann.json").read_text())["spaces"]
-                             if s["space"].startswith("GloVe")]
+        result["spaces"] += [
+            s for s in json.loads((OUT / "ann.json").read_text())["spaces"] if s["space"].startswith("GloVe")
+        ]
     texts = text_space(args.texts)
     result["spaces"].append(bench_space(f"{texts.n:,} sentences (minilm-fast)", texts))
     result["loadavg_at_end"] = loadavg()
     OUT.mkdir(exist_ok=True)
     (OUT / "ann.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [f"# ANN (issue 5): `{result['command']}`", "",
-          f"faiss {result['faiss']} ({result['faiss_threads']} threads), {result['machine']['cpu']}, "
-          f"load average {result['machine']['loadavg_at_start']} at start, {result['loadavg_at_end']} at end.", ""]
+    md = [
+        f"# ANN (issue 5): `{result['command']}`",
+        "",
+        f"faiss {result['faiss']} ({result['faiss_threads']} threads), {result['machine']['cpu']}, "
+        f"load average {result['machine']['loadavg_at_start']} at start, {result['loadavg_at_end']} at end.",
+        "",
+    ]
     for s in result["spaces"]:
-        md += [f"## {s['space']}: {s['n']:,} x {s['dim']}, {s['metric']}, {s['queries']:,} queries, top-{s['k']}", "",
-               f"exact (embspace): {s['exact']['batch_qps']:,.0f} q/s in one batch, "
-               f"{s['exact']['single_qps']:,.0f} q/s one at a time", "",
-               "| index | params | build s | recall@10 | q/s batch | x exact | q/s single | x exact |",
-               "|---|---|---:|---:|---:|---:|---:|---:|"]
+        md += [
+            f"## {s['space']}: {s['n']:,} x {s['dim']}, {s['metric']}, {s['queries']:,} queries, top-{s['k']}",
+            "",
+            f"exact (embspace): {s['exact']['batch_qps']:,.0f} q/s in one batch, "
+            f"{s['exact']['single_qps']:,.0f} q/s one at a time",
+            "",
+            "| index | params | build s | recall@10 | q/s batch | x exact | q/s single | x exact |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in s["settings"]:
-            params = ", ".join(f"{k}={v}" for k, v in r.items() if k in ("m", "ef_search", "nlist", "pq_m", "nprobe",
-                                                                             "rerank"))
-            md.append(f"| {r['kind']} | {params} | {r['build_s']} | {r['recall@10']:.3f} | {r['batch_qps']:,.0f} | "
-                      f"{r['batch_speedup']} | {r['single_qps']:,.0f} | {r['single_speedup']} |")
+            params = ", ".join(
+                f"{k}={v}" for k, v in r.items() if k in ("m", "ef_search", "nlist", "pq_m", "nprobe", "rerank")
+            )
+            md.append(
+                f"| {r['kind']} | {params} | {r['build_s']} | {r['recall@10']:.3f} | {r['batch_qps']:,.0f} | "
+                f"{r['batch_speedup']} | {r['single_qps']:,.0f} | {r['single_speedup']} |"
+            )
         md.append("")
     (OUT / "ann.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

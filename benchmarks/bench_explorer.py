@@ -23,6 +23,7 @@ an analogy. RssFile is the part backed by files (the memory-mapped vectors.npy p
 touched, shared with the page cache); RssAnon is the process's own memory. /proc/<pid>/maps shows
 whether vectors.npy is memory-mapped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import loadavg, median, start, table  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-unsafe-swiftshader",
-        "--use-angle=swiftshader"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+]
 TARGET_S = 3.0
 
 
@@ -65,8 +74,12 @@ def synthetic_space(path: Path, n: int, seed: int = 0) -> Path:
 
 
 def start_server(paths: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "embspace", "-q", "serve", *paths, "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embspace", "-q", "serve", *paths, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     match = re.search(r"(http://\S+/)", line)
     if not match:
@@ -110,7 +123,8 @@ def draw_once(browser, url: str, n: int) -> dict:
     page.wait_for_function(f"document.body.dataset.drawn === '{n}'", timeout=300_000)
     marks = page.evaluate("""() => {
         const nav = performance.getEntriesByType('navigation')[0];
-        const last = (name) => { const e = performance.getEntriesByName(name); return e.length ? e[e.length - 1].startTime : null; };
+        const last = (name) => {
+            const e = performance.getEntriesByName(name); return e.length ? e[e.length - 1].startTime : null; };
         return { load: nav.loadEventEnd, dom: nav.domContentLoadedEventEnd, data: last('embspace:data-loaded'),
                  drawn: last('embspace:points-drawn'),
                  transfer: performance.getEntriesByType('resource').filter(r => r.name.includes('/api/'))
@@ -120,9 +134,14 @@ def draw_once(browser, url: str, n: int) -> dict:
     context.close()
     if errors:
         raise SystemExit(f"page errors: {errors}")
-    return {"from_navigation_s": marks["drawn"] / 1000, "from_load_event_s": (marks["drawn"] - marks["load"]) / 1000,
-            "data_arrived_s": marks["data"] / 1000, "load_event_s": marks["load"] / 1000,
-            "api_bytes": marks["transfer"], "pixel_std": round(float(shot.std()), 2)}
+    return {
+        "from_navigation_s": marks["drawn"] / 1000,
+        "from_load_event_s": (marks["drawn"] - marks["load"]) / 1000,
+        "data_arrived_s": marks["data"] / 1000,
+        "load_event_s": marks["load"] / 1000,
+        "api_bytes": marks["transfer"],
+        "pixel_std": round(float(shot.std()), 2),
+    }
 
 
 def get(url: str) -> dict:
@@ -151,10 +170,14 @@ def main() -> None:
     synth = synthetic_space(workdir / f"synthetic-{args.n}.space", args.n)
     big = get_or_make_map(synth, "pca", 2)
     words = get_or_make_map(glove, "pca", 2)
-    print(f"# maps ready in {time.perf_counter() - t0:.1f} s: {big.key} ({big.n:,}), {words.key} ({words.n:,})",
-          flush=True)
-    cases = [(f"synthetic, {args.n:,} points", f"#s=0&m={big.key}", big.n),
-             (f"GloVe 6B 50d, {words.n:,} words", f"#s=1&m={words.key}", words.n)]
+    print(
+        f"# maps ready in {time.perf_counter() - t0:.1f} s: {big.key} ({big.n:,}), {words.key} ({words.n:,})",
+        flush=True,
+    )
+    cases = [
+        (f"synthetic, {args.n:,} points", f"#s=0&m={big.key}", big.n),
+        (f"GloVe 6B 50d, {words.n:,} words", f"#s=1&m={words.key}", words.n),
+    ]
     results = {name: [] for name, _, _ in cases}
 
     proc, url = start_server([str(synth), str(glove)])
@@ -167,9 +190,12 @@ def main() -> None:
                 for name, suffix, n in cases:
                     r = draw_once(browser, url + suffix, n)
                     results[name].append(r)
-                    print(f"{name} rep {rep + 1}: drawn {r['from_navigation_s']:.2f} s after navigation start, "
-                          f"{r['from_load_event_s']:.2f} s after the load event (data at {r['data_arrived_s']:.2f} s, "
-                          f"{r['api_bytes'] / 2**20:.1f} MiB), pixel std {r['pixel_std']}", flush=True)
+                    print(
+                        f"{name} rep {rep + 1}: drawn {r['from_navigation_s']:.2f} s after navigation start, "
+                        f"{r['from_load_event_s']:.2f} s after the load event (data at {r['data_arrived_s']:.2f} s, "
+                        f"{r['api_bytes'] / 2**20:.1f} MiB), pixel std {r['pixel_std']}",
+                        flush=True,
+                    )
             browser.close()
     finally:
         stop_server(proc)
@@ -198,17 +224,29 @@ def main() -> None:
 
     summary = {}
     for name, runs in results.items():
-        summary[name] = {key: round(median([r[key] for r in runs]), 3)
-                         for key in ("from_navigation_s", "from_load_event_s", "data_arrived_s", "load_event_s")}
+        summary[name] = {
+            key: round(median([r[key] for r in runs]), 3)
+            for key in ("from_navigation_s", "from_load_event_s", "data_arrived_s", "load_event_s")
+        }
         summary[name]["min_from_load_event_s"] = round(min(r["from_load_event_s"] for r in runs), 3)
         summary[name]["api_mib"] = round(runs[0]["api_bytes"] / 2**20, 1)
     info["loadavg_at_end"] = loadavg()
     info["other_processes"] = load
     vectors_mib = os.path.getsize(Path(glove) / "vectors.npy") / 2**20
-    out = {"machine": info, "n": args.n, "reps": args.reps, "draw": summary, "draw_runs": results, "first_open": cold,
-           "target_s": TARGET_S, "server_memory_bytes": mem, "vectors_npy_mapped": mapped,
-           "vectors_npy_mib": round(vectors_mib, 1), "chromium_args": ARGS,
-           "chromium": subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()}
+    out = {
+        "machine": info,
+        "n": args.n,
+        "reps": args.reps,
+        "draw": summary,
+        "draw_runs": results,
+        "first_open": cold,
+        "target_s": TARGET_S,
+        "server_memory_bytes": mem,
+        "vectors_npy_mapped": mapped,
+        "vectors_npy_mib": round(vectors_mib, 1),
+        "chromium_args": ARGS,
+        "chromium": subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip(),
+    }
     md = render(out)
     print(md)
     if args.json:
@@ -219,30 +257,61 @@ def main() -> None:
 
 def render(out: dict) -> str:
     i = out["machine"]
-    lines = [f"{i['date']} | {i['cores']} cores, {i['cpu']} | Python {i['python']} | {out['chromium']} | load average "
-             f"{i['loadavg_at_start']} at start, {i['loadavg_at_end']} at end | other processes: {i['other_processes']} "
-             f"| embspace {i['embspace']}", ""]
+    lines = [
+        f"{i['date']} | {i['cores']} cores, {i['cpu']} | Python {i['python']} | {out['chromium']} | load average "
+        f"{i['loadavg_at_start']} at start, {i['loadavg_at_end']} at end | other processes: {i['other_processes']} "
+        f"| embspace {i['embspace']}",
+        "",
+    ]
     rows = []
     for name, s in out["draw"].items():
-        rows.append([name, f"{s['from_load_event_s']:.2f} s ({s['min_from_load_event_s']:.2f} s)",
-                     f"{s['from_navigation_s']:.2f} s", f"{s['data_arrived_s']:.2f} s", f"{s['load_event_s']:.2f} s",
-                     f"{s['api_mib']} MiB"])
-    lines.append(table(["map drawn (PCA 2-D)", f"all points drawn, after the load event: median of {out['reps']} (min)",
-                        "after navigation start", "data arrived", "load event", "data sent",
-                        "first open after the server started (map read from disk)"],
-                       [r + [f"{out['first_open'][name]['from_load_event_s']:.2f} s"]
-                        for r, name in zip(rows, out["draw"])]))
+        rows.append(
+            [
+                name,
+                f"{s['from_load_event_s']:.2f} s ({s['min_from_load_event_s']:.2f} s)",
+                f"{s['from_navigation_s']:.2f} s",
+                f"{s['data_arrived_s']:.2f} s",
+                f"{s['load_event_s']:.2f} s",
+                f"{s['api_mib']} MiB",
+            ]
+        )
+    lines.append(
+        table(
+            [
+                "map drawn (PCA 2-D)",
+                f"all points drawn, after the load event: median of {out['reps']} (min)",
+                "after navigation start",
+                "data arrived",
+                "load event",
+                "data sent",
+                "first open after the server started (map read from disk)",
+            ],
+            [r + [f"{out['first_open'][name]['from_load_event_s']:.2f} s"] for r, name in zip(rows, out["draw"])],
+        )
+    )
     first = next(iter(out["draw"].values()))
     verdict = "met" if first["from_load_event_s"] <= out["target_s"] else "not met"
-    lines += ["", f"target: {out['n']:,} points drawn at most {out['target_s']:.0f} s after the page loads: "
-                  f"{first['from_load_event_s']:.2f} s -> {verdict}", ""]
+    lines += [
+        "",
+        f"target: {out['n']:,} points drawn at most {out['target_s']:.0f} s after the page loads: "
+        f"{first['from_load_event_s']:.2f} s -> {verdict}",
+        "",
+    ]
     mib = lambda b: f"{b / 2**20:,.0f} MiB"  # noqa: E731
-    rows = [[when, mib(m["VmRSS"]), mib(m["RssAnon"]), mib(m["RssFile"]), mib(m["VmHWM"])]
-            for when, m in out["server_memory_bytes"].items()]
-    lines.append(table(["server with GloVe 400k x 50 open", "RSS", "of which anonymous", "of which file-backed",
-                        "peak RSS"], rows))
-    lines += ["", f"vectors.npy ({out['vectors_npy_mib']} MiB) memory-mapped by the server: "
-                  f"{'yes' if out['vectors_npy_mapped'] else 'no'} ({', '.join(out['vectors_npy_mapped'])})"]
+    rows = [
+        [when, mib(m["VmRSS"]), mib(m["RssAnon"]), mib(m["RssFile"]), mib(m["VmHWM"])]
+        for when, m in out["server_memory_bytes"].items()
+    ]
+    lines.append(
+        table(
+            ["server with GloVe 400k x 50 open", "RSS", "of which anonymous", "of which file-backed", "peak RSS"], rows
+        )
+    )
+    lines += [
+        "",
+        f"vectors.npy ({out['vectors_npy_mib']} MiB) memory-mapped by the server: "
+        f"{'yes' if out['vectors_npy_mapped'] else 'no'} ({', '.join(out['vectors_npy_mapped'])})",
+    ]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ Each timed run is a fresh Python subprocess (nothing cached in the interpreter; 
 is warm on both sides: the files were just written or read). embspace is also timed in-process.
 The word2vec text file is written once, outside any timing, by gensim's save_word2vec_format.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,13 +51,11 @@ def worker(kind: str, path: str) -> None:
         t1 = time.perf_counter()
         result = kv.most_similar(QUERY, topn=K)
         t2 = time.perf_counter()
-    print(json.dumps({"open": t1 - t0, "query": t2 - t1, "total": t2 - t0,
-                      "top": [[w, float(s)] for w, s in result]}))
+    print(json.dumps({"open": t1 - t0, "query": t2 - t1, "total": t2 - t0, "top": [[w, float(s)] for w, s in result]}))
 
 
 def run_worker(kind: str, path: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--_worker", kind, "--_path", path],
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--_worker", kind, "--_path", path], capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"worker {kind} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -86,8 +85,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5, help="embspace repetitions (default 5)")
     ap.add_argument("--gensim-reps", type=int, default=3, help="gensim word2vec-text repetitions (default 3)")
     ap.add_argument("--workdir", help="keep the word2vec files here and reuse them (default: a temp dir)")
-    ap.add_argument("--wait-quiet", action="store_true",
-                    help="first wait (up to 10 min) until other processes leave the CPUs idle")
+    ap.add_argument(
+        "--wait-quiet", action="store_true", help="first wait (up to 10 min) until other processes leave the CPUs idle"
+    )
     ap.add_argument("--json", help="also write the results as JSON to this file ('-' = stdout)")
     ap.add_argument("--_worker", help=argparse.SUPPRESS)
     ap.add_argument("--_path", help=argparse.SUPPRESS)
@@ -102,15 +102,17 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         txt, native, prep = prepare(space_path, workdir)
-        print(f"# space {space_path}; word2vec text {txt} ({txt.stat().st_size / 2**20:.0f} MiB), "
-              f"prepared in {prep:.1f} s (untimed)")
+        print(
+            f"# space {space_path}; word2vec text {txt} ({txt.stat().st_size / 2**20:.0f} MiB), "
+            f"prepared in {prep:.1f} s (untimed)"
+        )
 
         # one untimed warm-up each for the cheap kinds (page cache, .pyc files)
-        for kind, path in (("embspace", space_path), ("embspace-noverify", space_path),
-                           ("gensim-native", str(native))):
+        for kind, path in (("embspace", space_path), ("embspace-noverify", space_path), ("gensim-native", str(native))):
             run_worker(kind, path)
         # interleaved rounds, so that other work on the machine hits every contender alike
         import embspace.search  # noqa: F401
+
         runs = {k: [] for k in ("embspace", "embspace-noverify", "embspace-inprocess", "gensim-native", "gensim")}
         for i in range(max(args.reps, args.gensim_reps)):
             if i < args.reps:
@@ -122,8 +124,9 @@ def main() -> None:
                 res = s.neighbors(QUERY, k=K)
                 t2 = time.perf_counter()
                 del s
-                runs["embspace-inprocess"].append({"open": t1 - t0, "query": t2 - t1, "total": t2 - t0,
-                                                   "top": [[w, float(x)] for w, x in res]})
+                runs["embspace-inprocess"].append(
+                    {"open": t1 - t0, "query": t2 - t1, "total": t2 - t0, "top": [[w, float(x)] for w, x in res]}
+                )
                 runs["gensim-native"].append(run_worker("gensim-native", str(native)))
             if i < args.gensim_reps:
                 runs["gensim"].append(run_worker("gensim", str(txt)))
@@ -145,12 +148,38 @@ def main() -> None:
     for kind in order:
         rs = runs[kind]
         tot, op, qu = (median([r[key] for r in rs]) for key in ("total", "open", "query"))
-        summary[kind] = {"label": labels[kind], "runs": len(rs), "median_total_s": tot, "median_open_s": op,
-                         "median_query_s": qu, "all_total_s": [r["total"] for r in rs],
-                         "speedup_vs_gensim_text": gensim_med / tot}
-        rows.append([labels[kind], len(rs), f"{fmt_s(tot)} ({fmt_s(min(r['total'] for r in rs))})", fmt_s(op), fmt_s(qu), f"{gensim_med / tot:,.0f}x"])
-    print(table(["what (timed: open + 1 query, imports excluded)", "runs", "median (min)", "open", "query",
-                 "gensim text / this"], rows))
+        summary[kind] = {
+            "label": labels[kind],
+            "runs": len(rs),
+            "median_total_s": tot,
+            "median_open_s": op,
+            "median_query_s": qu,
+            "all_total_s": [r["total"] for r in rs],
+            "speedup_vs_gensim_text": gensim_med / tot,
+        }
+        rows.append(
+            [
+                labels[kind],
+                len(rs),
+                f"{fmt_s(tot)} ({fmt_s(min(r['total'] for r in rs))})",
+                fmt_s(op),
+                fmt_s(qu),
+                f"{gensim_med / tot:,.0f}x",
+            ]
+        )
+    print(
+        table(
+            [
+                "what (timed: open + 1 query, imports excluded)",
+                "runs",
+                "median (min)",
+                "open",
+                "query",
+                "gensim text / this",
+            ],
+            rows,
+        )
+    )
 
     ref = [w for w, _ in runs["gensim"][0]["top"]]
     agree = {}
@@ -160,19 +189,38 @@ def main() -> None:
     ours = runs["embspace"][0]["top"]
     max_diff = max(abs(a[1] - b[1]) for a, b in zip(ours, runs["gensim"][0]["top"]))
     print(f"top-10 of {QUERY!r}: {', '.join(ref)}")
-    print(f"same top-10 words, same order, as gensim: "
-          f"{'yes' if all(agree.values()) else 'NO: ' + str(agree)}; max |score difference| {max_diff:.2e}")
+    print(
+        f"same top-10 words, same order, as gensim: "
+        f"{'yes' if all(agree.values()) else 'NO: ' + str(agree)}; max |score difference| {max_diff:.2e}"
+    )
     speedup = summary["embspace"]["speedup_vs_gensim_text"]
-    print(f"target >= 100x faster than gensim text (fresh process): {speedup:,.0f}x -> "
-          f"{'met' if speedup >= 100 else 'MISSED'}")
+    print(
+        f"target >= 100x faster than gensim text (fresh process): {speedup:,.0f}x -> "
+        f"{'met' if speedup >= 100 else 'MISSED'}"
+    )
     info["loadavg_at_end"] = loadavg()
     info["other_processes"] = other.stop()
-    print(f"# load average at the end {info['loadavg_at_end']}; CPU used by other processes during the run: "
-          f"{info['other_processes']}")
+    print(
+        f"# load average at the end {info['loadavg_at_end']}; CPU used by other processes during the run: "
+        f"{info['other_processes']}"
+    )
     if args.json:
-        payload = json.dumps({"benchmark": "open_query", "machine": info, "space": space_path, "query": QUERY,
-                              "k": K, "results": summary, "same_top10": agree, "max_score_diff": max_diff,
-                              "top10": ref, "target_speedup": 100, "speedup": speedup}, indent=2)
+        payload = json.dumps(
+            {
+                "benchmark": "open_query",
+                "machine": info,
+                "space": space_path,
+                "query": QUERY,
+                "k": K,
+                "results": summary,
+                "same_top10": agree,
+                "max_score_diff": max_diff,
+                "top10": ref,
+                "target_speedup": 100,
+                "speedup": speedup,
+            },
+            indent=2,
+        )
         if args.json == "-":
             print(payload)
         else:

@@ -11,6 +11,7 @@
 3. STS-B dev Spearman (all 1,500 pairs) of minilm, minilm-fast and tfidf-svd (fitted on the STS-B
    train sentences), each with coverage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,15 @@ def main() -> None:
     from embspace.texts._encoders import SentenceEncoder, minilm_path
 
     train = pairs(DATA / "sts-train.csv")
-    texts = list(dict.fromkeys(t for a, b, _ in train for t in (a, b)))[:args.n]
+    texts = list(dict.fromkeys(t for a, b, _ in train for t in (a, b)))[: args.n]
     dev = pairs(DATA / "sts-dev.csv")
-    result = {"machine": machine(), "texts": len(texts), "batch_size": args.batch_size,
-              "torch_threads": torch.get_num_threads(), "command": "python benchmarks/bench_texts.py"}
+    result = {
+        "machine": machine(),
+        "texts": len(texts),
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "command": "python benchmarks/bench_texts.py",
+    }
 
     direct_model = SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True)
     build_texts(texts[:64])  # load embspace's model once (a long-running process pays this once)
@@ -67,8 +73,7 @@ def main() -> None:
         for name in ("direct", "embspace", "fast", "torch_int8"):
             t0 = time.perf_counter()
             if name == "direct":
-                direct_model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True)
+                direct_model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True)
             elif name == "embspace":
                 build_texts(texts, batch_size=args.batch_size)
             elif name == "fast":
@@ -78,15 +83,24 @@ def main() -> None:
             runs[name].append(len(texts) / (time.perf_counter() - t0))
             print(f"{name} run {r + 1}: {runs[name][-1]:.1f} texts/s (load {loadavg()})", flush=True)
     best = {k: max(v) for k, v in runs.items()}
-    result["throughput"] = {"runs": runs, "best": best,
-                            "embspace_vs_direct": round(best["embspace"] / best["direct"], 4)}
+    result["throughput"] = {
+        "runs": runs,
+        "best": best,
+        "embspace_vs_direct": round(best["embspace"] / best["direct"], 4),
+    }
     fast = best["fast"]
-    result["fast_path"] = {"model": "minilm-fast (ONNX Runtime, int8 weights, one core per batch, batch 16)",
-                           "texts_per_s": fast, "speedup_vs_full_embspace": round(fast / best["embspace"], 3),
-                           "torch_int8_texts_per_s": best["torch_int8"],
-                           "torch_int8_speedup": round(best["torch_int8"] / best["embspace"], 3)}
-    print(f"minilm-fast: {fast:.1f} texts/s, {fast / best['embspace']:.2f}x; torch int8 "
-          f"{best['torch_int8']:.1f} texts/s, {best['torch_int8'] / best['embspace']:.2f}x", flush=True)
+    result["fast_path"] = {
+        "model": "minilm-fast (ONNX Runtime, int8 weights, one core per batch, batch 16)",
+        "texts_per_s": fast,
+        "speedup_vs_full_embspace": round(fast / best["embspace"], 3),
+        "torch_int8_texts_per_s": best["torch_int8"],
+        "torch_int8_speedup": round(best["torch_int8"] / best["embspace"], 3),
+    }
+    print(
+        f"minilm-fast: {fast:.1f} texts/s, {fast / best['embspace']:.2f}x; torch int8 "
+        f"{best['torch_int8']:.1f} texts/s, {best['torch_int8'] / best['embspace']:.2f}x",
+        flush=True,
+    )
 
     scores = {}
     for model in ("minilm", "minilm-fast"):
@@ -103,21 +117,28 @@ def main() -> None:
     result["loadavg_at_end"] = loadavg()
     OUT.mkdir(exist_ok=True)
     (OUT / "texts.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [f"# Texts (issue 5): `{result['command']}`", "", f"{len(texts):,} STS-B train sentences, batch "
-          f"{args.batch_size}, {result['torch_threads']} torch threads, {result['machine']['cpu']}", "",
-          "| encoder | texts/s | STS-B dev Spearman | coverage |", "|---|---:|---:|---:|",
-          f"| sentence-transformers direct (all-MiniLM-L6-v2) | {best['direct']:.1f} | | |",
-          f"| embspace minilm | {best['embspace']:.1f} | {scores['minilm']['score']:.4f} | "
-          f"{scores['minilm']['found']}/{scores['minilm']['total']} |",
-          f"| embspace minilm-fast (ONNX Runtime int8) | {fast:.1f} | {scores['minilm-fast']['score']:.4f} | "
-          f"{scores['minilm-fast']['found']}/{scores['minilm-fast']['total']} |",
-          f"| torch dynamic int8 (the earlier fast path) | {best['torch_int8']:.1f} | "
-          f"{scores['torch-int8']['score']:.4f} | {scores['torch-int8']['found']}/{scores['torch-int8']['total']} |",
-          f"| embspace tfidf-svd (256-d, fitted on STS-B train) | | {scores['tfidf-svd']['score']:.4f} | "
-          f"{scores['tfidf-svd']['found']}/{scores['tfidf-svd']['total']} |", "",
-          f"embspace / direct: {result['throughput']['embspace_vs_direct']:.3f}; minilm-fast / minilm: "
-          f"{result['fast_path']['speedup_vs_full_embspace']:.2f}x; load average {result['machine']['loadavg_at_start']}"
-          f" at start, {result['loadavg_at_end']} at end."]
+    md = [
+        f"# Texts (issue 5): `{result['command']}`",
+        "",
+        f"{len(texts):,} STS-B train sentences, batch "
+        f"{args.batch_size}, {result['torch_threads']} torch threads, {result['machine']['cpu']}",
+        "",
+        "| encoder | texts/s | STS-B dev Spearman | coverage |",
+        "|---|---:|---:|---:|",
+        f"| sentence-transformers direct (all-MiniLM-L6-v2) | {best['direct']:.1f} | | |",
+        f"| embspace minilm | {best['embspace']:.1f} | {scores['minilm']['score']:.4f} | "
+        f"{scores['minilm']['found']}/{scores['minilm']['total']} |",
+        f"| embspace minilm-fast (ONNX Runtime int8) | {fast:.1f} | {scores['minilm-fast']['score']:.4f} | "
+        f"{scores['minilm-fast']['found']}/{scores['minilm-fast']['total']} |",
+        f"| torch dynamic int8 (the earlier fast path) | {best['torch_int8']:.1f} | "
+        f"{scores['torch-int8']['score']:.4f} | {scores['torch-int8']['found']}/{scores['torch-int8']['total']} |",
+        f"| embspace tfidf-svd (256-d, fitted on STS-B train) | | {scores['tfidf-svd']['score']:.4f} | "
+        f"{scores['tfidf-svd']['found']}/{scores['tfidf-svd']['total']} |",
+        "",
+        f"embspace / direct: {result['throughput']['embspace_vs_direct']:.3f}; minilm-fast / minilm: "
+        f"{result['fast_path']['speedup_vs_full_embspace']:.2f}x; load average {result['machine']['loadavg_at_start']}"
+        f" at start, {result['loadavg_at_end']} at end.",
+    ]
     (OUT / "texts.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

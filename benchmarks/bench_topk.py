@@ -12,6 +12,7 @@ baseline:  unit-normalised matrix V precomputed outside the timing; timed: Q = V
 Times are medians (--reps; 1 query uses 10x as many). Peak extra memory is measured in separate,
 untimed runs (tracemalloc: numpy buffers; RSS: sampled high-water mark above the start).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,6 +77,7 @@ def agreement(ours_idx: np.ndarray, base_idx: np.ndarray, base: Baseline, rows: 
     ties = 0
     for i in np.flatnonzero(~same_set):
         q = base.raw[rows[i]].astype(np.float64)
+
         def exact(ids, q=q):
             v = base.raw[ids].astype(np.float64)
             if metric == "cosine":
@@ -83,11 +85,17 @@ def agreement(ours_idx: np.ndarray, base_idx: np.ndarray, base: Baseline, rows: 
             if metric == "dot":
                 return v @ q
             return -np.linalg.norm(v - q, axis=1)
+
         a, b = np.sort(exact(ours_idx[i])), np.sort(exact(base_idx[i]))
         ties += bool(abs(a[0] - b[0]) <= 1e-5 * max(1.0, abs(b[0])))
     n = len(rows)
-    return {"queries": n, "same_order": float(same_order.mean()), "same_set": float(same_set.mean()),
-            "set_mismatches": int((~same_set).sum()), "mismatches_that_are_ties": ties}
+    return {
+        "queries": n,
+        "same_order": float(same_order.mean()),
+        "same_set": float(same_set.mean()),
+        "set_mismatches": int((~same_set).sum()),
+        "mismatches_that_are_ties": ties,
+    }
 
 
 def to_rows(result, lookup: dict[str, int], single: bool) -> np.ndarray:
@@ -99,11 +107,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--space", help="a .space folder (default: embspace.datasets.glove_6b_50d())")
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions per case (default 3)")
-    ap.add_argument("--cases", default="cosine:1,cosine:100,cosine:1000,dot:1000,euclidean:1000",
-                    help="metric:queries pairs to run (default: %(default)s)")
+    ap.add_argument(
+        "--cases",
+        default="cosine:1,cosine:100,cosine:1000,dot:1000,euclidean:1000",
+        help="metric:queries pairs to run (default: %(default)s)",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the (untimed) peak-memory runs")
-    ap.add_argument("--wait-quiet", action="store_true",
-                    help="first wait (up to 10 min) until other processes leave the CPUs idle")
+    ap.add_argument(
+        "--wait-quiet", action="store_true", help="first wait (up to 10 min) until other processes leave the CPUs idle"
+    )
     ap.add_argument("--json", help="also write the results as JSON to this file ('-' = stdout)")
     args = ap.parse_args()
 
@@ -120,7 +132,7 @@ def main() -> None:
     first_calls = []
     for _ in range(args.reps if any(c == "cosine:1000" for c in args.cases.split(",")) else 0):
         fresh = embspace.load(space_path)
-        words_1000 = fresh.ids[FIRST_ROW:FIRST_ROW + 1000]
+        words_1000 = fresh.ids[FIRST_ROW : FIRST_ROW + 1000]
         t0 = time.perf_counter()
         fresh.neighbors(words_1000, k=K)
         first_calls.append(time.perf_counter() - t0)
@@ -131,7 +143,7 @@ def main() -> None:
     results, rows_out = [], []
     for metric, nq in cases:
         rows = np.arange(FIRST_ROW, FIRST_ROW + nq)
-        words = space.ids[FIRST_ROW:FIRST_ROW + nq]
+        words = space.ids[FIRST_ROW : FIRST_ROW + nq]
         single = nq == 1
         query = words[0] if single else words
         reps = args.reps * 10 if single else args.reps
@@ -154,43 +166,99 @@ def main() -> None:
         mem = {}
         if not args.no_memory and nq == 1000:
             mem = {"ours": peak_memory(ours_fn), "baseline": peak_memory(base_fn)}
-        r = {"metric": metric, "queries": nq, "reps": reps, "ours_s": median(t_ours), "baseline_s": median(t_base),
-             "ours_all_s": t_ours, "baseline_all_s": t_base, "ratio": median(t_ours) / median(t_base),
-             "agreement": agree, "max_score_diff_same_rank_sorted": max_diff, "memory": mem,
-             "other_processes_during_timing": busy}
+        r = {
+            "metric": metric,
+            "queries": nq,
+            "reps": reps,
+            "ours_s": median(t_ours),
+            "baseline_s": median(t_base),
+            "ours_all_s": t_ours,
+            "baseline_all_s": t_base,
+            "ratio": median(t_ours) / median(t_base),
+            "agreement": agree,
+            "max_score_diff_same_rank_sorted": max_diff,
+            "memory": mem,
+            "other_processes_during_timing": busy,
+        }
         results.append(r)
-        mem_txt = lambda who, mem=mem: (f"{fmt_mb(mem[who]['traced_peak_bytes'])} / {fmt_mb(mem[who]['rss_peak_extra_bytes'])}"  # noqa: E731
-                               if mem else "-")
-        rows_out.append([metric, nq, f"{fmt_s(r['ours_s'])} ({fmt_s(min(t_ours))})",
-                         f"{fmt_s(r['baseline_s'])} ({fmt_s(min(t_base))})", f"{r['ratio']:.2f}",
-                         mem_txt("ours"), mem_txt("baseline"),
-                         f"{agree['same_set'] * 100:.1f}% ({agree['set_mismatches']}; ties {agree['mismatches_that_are_ties']})",
-                         f"{busy['other_share_of_all_cores'] * 100:.0f}%" if busy else "?"])
+
+        def mem_txt(who, mem=mem):
+            if not mem:
+                return "-"
+            return f"{fmt_mb(mem[who]['traced_peak_bytes'])} / {fmt_mb(mem[who]['rss_peak_extra_bytes'])}"
+
+        rows_out.append(
+            [
+                metric,
+                nq,
+                f"{fmt_s(r['ours_s'])} ({fmt_s(min(t_ours))})",
+                f"{fmt_s(r['baseline_s'])} ({fmt_s(min(t_base))})",
+                f"{r['ratio']:.2f}",
+                mem_txt("ours"),
+                mem_txt("baseline"),
+                f"{agree['same_set'] * 100:.1f}% ({agree['set_mismatches']}; ties {agree['mismatches_that_are_ties']})",
+                f"{busy['other_share_of_all_cores'] * 100:.0f}%" if busy else "?",
+            ]
+        )
         print(f"#   done {metric} x {nq}", flush=True)
 
-    print(table(["metric", "queries", "embspace median (min)", "numpy baseline median (min)", "ours / baseline",
-                 "peak extra mem ours (traced / RSS)", "peak extra mem baseline (traced / RSS)",
-                 "same top-10 set (mismatches; of which ties)", "CPU taken by other processes"], rows_out))
+    print(
+        table(
+            [
+                "metric",
+                "queries",
+                "embspace median (min)",
+                "numpy baseline median (min)",
+                "ours / baseline",
+                "peak extra mem ours (traced / RSS)",
+                "peak extra mem baseline (traced / RSS)",
+                "same top-10 set (mismatches; of which ties)",
+                "CPU taken by other processes",
+            ],
+            rows_out,
+        )
+    )
     if first_calls:
-        print(f"first call on a freshly opened space (1000 cosine queries, includes computing the norms): "
-              f"{fmt_s(first_call)} (median of {len(first_calls)})")
+        print(
+            f"first call on a freshly opened space (1000 cosine queries, includes computing the norms): "
+            f"{fmt_s(first_call)} (median of {len(first_calls)})"
+        )
     main_case = next((r for r in results if r["metric"] == "cosine" and r["queries"] == 1000), None)
     ok_ratio = main_case is not None and main_case["ratio"] <= 1.2
-    agree_all = all(r["agreement"]["same_set"] >= 0.999 or
-                    r["agreement"]["set_mismatches"] == r["agreement"]["mismatches_that_are_ties"] for r in results)
+    agree_all = all(
+        r["agreement"]["same_set"] >= 0.999
+        or r["agreement"]["set_mismatches"] == r["agreement"]["mismatches_that_are_ties"]
+        for r in results
+    )
     if main_case:
-        print(f"target: 1000 cosine queries at most 1.2x the baseline: {main_case['ratio']:.2f}x -> "
-              f"{'met' if ok_ratio else 'MISSED'}")
+        print(
+            f"target: 1000 cosine queries at most 1.2x the baseline: {main_case['ratio']:.2f}x -> "
+            f"{'met' if ok_ratio else 'MISSED'}"
+        )
     print(f"target: same top-10 for >= 99.9% of queries (ties aside): {'met' if agree_all else 'MISSED'}")
     info["loadavg_at_end"] = loadavg()
     info["other_processes"] = other.stop()
-    print(f"# load average at the end {info['loadavg_at_end']}; CPU used by other processes during the run: "
-          f"{info['other_processes']}")
+    print(
+        f"# load average at the end {info['loadavg_at_end']}; CPU used by other processes during the run: "
+        f"{info['other_processes']}"
+    )
     if args.json:
-        payload = json.dumps({"benchmark": "topk", "machine": info, "space": space_path, "k": K,
-                              "first_row": FIRST_ROW, "first_call_fresh_space_s": first_call, "first_call_all_s": first_calls,
-                              "results": results, "target_ratio": 1.2, "ratio_met": ok_ratio,
-                              "agreement_met": agree_all}, indent=2)
+        payload = json.dumps(
+            {
+                "benchmark": "topk",
+                "machine": info,
+                "space": space_path,
+                "k": K,
+                "first_row": FIRST_ROW,
+                "first_call_fresh_space_s": first_call,
+                "first_call_all_s": first_calls,
+                "results": results,
+                "target_ratio": 1.2,
+                "ratio_met": ok_ratio,
+                "agreement_met": agree_all,
+            },
+            indent=2,
+        )
         if args.json == "-":
             print(payload)
         else:

@@ -28,6 +28,7 @@ word outside the vocabulary dropped; coverage shown), Google analogy accuracy (3
 restrict_vocab=V). gensim's vectors are evaluated as embspace.Space(wv.index_to_key, wv.vectors)
 with the same evaluators. Then every embspace method again on corpus2x.txt: peak-RSS growth.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,24 +56,53 @@ GENSIM = ("gensim-sgns", "gensim-cbow", "gensim-fasttext")
 ORDER = ("gensim-sgns", "sgns", "gensim-cbow", "cbow", "gensim-fasttext", "fasttext", "glove", "ppmi-svd")
 PAIRS = ("ws353", "simlex999", "men")
 GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
-NLTK = [REPO.parent / "shared" / "data" / "corpora" / name
-        for name in ("movie_reviews.zip", "state_union.zip", "inaugural.zip")]
+NLTK = [
+    REPO.parent / "shared" / "data" / "corpora" / name
+    for name in ("movie_reviews.zip", "state_union.zip", "inaugural.zip")
+]
 
 
 def _wiki_dump() -> Path:
     import gensim
 
-    return (Path(gensim.__file__).parent / "test" / "test_data"
-            / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+    return (
+        Path(gensim.__file__).parent
+        / "test"
+        / "test_data"
+        / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+    )
 
 
 # ---- the corpus ---------------------------------------------------------------------------------------
-_SOURCE_TAG = re.compile(r"\[(?:1913 Webster|WordNet 1\.5|PJC|Webster 1913 Suppl\.|Century Dict\.|"
-                         r"[A-Z][A-Za-z. ]{0,30}(?:Webster|Dict\.|Dictionary|Suppl\.)[^\]]{0,20})\]")
+_SOURCE_TAG = re.compile(
+    r"\[(?:1913 Webster|WordNet 1\.5|PJC|Webster 1913 Suppl\.|Century Dict\.|"
+    r"[A-Z][A-Za-z. ]{0,30}(?:Webster|Dict\.|Dictionary|Suppl\.)[^\]]{0,20})\]"
+)
 _PRONUNCIATION = re.compile(r"\\[^\\\n]{0,80}\\")
-_NAMED_LETTER = {"imac": "i", "aum": "a", "eth": "th", "thorn": "th", "yogh": "y", "udd": "u", "ae": "ae",
-                 "AE": "AE", "oe": "oe", "OE": "OE", "ng": "ng", "th": "th", "asl": "", "root": "", "add": "",
-                 "sect": "", "deg": "", "sharp": "", "flat": "", "frac12": " half ", "cre": "", "hand": ""}
+_NAMED_LETTER = {
+    "imac": "i",
+    "aum": "a",
+    "eth": "th",
+    "thorn": "th",
+    "yogh": "y",
+    "udd": "u",
+    "ae": "ae",
+    "AE": "AE",
+    "oe": "oe",
+    "OE": "OE",
+    "ng": "ng",
+    "th": "th",
+    "asl": "",
+    "root": "",
+    "add": "",
+    "sect": "",
+    "deg": "",
+    "sharp": "",
+    "flat": "",
+    "frac12": " half ",
+    "cre": "",
+    "hand": "",
+}
 _ACCENT = re.compile(r"\[([=~'`\"^.,*-]?)([A-Za-z]{1,2})(\^?)\]")
 _SHORT_BRACKET = re.compile(r"\[([^\]\s]{1,12})\]")
 _TAG = re.compile(r"<[^<>\n]{0,80}>")
@@ -88,7 +118,7 @@ def _gcide_letters(match: re.Match) -> str:
 def clean_gcide(raw: str) -> list[str]:
     """GCIDE's dictd text to plain paragraphs: source tags, pronunciations, accents, markup out."""
     start = raw.find("\nA \\A\\")
-    text = raw[start + 1:] if start >= 0 else raw
+    text = raw[start + 1 :] if start >= 0 else raw
     text = _SOURCE_TAG.sub("\n\n", text)
     text = _PRONUNCIATION.sub(" ", text)
     text = _ACCENT.sub(lambda m: m.group(2), text)
@@ -129,6 +159,7 @@ def prepare_corpus(workdir: Path) -> dict:
     t0 = time.perf_counter()
     tmp = corpus.with_name(".corpus.txt.tmp")
     with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+
         def write(name: str, path: Path, lines) -> None:
             n_lines = n_tokens = 0
             for line in lines:
@@ -138,8 +169,9 @@ def prepare_corpus(workdir: Path) -> dict:
                 out.write(line + "\n")
                 n_lines += 1
                 n_tokens += len(tokenize(line))
-            sources.append({"name": name, "path": str(path), "sha256": _sha256(path), "lines": n_lines,
-                            "tokens": n_tokens})
+            sources.append(
+                {"name": name, "path": str(path), "sha256": _sha256(path), "lines": n_lines, "tokens": n_tokens}
+            )
             print(f"#   {name}: {n_lines:,} lines, {n_tokens:,} tokens", flush=True)
 
         with gzip.open(GCIDE, "rb") as fh:
@@ -158,9 +190,16 @@ def prepare_corpus(workdir: Path) -> dict:
             with open(corpus, "rb") as fh:
                 shutil.copyfileobj(fh, out, 1 << 24)
     os.replace(corpus2x.with_name(".corpus2x.txt.tmp"), corpus2x)
-    meta = {"sources": sources, "tokens": tokens, "lines": sum(s["lines"] for s in sources),
-            "bytes": corpus.stat().st_size, "sha256": _sha256(corpus), "bytes2x": corpus2x.stat().st_size,
-            "sha256_2x": _sha256(corpus2x), "seconds": round(time.perf_counter() - t0, 1)}
+    meta = {
+        "sources": sources,
+        "tokens": tokens,
+        "lines": sum(s["lines"] for s in sources),
+        "bytes": corpus.stat().st_size,
+        "sha256": _sha256(corpus),
+        "bytes2x": corpus2x.stat().st_size,
+        "sha256_2x": _sha256(corpus2x),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     meta_path.write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -200,7 +239,8 @@ def child(method: str, corpus: str, vocab: int) -> dict:
         with tempfile.TemporaryDirectory(prefix="bench-words-") as tmp:
             t0 = time.perf_counter()
             lines = Corpus([corpus], tokenizer=Tokenizer(), encoding_errors="replace").write_line_corpus(
-                os.path.join(tmp, "lines.txt"))
+                os.path.join(tmp, "lines.txt")
+            )
             out["tokenise_s"] = time.perf_counter() - t0
             t1 = time.perf_counter()
             if method == "gensim-cbow":
@@ -245,16 +285,20 @@ def run_child(method: str, corpus: Path, vocab: int, logdir: Path, rep: int = 0)
     result = None
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT "):])
+            result = json.loads(line[len("RESULT ") :])
     if proc.returncode != 0 or result is None:
         tail = log.read_text()[-4000:]
         print(f"# {method} on {corpus.name} FAILED (exit {proc.returncode}); log {log}:\n{tail}", flush=True)
         return {"method": method, "corpus": str(corpus), "error": tail, "returncode": proc.returncode, **stamp}
-    result.update({**stamp, "process_s": round(elapsed, 1), "load_before": load_before, "load_after": loadavg(),
-                   "other": other})
-    print(f"# {method} on {corpus.name}: {result['wall_s']:.1f} s, peak {result['rss_peak_build_mib']:,.0f} MiB, "
-          f"mean rho {result['mean_spearman']:.3f}, google {result['google']['score']:.3f}, "
-          f"other processes {other and other['other_share_of_all_cores']:.0%} of the cores", flush=True)
+    result.update(
+        {**stamp, "process_s": round(elapsed, 1), "load_before": load_before, "load_after": loadavg(), "other": other}
+    )
+    print(
+        f"# {method} on {corpus.name}: {result['wall_s']:.1f} s, peak {result['rss_peak_build_mib']:,.0f} MiB, "
+        f"mean rho {result['mean_spearman']:.3f}, google {result['google']['score']:.3f}, "
+        f"other processes {other and other['other_share_of_all_cores']:.0%} of the cores",
+        flush=True,
+    )
     return result
 
 
@@ -292,9 +336,13 @@ def aggregate(results: list[dict]) -> dict:
 
 # ---- the report ------------------------------------------------------------------------------------
 LABEL = {
-    "sgns": "embspace sgns", "cbow": "embspace cbow", "fasttext": "embspace fasttext",
-    "glove": "embspace glove", "ppmi-svd": "embspace ppmi-svd",
-    "gensim-sgns": "gensim Word2Vec(sg=1) direct", "gensim-cbow": "gensim Word2Vec() defaults (CBOW) direct",
+    "sgns": "embspace sgns",
+    "cbow": "embspace cbow",
+    "fasttext": "embspace fasttext",
+    "glove": "embspace glove",
+    "ppmi-svd": "embspace ppmi-svd",
+    "gensim-sgns": "gensim Word2Vec(sg=1) direct",
+    "gensim-cbow": "gensim Word2Vec() defaults (CBOW) direct",
     "gensim-fasttext": "gensim FastText(sg=1, bucket=200k) direct",
 }
 COUNTERPART = {"sgns": "gensim-sgns", "cbow": "gensim-cbow", "fasttext": "gensim-fasttext"}
@@ -323,8 +371,18 @@ def _spread(lo_hi) -> str:
 def main_table(runs: dict) -> str:
     from _common import table
 
-    header = ["run", "wall s median [min–max]", "peak RSS MiB", "vocab", "WS-353 ρ (cov)", "SimLex-999 ρ (cov)", "MEN ρ (cov)",
-              "mean ρ", "Google 3CosAdd (cov)", "other CPU"]
+    header = [
+        "run",
+        "wall s median [min–max]",
+        "peak RSS MiB",
+        "vocab",
+        "WS-353 ρ (cov)",
+        "SimLex-999 ρ (cov)",
+        "MEN ρ (cov)",
+        "mean ρ",
+        "Google 3CosAdd (cov)",
+        "other CPU",
+    ]
     rows = []
     for method in ORDER:
         r = runs.get(method)
@@ -333,10 +391,18 @@ def main_table(runs: dict) -> str:
         if "error" in r:
             rows.append([LABEL[method], "FAILED", *["–"] * 8])
             continue
-        rows.append([LABEL[method], _wall(r), f"{r['rss_peak_build_mib']:,.0f}", f"{r['vocabulary']:,}",
-                     *(_fmt_score(r[n]) for n in PAIRS), f"{r['mean_spearman']:.3f}{_spread(r.get('mean_spearman_range'))}",
-                     _fmt_score(r["google"]) + _spread(r.get("google_range")),
-                     "/".join(f"{x:.0%}" for x in r.get("other_shares", [])) or "?"])
+        rows.append(
+            [
+                LABEL[method],
+                _wall(r),
+                f"{r['rss_peak_build_mib']:,.0f}",
+                f"{r['vocabulary']:,}",
+                *(_fmt_score(r[n]) for n in PAIRS),
+                f"{r['mean_spearman']:.3f}{_spread(r.get('mean_spearman_range'))}",
+                _fmt_score(r["google"]) + _spread(r.get("google_range")),
+                "/".join(f"{x:.0%}" for x in r.get("other_shares", [])) or "?",
+            ]
+        )
     return table(header, rows)
 
 
@@ -353,11 +419,17 @@ def double_table(runs: dict, runs2x: dict) -> str:
             rows.append([LABEL[method], "–", "FAILED" if "error" in b else "–", "–", "–", "–"])
             continue
         growth = b["rss_peak_build_mib"] / a["rss_peak_build_mib"] - 1
-        rows.append([LABEL[method], f"{a['rss_peak_build_mib']:,.0f}", f"{b['rss_peak_build_mib']:,.0f}",
-                     f"{growth:+.1%}",
-                     f"{a['rss_peak_build_mib'] - a['rss_after_imports_mib']:,.0f} / "
-                     f"{b['rss_peak_build_mib'] - b['rss_after_imports_mib']:,.0f}",
-                     f"{a['wall_s']:.0f} / {b['wall_s']:.0f}"])
+        rows.append(
+            [
+                LABEL[method],
+                f"{a['rss_peak_build_mib']:,.0f}",
+                f"{b['rss_peak_build_mib']:,.0f}",
+                f"{growth:+.1%}",
+                f"{a['rss_peak_build_mib'] - a['rss_after_imports_mib']:,.0f} / "
+                f"{b['rss_peak_build_mib'] - b['rss_after_imports_mib']:,.0f}",
+                f"{a['wall_s']:.0f} / {b['wall_s']:.0f}",
+            ]
+        )
     return table(header, rows)
 
 
@@ -373,9 +445,11 @@ def targets(runs: dict, runs2x: dict) -> list[str]:
         p = runs["ppmi-svd"]
         ratio = p["wall_s"] / g["wall_s"]
         flag = p["mean_spearman"] >= g["mean_spearman"] and ratio <= 0.2
-        lines.append(f"- ppmi-svd (defaults) mean Spearman ≥ gensim SGNS's, in ≤ 1/5 of its wall time: {_ok(flag)} "
-                     f"(mean ρ {p['mean_spearman']:.3f} vs {g['mean_spearman']:.3f}; "
-                     f"wall {p['wall_s']:.1f} s vs {g['wall_s']:.1f} s = {ratio:.2f}×)")
+        lines.append(
+            f"- ppmi-svd (defaults) mean Spearman ≥ gensim SGNS's, in ≤ 1/5 of its wall time: {_ok(flag)} "
+            f"(mean ρ {p['mean_spearman']:.3f} vs {g['mean_spearman']:.3f}; "
+            f"wall {p['wall_s']:.1f} s vs {g['wall_s']:.1f} s = {ratio:.2f}×)"
+        )
     else:
         lines.append("- ppmi-svd vs gensim SGNS: not measured (a run failed or was not selected)")
     if g and good("glove"):
@@ -383,9 +457,11 @@ def targets(runs: dict, runs2x: dict) -> list[str]:
         diff = q["mean_spearman"] - g["mean_spearman"]
         ratio = q["wall_s"] / g["wall_s"]
         flag = abs(diff) <= 0.03 and ratio <= 1.0
-        lines.append(f"- glove mean Spearman within 0.03 of gensim SGNS, wall time ≤ gensim SGNS's: {_ok(flag)} "
-                     f"(mean ρ {q['mean_spearman']:.3f} vs {g['mean_spearman']:.3f}, Δ {diff:+.3f}; "
-                     f"wall {q['wall_s']:.1f} s vs {g['wall_s']:.1f} s = {ratio:.2f}×)")
+        lines.append(
+            f"- glove mean Spearman within 0.03 of gensim SGNS, wall time ≤ gensim SGNS's: {_ok(flag)} "
+            f"(mean ρ {q['mean_spearman']:.3f} vs {g['mean_spearman']:.3f}, Δ {diff:+.3f}; "
+            f"wall {q['wall_s']:.1f} s vs {g['wall_s']:.1f} s = {ratio:.2f}×)"
+        )
     else:
         lines.append("- glove vs gensim SGNS: not measured (a run failed or was not selected)")
     for ours, theirs in COUNTERPART.items():
@@ -397,9 +473,11 @@ def targets(runs: dict, runs2x: dict) -> list[str]:
         d_acc = a["google"]["score"] - b["google"]["score"]
         extra = a["wall_s"] / b["wall_s"] - 1
         quality = abs(d_rho) <= NOISE and abs(d_acc) <= NOISE
-        lines.append(f"- {ours} via embspace vs {LABEL[theirs]}: same quality (|Δ| ≤ {NOISE} in mean ρ and in "
-                     f"analogy accuracy): {_ok(quality)} (Δρ {d_rho:+.3f}, Δacc {d_acc:+.3f}); ≤ 5% more wall time: "
-                     f"{_ok(extra <= 0.05)} ({a['wall_s']:.1f} s vs {b['wall_s']:.1f} s, {extra:+.1%})")
+        lines.append(
+            f"- {ours} via embspace vs {LABEL[theirs]}: same quality (|Δ| ≤ {NOISE} in mean ρ and in "
+            f"analogy accuracy): {_ok(quality)} (Δρ {d_rho:+.3f}, Δacc {d_acc:+.3f}); ≤ 5% more wall time: "
+            f"{_ok(extra <= 0.05)} ({a['wall_s']:.1f} s vs {b['wall_s']:.1f} s, {extra:+.1%})"
+        )
     measured = [m for m in OURS if m in runs and m in runs2x]
     if measured:
         growth = {}
@@ -411,9 +489,11 @@ def targets(runs: dict, runs2x: dict) -> list[str]:
         flag = all(v is not None and v < 0.20 for v in growth.values()) and len(measured) == len(OURS)
         detail = ", ".join(f"{m} {'FAILED' if v is None else f'{v:+.1%}'}" for m, v in growth.items())
         missing = [m for m in OURS if m not in measured]
-        lines.append(f"- peak memory on the doubled corpus grows < 20% for every method: "
-                     f"{_ok(flag) if not missing else _ok(False) + ' / incomplete'} ({detail}"
-                     f"{'; not run: ' + ', '.join(missing) if missing else ''})")
+        lines.append(
+            f"- peak memory on the doubled corpus grows < 20% for every method: "
+            f"{_ok(flag) if not missing else _ok(False) + ' / incomplete'} ({detail}"
+            f"{'; not run: ' + ', '.join(missing) if missing else ''})"
+        )
     else:
         lines.append("- peak memory on the doubled corpus: not measured (--skip-double)")
     return lines
@@ -422,11 +502,21 @@ def targets(runs: dict, runs2x: dict) -> list[str]:
 def report(state: dict, meta: dict, runs: dict, runs2x: dict) -> str:
     sessions = state["sessions"]
     vocab, reps = sessions[0]["vocab"], sessions[0]["reps"]
-    failures = [f"### {m} on {Path(r['corpus']).name} (started {r.get('started', '?')}, embspace {r.get('src', '?')})"
-                f"\n\n```\n{r['error'].strip()}\n```"
-                for key in ("runs", "runs2x") for m, rs in state.get(key, {}).items() for r in rs if "error" in r]
-    other_all = [r["other"]["other_share_of_all_cores"] for key in ("runs", "runs2x")
-                 for rs in state.get(key, {}).values() for r in rs if r.get("other")]
+    failures = [
+        f"### {m} on {Path(r['corpus']).name} (started {r.get('started', '?')}, embspace {r.get('src', '?')})"
+        f"\n\n```\n{r['error'].strip()}\n```"
+        for key in ("runs", "runs2x")
+        for m, rs in state.get(key, {}).items()
+        for r in rs
+        if "error" in r
+    ]
+    other_all = [
+        r["other"]["other_share_of_all_cores"]
+        for key in ("runs", "runs2x")
+        for rs in state.get(key, {}).values()
+        for r in rs
+        if r.get("other")
+    ]
     info = sessions[0]["info"]
     comp = "\n".join(f"| {s['name']} | {s['lines']:,} | {s['tokens']:,} |" for s in meta["sources"])
     parts = [
@@ -439,11 +529,13 @@ def report(state: dict, meta: dict, runs: dict, runs2x: dict) -> str:
         "",
     ]
     for i, sess in enumerate(sessions):
-        what = ("all runs" if i == 0 else
-                f"re-ran {', '.join(sess['methods'])}, replacing their earlier figures")
-        parts += [f"{'Run' if i == 0 else 'Update'}: `{sess['command']}` ({what})  ",
-                  f"date {sess['info']['date']}; load average before {sess['info']['loadavg_at_start']}, "
-                  f"after {sess.get('load_after')}; embspace {sess['info']['embspace']}.", ""]
+        what = "all runs" if i == 0 else f"re-ran {', '.join(sess['methods'])}, replacing their earlier figures"
+        parts += [
+            f"{'Run' if i == 0 else 'Update'}: `{sess['command']}` ({what})  ",
+            f"date {sess['info']['date']}; load average before {sess['info']['loadavg_at_start']}, "
+            f"after {sess.get('load_after')}; embspace {sess['info']['embspace']}.",
+            "",
+        ]
         if sess.get("note"):
             parts += [sess["note"], ""]
     parts += [
@@ -458,7 +550,7 @@ def report(state: dict, meta: dict, runs: dict, runs2x: dict) -> str:
         comp,
         "",
         "GCIDE: `/usr/share/dictd/gcide.dict.dz` read as latin-1, the licence preamble dropped, source tags "
-        "(`[1913 Webster]`, `[WordNet 1.5]`, `[PJC]`, …) turned into paragraph breaks, `\\pro*nun\"ci*a`tion\\` "
+        '(`[1913 Webster]`, `[WordNet 1.5]`, `[PJC]`, …) turned into paragraph breaks, `\\pro*nun"ci*a`tion\\` '
         "removed, accent codes (`[=a]`, `['e]`, `[ae]`, …) turned into their letters, short labels (`[Obs.]`, "
         "`[R.]`) dropped, `{…}` braces and `<…>` tags stripped; one paragraph per line. The NLTK zips and "
         "the wiki dump were read with embspace's `Corpus.texts()` (wiki markup stripped there), one line "
@@ -480,13 +572,18 @@ def report(state: dict, meta: dict, runs: dict, runs2x: dict) -> str:
     ]
     if runs2x:
         parts += ["## Doubled corpus (`corpus2x.txt`, same V)", "", double_table(runs, runs2x), ""]
-    parts += ["## Issue 3 targets", "", *targets(runs, runs2x), "",
-              f"\"Within noise\" is taken as |Δ| ≤ {NOISE} in the mean over the runs. Each side keeps its seed "
-              "over its runs (embspace 0, gensim's default 1), so the [min–max] spread above is the noise of "
-              "multi-threaded training alone (gensim's `corpus_file` mode and GloVe's Hogwild updates are not "
-              "deterministic with 2 workers); embspace's sgns/cbow and gensim's read the same token file with "
-              "the same knobs, so their difference also shows what a change of seed does.",
-              ""]
+    parts += [
+        "## Issue 3 targets",
+        "",
+        *targets(runs, runs2x),
+        "",
+        f'"Within noise" is taken as |Δ| ≤ {NOISE} in the mean over the runs. Each side keeps its seed '
+        "over its runs (embspace 0, gensim's default 1), so the [min–max] spread above is the noise of "
+        "multi-threaded training alone (gensim's `corpus_file` mode and GloVe's Hogwild updates are not "
+        "deterministic with 2 workers); embspace's sgns/cbow and gensim's read the same token file with "
+        "the same knobs, so their difference also shows what a change of seed does.",
+        "",
+    ]
     if failures:
         parts += ["## Failures", "", *failures, ""]
     return "\n".join(parts)
@@ -500,15 +597,23 @@ def main(argv=None) -> int:
         print("RESULT " + json.dumps(result), flush=True)
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--methods", default=",".join(ORDER),
-                    help=f"comma-separated runs, from {', '.join(ORDER)} (default: all)")
+    ap.add_argument(
+        "--methods", default=",".join(ORDER), help=f"comma-separated runs, from {', '.join(ORDER)} (default: all)"
+    )
     ap.add_argument("--vocab", type=int, default=50_000, help="vocabulary cap V for every run (default 50000)")
     ap.add_argument("--workdir", default=None, help="where the corpus is assembled (default: a temp dir)")
-    ap.add_argument("--reps", type=int, default=3,
-                    help="runs of each method on corpus.txt, interleaved (default 3; the doubled corpus: 1)")
+    ap.add_argument(
+        "--reps",
+        type=int,
+        default=3,
+        help="runs of each method on corpus.txt, interleaved (default 3; the doubled corpus: 1)",
+    )
     ap.add_argument("--skip-double", action="store_true", help="skip the runs on the doubled corpus")
-    ap.add_argument("--update", action="store_true",
-                    help="keep the runs saved in WORKDIR/runs.json and re-run only --methods, replacing theirs")
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the runs saved in WORKDIR/runs.json and re-run only --methods, replacing theirs",
+    )
     ap.add_argument("--report-only", action="store_true", help="only re-render the report from WORKDIR/runs.json")
     ap.add_argument("--out", default=str(HERE / "results" / "words.md"), help="markdown report path ('' = none)")
     args = ap.parse_args(argv)
@@ -534,10 +639,17 @@ def main(argv=None) -> int:
     if not args.report_only:
         info = machine()
         print_machine(info)
-        print(f"# corpus {workdir / 'corpus.txt'}: {meta['tokens']:,} tokens, sha256 {meta['sha256'][:16]}…",
-              flush=True)
-        session = {"command": command, "info": info, "methods": methods, "vocab": args.vocab, "reps": args.reps,
-                   "skip_double": args.skip_double}
+        print(
+            f"# corpus {workdir / 'corpus.txt'}: {meta['tokens']:,} tokens, sha256 {meta['sha256'][:16]}…", flush=True
+        )
+        session = {
+            "command": command,
+            "info": info,
+            "methods": methods,
+            "vocab": args.vocab,
+            "reps": args.reps,
+            "skip_double": args.skip_double,
+        }
         state["sessions"].append(session)
         logdir = workdir / "logs"
         logdir.mkdir(exist_ok=True)

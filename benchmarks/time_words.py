@@ -5,6 +5,7 @@
 A quick check between full `bench_words.py` runs (no gensim side, no memory, no scores): each
 method with every knob at its default, workers=2, vocabulary cap 50,000.
 """
+
 import argparse
 import sys
 import time
@@ -23,8 +24,10 @@ def main() -> None:
     for method in args.methods:
         start = time.perf_counter()
         space = build_words([str(Path(args.workdir) / "corpus.txt")], method, workers=2, max_vocab=50_000)
-        print(f"{method}: {time.perf_counter() - start:.1f} s; count_seconds {space.info.get('count_seconds')}",
-              flush=True)
+        print(
+            f"{method}: {time.perf_counter() - start:.1f} s; count_seconds {space.info.get('count_seconds')}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ batch 64, 2 torch threads), torch fp32 with one thread per batch and two batches
 int8 ONNX model that minilm-fast uses (and the fp32 ONNX export it is made from) with
 (threads per run, runs at once, batch) varied. Best of --repeats, texts/s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,11 @@ def onnx_runner(path, tokenizer, intra, workers, batch):
 
     def one(rows, texts, out):
         encs = tokenizer.encode_batch([texts[r] for r in rows])
-        feed = {"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64)}
+        feed = {
+            "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+        }
         h = session.run(None, feed)[0]
         m = feed["attention_mask"][..., None]
         v = (h * m).sum(1) / m.sum(1)
@@ -44,10 +47,11 @@ def onnx_runner(path, tokenizer, intra, workers, batch):
     def run(texts):
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), 384), np.float32)
-        chunks = [order[i:i + batch] for i in range(0, len(texts), batch)]
+        chunks = [order[i : i + batch] for i in range(0, len(texts), batch)]
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda r: one(r, texts, out), chunks))
         return out
+
     return run
 
 
@@ -64,7 +68,7 @@ def main() -> None:
     from embspace.texts._encoders import SentenceEncoder, minilm_path
 
     lines = [line.split("\t") for line in (DATA / "sts-train.csv").read_text(encoding="utf-8").splitlines()]
-    texts = list(dict.fromkeys(t for c in lines if len(c) >= 7 for t in (c[5], c[6])))[:args.n]
+    texts = list(dict.fromkeys(t for c in lines if len(c) >= 7 for t in (c[5], c[6])))[: args.n]
     int8 = _encoders_onnx.ensure_model()
     with tempfile.TemporaryDirectory() as tmp:
         _encoders_onnx._export_int8(Path(tmp))  # writes fp32.onnx (and an int8.onnx not used here)
@@ -78,25 +82,34 @@ def main() -> None:
             def run(t):
                 torch.set_num_threads(threads)
                 order = np.argsort([-len(x) for x in t], kind="stable")
-                chunks = [order[i:i + batch] for i in range(0, len(t), batch)]
+                chunks = [order[i : i + batch] for i in range(0, len(t), batch)]
                 out = np.empty((len(t), 384), np.float32)
 
                 def one(rows):
                     with torch.inference_mode():
-                        out[rows] = full.model.encode([t[r] for r in rows], batch_size=batch,
-                                                      normalize_embeddings=True, show_progress_bar=False)
+                        out[rows] = full.model.encode(
+                            [t[r] for r in rows], batch_size=batch, normalize_embeddings=True, show_progress_bar=False
+                        )
+
                 with ThreadPoolExecutor(workers) as pool:
                     list(pool.map(one, chunks))
                 torch.set_num_threads(2)
                 return out
+
             return run
 
-        configs = [("torch fp32, 2 threads, batch 64 (minilm)", lambda t: full.encode(t, batch_size=64)),
-                   ("torch fp32, 1 thread x 2 at once, batch 16", torch_threads(1, 2, 16)),
-                   ("onnx fp32, 1 thread x 2 at once, batch 16", onnx_runner(fp32, tok, 1, 2, 16))]
+        configs = [
+            ("torch fp32, 2 threads, batch 64 (minilm)", lambda t: full.encode(t, batch_size=64)),
+            ("torch fp32, 1 thread x 2 at once, batch 16", torch_threads(1, 2, 16)),
+            ("onnx fp32, 1 thread x 2 at once, batch 16", onnx_runner(fp32, tok, 1, 2, 16)),
+        ]
         for intra, workers, batch in [(2, 1, 64), (2, 1, 128), (1, 2, 64), (1, 2, 32), (1, 2, 16), (1, 2, 8)]:
-            configs.append((f"onnx int8, {intra} thread(s) x {workers} at once, batch {batch}",
-                            onnx_runner(int8, tok, intra, workers, batch)))
+            configs.append(
+                (
+                    f"onnx int8, {intra} thread(s) x {workers} at once, batch {batch}",
+                    onnx_runner(int8, tok, intra, workers, batch),
+                )
+            )
         best: dict[str, float] = {}
         for _ in range(args.repeats):
             for name, run in configs:

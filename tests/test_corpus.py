@@ -1,4 +1,5 @@
 """Corpus readers, the tokenizer and the vocabulary: every input kind, on tiny real data."""
+
 from __future__ import annotations
 
 import bz2
@@ -22,8 +23,11 @@ GENSIM_DATA = Path(_GENSIM.origin).parent / "test" / "test_data" if _GENSIM else
 WIKI_DUMP = GENSIM_DATA / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 TEXT = "The cat sat on the mat.\n\nThe dog ate the cat's food!\n   \nA third line, with the end\n"
-SENTENCES = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "ate", "the", "cat's", "food"],
-             ["a", "third", "line", "with", "the", "end"]]
+SENTENCES = [
+    ["the", "cat", "sat", "on", "the", "mat"],
+    ["the", "dog", "ate", "the", "cat's", "food"],
+    ["a", "third", "line", "with", "the", "end"],
+]
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -63,8 +67,11 @@ def test_tokenizer_refuses_bad_patterns(pattern):
 def test_text_file_and_texts(tmp_path):
     corpus = Corpus(write(tmp_path / "a.txt", TEXT))
     assert list(corpus) == SENTENCES
-    assert list(corpus.texts()) == ["The cat sat on the mat.", "The dog ate the cat's food!",
-                                    "A third line, with the end"]
+    assert list(corpus.texts()) == [
+        "The cat sat on the mat.",
+        "The dog ate the cat's food!",
+        "A third line, with the end",
+    ]
     assert corpus.count_tokens() == 18
     assert corpus.total_bytes == len(TEXT)
 
@@ -76,8 +83,7 @@ def test_crlf_and_bom(tmp_path):
     assert not any("\r" in line or "\ufeff" in line for line in corpus.texts())
 
 
-@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
-                                              (".xz", lzma.compress)])
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)])
 def test_compressed_text(tmp_path, suffix, compress):
     corpus = Corpus(write(tmp_path / f"a.txt{suffix}", compress(TEXT.encode())))
     assert list(corpus) == SENTENCES
@@ -126,8 +132,7 @@ def test_nltk_zips(tmp_path):
     assert len(corpus.sources[0].members) == 60  # 59 speeches and the README
     sentences = list(corpus)
     assert sum(map(len, sentences)) > 130_000
-    assert ["fellow-citizens", "of", "the", "senate", "and", "of", "the", "house", "of",
-            "representatives"] in sentences
+    assert ["fellow-citizens", "of", "the", "senate", "and", "of", "the", "house", "of", "representatives"] in sentences
     assert Corpus(CORPORA / "movie_reviews.zip").sources[0].members[0] == "movie_reviews/README"
 
 
@@ -188,8 +193,7 @@ def test_utf16_wikipedia_dump():
 def test_wiki_markup_is_stripped(tmp_path):
     corpus = Corpus(write(tmp_path / "dump.xml", WIKI_XML))
     assert corpus.describe()["files"][0]["kind"] == "wiki"
-    assert list(corpus.texts()) == ["The cat is a small mammal. It likes fishes.", "Behaviour",
-                                    "See the site or now."]
+    assert list(corpus.texts()) == ["The cat is a small mammal. It likes fishes.", "Behaviour", "See the site or now."]
 
 
 # ---- bad input ---------------------------------------------------------------------------------

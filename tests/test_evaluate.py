@@ -1,4 +1,5 @@
 """Evaluation: word-pair similarity, analogies, the report card; agreement with gensim on GloVe."""
+
 import json
 import math
 
@@ -123,8 +124,16 @@ def test_spearman_handles_ties_and_degenerate_input(tmp_path, pair_space):
 def royal_space():
     # axes: royalty, gender, fruitiness, and a common part so that no two words are opposite
     ids = ["man", "woman", "king", "queen", "apple", "prince", "pear", "girl"]
-    vectors = [[0.1, 1, 0, 1], [0.1, -1, 0, 1], [1, 1, 0, 1], [1, -1, 0.05, 1], [0, 0, 1, 1],
-               [0.9, 0.8, 0.1, 1], [0.1, 0.1, 1, 1], [0, -1, 0.2, 1]]
+    vectors = [
+        [0.1, 1, 0, 1],
+        [0.1, -1, 0, 1],
+        [1, 1, 0, 1],
+        [1, -1, 0.05, 1],
+        [0, 0, 1, 1],
+        [0.9, 0.8, 0.1, 1],
+        [0.1, 0.1, 1, 1],
+        [0, -1, 0.2, 1],
+    ]
     return Space(ids, vectors)
 
 
@@ -209,8 +218,9 @@ def test_case_variants_of_question_words_are_skipped_like_gensim(tmp_path):
     assert analogies(space, path).score == 1.0
     # without folding the question words are not found at all
     assert analogies(space, path, case_insensitive=False).found == 0
-    assert analogies(space, write(tmp_path, ": s\nman king woman queen\n", "low.txt"),
-                     case_insensitive=False).score == 0.0  # "King" is a different word then
+    assert (
+        analogies(space, write(tmp_path, ": s\nman king woman queen\n", "low.txt"), case_insensitive=False).score == 0.0
+    )  # "King" is a different word then
 
 
 def test_analogy_file_errors(tmp_path, royal_space):
@@ -238,8 +248,12 @@ def test_result_to_dict_is_json_safe(tmp_path, royal_space):
 
 
 def test_format_table(tmp_path, royal_space):
-    results = evaluate(royal_space, pairs=write(tmp_path, "man woman 3\nking queen 4\nman zzz 1\n", "p.txt"),
-                       analogies=write(tmp_path, GOOGLE_STYLE, "royal.txt"), restrict_vocab=None)
+    results = evaluate(
+        royal_space,
+        pairs=write(tmp_path, "man woman 3\nking queen 4\nman zzz 1\n", "p.txt"),
+        analogies=write(tmp_path, GOOGLE_STYLE, "royal.txt"),
+        restrict_vocab=None,
+    )
     table = format_table(results)
     lines = table.splitlines()
     assert lines[0].split() == ["name", "task", "metric", "score", "coverage"]
@@ -252,8 +266,12 @@ def test_format_table(tmp_path, royal_space):
 def test_evaluate_runs_the_card_or_exactly_the_files_given(tmp_path, royal_space):
     card = evaluate(royal_space)
     assert [(r.name, r.task, r.details.get("method")) for r in card] == [
-        ("ws353", "word_pairs", None), ("simlex999", "word_pairs", None), ("men", "word_pairs", None),
-        ("google", "analogies", "3cosadd"), ("google", "analogies", "3cosmul")]
+        ("ws353", "word_pairs", None),
+        ("simlex999", "word_pairs", None),
+        ("men", "word_pairs", None),
+        ("google", "analogies", "3cosadd"),
+        ("google", "analogies", "3cosmul"),
+    ]
     assert all(r.details["restrict_vocab"] == 300_000 for r in card)
     pairs = write(tmp_path, "man woman 3\nking queen 4\n", "p.txt")
     only = evaluate(royal_space, pairs=[pairs, "ws353"], oov="wrong")
@@ -299,7 +317,8 @@ def gensim_kv(glove):
 def test_word_pairs_agree_with_gensim(glove, gensim_kv, name, restrict):
     for oov, dummy in (("drop", False), ("wrong", True)):
         pearson, spearman, oov_ratio = gensim_kv.evaluate_word_pairs(
-            str(builtin_path(name)), restrict_vocab=restrict, dummy4unknown=dummy)
+            str(builtin_path(name)), restrict_vocab=restrict, dummy4unknown=dummy
+        )
         ours = word_pairs(glove, name, oov=oov, restrict_vocab=restrict)
         assert ours.score == pytest.approx(spearman[0], abs=0.005)
         assert ours.details["pearson"] == pytest.approx(pearson[0], abs=0.005)

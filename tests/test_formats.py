@@ -1,4 +1,5 @@
 """Import/export: round trips, gensim interop, projector TSV, Parquet, limits, bad input, safety, atomicity."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,13 @@ from embspace.formats import FORMATS, from_keyedvectors, read, to_keyedvectors, 
 from embspace.formats import _text as formats_text
 
 FILE_NAMES = {
-    "glove": "glove.txt", "word2vec": "space.w2v.txt", "word2vec-binary": "space.bin",
-    "fasttext-vec": "space.vec", "tsv": "vecs.tsv", "numpy": "space.npy", "parquet": "space.parquet",
+    "glove": "glove.txt",
+    "word2vec": "space.w2v.txt",
+    "word2vec-binary": "space.bin",
+    "fasttext-vec": "space.vec",
+    "tsv": "vecs.tsv",
+    "numpy": "space.npy",
+    "parquet": "space.parquet",
 }
 EXACT = {"word2vec-binary", "numpy", "parquet"}
 
@@ -107,7 +113,7 @@ def test_blocks_and_progress(glove, tmp_path, monkeypatch, capsys):
     path = tmp_path / "g.txt"
     write(glove, path, "glove")
     lines = path.read_text().splitlines(keepends=True)
-    lines[1500] = "new york" + lines[1500][lines[1500].index(" "):]
+    lines[1500] = "new york" + lines[1500][lines[1500].index(" ") :]
     path.write_text("".join(lines) + "\n\n")
     back = read(path, "glove", show_progress=True)
     assert back.ids[1500] == "new york" and back.ids[:1500] == glove.ids[:1500]
@@ -192,7 +198,11 @@ def test_tsv_with_meta_columns(tiny, tmp_path):
     space = Space(tiny.ids, tiny.vectors, meta={"pos": ["det", "adj", "noun"], "freq": [10, 2, None]})
     files = write(space, tmp_path / "vecs.tsv", "tsv")
     assert (tmp_path / "meta.tsv").read_text().splitlines() == [
-        "id\tpos\tfreq", "the\tdet\t10", "naïve\tadj\t2", "café\tnoun\t"]
+        "id\tpos\tfreq",
+        "the\tdet\t10",
+        "naïve\tadj\t2",
+        "café\tnoun\t",
+    ]
     assert files == [tmp_path / "vecs.tsv", tmp_path / "meta.tsv"]
     assert "\t" in (tmp_path / "vecs.tsv").read_text().splitlines()[0]
     back = read(tmp_path / "vecs.tsv", "tsv")
@@ -281,7 +291,9 @@ def test_bad_word2vec_text(tmp_path, case):
 
 def test_bad_glove_text(tmp_path):
     path = write_bytes(tmp_path / "g.txt", b"a 1 2 3\nb 1 2\n")
-    assert f"{path}, line 2" in error_of(read, path, "glove") and "expected 3 (as on line 1)" in error_of(read, path, "glove")
+    assert f"{path}, line 2" in error_of(read, path, "glove") and "expected 3 (as on line 1)" in error_of(
+        read, path, "glove"
+    )
     write_bytes(path, b"400000 50\nthe 1 2\n")
     assert "format='word2vec'" in error_of(read, path, "glove")
     write_bytes(path, b"")
@@ -331,9 +343,17 @@ def test_unknown_format_lists_the_valid_ones(tiny, tmp_path):
         write(tiny, tmp_path / "x", "hdf5")
 
 
-@pytest.mark.parametrize("fmt,bad_id", [("glove", "new york"), ("word2vec", "a\tb"), ("fasttext-vec", "x\ny"),
-                                        ("word2vec-binary", "two words"), ("tsv", "tab\there"),
-                                        ("numpy", "line\nbreak")])
+@pytest.mark.parametrize(
+    "fmt,bad_id",
+    [
+        ("glove", "new york"),
+        ("word2vec", "a\tb"),
+        ("fasttext-vec", "x\ny"),
+        ("word2vec-binary", "two words"),
+        ("tsv", "tab\there"),
+        ("numpy", "line\nbreak"),
+    ],
+)
 def test_ids_a_format_cannot_hold(tiny, tmp_path, fmt, bad_id):
     space = Space([bad_id, "b", "c"], tiny.vectors)
     path = tmp_path / FILE_NAMES[fmt]

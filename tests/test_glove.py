@@ -1,4 +1,5 @@
 """GloVe: co-occurrence counting against a brute-force reference, the trainer, real-data sanity."""
+
 from __future__ import annotations
 
 import collections
@@ -34,8 +35,7 @@ def brute_force(sentences, vocab_size, window, weighting, symmetric):
 def random_sentences(vocab_size, n, seed=0, longest=30):
     rng = np.random.default_rng(seed)
     # Zipf-like ids, so that the dense table of frequent pairs and the rare-pair buffer both fill
-    return [np.minimum(rng.zipf(1.3, rng.integers(0, longest)) - 1, vocab_size - 1).astype(np.int32)
-            for _ in range(n)]
+    return [np.minimum(rng.zipf(1.3, rng.integers(0, longest)) - 1, vocab_size - 1).astype(np.int32) for _ in range(n)]
 
 
 # ---- co-occurrence -------------------------------------------------------------------------------
@@ -45,8 +45,14 @@ def random_sentences(vocab_size, n, seed=0, longest=30):
 @pytest.mark.parametrize("window", [1, 3, 10])
 def test_counts_match_brute_force(weighting, symmetric, max_pairs, window):
     sentences = random_sentences(60, 300)
-    X = cooccurrence(lambda: iter(sentences), 60, window=window, weighting=weighting,
-                     symmetric=symmetric, max_pairs_in_memory=max_pairs)
+    X = cooccurrence(
+        lambda: iter(sentences),
+        60,
+        window=window,
+        weighting=weighting,
+        symmetric=symmetric,
+        max_pairs_in_memory=max_pairs,
+    )
     expected = brute_force(sentences, 60, window, weighting, symmetric)
     np.testing.assert_allclose(X.toarray(), expected, rtol=1e-6)
     assert X.shape == (60, 60) and X.data.dtype == np.float32
@@ -73,7 +79,7 @@ def test_in_place_merge_sums_shared_keys_and_keeps_order(seed):
     va, vb = rng.random(a.size), rng.random(b.size)
     keys = np.zeros(a.size + b.size + 3, dtype=np.int64)  # spare room past what is needed
     values = np.zeros(keys.size)
-    keys[:a.size], values[:a.size] = a, va
+    keys[: a.size], values[: a.size] = a, va
     n = _merge_into(keys, values, a.size, b, vb)
     expected = dict(zip(a.tolist(), va.tolist()))
     for k, v in zip(b.tolist(), vb.tolist()):
@@ -85,8 +91,9 @@ def test_in_place_merge_sums_shared_keys_and_keeps_order(seed):
 def test_small_example_and_uniform_counts():
     X = cooccurrence(lambda: [np.array([0, 1, 2], dtype=np.int32)], 3, window=2)
     assert X.toarray().tolist() == [[0.0, 1.0, 0.5], [1.0, 0.0, 1.0], [0.5, 1.0, 0.0]]
-    U = cooccurrence(lambda: [np.array([0, 1, 2, 0], dtype=np.int32)], 3, window=2,
-                     weighting="uniform", symmetric=False)
+    U = cooccurrence(
+        lambda: [np.array([0, 1, 2, 0], dtype=np.int32)], 3, window=2, weighting="uniform", symmetric=False
+    )
     # right-context counts: row = earlier word, column = later word
     assert U.toarray().tolist() == [[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
 
@@ -96,23 +103,29 @@ def test_no_pairs_gives_an_empty_matrix():
     assert X.shape == (5, 5) and X.nnz == 0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"weighting": "log"}, "weighting must be one of"),
-    ({"window": 0}, "window must be"),
-    ({"vocab_size": 0}, "vocab_size must be"),
-    ({"max_pairs_in_memory": 10}, "max_pairs_in_memory must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"weighting": "log"}, "weighting must be one of"),
+        ({"window": 0}, "window must be"),
+        ({"vocab_size": 0}, "vocab_size must be"),
+        ({"max_pairs_in_memory": 10}, "max_pairs_in_memory must be"),
+    ],
+)
 def test_cooccurrence_rejects_bad_knobs(kwargs, message):
     args = {"vocab_size": 5, **kwargs}
     with pytest.raises(EmbspaceError, match=message):
         cooccurrence(lambda: iter([np.array([0, 1], dtype=np.int32)]), **args)
 
 
-@pytest.mark.parametrize("ids, message", [
-    (np.array([0, 5]), "word id 5 is outside the vocabulary 0..4"),
-    (np.array([-1, 2]), "word id -1 is outside"),
-    (np.array([0.0, 1.0]), "integer word ids"),
-])
+@pytest.mark.parametrize(
+    "ids, message",
+    [
+        (np.array([0, 5]), "word id 5 is outside the vocabulary 0..4"),
+        (np.array([-1, 2]), "word id -1 is outside"),
+        (np.array([0.0, 1.0]), "integer word ids"),
+    ],
+)
 def test_cooccurrence_rejects_bad_ids(ids, message):
     with pytest.raises(EmbspaceError, match=message):
         cooccurrence(lambda: iter([ids]), 5)
@@ -144,8 +157,9 @@ def test_training_is_deterministic_with_one_worker(topic_counts):
 
 def test_training_shapes_loss_and_progress(topic_counts):
     seen = []
-    W, C, losses = train_glove(topic_counts, dim=8, epochs=20, x_max=10, seed=0,
-                               progress=lambda epoch, loss: seen.append((epoch, loss)))
+    W, C, losses = train_glove(
+        topic_counts, dim=8, epochs=20, x_max=10, seed=0, progress=lambda epoch, loss: seen.append((epoch, loss))
+    )
     assert W.shape == C.shape == (20, 8) and W.dtype == C.dtype == np.float32
     assert losses.shape == (20,) and np.isfinite(losses).all()
     assert [e for e, _ in seen] == list(range(1, 21)) and [loss for _, loss in seen] == losses.tolist()
@@ -166,8 +180,10 @@ def test_hogwild_workers_train_too(topic_counts):
 def test_duplicate_entries_are_summed(topic_counts):
     m = topic_counts
     half = (m.data / 2).astype(np.float32)
-    doubled = sp.coo_matrix((np.concatenate([half, m.data - half]),
-                             (np.concatenate([m.row, m.row]), np.concatenate([m.col, m.col]))), shape=m.shape)
+    doubled = sp.coo_matrix(
+        (np.concatenate([half, m.data - half]), (np.concatenate([m.row, m.row]), np.concatenate([m.col, m.col]))),
+        shape=m.shape,
+    )
     W1, _, l1 = train_glove(m, dim=4, epochs=2)
     W2, _, l2 = train_glove(doubled, dim=4, epochs=2)
     np.testing.assert_allclose(W1, W2, atol=1e-6)
@@ -191,25 +207,31 @@ def test_glove_vectors_sum_is_the_default():
         glove_vectors(W, C, combine="mean")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"dim": 0}, "dim must be a whole number >= 1"),
-    ({"epochs": 0}, "epochs must be"),
-    ({"workers": 0}, "workers must be"),
-    ({"learning_rate": 0.0}, "learning_rate must be a positive number"),
-    ({"x_max": -1.0}, "x_max must be"),
-    ({"alpha": -0.5}, "alpha must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dim": 0}, "dim must be a whole number >= 1"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"workers": 0}, "workers must be"),
+        ({"learning_rate": 0.0}, "learning_rate must be a positive number"),
+        ({"x_max": -1.0}, "x_max must be"),
+        ({"alpha": -0.5}, "alpha must be"),
+    ],
+)
 def test_training_rejects_bad_knobs(topic_counts, kwargs, message):
     with pytest.raises(EmbspaceError, match=message):
         train_glove(topic_counts, **kwargs)
 
 
-@pytest.mark.parametrize("matrix, message", [
-    (sp.coo_matrix((4, 4), dtype=np.float32), "no positive entries"),
-    (np.eye(3), "must be a scipy sparse matrix"),
-    (sp.coo_matrix(np.array([[0.0, -1.0], [2.0, 0.0]])), "negative, NaN or infinite"),
-    (sp.coo_matrix(np.array([[0.0, np.nan], [2.0, 0.0]])), "negative, NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "matrix, message",
+    [
+        (sp.coo_matrix((4, 4), dtype=np.float32), "no positive entries"),
+        (np.eye(3), "must be a scipy sparse matrix"),
+        (sp.coo_matrix(np.array([[0.0, -1.0], [2.0, 0.0]])), "negative, NaN or infinite"),
+        (sp.coo_matrix(np.array([[0.0, np.nan], [2.0, 0.0]])), "negative, NaN or infinite"),
+    ],
+)
 def test_training_rejects_bad_counts(matrix, message):
     with pytest.raises(EmbspaceError, match=message) as info:
         train_glove(matrix)

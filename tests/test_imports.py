@@ -4,6 +4,7 @@ Every import statement counts, at module level and inside functions, and so does
 ``__init__``: importing ``embspace.texts._encoders`` runs ``embspace/texts/__init__.py`` first, and
 ``from . import x`` reads the package itself unless ``x`` is one of its modules.
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,8 +52,11 @@ def _with_packages(importer: str, target: str) -> list[str]:
     """`target` and the packages above it that the importer is not already inside."""
     parts = target.split(".")
     chain = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-    return [m for m in chain if m in MODULES and not (importer == m or importer.startswith(m + ".")
-                                                       and MODULES[m].name == "__init__.py")]
+    return [
+        m
+        for m in chain
+        if m in MODULES and not (importer == m or importer.startswith(m + ".") and MODULES[m].name == "__init__.py")
+    ]
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -103,9 +107,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_function_level_and_package_imports():
     graph = import_graph()
-    assert "embspace.search" in graph["embspace.space"]                 # module level
-    assert "embspace._subwords" in graph["embspace.space"]              # inside a method
-    assert "embspace.texts" in graph["embspace.evaluate._sts"]          # a package's __init__
+    assert "embspace.search" in graph["embspace.space"]  # module level
+    assert "embspace._subwords" in graph["embspace.space"]  # inside a method
+    assert "embspace.texts" in graph["embspace.evaluate._sts"]  # a package's __init__
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -123,8 +127,16 @@ def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-CORE = ["embspace.errors", "embspace.space", "embspace.search", "embspace.store", "embspace.formats",
-        "embspace._files", "embspace._subwords", "embspace._version"]
+CORE = [
+    "embspace.errors",
+    "embspace.space",
+    "embspace.search",
+    "embspace.store",
+    "embspace.formats",
+    "embspace._files",
+    "embspace._subwords",
+    "embspace._version",
+]
 KINDS = ("embspace.words", "embspace.texts")
 VERBS = ("embspace.evaluate", "embspace.reduce", "embspace.tune", "embspace.index")
 TOP = ("embspace.explore", "embspace.cli", "embspace.__main__")

@@ -1,4 +1,5 @@
 """ANN indexes: recall against exact search on real GloVe words, caching, staleness, the CLI."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Maps (embspace.reduce, `embspace map`): PCA / t-SNE / UMAP of real GloVe words, their trust,
 the cache in the space folder, pictures (PNG, HTML) and the command's errors."""
+
 import base64
 import hashlib
 import json
@@ -26,8 +27,11 @@ SIZES = {2: 2000, 3: 1000}
 @pytest.fixture(scope="module")
 def maps(glove_small):
     """One map per method and dims of the most frequent GloVe words (made once for the module)."""
-    return {(method, dims): make_map(glove_small, method, dims=dims, sample=SIZES[dims], **FAST[method])
-            for method in ("pca", "tsne", "umap") for dims in (2, 3)}
+    return {
+        (method, dims): make_map(glove_small, method, dims=dims, sample=SIZES[dims], **FAST[method])
+        for method in ("pca", "tsne", "umap")
+        for dims in (2, 3)
+    }
 
 
 @pytest.fixture
@@ -75,8 +79,9 @@ def test_trustworthiness_is_scikit_learns(glove_small, metric):
     x = np.asarray(glove_small.vectors[:600])
     coords = np.random.default_rng(1).normal(size=(600, 2)) + x[:, :2] * 3  # a poor but not random map
     trust, point = map_trust(x, coords, metric=metric, sample=600)
-    assert trust["trustworthiness"] == pytest.approx(trustworthiness(x, coords, n_neighbors=10, metric=metric),
-                                                     abs=1e-6)
+    assert trust["trustworthiness"] == pytest.approx(
+        trustworthiness(x, coords, n_neighbors=10, metric=metric), abs=1e-6
+    )
     # sampled: the same quantity, estimated
     sampled, _ = map_trust(x, coords, metric=metric, sample=300)
     assert sampled["trustworthiness"] == pytest.approx(trust["trustworthiness"], abs=0.02)
@@ -124,16 +129,19 @@ def test_keys_name_parameters_that_change_the_picture():
     assert key("umap", seed=None) == "umap-2d-n5000-snone"
 
 
-@pytest.mark.parametrize("call, message", [
-    (dict(method="som"), "unknown map method 'som'; choose one of pca, tsne, umap"),
-    (dict(dims=4), "dims must be 2 or 3; got 4"),
-    (dict(sample=30_000), "sample=30,000 is larger than the space's 20,000 rows"),
-    (dict(sample=10), "a map needs at least 30 points"),
-    (dict(method="tsne", sample=60), "t-SNE with perplexity 30 needs more than 91 points; got 60"),
-    (dict(method="umap", sample=40, n_neighbors=40), "UMAP with n_neighbors=40 needs more than 40 points"),
-    (dict(method="umap", n_neighbours=5), "unknown umap parameter 'n_neighbours'"),
-    (dict(seed=-1), "seed must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (dict(method="som"), "unknown map method 'som'; choose one of pca, tsne, umap"),
+        (dict(dims=4), "dims must be 2 or 3; got 4"),
+        (dict(sample=30_000), "sample=30,000 is larger than the space's 20,000 rows"),
+        (dict(sample=10), "a map needs at least 30 points"),
+        (dict(method="tsne", sample=60), "t-SNE with perplexity 30 needs more than 91 points; got 60"),
+        (dict(method="umap", sample=40, n_neighbors=40), "UMAP with n_neighbors=40 needs more than 40 points"),
+        (dict(method="umap", n_neighbours=5), "unknown umap parameter 'n_neighbours'"),
+        (dict(seed=-1), "seed must be a non-negative integer"),
+    ],
+)
 def test_bad_requests_say_what_to_do(glove_small, call, message):
     with pytest.raises(EmbspaceError, match=re.escape(message)):
         make_map(glove_small, **{"method": "pca", **call})
@@ -148,8 +156,10 @@ def test_a_missing_library_names_the_extra(glove_small, monkeypatch):
 def test_importing_embspace_does_not_import_the_libraries():
     import subprocess
 
-    code = ("import sys, embspace, embspace.reduce, embspace.cli; "
-            "print([m for m in ('umap', 'openTSNE', 'sklearn', 'matplotlib', 'numba') if m in sys.modules])")
+    code = (
+        "import sys, embspace, embspace.reduce, embspace.cli; "
+        "print([m for m in ('umap', 'openTSNE', 'sklearn', 'matplotlib', 'numba') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['numba']" or out.strip() == "[]"
 
@@ -207,8 +217,10 @@ def test_damaged_or_unsafe_cache_files_are_refused(space_path):
     # an object (pickle) array under a matching checksum is still refused before numpy reads it
     np.save(coords, np.array([{"x": 1}], dtype=object), allow_pickle=True)
     info = json.loads((folder / "map.json").read_text())
-    info["files"]["coords.npy"] = {"size": coords.stat().st_size,
-                                   "sha256": hashlib.sha256(coords.read_bytes()).hexdigest()}
+    info["files"]["coords.npy"] = {
+        "size": coords.stat().st_size,
+        "sha256": hashlib.sha256(coords.read_bytes()).hexdigest(),
+    }
     (folder / "map.json").write_text(json.dumps(info))
     with pytest.raises(CorruptSpaceError, match="expected float32"):
         load_map(space_path, m.key)
@@ -233,23 +245,45 @@ def test_png_2d_with_categories_and_3d_with_trust(space_path, tmp_path):
     ink, spread = _ink(out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and ink > 0.01 and spread > 0.05
     out3 = tmp_path / "map3.png"
-    assert run("map", str(space_path), "--method", "pca", "--dims", "3", "--color", "trust", "--labels", "10",
-               "-o", str(out3)).exit_code == 0
+    assert (
+        run(
+            "map",
+            str(space_path),
+            "--method",
+            "pca",
+            "--dims",
+            "3",
+            "--color",
+            "trust",
+            "--labels",
+            "10",
+            "-o",
+            str(out3),
+        ).exit_code
+        == 0
+    )
     assert _ink(out3)[0] > 0.01
     assert run("map", str(space_path), "--method", "pca", "--color", "length", "-o", str(out3)).exit_code == 1
-    assert run("map", str(space_path), "--method", "pca", "--color", "length", "-o", str(out3),
-               "--force").exit_code == 0
+    assert (
+        run("map", str(space_path), "--method", "pca", "--color", "length", "-o", str(out3), "--force").exit_code == 0
+    )
 
 
-XSS = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", "javascript:alert(3)",
-       "<!--", "a&amp;b", "line\u2028separator"]
+XSS = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(2)</script>",
+    "javascript:alert(3)",
+    "<!--",
+    "a&amp;b",
+    "line\u2028separator",
+]
 
 
 @pytest.fixture
 def xss_space(tmp_path, glove_small):
     space = glove_small.head(200)
     ids = list(space.ids)
-    ids[:len(XSS)] = XSS
+    ids[: len(XSS)] = XSS
     return embspace.save(embspace.Space(ids, space.vectors, info=space.info), tmp_path / "xss.space")
 
 
@@ -262,7 +296,7 @@ def test_html_keeps_hostile_ids_inert(xss_space, tmp_path):
     assert page.count("</script>") == 2 and page.count("<script") == 2  # the data block and the code
     block = re.search(r'<script type="application/json" id="map-data">(.*?)</script>', page, re.S).group(1)
     data = json.loads(block)
-    assert data["ids"][:len(XSS)] == XSS and data["n"] == 200
+    assert data["ids"][: len(XSS)] == XSS and data["n"] == 200
     coords = np.frombuffer(base64.b64decode(data["coords"]), dtype="<f4").reshape(200, 2)
     assert np.array_equal(coords, load_map(xss_space, "pca-2d-n200-s0").coords)
     # only the page's own script may run: its hash is in the Content-Security-Policy
@@ -312,29 +346,40 @@ def test_cli_draws_then_reuses_and_prints_json(space_path):
     assert again["cached"] is True and again["n"] == 1000 and again["key"] == "pca-2d-n1000-s0"
     assert set(again["trust"]) >= {"trustworthiness", "knn_recall", "k", "sample"}
     assert "cached" in run("map", str(space_path), "--method", "pca", "--sample", "1000").output
-    assert json.loads(run("map", str(space_path), "--method", "pca", "--sample", "1000", "--recompute",
-                          "--json").output)["cached"] is False
+    assert (
+        json.loads(run("map", str(space_path), "--method", "pca", "--sample", "1000", "--recompute", "--json").output)[
+            "cached"
+        ]
+        is False
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--method", "som"], "Invalid value for '--method'"),
-    (["--dims", "4"], "--dims must be 2 or 3; got 4"),
-    (["--sample", "5000"], "sample=5,000 is larger than the space's 3,000 rows"),
-    (["--sample", "5"], "a map needs at least 30 points"),
-    (["--method", "tsne", "--sample", "50"], "t-SNE with perplexity 30 needs more than 91 points"),
-    (["--color", "colour", "-o", "{tmp}/m.png"], "unknown colour column 'colour'; the space's metadata columns: "
-                                                "length, kind"),
-    (["-o", "{tmp}/m.jpg"], "the name must end in .png or .html"),
-    (["-o", "{tmp}/no/such/folder/m.png"], "does not exist"),
-    (["-o", "{tmp}/exists.png"], "exists; pass --force to replace it"),
-    (["/no/such.space"], "no such space"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "som"], "Invalid value for '--method'"),
+        (["--dims", "4"], "--dims must be 2 or 3; got 4"),
+        (["--sample", "5000"], "sample=5,000 is larger than the space's 3,000 rows"),
+        (["--sample", "5"], "a map needs at least 30 points"),
+        (["--method", "tsne", "--sample", "50"], "t-SNE with perplexity 30 needs more than 91 points"),
+        (
+            ["--color", "colour", "-o", "{tmp}/m.png"],
+            "unknown colour column 'colour'; the space's metadata columns: length, kind",
+        ),
+        (["-o", "{tmp}/m.jpg"], "the name must end in .png or .html"),
+        (["-o", "{tmp}/no/such/folder/m.png"], "does not exist"),
+        (["-o", "{tmp}/exists.png"], "exists; pass --force to replace it"),
+        (["/no/such.space"], "no such space"),
+    ],
+)
 def test_cli_errors_are_one_line_and_write_nothing(space_path, tmp_path, args, message):
     (tmp_path / "exists.png").write_bytes(b"keep")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     target = [] if args[0].startswith("/no/") else [str(space_path)]
-    result = CliRunner().invoke(main, ["-q", "map", *target, "--method", "pca", *args] if "--method" not in args
-                                else ["-q", "map", *target, *args])
+    result = CliRunner().invoke(
+        main,
+        ["-q", "map", *target, "--method", "pca", *args] if "--method" not in args else ["-q", "map", *target, *args],
+    )
     assert result.exit_code != 0
     assert message in result.output, result.output
     assert "Traceback" not in result.output

@@ -1,4 +1,5 @@
 """PPMI + SVD word vectors: PPMI values, SVD against a dense reference, knobs, errors, a real-data floor."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,10 @@ def test_ppmi_matches_dense_reference(cds, neg_shift):
 
 def test_ppmi_accepts_coo_duplicates_and_integer_counts():
     counts = toy_counts().tocoo()
-    doubled = sp.coo_matrix((np.concatenate([counts.data, counts.data]).astype(np.int32),
-                             (np.tile(counts.row, 2), np.tile(counts.col, 2))), shape=counts.shape)
+    doubled = sp.coo_matrix(
+        (np.concatenate([counts.data, counts.data]).astype(np.int32), (np.tile(counts.row, 2), np.tile(counts.col, 2))),
+        shape=counts.shape,
+    )
     np.testing.assert_allclose(ppmi_matrix(doubled).toarray(), ppmi_matrix(counts * 2).toarray(), rtol=1e-6)
 
 
@@ -81,7 +84,7 @@ def test_eigenvalue_weighting(eig):
     np.testing.assert_allclose(vectors * signs, expected, atol=1e-4)
     assert info["singular_values"] == pytest.approx(s_ref[:5], rel=1e-4)
     assert info["singular_values_sum"] == pytest.approx(s_ref[:5].sum(), rel=1e-4)
-    assert info["energy"] == pytest.approx((s_ref[:5] ** 2).sum() / (s_ref ** 2).sum(), rel=1e-4)
+    assert info["energy"] == pytest.approx((s_ref[:5] ** 2).sum() / (s_ref**2).sum(), rel=1e-4)
 
 
 def test_context_vectors_add_the_context_side():
@@ -143,31 +146,40 @@ def test_never_densifies_a_large_sparse_matrix():
     assert vectors.shape == (n, 2) and np.isfinite(vectors).all()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"dim": 30}, r"--dim 30 is too large for a vocabulary of 30 words \(SVD allows at most 29\); "
-                  r"lower --dim or --min-count"),
-    ({"dim": 0}, r"--dim must be a whole number >= 1"),
-    ({"cds": 0.0}, r"cds must be in \(0, 1\]"),
-    ({"cds": 1.5}, r"cds must be in \(0, 1\]"),
-    ({"neg_shift": 0.5}, r"neg_shift must be a finite number >= 1"),
-    ({"neg_shift": float("nan")}, r"neg_shift must be a finite number >= 1"),
-    ({"neg_shift": 1e9}, r"the PPMI matrix has no positive entry \(neg_shift=1000000000.0\); lower neg_shift"),
-    ({"eig": float("inf")}, r"eig must be a finite number"),
-    ({"n_iter": -1}, r"n_iter must be a whole number >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"dim": 30},
+            r"--dim 30 is too large for a vocabulary of 30 words \(SVD allows at most 29\); "
+            r"lower --dim or --min-count",
+        ),
+        ({"dim": 0}, r"--dim must be a whole number >= 1"),
+        ({"cds": 0.0}, r"cds must be in \(0, 1\]"),
+        ({"cds": 1.5}, r"cds must be in \(0, 1\]"),
+        ({"neg_shift": 0.5}, r"neg_shift must be a finite number >= 1"),
+        ({"neg_shift": float("nan")}, r"neg_shift must be a finite number >= 1"),
+        ({"neg_shift": 1e9}, r"the PPMI matrix has no positive entry \(neg_shift=1000000000.0\); lower neg_shift"),
+        ({"eig": float("inf")}, r"eig must be a finite number"),
+        ({"n_iter": -1}, r"n_iter must be a whole number >= 0"),
+    ],
+)
 def test_bad_knobs(kwargs, message):
     with pytest.raises(EmbspaceError, match=message):
         ppmi_svd(toy_counts(), **{"dim": 5, **kwargs})
 
 
-@pytest.mark.parametrize("counts, message", [
-    (sp.csr_matrix((10, 10)), r"the co-occurrence matrix \(10 x 10\) is empty"),
-    (sp.csr_matrix(np.zeros((10, 10))), r"is empty"),
-    (sp.csr_matrix(np.diag([1.0, -2.0, 3.0])), r"counts must be non-negative; got a minimum of -2"),
-    (sp.csr_matrix(np.diag([1.0, np.nan, 3.0])), r"NaN or infinite"),
-    (sp.csr_matrix(np.ones((4, 6))), r"context_vectors=True needs a square word-context matrix; got 4 x 6"),
-    ([[1, 2], [3, 4]], r"counts must be a 2-D scipy sparse matrix"),
-])
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        (sp.csr_matrix((10, 10)), r"the co-occurrence matrix \(10 x 10\) is empty"),
+        (sp.csr_matrix(np.zeros((10, 10))), r"is empty"),
+        (sp.csr_matrix(np.diag([1.0, -2.0, 3.0])), r"counts must be non-negative; got a minimum of -2"),
+        (sp.csr_matrix(np.diag([1.0, np.nan, 3.0])), r"NaN or infinite"),
+        (sp.csr_matrix(np.ones((4, 6))), r"context_vectors=True needs a square word-context matrix; got 4 x 6"),
+        ([[1, 2], [3, 4]], r"counts must be a 2-D scipy sparse matrix"),
+    ],
+)
 def test_bad_counts(counts, message):
     with pytest.raises(EmbspaceError, match=message) as err:
         ppmi_svd(counts, dim=1, context_vectors=True)

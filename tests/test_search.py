@@ -36,8 +36,9 @@ def test_search_kernels_take_plain_arrays(small_space, metric):
     assert rows.shape == scores.shape == (10, 4) and rows.dtype == np.int64 and scores.dtype == np.float32
     assert rows.tolist() == brute_force(small_space, vectors[:10], 4, metric, exclude=np.arange(10)).tolist()
     named = search.neighbors(vectors, small_space.ids, vectors[:2], k=3, metric=metric)
-    assert [[n.id for n in r] for r in named] == [[small_space.ids[i] for i in r] for r in
-                                                   search.topk(vectors, vectors[:2], k=3, metric=metric)[0]]
+    assert [[n.id for n in r] for r in named] == [
+        [small_space.ids[i] for i in r] for r in search.topk(vectors, vectors[:2], k=3, metric=metric)[0]
+    ]
     with pytest.raises(EmbspaceError, match="unknown metric"):
         search.topk(vectors, vectors[:1], k=1, metric="manhattan")
     assert search.similarity(vectors[0], vectors[0], "cosine") == pytest.approx(1.0, abs=1e-6)
@@ -49,8 +50,7 @@ def test_blocks_and_merging_give_same_answer(small_space, monkeypatch):
     monkeypatch.setattr(search, "TILE_ROWS", 6)
     blocked = small_space.neighbors(small_space.ids, k=7)
     assert [[n.id for n in r] for r in blocked] == [[n.id for n in r] for r in full]
-    np.testing.assert_allclose([[n.score for n in r] for r in blocked], [[n.score for n in r] for r in full],
-                               atol=1e-6)
+    np.testing.assert_allclose([[n.score for n in r] for r in blocked], [[n.score for n in r] for r in full], atol=1e-6)
 
 
 def test_query_by_vector_one_and_many(small_space):
@@ -88,8 +88,14 @@ def test_similarity(small_space):
 
 def test_analogy_constructed():
     # b - a + c lands exactly on d; the three query words are excluded even if closer
-    vecs = {"man": [1, 0, 0, 0], "king": [1, 1, 0, 0], "woman": [0, 0, 1, 0],
-            "queen": [0, 1, 1, 0], "apple": [0, 0, 0, 1], "pear": [0.1, 0, 0, 1]}
+    vecs = {
+        "man": [1, 0, 0, 0],
+        "king": [1, 1, 0, 0],
+        "woman": [0, 0, 1, 0],
+        "queen": [0, 1, 1, 0],
+        "apple": [0, 0, 0, 1],
+        "pear": [0.1, 0, 0, 1],
+    }
     space = Space(list(vecs), np.array(list(vecs.values()), dtype=np.float32))
     for method in ("3cosadd", "3cosmul"):
         answers = space.analogy("man", "king", "woman", k=3, method=method)

@@ -1,5 +1,6 @@
 """The explorer's server: every JSON and binary view, the map jobs, and its security (Host check,
 no path outside the served data, CSP on every response, hostile ids returned as data)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,14 @@ from embspace.reduce import get_or_make_map, list_maps, load_map  # noqa: E402
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
-XSS = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", "javascript:alert(3)", "<!--",
-       "a&amp;b", "line\u2028separator"]
+XSS = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(2)</script>",
+    "javascript:alert(3)",
+    "<!--",
+    "a&amp;b",
+    "line\u2028separator",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +52,15 @@ def spaces(tmp_path_factory):
     rng = np.random.default_rng(0)
     n = 400
     ids = [f"w{i}" for i in range(n)]
-    ids[:len(XSS)] = XSS
+    ids[: len(XSS)] = XSS
     vectors = rng.normal(size=(n, 16)).astype(np.float32)
-    meta = {"pos": [("noun", "verb", "<b>adj</b>")[i % 3] for i in range(n)],
-            "count": [float(n - i) if i % 10 else None for i in range(n)]}
-    a = embspace.save(embspace.Space(ids, vectors, meta=meta, info={"name": "<i>first</i>", "order": "frequency"}),
-                      folder / "a.space")
+    meta = {
+        "pos": [("noun", "verb", "<b>adj</b>")[i % 3] for i in range(n)],
+        "count": [float(n - i) if i % 10 else None for i in range(n)],
+    }
+    a = embspace.save(
+        embspace.Space(ids, vectors, meta=meta, info={"name": "<i>first</i>", "order": "frequency"}), folder / "a.space"
+    )
     noisy = vectors + rng.normal(scale=0.5, size=vectors.shape).astype(np.float32)
     b = embspace.save(embspace.Space(ids[:300], noisy[:300], info={"name": "second"}), folder / "b.space")
     for path in (a, b):
@@ -99,7 +109,7 @@ def test_points_travel_as_float32(client, spaces):
     trust = np.frombuffer(client.get("/api/space/0/map/pca-2d-n400-s0/trust").content, dtype="<f4")
     assert trust.shape == (400,) and np.isfinite(trust).all()
     plain = client.get("/api/space/0/ids", headers={"accept-encoding": "identity"})
-    assert json.loads(plain.content)[:len(XSS)] == XSS and "content-encoding" not in plain.headers
+    assert json.loads(plain.content)[: len(XSS)] == XSS and "content-encoding" not in plain.headers
     raw = client.get("/api/space/0/ids", headers={"accept-encoding": "gzip"})
     assert raw.headers["content-encoding"] == "gzip" and raw.json() == json.loads(plain.content)
 
@@ -165,8 +175,9 @@ def test_search_modes(client):
 
 def test_analogy_and_compare(client, spaces):
     space = embspace.load(spaces[0])
-    out = client.get("/api/space/0/analogy", params={"a": "w10", "b": "w11", "c": "w12", "k": 3,
-                                                      "map": "pca-2d-n400-s0"}).json()
+    out = client.get(
+        "/api/space/0/analogy", params={"a": "w10", "b": "w11", "c": "w12", "k": 3, "map": "pca-2d-n400-s0"}
+    ).json()
     assert [a["id"] for a in out["answers"]] == [n.id for n in space.analogy("w10", "w11", "w12", k=3)]
     assert out["a"]["map_index"] == 10
     assert client.get("/api/space/0/analogy", params={"a": "w10", "b": "w11"}).status_code == 400
@@ -210,8 +221,9 @@ def test_other_sites_cannot_call_the_api(client, site):
     assert client.get("/api/spaces", headers={"sec-fetch-site": "same-origin"}).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1", "127.0.0.1:9999",
-                                  "localhost.evil.example:8765", ""])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8765", "127.0.0.1", "127.0.0.1:9999", "localhost.evil.example:8765", ""]
+)
 def test_a_foreign_host_gets_400(client, host):
     r = client.get("/api/spaces", headers={"host": host})
     assert r.status_code == 400 and "Host" in r.text
@@ -228,9 +240,20 @@ def _raw_get(app, raw_path: bytes, host: str = f"127.0.0.1:{PORT}") -> tuple[int
     from urllib.parse import unquote
 
     path, _, query = raw_path.partition(b"?")
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": unquote(path.decode("latin-1")), "raw_path": path, "query_string": query, "root_path": "",
-             "headers": [(b"host", host.encode())], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", PORT)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(path.decode("latin-1")),
+        "raw_path": path,
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", host.encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", PORT),
+    }
     sent = []
 
     async def receive():
@@ -307,8 +330,15 @@ def test_symlinked_maps_are_neither_listed_nor_loaded(booby_trapped):
 
 
 def test_security_headers_on_every_response(client):
-    for url in ("/", "/static/app.js", "/static/vendor/regl-scatterplot.min.js", "/api/spaces", "/api/nope",
-                "/api/space/0/map/pca-2d-n400-s0/coords", "/static/missing.js"):
+    for url in (
+        "/",
+        "/static/app.js",
+        "/static/vendor/regl-scatterplot.min.js",
+        "/api/spaces",
+        "/api/nope",
+        "/api/space/0/map/pca-2d-n400-s0/coords",
+        "/static/missing.js",
+    ):
         r = client.get(url)
         csp = r.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
@@ -337,15 +367,24 @@ def test_the_page_runs_no_inline_script_and_sets_no_html():
     page = files["index.html"][0].decode()
     assert page.count("<script") == 1 and '<script type="module" src="/static/app.js"></script>' in page
     assert not re.search(r"<[^>]*\son[a-z]+\s*=", page, re.I) and "javascript:" not in page  # no inline handlers
-    own = {name: body.decode() for name, (body, kind) in files.items()
-           if name.endswith(".js") and not name.startswith("vendor/")}
+    own = {
+        name: body.decode()
+        for name, (body, kind) in files.items()
+        if name.endswith(".js") and not name.startswith("vendor/")
+    }
     assert {"app.js", "pane.js", "plot2d.js", "plot3d.js", "overlay.js", "dom.js", "api.js"} <= set(own)
     for name, text in own.items():
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in text, (name, sink)
     vendor = {name for name in files if name.startswith("vendor/")}
-    assert {"vendor/regl-scatterplot.min.js", "vendor/regl.min.js", "vendor/pub-sub-es.js",
-            "vendor/three.module.min.js", "vendor/LICENSE.regl-scatterplot", "vendor/LICENSE.three"} <= vendor
+    assert {
+        "vendor/regl-scatterplot.min.js",
+        "vendor/regl.min.js",
+        "vendor/pub-sub-es.js",
+        "vendor/three.module.min.js",
+        "vendor/LICENSE.regl-scatterplot",
+        "vendor/LICENSE.three",
+    } <= vendor
     assert sum(len(files[n][0]) for n in vendor) < 3_000_000
 
 
@@ -414,7 +453,10 @@ def test_demo_ends_in_the_explorer(glove, tmp_path, monkeypatch):
     args = ["demo", "--quick", "--space", str(path), "--map", "tsne", "--words", "1000", "--port", "0"]
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 0, out.output
-    assert "tsne-2d-n1000-s0: 1,000 words (drawn in" in out.output and "embspace explorer on http://127.0.0.1:" in out.output
+    assert (
+        "tsne-2d-n1000-s0: 1,000 words (drawn in" in out.output
+        and "embspace explorer on http://127.0.0.1:" in out.output
+    )
     assert len(served) == 1
     maps = {m["key"]: m for m in list_maps(path)}
     assert {"tsne-2d-n1000-s0", "pca-2d-n400000-s0", "pca-3d-n1000-s0"} <= set(maps)

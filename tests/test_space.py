@@ -22,17 +22,20 @@ def test_unknown_id_suggests_close_spellings(glove_small):
     assert "did you mean" in str(err.value)
 
 
-@pytest.mark.parametrize("ids, vectors, match", [
-    (["a", "b"], [[1.0, np.nan], [0.0, 1.0]], "NaN or Inf"),
-    (["a", "b"], [[1.0, np.inf], [0.0, 1.0]], "NaN or Inf"),
-    (["a", "a"], [[1.0, 0.0], [0.0, 1.0]], "duplicate id 'a'"),
-    (["a"], [[1.0, 0.0], [0.0, 1.0]], "1 ids for 2 vectors"),
-    ([], np.zeros((0, 3)), "at least one row"),
-    (["a", "b"], [1.0, 2.0], "shape"),
-    (["a", ""], [[1.0], [2.0]], "non-empty strings"),
-    (["a", "b"], [["x", "y"], ["z", "w"]], "numeric"),
-    (["a"], [[1e39]], "too large for float32"),
-])
+@pytest.mark.parametrize(
+    "ids, vectors, match",
+    [
+        (["a", "b"], [[1.0, np.nan], [0.0, 1.0]], "NaN or Inf"),
+        (["a", "b"], [[1.0, np.inf], [0.0, 1.0]], "NaN or Inf"),
+        (["a", "a"], [[1.0, 0.0], [0.0, 1.0]], "duplicate id 'a'"),
+        (["a"], [[1.0, 0.0], [0.0, 1.0]], "1 ids for 2 vectors"),
+        ([], np.zeros((0, 3)), "at least one row"),
+        (["a", "b"], [1.0, 2.0], "shape"),
+        (["a", ""], [[1.0], [2.0]], "non-empty strings"),
+        (["a", "b"], [["x", "y"], ["z", "w"]], "numeric"),
+        (["a"], [[1e39]], "too large for float32"),
+    ],
+)
 def test_bad_input_is_refused(ids, vectors, match):
     with pytest.raises(SpaceError, match=match):
         Space(ids, vectors)

@@ -1,4 +1,5 @@
 """Text spaces on small real data: TREC questions, STS-B dev pairs, sentence polarity (../shared/data)."""
+
 from __future__ import annotations
 
 import csv
@@ -69,8 +70,10 @@ def test_build_texts_records_model_and_texts(trec_space):
 
 def test_search_by_text_and_by_id(trec_space):
     runner = CliRunner()
-    result = runner.invoke(main, ["-q", "search", str(trec_space), "which city is the capital of the state of California", "-k", "5",
-                                  "--json"])
+    result = runner.invoke(
+        main,
+        ["-q", "search", str(trec_space), "which city is the capital of the state of California", "-k", "5", "--json"],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["search"] == "exact" and len(out["results"]) == 5
@@ -125,8 +128,12 @@ def test_polarity_probe_beats_chance_with_bow_baseline(tmp_path):
         neg = z.read("sentence_polarity/rt-polarity.neg").decode("utf-8").splitlines()[:300]
         pos = z.read("sentence_polarity/rt-polarity.pos").decode("utf-8").splitlines()[:300]
     path = tmp_path / "polarity.jsonl"
-    path.write_text("".join(json.dumps({"text": t, "label": lab}) + "\n"
-                            for t, lab in [(t, "neg") for t in neg] + [(t, "pos") for t in pos]))
+    path.write_text(
+        "".join(
+            json.dumps({"text": t, "label": lab}) + "\n"
+            for t, lab in [(t, "neg") for t in neg] + [(t, "pos") for t in pos]
+        )
+    )
     space = build_texts(path)
     pr = probe(space)
     assert pr.score > 0.65 and 0.5 < pr.details["bow_accuracy"] < 0.9 and pr.details["majority"] == 0.5
@@ -235,11 +242,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path, trec_file, trec_space):
 
 def test_query_on_space_whose_model_is_not_installed(tmp_path):
     space = build_texts(["first text", "second text"], model="tfidf-svd", dim=1)
-    space.info["encoder"] = {"kind": "sentence-transformers", "model": "e5-base", "name": "e5-base",
-                             "package": "embspace-not-installed-model", "dim": 1}
+    space.info["encoder"] = {
+        "kind": "sentence-transformers",
+        "model": "e5-base",
+        "name": "e5-base",
+        "package": "embspace-not-installed-model",
+        "dim": 1,
+    }
     embspace.save(space, tmp_path / "x.space")
-    _fails(["search", str(tmp_path / "x.space"), "a query"], "e5-base", "embspace-not-installed-model",
-           "pip install 'embspace[texts]'")
+    _fails(
+        ["search", str(tmp_path / "x.space"), "a query"],
+        "e5-base",
+        "embspace-not-installed-model",
+        "pip install 'embspace[texts]'",
+    )
     words = embspace.Space(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
     embspace.save(words, tmp_path / "w.space")
     _fails(["search", str(tmp_path / "w.space"), "a query"], "not built from texts")

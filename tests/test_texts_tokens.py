@@ -1,4 +1,5 @@
 """Contextual word vectors: same-sense occurrences of 'bank' and 'bat' sit closer than cross-sense ones."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,9 @@ def sense_separation(space, word):
 @pytest.fixture(scope="module")
 def senses_space(tmp_path_factory):
     out = tmp_path_factory.mktemp("tokens") / "senses.space"
-    result = CliRunner().invoke(main, ["-q", "build", "tokens", str(SENSES), "--words", "bank,bat",
-                                       "--column", "sentence", "-o", str(out)])
+    result = CliRunner().invoke(
+        main, ["-q", "build", "tokens", str(SENSES), "--words", "bank,bat", "--column", "sentence", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return embspace.load(out)
 

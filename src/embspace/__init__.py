@@ -5,14 +5,24 @@ formats) and the errors. One package per kind of data builds a space (`embspace.
 `embspace.texts.build`); one package per verb takes any space (`embspace.evaluate`, `embspace.reduce`,
 `embspace.explore`, `embspace.tune`).
 """
+
 from ._version import __version__
 from .errors import CorruptSpaceError, EmbspaceError, FormatError, SpaceError, UnknownIdError
 from .space import Space
 from .store import load, save
 
 __all__ = [
-    "CorruptSpaceError", "EmbspaceError", "FormatError", "Space", "SpaceError", "UnknownIdError", "__version__",
-    "load", "read", "save", "write",
+    "CorruptSpaceError",
+    "EmbspaceError",
+    "FormatError",
+    "Space",
+    "SpaceError",
+    "UnknownIdError",
+    "__version__",
+    "load",
+    "read",
+    "save",
+    "write",
 ]
 
 

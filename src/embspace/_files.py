@@ -1,4 +1,5 @@
 """Small file helpers shared by the store, the formats and the maps: hashing, safe .npy headers, atomic writes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,9 @@ def read_npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
     with open(path, "rb") as fh:
         try:
             version = np.lib.format.read_magic(fh)
-            reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
+                version
+            )
             if reader is None:
                 raise ValueError(f"unsupported .npy version {version}")
             return reader(fh)

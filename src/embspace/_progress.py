@@ -1,4 +1,5 @@
 """One progress helper: off in the library, switched on by the CLI (on stderr, with rate and ETA)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,8 +22,9 @@ def progress(total: float | None = None, desc: str = "", unit: str = "it", show:
     if show if show is not None else _ENABLED:
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
-                    dynamic_ncols=True, leave=False)
+        return tqdm(
+            total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=False
+        )
     return _Silent()
 
 

@@ -1,4 +1,5 @@
 """Vectors for words a space does not hold, from fastText sub-word (character n-gram) buckets."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

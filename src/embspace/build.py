@@ -4,6 +4,7 @@ Use `embspace.words.build` (was `build_words`), `embspace.texts.build` (was `bui
 `embspace.texts.tokens` (was `build_tokens`), `embspace.texts.encode_queries` and
 `embspace.tune.all_but_the_top`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,6 +30,9 @@ def __getattr__(name: str):
         module, new = _MOVED[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    warnings.warn(f"embspace.build.{name} is deprecated and will be removed in 0.3; use {module}.{new}",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        f"embspace.build.{name} is deprecated and will be removed in 0.3; use {module}.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return getattr(importlib.import_module(module), new)

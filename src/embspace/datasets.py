@@ -1,4 +1,5 @@
 """Real spaces and data that ship on the package registries (nothing is fetched from a hub)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Typed errors: each says what was received, what was expected and how to fix it."""
+
 from __future__ import annotations
 
 import difflib

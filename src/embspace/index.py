@@ -5,6 +5,7 @@ An index lives in ``SPACE/index/``: ``index.faiss`` (written by ``faiss.write_in
 built from, recall@10 measured against exact search). `open_index` refuses an index whose file was
 altered or whose vectors changed; the cure is to rebuild it.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def _faiss():
     try:
         import faiss
     except ImportError:
-        raise EmbspaceError(f"ANN indexes need the Python package 'faiss' (faiss-cpu), which is not installed; "
-                            f"{INSTALL}") from None
+        raise EmbspaceError(
+            f"ANN indexes need the Python package 'faiss' (faiss-cpu), which is not installed; {INSTALL}"
+        ) from None
     return faiss
 
 
@@ -103,8 +105,10 @@ class AnnIndex:
             index.hnsw.efConstruction = self.ef_construction
         else:
             if n < 1000:
-                raise EmbspaceError(f"an ivfpq index needs at least 1,000 rows to train its quantisers; the space "
-                                    f"has {n:,}; use --kind hnsw or flat")
+                raise EmbspaceError(
+                    f"an ivfpq index needs at least 1,000 rows to train its quantisers; the space "
+                    f"has {n:,}; use --kind hnsw or flat"
+                )
             self.nlist = self.nlist or int(max(1, min(4 * np.sqrt(n), n // 39)))
             self.pq_m = self.pq_m or _default_pq_m(dim)
             if dim % self.pq_m:
@@ -204,8 +208,14 @@ class AnnIndex:
         ann_s = time.perf_counter() - t0
         hits = [len({lookup[nb.id] for nb in e} & set(a.tolist())) for e, a in zip(exact, approx)]
         recall = float(np.mean(hits)) / k
-        out = {"recall": round(recall, 4), f"recall@{k}": round(recall, 4), "queries": len(rows), "k": k,
-               "ann_qps": round(len(rows) / ann_s, 1), "exact_qps": round(len(rows) / exact_s, 1)}
+        out = {
+            "recall": round(recall, 4),
+            f"recall@{k}": round(recall, 4),
+            "queries": len(rows),
+            "k": k,
+            "ann_qps": round(len(rows) / ann_s, 1),
+            "exact_qps": round(len(rows) / exact_s, 1),
+        }
         self.stats_.update(out)
         return out
 
@@ -227,8 +237,9 @@ def _vectors_sha256(space_path: Path) -> str:
     return read_manifest(space_path)["files"][VECTORS]["sha256"]
 
 
-def build_index(space_path: str | os.PathLike, kind: str = "hnsw", *, sample: int = 1000, k: int = 10,
-                **params) -> AnnIndex:
+def build_index(
+    space_path: str | os.PathLike, kind: str = "hnsw", *, sample: int = 1000, k: int = 10, **params
+) -> AnnIndex:
     """Build an index for the space at `space_path`, measure its recall@k and cache it in the folder.
 
     Replaces any index already cached there. Returns the fitted index; ``stats_`` holds recall@k
@@ -254,10 +265,19 @@ def save_index(index: AnnIndex, space_path: str | os.PathLike) -> Path:
     tmp.mkdir()
     try:
         faiss.write_index(index.index_, str(tmp / INDEX_FILE))
-        meta = {"format": "embspace.index", "version": 1, "kind": index.kind, "metric": index.metric,
-                "params": index.params(), "n": int(index.index_.ntotal), "dim": int(index.index_.d),
-                "vectors_sha256": _vectors_sha256(space_path), "index_sha256": sha256_file(tmp / INDEX_FILE),
-                "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "stats": index.stats_}
+        meta = {
+            "format": "embspace.index",
+            "version": 1,
+            "kind": index.kind,
+            "metric": index.metric,
+            "params": index.params(),
+            "n": int(index.index_.ntotal),
+            "dim": int(index.index_.d),
+            "vectors_sha256": _vectors_sha256(space_path),
+            "index_sha256": sha256_file(tmp / INDEX_FILE),
+            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "stats": index.stats_,
+        }
         (tmp / INDEX_META).write_text(json.dumps(meta, indent=2) + "\n")
         for f in (tmp / INDEX_FILE, tmp / INDEX_META):
             with open(f, "rb") as fh:
@@ -343,7 +363,9 @@ def ann_neighbors(space: Space, index: AnnIndex, query, k: int = 10, exclude_que
         raise EmbspaceError(f"k must be a positive integer; got {k!r}")
     available = space.n - (1 if exclude_query and rows is not None else 0)
     if k > available:
-        raise EmbspaceError(f"k={k} is larger than the {available} items that can be returned; ask for k <= {available}")
+        raise EmbspaceError(
+            f"k={k} is larger than the {available} items that can be returned; ask for k <= {available}"
+        )
     extra = 1 if exclude_query and rows is not None else 0
     found, scores = index.search(vectors, k + extra)
     ids = space.ids

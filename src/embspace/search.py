@@ -6,6 +6,7 @@ friends turn ids into rows and vectors, call these kernels, and turn rows back i
 Memory stays bounded: scores are computed for blocks of queries against blocks of rows, never as a
 full (q, n) matrix, and the running top-k is merged block by block.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,10 +37,16 @@ ScoreBlock = Callable[[slice, int, int], np.ndarray]
 
 
 # ---- the engine -----------------------------------------------------------------------------------
-def topk_blocks(score_block: ScoreBlock, n_queries: int, n_rows: int, k: int,
-                exclude: np.ndarray | None = None, largest: bool = True,
-                workers: int | None = None, tile: tuple[int, int] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def topk_blocks(
+    score_block: ScoreBlock,
+    n_queries: int,
+    n_rows: int,
+    k: int,
+    exclude: np.ndarray | None = None,
+    largest: bool = True,
+    workers: int | None = None,
+    tile: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k row indices and scores for every query, computed block by block.
 
     Parameters
@@ -126,7 +133,7 @@ def _select(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         best = np.argmax(scores, axis=1)[:, None]
         return best.astype(np.int64), np.take_along_axis(scores, best, axis=1)
     if kk < width:
-        part = np.argpartition(scores, width - kk, axis=1)[:, width - kk:]
+        part = np.argpartition(scores, width - kk, axis=1)[:, width - kk :]
     else:
         part = np.broadcast_to(np.arange(width), scores.shape)
     vals = np.take_along_axis(scores, part, axis=1)
@@ -156,8 +163,9 @@ def _merge_above(best_idx: np.ndarray, best_val: np.ndarray, scores: np.ndarray,
 
 
 # ---- neighbours -----------------------------------------------------------------------------------
-def metric_scorer(vectors: np.ndarray, queries: np.ndarray, metric: str,
-                  sq_norms: np.ndarray | None = None) -> tuple[ScoreBlock, bool]:
+def metric_scorer(
+    vectors: np.ndarray, queries: np.ndarray, metric: str, sq_norms: np.ndarray | None = None
+) -> tuple[ScoreBlock, bool]:
     """A score_block for `queries` (q, dim) against `vectors` (n, dim) under `metric`, and whether
     larger is better. `sq_norms` (n,), the squared row norms, is computed when not given."""
     vectors = _plain(vectors)
@@ -183,9 +191,15 @@ def metric_scorer(vectors: np.ndarray, queries: np.ndarray, metric: str,
     return distances, False
 
 
-def topk(vectors: np.ndarray, queries: np.ndarray, k: int = 10, metric: str = "cosine",
-         exclude: np.ndarray | None = None, restrict: int | None = None,
-         sq_norms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def topk(
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    k: int = 10,
+    metric: str = "cosine",
+    exclude: np.ndarray | None = None,
+    restrict: int | None = None,
+    sq_norms: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k rows of `vectors` for every query.
 
     Parameters
@@ -209,15 +223,24 @@ def topk(vectors: np.ndarray, queries: np.ndarray, k: int = 10, metric: str = "c
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise EmbspaceError(f"k must be a positive integer; got {k!r}")
     if k > available:
-        raise EmbspaceError(f"k={k} is larger than the {available} items that can be returned "
-                            f"(space has {vectors.shape[0]} rows); ask for k <= {available}")
+        raise EmbspaceError(
+            f"k={k} is larger than the {available} items that can be returned "
+            f"(space has {vectors.shape[0]} rows); ask for k <= {available}"
+        )
     scorer, largest = metric_scorer(vectors, queries, metric, sq_norms)
     return topk_blocks(scorer, len(queries), n_rows, k, exclude=exclude, largest=largest)
 
 
-def neighbors(vectors: np.ndarray, ids: Sequence[str], queries: np.ndarray, k: int = 10, metric: str = "cosine",
-              exclude: np.ndarray | None = None, restrict: int | None = None,
-              sq_norms: np.ndarray | None = None) -> list[list[Neighbor]]:
+def neighbors(
+    vectors: np.ndarray,
+    ids: Sequence[str],
+    queries: np.ndarray,
+    k: int = 10,
+    metric: str = "cosine",
+    exclude: np.ndarray | None = None,
+    restrict: int | None = None,
+    sq_norms: np.ndarray | None = None,
+) -> list[list[Neighbor]]:
     """`topk` with each row turned into its id: one list of Neighbor(id, score) per query."""
     idx, scores = topk(vectors, queries, k, metric, exclude=exclude, restrict=restrict, sq_norms=sq_norms)
     return [[Neighbor(ids[i], float(s)) for i, s in zip(ri, rs)] for ri, rs in zip(idx.tolist(), scores.tolist())]
@@ -243,8 +266,8 @@ def row_sq_norms(vectors: np.ndarray) -> np.ndarray:
     out = np.empty(vectors.shape[0], dtype=np.float32)
     step = 1 << 16
     for start in range(0, vectors.shape[0], step):
-        block = np.asarray(vectors[start:start + step])
-        out[start:start + step] = np.einsum("ij,ij->i", block, block)
+        block = np.asarray(vectors[start : start + step])
+        out[start : start + step] = np.einsum("ij,ij->i", block, block)
     return out
 
 
@@ -278,9 +301,16 @@ def similarity(a: np.ndarray, b: np.ndarray, metric: str = "cosine") -> float:
 
 
 # ---- analogies --------------------------------------------------------------------------------------
-def analogy_topk(vectors: np.ndarray, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray, k: int = 1,
-                 method: str = "3cosadd", restrict: int | None = None,
-                 sq_norms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def analogy_topk(
+    vectors: np.ndarray,
+    a_rows: np.ndarray,
+    b_rows: np.ndarray,
+    c_rows: np.ndarray,
+    k: int = 1,
+    method: str = "3cosadd",
+    restrict: int | None = None,
+    sq_norms: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Batched analogies a:b :: c:? over rows; the three query rows are never returned.
 
     3CosAdd ranks by cos(x, b - a + c) on unit vectors (Mikolov et al. 2013); 3CosMul by
@@ -301,8 +331,10 @@ def analogy_topk(vectors: np.ndarray, a_rows: np.ndarray, b_rows: np.ndarray, c_
     k = min(k, n_rows - 3)
     rows = max(ANALOGY_TILE_ROWS, 4 * k)
     queries = max(1, min(-(-len(a_rows) // _workers(None)), SCORE_BUDGET // rows))
-    blocks = [_question_words(vectors, a_rows[q0:q0 + queries], b_rows[q0:q0 + queries], c_rows[q0:q0 + queries])
-              for q0 in range(0, len(a_rows), queries)]
+    blocks = [
+        _question_words(vectors, a_rows[q0 : q0 + queries], b_rows[q0 : q0 + queries], c_rows[q0 : q0 + queries])
+        for q0 in range(0, len(a_rows), queries)
+    ]
     inv = _inverse_norms(row_sq_norms(vectors) if sq_norms is None else sq_norms)
     vectors = _plain(vectors)
 

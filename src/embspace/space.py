@@ -1,4 +1,5 @@
 """The `Space` type: ids, float32 vectors, optional metadata columns and provenance."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,9 +64,7 @@ class Space:
         for name, column in (meta or {}).items():
             column = list(column)
             if len(column) != len(ids):
-                raise SpaceError(
-                    f"meta column {name!r} has {len(column)} values but the space has {len(ids)} rows"
-                )
+                raise SpaceError(f"meta column {name!r} has {len(column)} values but the space has {len(ids)} rows")
             if name == "id":
                 raise SpaceError("meta column name 'id' is reserved for the ids; rename the column")
             self.meta[name] = column
@@ -208,8 +207,9 @@ class Space:
         return self.subset(slice(0, n))
 
     # ---- search (ids to rows and vectors, then the array kernels of embspace.search) ----------------
-    def neighbors(self, query, k: int = 10, metric: str | None = None, exclude_query: bool = True,
-                  restrict: int | None = None):
+    def neighbors(
+        self, query, k: int = 10, metric: str | None = None, exclude_query: bool = True, restrict: int | None = None
+    ):
         """Exact top-k neighbours of an id, a vector (dim,), or many of either.
 
         Parameters
@@ -229,8 +229,16 @@ class Space:
         """
         single, vectors, rows = self.query_vectors(query)
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
-        found = search.neighbors(self._vectors, self._ids, vectors, k, metric or self.metric, exclude=exclude,
-                                 restrict=restrict, sq_norms=self.sq_norms())
+        found = search.neighbors(
+            self._vectors,
+            self._ids,
+            vectors,
+            k,
+            metric or self.metric,
+            exclude=exclude,
+            restrict=restrict,
+            sq_norms=self.sq_norms(),
+        )
         return found[0] if single else found
 
     def query_vectors(self, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
@@ -240,7 +248,7 @@ class Space:
             if query not in self and "subwords" in self.extras:  # fastText: a vector from sub-words
                 return True, self.vector(query)[None, :], None
             row = self.index(query)
-            return True, np.asarray(self._vectors[row:row + 1], dtype=np.float32), np.array([row])
+            return True, np.asarray(self._vectors[row : row + 1], dtype=np.float32), np.array([row])
         if isinstance(query, np.ndarray) and query.dtype.kind in "fiu":
             return query.ndim == 1, search.check_query_vectors(query, self.dim), None
         items = list(query)
@@ -255,8 +263,9 @@ class Space:
         """Similarity of two ids (cosine by default; distance for euclidean)."""
         return search.similarity(self.vector(a), self.vector(b), metric or self.metric)
 
-    def analogy(self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd",
-                restrict: int | None = None) -> list[Neighbor]:
+    def analogy(
+        self, a: str, b: str, c: str, k: int = 5, method: str = "3cosadd", restrict: int | None = None
+    ) -> list[Neighbor]:
         """a is to b as c is to ?  (``analogy("man", "king", "woman")`` -> queen).
 
         `method` is "3cosadd" or "3cosmul"; `restrict` answers only among the first N ids.
@@ -264,8 +273,9 @@ class Space:
         if self.n < 4:
             raise EmbspaceError("an analogy needs a space of at least 4 items")
         rows = [np.array([self.index(w)]) for w in (a, b, c)]
-        idx, scores = search.analogy_topk(self._vectors, *rows, k=k, method=method, restrict=restrict,
-                                          sq_norms=self.sq_norms())
+        idx, scores = search.analogy_topk(
+            self._vectors, *rows, k=k, method=method, restrict=restrict, sq_norms=self.sq_norms()
+        )
         return [Neighbor(self._ids[i], float(s)) for i, s in zip(idx[0], scores[0])]
 
     def doesnt_match(self, items: Sequence[str]) -> str:
@@ -290,8 +300,11 @@ def _as_float32_matrix(vectors: Any) -> np.ndarray:
     if arr.dtype != np.float32 or not arr.flags.c_contiguous:
         with np.errstate(over="ignore"):  # overflow is reported below, as an error
             converted = np.ascontiguousarray(arr, dtype=np.float32)
-        if np.issubdtype(arr.dtype, np.floating) and arr.dtype.itemsize > 4 and \
-                np.count_nonzero(np.isinf(converted)) > np.count_nonzero(np.isinf(arr)):
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and arr.dtype.itemsize > 4
+            and np.count_nonzero(np.isinf(converted)) > np.count_nonzero(np.isinf(arr))
+        ):
             raise SpaceError("vectors hold values too large for float32 (they would become Inf)")
         arr = converted
     return arr
@@ -303,7 +316,7 @@ def _check_vectors(vectors: np.ndarray) -> None:
         raise SpaceError(f"a Space needs at least one row and one dimension; got shape {vectors.shape}")
     step = 1 << 16
     for start in range(0, n, step):
-        block = np.asarray(vectors[start:start + step])
+        block = np.asarray(vectors[start : start + step])
         if not np.isfinite(block).all():
             bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
             raise SpaceError(f"row {bad} holds NaN or Inf; clean the vectors before building a Space")

@@ -3,6 +3,7 @@
 Writes are atomic (temporary sibling folder, fsync, atomic exchange); loads check the size and
 sha256 of every file and never execute code from a file: no pickle anywhere.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -112,7 +113,7 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
             if not re.fullmatch(EXTRAS + r"/[A-Za-z0-9_\-]+\.npy", name):
                 raise CorruptSpaceError(path / MANIFEST, f"names an unsafe extra file {name!r}")
             _check_file(path / name, entry, verify)
-            space.extras[name[len(EXTRAS) + 1:-len(".npy")]] = _open_vectors(path / name, None, None, mmap)
+            space.extras[name[len(EXTRAS) + 1 : -len(".npy")]] = _open_vectors(path / name, None, None, mmap)
     space.info.setdefault("path", str(path))
     return space
 
@@ -200,7 +201,7 @@ def _write_vectors(vectors: np.ndarray, dest: Path) -> dict:
         np.lib.format.write_array_header_1_0(hw, header)  # a 2-D float32 header always fits v1.0
         step = max(1, (1 << 24) // (4 * dim))
         for start in range(0, n, step):
-            block = np.ascontiguousarray(vectors[start:start + step], dtype="<f4")
+            block = np.ascontiguousarray(vectors[start : start + step], dtype="<f4")
             hw.write(block.tobytes())
         fh.flush()
         os.fsync(fh.fileno())
@@ -295,8 +296,7 @@ def _open_vectors(path: Path, n: int | None, dim: int | None, mmap: bool) -> np.
     except ValueError as exc:
         raise CorruptSpaceError(path, f"is not a float32 .npy array ({exc})") from None
     if dtype != np.dtype("<f4") or fortran or len(shape) != 2 or (n is not None and shape != (n, dim)):
-        raise CorruptSpaceError(
-            path, f"holds {dtype} {shape} (fortran_order={fortran}); expected float32 ({n}, {dim})")
+        raise CorruptSpaceError(path, f"holds {dtype} {shape} (fortran_order={fortran}); expected float32 ({n}, {dim})")
     try:
         if mmap:
             return np.load(path, mmap_mode="r", allow_pickle=False)
@@ -311,8 +311,9 @@ def _read_items(path: Path, n: int) -> tuple[list[str], dict[str, list]]:
     except (pa.ArrowException, OSError) as exc:
         raise CorruptSpaceError(path, f"is not a readable Parquet file ({exc})") from None
     if "id" not in table.column_names or table.num_rows != n:
-        raise CorruptSpaceError(path, f"has {table.num_rows} rows and columns {table.column_names}; "
-                                      f"expected {n} rows with an 'id' column")
+        raise CorruptSpaceError(
+            path, f"has {table.num_rows} rows and columns {table.column_names}; expected {n} rows with an 'id' column"
+        )
     ids = table.column("id").to_pylist()
     meta = {name: table.column(name).to_pylist() for name in table.column_names if name != "id"}
     return ids, meta

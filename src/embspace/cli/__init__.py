@@ -1,4 +1,5 @@
 """`embspace <verb>`: the command line. One module per verb group; errors are one line, exit 1."""
+
 from __future__ import annotations
 
 import sys

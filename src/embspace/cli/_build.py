@@ -1,4 +1,5 @@
 """`embspace build words`: a word space from a corpus; `embspace compare A B`: two word spaces side by side."""
+
 from __future__ import annotations
 
 import time
@@ -18,39 +19,66 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 
 @build.command("words")
 @click.argument("corpus", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--method", required=True, type=click.Choice(["sgns", "cbow", "fasttext", "glove", "ppmi-svd"]),
-              help=_METHOD_HELP)
+@click.option(
+    "--method", required=True, type=click.Choice(["sgns", "cbow", "fasttext", "glove", "ppmi-svd"]), help=_METHOD_HELP
+)
 @click.option("-o", "--output", required=True, help="The .space folder to write.")
 @click.option("--dim", type=click.IntRange(min=1), help="Dimensions [sgns/cbow/fasttext 100; glove 150; ppmi-svd 300].")
 @click.option("--window", type=click.IntRange(min=1), help="Context window each side [5; glove 10].")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--max-vocab", type=click.IntRange(min=2), help="Keep only the N most frequent words.")
-@click.option("--subsample", type=click.FloatRange(0, 1, max_open=True),
-              help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 1e-4 glove; 0 ppmi-svd].")
+@click.option(
+    "--subsample",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 1e-4 glove; 0 ppmi-svd].",
+)
 @click.option("--epochs", type=click.IntRange(min=1), help="[5; glove 10; not used by ppmi-svd]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Threads [up to 4]; 1 with a seed = reproducible.")
-@click.option("--abtt", type=click.IntRange(min=0),
-              help="All-but-the-top: remove the mean and the top D principal directions after training "
-                   "[glove 4; others 0 (off)].")
+@click.option(
+    "--abtt",
+    type=click.IntRange(min=0),
+    help="All-but-the-top: remove the mean and the top D principal directions after training "
+    "[glove 4; others 0 (off)].",
+)
 @click.option("--no-lowercase", is_flag=True, help="Keep case when tokenising.")
-@click.option("--encoding-errors", type=click.Choice(["strict", "replace", "ignore"]), default="replace",
-              show_default=True, help="Bytes that are not UTF-8: stop, replace with U+FFFD, or drop.")
+@click.option(
+    "--encoding-errors",
+    type=click.Choice(["strict", "replace", "ignore"]),
+    default="replace",
+    show_default=True,
+    help="Bytes that are not UTF-8: stop, replace with U+FFFD, or drop.",
+)
 @click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True, help="word2vec/fastText.")
 @click.option("--ns-exponent", type=float, default=0.75, show_default=True, help="word2vec/fastText.")
 @click.option("--min-n", type=click.IntRange(min=1), default=3, show_default=True, help="fastText.")
 @click.option("--max-n", type=click.IntRange(min=1), default=6, show_default=True, help="fastText.")
-@click.option("--buckets", type=click.IntRange(min=1), default=200_000, show_default=True,
-              help="fastText: sub-word hash buckets (kept in the space for unseen words).")
+@click.option(
+    "--buckets",
+    type=click.IntRange(min=1),
+    default=200_000,
+    show_default=True,
+    help="fastText: sub-word hash buckets (kept in the space for unseen words).",
+)
 @click.option("--x-max", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True, help="GloVe.")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.75, show_default=True, help="GloVe.")
-@click.option("--cds", type=click.FloatRange(0, 1, min_open=True), default=0.75, show_default=True,
-              help="ppmi-svd: context-distribution smoothing.")
+@click.option(
+    "--cds",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.75,
+    show_default=True,
+    help="ppmi-svd: context-distribution smoothing.",
+)
 @click.option("--eig", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="ppmi-svd: eigenvalue weight.")
-@click.option("--neg-shift", type=click.FloatRange(min=1), default=1.0, show_default=True,
-              help="ppmi-svd: shift PMI by log k.")
-@click.option("--context-vectors/--no-context-vectors", default=True, show_default=True,
-              help="ppmi-svd: add the context vectors to the word vectors (w + c).")
+@click.option(
+    "--neg-shift", type=click.FloatRange(min=1), default=1.0, show_default=True, help="ppmi-svd: shift PMI by log k."
+)
+@click.option(
+    "--context-vectors/--no-context-vectors",
+    default=True,
+    show_default=True,
+    help="ppmi-svd: add the context vectors to the word vectors (w + c).",
+)
 @click.option("--evaluate", "run_evaluate", is_flag=True, help="Print the report card of the new space.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
@@ -72,8 +100,11 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
     space = build_words(corpus, method, params)
     save(space, output)
     info = space.info
-    click.echo(f"wrote {output}: {space.n:,} words × {space.dim} ({method}) from {info['tokens']:,} tokens "
-               f"in {time.perf_counter() - start:.1f} s", err=True)
+    click.echo(
+        f"wrote {output}: {space.n:,} words × {space.dim} ({method}) from {info['tokens']:,} tokens "
+        f"in {time.perf_counter() - start:.1f} s",
+        err=True,
+    )
     if run_evaluate:
         from ..evaluate import format_table, report_card
 
@@ -84,8 +115,13 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
 @click.argument("space_a", metavar="A")
 @click.argument("space_b", metavar="B")
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="Neighbour set size.")
-@click.option("--sample", default=2000, show_default=True, type=click.IntRange(min=1),
-              help="Compare neighbourhoods of this many of the most frequent shared words.")
+@click.option(
+    "--sample",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Compare neighbourhoods of this many of the most frequent shared words.",
+)
 @click.option("--no-card", is_flag=True, help="Skip the report cards.")
 @json_option
 def compare(space_a, space_b, k, sample, no_card, as_json):
@@ -105,19 +141,36 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
 
         cards = [report_card(a), report_card(b)]
     if as_json:
-        echo_json({"a": space_a, "b": space_b, "overlap": overlap,
-                   "cards": None if cards is None else [[r.to_dict() for r in card] for card in cards]})
+        echo_json(
+            {
+                "a": space_a,
+                "b": space_b,
+                "overlap": overlap,
+                "cards": None if cards is None else [[r.to_dict() for r in card] for card in cards],
+            }
+        )
         return
     if cards:
-        rows = [(ra.name, ra.metric, ra.score, f"{ra.found}/{ra.total}", rb.score, f"{rb.found}/{rb.total}")
-                for ra, rb in zip(*cards)]
+        rows = [
+            (ra.name, ra.metric, ra.score, f"{ra.found}/{ra.total}", rb.score, f"{rb.found}/{rb.total}")
+            for ra, rb in zip(*cards)
+        ]
         click.echo(table(rows, ["task", "metric", "A", "A found", "B", "B found"], align="llrrrr"))
         click.echo()
-    click.echo(f"top-{k} neighbour overlap over {overlap['compared']:,} shared words "
-               f"(of {overlap['shared']:,} shared): mean {overlap['mean']:.3f}")
-    click.echo(table([(w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4]))
-                      for w in overlap["most_different"]], ["word", "overlap", "only in A", "only in B"],
-                     align="lrll"))
+    click.echo(
+        f"top-{k} neighbour overlap over {overlap['compared']:,} shared words "
+        f"(of {overlap['shared']:,} shared): mean {overlap['mean']:.3f}"
+    )
+    click.echo(
+        table(
+            [
+                (w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4]))
+                for w in overlap["most_different"]
+            ],
+            ["word", "overlap", "only in A", "only in B"],
+            align="lrll",
+        )
+    )
 
 
 def _add_text_builders() -> None:

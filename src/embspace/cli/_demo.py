@@ -1,4 +1,5 @@
 """`embspace demo`: a real space (GloVe 6B 50d from PyPI), opened, searched, measured and explored."""
+
 from __future__ import annotations
 
 import time
@@ -12,15 +13,35 @@ DEMO_WORDS = 50_000
 
 @click.command("demo")
 @click.option("--no-serve", is_flag=True, help="Stop after the printout (keeps the demo finite).")
-@click.option("--space", "space_path", help="Where to keep the GloVe space (default: $EMBSPACE_HOME or "
-                                           "~/.cache/embspace/glove-6b-50d.space).")
+@click.option(
+    "--space",
+    "space_path",
+    help="Where to keep the GloVe space (default: $EMBSPACE_HOME or ~/.cache/embspace/glove-6b-50d.space).",
+)
 @click.option("--quick", is_flag=True, help="Skip the report card.")
-@click.option("--map", "map_method", type=click.Choice(["umap", "tsne"]), default="umap", show_default=True,
-              help="How the explorer's map of the most frequent words is drawn (once; then cached).")
-@click.option("--words", "map_words", type=click.IntRange(min=1000, max=400_000), default=DEMO_WORDS, show_default=True,
-              help="How many of the most frequent words that map shows.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port of the explorer (0 picks a free one).")
+@click.option(
+    "--map",
+    "map_method",
+    type=click.Choice(["umap", "tsne"]),
+    default="umap",
+    show_default=True,
+    help="How the explorer's map of the most frequent words is drawn (once; then cached).",
+)
+@click.option(
+    "--words",
+    "map_words",
+    type=click.IntRange(min=1000, max=400_000),
+    default=DEMO_WORDS,
+    show_default=True,
+    help="How many of the most frequent words that map shows.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port of the explorer (0 picks a free one).",
+)
 def demo(no_serve, space_path, quick, map_method, map_words, port):
     """Open the GloVe 6B 50-d space (made once from PyPI), search it, print its report card, then
     serve the web explorer on it with a map of the 50,000 most frequent words.
@@ -59,8 +80,10 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
     for method in ("3cosadd", "3cosmul"):
         answers = space.analogy("man", "king", "woman", k=3, method=method)
         click.echo(f"{method}: " + ", ".join(f"{n.id} ({n.score:.3f})" for n in answers))
-    click.echo(f"odd one out of breakfast lunch dinner cereal: "
-               f"{space.doesnt_match(['breakfast', 'lunch', 'dinner', 'cereal'])}")
+    click.echo(
+        f"odd one out of breakfast lunch dinner cereal: "
+        f"{space.doesnt_match(['breakfast', 'lunch', 'dinner', 'cereal'])}"
+    )
 
     if not quick:
         click.echo("\n== report card (restrict_vocab=300000, out-of-vocabulary items dropped)\n")
@@ -75,8 +98,10 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
         m = _map(path, method, dims, sample)
         t = m.trust
         source = "cached" if m.cached else f"drawn in {m.seconds:.1f} s"
-        click.echo(f"{m.key}: {m.n:,} words ({source}); trustworthiness {t['trustworthiness']:.3f}, "
-                   f"kNN recall@{t['k']} {t['knn_recall']:.3f}")
+        click.echo(
+            f"{m.key}: {m.n:,} words ({source}); trustworthiness {t['trustworthiness']:.3f}, "
+            f"kNN recall@{t['k']} {t['knn_recall']:.3f}"
+        )
     from ..explore import serve
 
     click.echo("\nOpen the address below; search a word, click a point for its true neighbours.")
@@ -91,8 +116,7 @@ def _map(path: str, method: str, dims: int, sample: int | None):
     label = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]
     with fraction_progress(f"{label} {dims}-D map of {sample or 400_000:,} words") as report:
         # every point's trust for the maps of the most frequent words: the page colours by it
-        return get_or_make_map(path, method, dims, sample, 0, report,
-                               point_trust="all" if sample else "auto")
+        return get_or_make_map(path, method, dims, sample, 0, report, point_trust="all" if sample else "auto")
 
 
 def _info_command():

@@ -1,4 +1,5 @@
 """`embspace evaluate`: word-pair similarity and analogy scores, each with its coverage."""
+
 from __future__ import annotations
 
 import click
@@ -10,16 +11,43 @@ from ._output import echo_json, json_option, open_space
 @click.argument("space_path", metavar="SPACE")
 @click.option("--pairs", multiple=True, help="A `w1 w2 score` file (or ws353, simlex999, men). Repeatable.")
 @click.option("--analogies", multiple=True, help="A Google-format analogy file (or google). Repeatable.")
-@click.option("--oov", type=click.Choice(["drop", "wrong"]), default="drop", show_default=True,
-              help="Out-of-vocabulary items: leave out of the score, or count as wrong.")
-@click.option("--restrict-vocab", type=click.IntRange(min=4), default=300_000, show_default=True,
-              help="Use only the first N ids (word spaces are in frequency order).")
-@click.option("--method", "methods", multiple=True, type=click.Choice(["3cosadd", "3cosmul"]),
-              help="Analogy method(s); default both.")
-@click.option("--sts", "sts_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Text spaces: an STS file (STS-B format or s1<TAB>s2<TAB>score). Repeatable.")
-@click.option("--retrieval", "retrieval_sets", multiple=True, nargs=2, type=click.Path(exists=True, dir_okay=False),
-              metavar="QUERIES QRELS", help="Text spaces: queries (qid<TAB>text) and judgements. Repeatable.")
+@click.option(
+    "--oov",
+    type=click.Choice(["drop", "wrong"]),
+    default="drop",
+    show_default=True,
+    help="Out-of-vocabulary items: leave out of the score, or count as wrong.",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(min=4),
+    default=300_000,
+    show_default=True,
+    help="Use only the first N ids (word spaces are in frequency order).",
+)
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    type=click.Choice(["3cosadd", "3cosmul"]),
+    help="Analogy method(s); default both.",
+)
+@click.option(
+    "--sts",
+    "sts_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Text spaces: an STS file (STS-B format or s1<TAB>s2<TAB>score). Repeatable.",
+)
+@click.option(
+    "--retrieval",
+    "retrieval_sets",
+    multiple=True,
+    nargs=2,
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="QUERIES QRELS",
+    help="Text spaces: queries (qid<TAB>text) and judgements. Repeatable.",
+)
 @click.option("--label", help="Text spaces: label column for kNN agreement and the probe [label].")
 @json_option
 def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_files, retrieval_sets, label, as_json):

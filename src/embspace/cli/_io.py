@@ -1,4 +1,5 @@
 """`embspace import`, `export` and `info`."""
+
 from __future__ import annotations
 
 import time
@@ -19,8 +20,9 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 @click.option("--ids", type=click.Path(exists=True, dir_okay=False), help="numpy: file of ids, one per line.")
 @click.option("--meta", type=click.Path(exists=True, dir_okay=False), help="tsv: the meta.tsv beside vecs.tsv.")
 @click.option("--limit", type=click.IntRange(min=1), help="Read only the first N rows.")
-@click.option("--metric", type=click.Choice(METRICS), default="cosine", show_default=True,
-              help="Default metric of the space.")
+@click.option(
+    "--metric", type=click.Choice(METRICS), default="cosine", show_default=True, help="Default metric of the space."
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 def import_(file, fmt, output, ids, meta, limit, metric, force):
     """Make a .space folder from a vectors file.
@@ -38,8 +40,10 @@ def import_(file, fmt, output, ids, meta, limit, metric, force):
     space = read(file, fmt, ids=ids, meta=meta, limit=limit)
     space.metric = metric
     save(space, output)
-    click.echo(f"wrote {output}: {space.n:,} × {space.dim} from {file} ({fmt}) "
-               f"in {time.perf_counter() - start:.1f} s", err=True)
+    click.echo(
+        f"wrote {output}: {space.n:,} × {space.dim} from {file} ({fmt}) in {time.perf_counter() - start:.1f} s",
+        err=True,
+    )
 
 
 @click.command("export")
@@ -79,16 +83,29 @@ def info(space_path, as_json):
     manifest = read_manifest(space_path)
     disk = sum(entry["size"] for entry in manifest["files"].values())
     summary = {
-        "path": str(space_path), "n": space.n, "dim": space.dim, "dtype": "float32", "metric": space.metric,
-        "meta_columns": list(space.meta), "bytes_on_disk": disk, "first_ids": space.ids[:10],
+        "path": str(space_path),
+        "n": space.n,
+        "dim": space.dim,
+        "dtype": "float32",
+        "metric": space.metric,
+        "meta_columns": list(space.meta),
+        "bytes_on_disk": disk,
+        "first_ids": space.ids[:10],
         "info": manifest.get("info", {}),
     }
     if as_json:
         echo_json(summary)
         return
-    rows = [("path", str(space_path)), ("items", f"{space.n:,}"), ("dimensions", str(space.dim)),
-            ("dtype", "float32"), ("metric", space.metric), ("on disk", _size(disk)),
-            ("meta columns", ", ".join(space.meta) or "-"), ("first ids", " ".join(space.ids[:10]))]
+    rows = [
+        ("path", str(space_path)),
+        ("items", f"{space.n:,}"),
+        ("dimensions", str(space.dim)),
+        ("dtype", "float32"),
+        ("metric", space.metric),
+        ("on disk", _size(disk)),
+        ("meta columns", ", ".join(space.meta) or "-"),
+        ("first ids", " ".join(space.ids[:10])),
+    ]
     rows += [(f"info.{k}", _short(v)) for k, v in summary["info"].items()]
     click.echo(table(rows, ["field", "value"], align="ll"))
 

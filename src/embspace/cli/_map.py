@@ -1,4 +1,5 @@
 """`embspace map`: draw (or reuse) a PCA / t-SNE / UMAP map of a space, with its trust; PNG or HTML."""
+
 from __future__ import annotations
 
 import time
@@ -14,16 +15,26 @@ METHOD_NAMES = ("pca", "tsne", "umap")  # embspace.reduce.METHODS, without impor
 
 @click.command("map")
 @click.argument("space_path", metavar="SPACE")
-@click.option("--method", type=click.Choice(METHOD_NAMES), default="umap", show_default=True,
-              help="PCA (scikit-learn), t-SNE (openTSNE) or UMAP (umap-learn).")
+@click.option(
+    "--method",
+    type=click.Choice(METHOD_NAMES),
+    default="umap",
+    show_default=True,
+    help="PCA (scikit-learn), t-SNE (openTSNE) or UMAP (umap-learn).",
+)
 @click.option("--dims", type=int, default=2, show_default=True, help="2 or 3.")
 @click.option("--sample", type=int, help="Map N rows: the first N of a frequency-ordered space, else N at random.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the method and the samples.")
 @click.option("-o", "--output", help="Also write a picture: FILE.png (static) or FILE.html (interactive).")
-@click.option("--color", "color", metavar="COLUMN",
-              help="Colour points by a metadata column, or by 'trust': each point's recall of its 10 neighbours.")
-@click.option("--labels", type=click.IntRange(min=0), default=30, show_default=True,
-              help="How many ids to write on the picture.")
+@click.option(
+    "--color",
+    "color",
+    metavar="COLUMN",
+    help="Colour points by a metadata column, or by 'trust': each point's recall of its 10 neighbours.",
+)
+@click.option(
+    "--labels", type=click.IntRange(min=0), default=30, show_default=True, help="How many ids to write on the picture."
+)
 @click.option("--recompute", is_flag=True, help="Draw the map again even if it is cached.")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @json_option
@@ -54,15 +65,25 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
     space = open_space(space_path)  # checks the folder and its files
     if color and color not in space.meta and color != "trust":
         have = ", ".join(space.meta) or "none"
-        raise EmbspaceError(f"unknown colour column {color!r}; the space's metadata columns: {have} "
-                            f"(or 'trust' for each point's map trust)")
+        raise EmbspaceError(
+            f"unknown colour column {color!r}; the space's metadata columns: {have} "
+            f"(or 'trust' for each point's map trust)"
+        )
     manifest = read_manifest(space_path)
     plan_map(method, dims, sample, seed, {}, manifest["n"], manifest.get("metric", "cosine"))
     start = time.perf_counter()
     with fraction_progress(f"{method} map") as report, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = get_or_make_map(space_path, method, dims, sample, seed, report, force=recompute,
-                            point_trust="all" if color == "trust" else "auto")
+        m = get_or_make_map(
+            space_path,
+            method,
+            dims,
+            sample,
+            seed,
+            report,
+            force=recompute,
+            point_trust="all" if color == "trust" else "auto",
+        )
     for w in caught:
         if "could not be cached" in str(w.message) or "changed while" in str(w.message):
             click.echo(f"warning: {w.message}", err=True)
@@ -71,16 +92,32 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
         wrote = str(_write_picture(m, space, output, color, labels))
     took = time.perf_counter() - start
     if as_json:
-        echo_json({"space": space_path, "key": m.key, "method": m.method, "dims": m.dims, "n": m.n,
-                   "seed": m.seed, "params": m.params, "sampling": m.sampling, "seconds": m.seconds,
-                   "wall_seconds": round(took, 3), "cached": m.cached, "trust": m.trust, "created": m.created,
-                   "output": wrote})
+        echo_json(
+            {
+                "space": space_path,
+                "key": m.key,
+                "method": m.method,
+                "dims": m.dims,
+                "n": m.n,
+                "seed": m.seed,
+                "params": m.params,
+                "sampling": m.sampling,
+                "seconds": m.seconds,
+                "wall_seconds": round(took, 3),
+                "cached": m.cached,
+                "trust": m.trust,
+                "created": m.created,
+                "output": wrote,
+            }
+        )
         return
     t = m.trust
     source = "cached" if m.cached else f"drawn in {m.seconds:.1f} s"
     click.echo(f"{m.key}: {m.method} {m.dims}-D map of {m.n:,} of {space.n:,} points ({source})")
-    click.echo(f"trustworthiness {t['trustworthiness']:.4f}   kNN recall@{t['k']} {t['knn_recall']:.4f}   "
-               f"(sample of {t['sample']:,} points)")
+    click.echo(
+        f"trustworthiness {t['trustworthiness']:.4f}   kNN recall@{t['k']} {t['knn_recall']:.4f}   "
+        f"(sample of {t['sample']:,} points)"
+    )
     if wrote:
         click.echo(f"wrote {wrote}")
 

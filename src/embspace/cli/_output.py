@@ -1,4 +1,5 @@
 """Printing for the CLI: plain tables for people, JSON for machines."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`embspace neighbors`, `analogy`, `similarity`, `odd-one-out`."""
+
 from __future__ import annotations
 
 import click

@@ -1,4 +1,5 @@
 """`embspace serve`: the local web explorer over one or more spaces."""
+
 from __future__ import annotations
 
 import warnings
@@ -8,12 +9,22 @@ import click
 
 @click.command("serve")
 @click.argument("space_paths", metavar="SPACE [SPACE ...]", nargs=-1, required=True)
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback lets others on the network read the spaces.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port (0 picks a free one).")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="Another host name the browser may use to reach the server (repeatable).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback lets others on the network read the spaces.",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0 picks a free one)."
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another host name the browser may use to reach the server (repeatable).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
 def serve(space_paths, host, port, allow_hosts, open_browser):
     """Explore spaces in the browser: maps, true neighbours, analogies, comparisons.

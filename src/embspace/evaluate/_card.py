@@ -1,5 +1,6 @@
 """The report card: WS-353, SimLex-999, MEN and Google analogies for a word space; STS, retrieval and
 label checks for a text space; or exactly the files given."""
+
 from __future__ import annotations
 
 import os
@@ -20,12 +21,19 @@ from ._word_rows import WordRows
 PathOrName = str | os.PathLike
 
 
-def report_card(space: Space, pairs: PathOrName | Iterable[PathOrName] | None = None,
-             analogies: PathOrName | Iterable[PathOrName] | None = None, *, oov: str = "drop",
-             restrict_vocab: int | None = 300_000, methods: str | Sequence[str] = ("3cosadd", "3cosmul"),
-             case_insensitive: bool = True, sts: PathOrName | Iterable[PathOrName] | None = None,
-             retrieval: Sequence[tuple[PathOrName, PathOrName]] | None = None,
-             label: str | None = None) -> list[Result]:
+def report_card(
+    space: Space,
+    pairs: PathOrName | Iterable[PathOrName] | None = None,
+    analogies: PathOrName | Iterable[PathOrName] | None = None,
+    *,
+    oov: str = "drop",
+    restrict_vocab: int | None = 300_000,
+    methods: str | Sequence[str] = ("3cosadd", "3cosmul"),
+    case_insensitive: bool = True,
+    sts: PathOrName | Iterable[PathOrName] | None = None,
+    retrieval: Sequence[tuple[PathOrName, PathOrName]] | None = None,
+    label: str | None = None,
+) -> list[Result]:
     """Score a word space on word-pair and analogy sets, each score with its coverage.
 
     Parameters
@@ -88,24 +96,31 @@ def _as_list(items) -> list:
     return list(items)
 
 
-def text_card(space: Space, sts_files: Sequence = (), retrieval_sets: Sequence = (), label: str | None = None,
-              ) -> list[Result]:
+def text_card(
+    space: Space,
+    sts_files: Sequence = (),
+    retrieval_sets: Sequence = (),
+    label: str | None = None,
+) -> list[Result]:
     """The report card of a text space: STS and retrieval sets given, plus kNN agreement and a probe
     for every label column (``label`` by default, if present)."""
     results = [score_sts(space, f) for f in sts_files]
-    results += [score_retrieval(space, q, r, name=Path(str(q)).stem if isinstance(q, (str, os.PathLike)) else "retrieval")
-                for q, r in retrieval_sets]
+    results += [
+        score_retrieval(space, q, r, name=Path(str(q)).stem if isinstance(q, (str, os.PathLike)) else "retrieval")
+        for q, r in retrieval_sets
+    ]
     labels = [label] if label else [c for c in ("label", "sense", "category", "class") if c in space.meta]
     for column in labels:
         results.append(knn_labels(space, column))
         results.append(probe(space, column))
     if not results:
-        raise EmbspaceError("a text space has no built-in test set: give STS pairs (--sts FILE), a retrieval set "
-                            "(--retrieval QUERIES QRELS), or build it from a file with a 'label' column")
+        raise EmbspaceError(
+            "a text space has no built-in test set: give STS pairs (--sts FILE), a retrieval set "
+            "(--retrieval QUERIES QRELS), or build it from a file with a 'label' column"
+        )
     return results
 
 
 def is_text_space(space: Space) -> bool:
     """Built from texts or tokens (it records an encoder)."""
     return isinstance(space.info.get("encoder"), dict)
-

@@ -1,4 +1,5 @@
 """Comparing two spaces over their shared ids: how much do their neighbourhoods agree?"""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,20 @@ def neighbour_overlap(a: Space, b: Space, k: int = 10, sample: int | None = 2000
         ids_a, ids_b = [n.id for n in ra], [n.id for n in rb]
         overlap = len(set(ids_a) & set(ids_b)) / k
         scores.append(overlap)
-        rows.append({"id": word, "overlap": overlap,
-                     "a_only": [i for i in ids_a if i not in ids_b], "b_only": [i for i in ids_b if i not in ids_a]})
+        rows.append(
+            {
+                "id": word,
+                "overlap": overlap,
+                "a_only": [i for i in ids_a if i not in ids_b],
+                "b_only": [i for i in ids_b if i not in ids_a],
+            }
+        )
     order = np.argsort(scores, kind="stable")[:worst]
-    return {"shared": len(shared), "compared": len(queries), "k": k, "mean": float(np.mean(scores)),
-            "median": float(np.median(scores)), "most_different": [rows[i] for i in order]}
+    return {
+        "shared": len(shared),
+        "compared": len(queries),
+        "k": k,
+        "mean": float(np.mean(scores)),
+        "median": float(np.median(scores)),
+        "most_different": [rows[i] for i in order],
+    }

@@ -1,4 +1,5 @@
 """Evaluation files: the built-in sets shipped in ``embspace/data`` and reading any file line by line."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ def builtin_path(name: str) -> Path:
     try:
         filename = BUILTIN[name]
     except (KeyError, TypeError):
-        raise EmbspaceError(f"unknown built-in evaluation set {name!r}; "
-                            f"choose one of {', '.join(BUILTIN)} or give a file path") from None
+        raise EmbspaceError(
+            f"unknown built-in evaluation set {name!r}; choose one of {', '.join(BUILTIN)} or give a file path"
+        ) from None
     return Path(str(resources.files("embspace").joinpath("data", filename)))
 
 
@@ -34,8 +36,9 @@ def resolve(path_or_name: str | os.PathLike) -> tuple[str, Path]:
     path = Path(path_or_name)
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise EmbspaceError(f"evaluation file {str(path)!r} {what}; give a file path "
-                            f"or a built-in set ({', '.join(BUILTIN)})")
+        raise EmbspaceError(
+            f"evaluation file {str(path)!r} {what}; give a file path or a built-in set ({', '.join(BUILTIN)})"
+        )
     return path.stem, path
 
 

@@ -2,6 +2,7 @@
 
 Both work on any space with a label column: texts, images, items or table rows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,9 @@ from ._result import Result
 
 def _labels(space: Space, label: str) -> np.ndarray:
     if label not in space.meta:
-        raise EmbspaceError(f"the space has no {label!r} column; its columns are "
-                            + (", ".join(repr(c) for c in space.meta) or "none"))
+        raise EmbspaceError(
+            f"the space has no {label!r} column; its columns are " + (", ".join(repr(c) for c in space.meta) or "none")
+        )
     values = space.meta[label]
     return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
@@ -40,8 +42,17 @@ def knn_labels(space: Space, label: str = "label", k: int = 10, sample: int | No
     agree = [np.mean([labels[lookup[nb.id]] == labels[r] for nb in res]) for r, res in zip(rows, result)]
     _, counts = np.unique(labels[has], return_counts=True)
     chance = float(((counts / counts.sum()) ** 2).sum())
-    return Result(f"knn@{k}/{label}", "knn_labels", "agreement", float(np.mean(agree)), labelled / space.n,
-                  labelled, space.n, "drop", {"k": k, "chance": chance, "classes": len(counts), "sampled": len(rows)})
+    return Result(
+        f"knn@{k}/{label}",
+        "knn_labels",
+        "agreement",
+        float(np.mean(agree)),
+        labelled / space.n,
+        labelled,
+        space.n,
+        "drop",
+        {"k": k, "chance": chance, "classes": len(counts), "sampled": len(rows)},
+    )
 
 
 def probe(space: Space, label: str = "label", folds: int = 5, seed: int = 0, baseline: bool = True) -> Result:
@@ -63,15 +74,29 @@ def probe(space: Space, label: str = "label", folds: int = 5, seed: int = 0, bas
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     x = np.asarray(space.vectors[rows], dtype=np.float32)
     acc = cross_val_score(LogisticRegression(max_iter=2000, C=1.0), x, y, cv=cv)
-    details = {"folds": folds, "classes": len(classes), "majority": float(counts.max() / counts.sum()),
-               "accuracy_std": float(acc.std())}
+    details = {
+        "folds": folds,
+        "classes": len(classes),
+        "majority": float(counts.max() / counts.sum()),
+        "accuracy_std": float(acc.std()),
+    }
     if baseline and "text" in space.meta:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import make_pipeline
 
         texts = [str(space.meta["text"][r]) for r in rows]
-        bow = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
-                            LogisticRegression(max_iter=2000, C=10.0))
+        bow = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True), LogisticRegression(max_iter=2000, C=10.0)
+        )
         details["bow_accuracy"] = float(cross_val_score(bow, texts, y, cv=cv).mean())
-    return Result(f"probe/{label}", "probe", "accuracy", float(acc.mean()), len(rows) / space.n, len(rows),
-                  space.n, "drop", details)
+    return Result(
+        f"probe/{label}",
+        "probe",
+        "accuracy",
+        float(acc.mean()),
+        len(rows) / space.n,
+        len(rows),
+        space.n,
+        "drop",
+        details,
+    )

@@ -1,4 +1,5 @@
 """Word-pair similarity: Spearman (and Pearson) of cosine similarity against human scores."""
+
 from __future__ import annotations
 
 import math
@@ -14,9 +15,15 @@ from ._result import Result, check_oov
 from ._word_rows import WordRows, missing_words
 
 
-def word_pairs(space: Space, path_or_name: str | os.PathLike, *, oov: str = "drop",
-               restrict_vocab: int | None = None, case_insensitive: bool = True,
-               name: str | None = None) -> Result:
+def word_pairs(
+    space: Space,
+    path_or_name: str | os.PathLike,
+    *,
+    oov: str = "drop",
+    restrict_vocab: int | None = None,
+    case_insensitive: bool = True,
+    name: str | None = None,
+) -> Result:
     """Correlation between cosine similarity and human similarity scores.
 
     Parameters
@@ -62,10 +69,21 @@ def score_pairs(vocab: WordRows, path_or_name, *, oov: str = "drop", name: str |
     spearman, pearson = _spearman(gold[keep], sims[keep]), _pearson(gold[keep], sims[keep])
     missing = missing_words(zip(first, second), rows)
     return Result(
-        name=name or default_name, task="word_pairs", metric="spearman", score=spearman,
-        coverage=float(found.mean()), found=int(found.sum()), total=len(gold), oov=oov,
-        details={"pearson": pearson, "spearman": spearman, "restrict_vocab": vocab.restrict,
-                 "case_insensitive": vocab.case_insensitive, "missing": missing},
+        name=name or default_name,
+        task="word_pairs",
+        metric="spearman",
+        score=spearman,
+        coverage=float(found.mean()),
+        found=int(found.sum()),
+        total=len(gold),
+        oov=oov,
+        details={
+            "pearson": pearson,
+            "spearman": spearman,
+            "restrict_vocab": vocab.restrict,
+            "case_insensitive": vocab.case_insensitive,
+            "missing": missing,
+        },
     )
 
 

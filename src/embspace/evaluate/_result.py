@@ -1,4 +1,5 @@
 """`Result`: one score with its coverage, and the plain-text table the CLI prints."""
+
 from __future__ import annotations
 
 import math
@@ -53,11 +54,19 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN becomes None, NumPy numbers become Python numbers)."""
-        return _json_safe({
-            "name": self.name, "task": self.task, "metric": self.metric, "score": self.score,
-            "coverage": self.coverage, "found": self.found, "total": self.total, "oov": self.oov,
-            "details": self.details,
-        })
+        return _json_safe(
+            {
+                "name": self.name,
+                "task": self.task,
+                "metric": self.metric,
+                "score": self.score,
+                "coverage": self.coverage,
+                "found": self.found,
+                "total": self.total,
+                "oov": self.oov,
+                "details": self.details,
+            }
+        )
 
 
 def _json_safe(value: Any) -> Any:
@@ -82,8 +91,9 @@ def format_table(results: Iterable[Result]) -> str:
     right = {3}  # numbers line up on the right
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -98,6 +108,8 @@ def _coverage(r: Result) -> str:
 
 def check_oov(oov: str) -> str:
     if oov not in OOV_POLICIES:
-        raise EmbspaceError(f"unknown oov policy {oov!r}; choose 'drop' (leave out-of-vocabulary items out) "
-                            "or 'wrong' (count them as wrong)")
+        raise EmbspaceError(
+            f"unknown oov policy {oov!r}; choose 'drop' (leave out-of-vocabulary items out) "
+            "or 'wrong' (count them as wrong)"
+        )
     return oov

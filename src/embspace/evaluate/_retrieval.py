@@ -2,6 +2,7 @@
 
 The queries are encoded with the space's own encoder, recorded in its manifest.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,9 +63,14 @@ def read_queries(path: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-def retrieval(space: Space, queries: Mapping[str, str] | str | os.PathLike,
-              qrels: Mapping[str, Mapping[str, float]] | str | os.PathLike, ks: Iterable[int] = (1, 5, 10),
-              name: str = "retrieval", batch_size: int | None = None) -> Result:
+def retrieval(
+    space: Space,
+    queries: Mapping[str, str] | str | os.PathLike,
+    qrels: Mapping[str, Mapping[str, float]] | str | os.PathLike,
+    ks: Iterable[int] = (1, 5, 10),
+    name: str = "retrieval",
+    batch_size: int | None = None,
+) -> Result:
     """Rank the space's rows for each query; recall@k, MRR@10 and nDCG@10 against `qrels`.
 
     Parameters
@@ -84,8 +90,10 @@ def retrieval(space: Space, queries: Mapping[str, str] | str | os.PathLike,
     judged = [q for q in queries if q in qrels]
     usable = [q for q in judged if any(d in space for d in qrels[q])]
     if not usable:
-        raise EmbspaceError("no query has a relevant document among the space's ids; check that the qrels' "
-                            "document ids are the space's ids")
+        raise EmbspaceError(
+            "no query has a relevant document among the space's ids; check that the qrels' "
+            "document ids are the space's ids"
+        )
     ks = sorted(set(ks) | {10})
     depth = min(max(ks), space.n)
     vectors = encoder_for(space).encode([queries[q] for q in usable], batch_size=batch_size)
@@ -104,8 +112,17 @@ def retrieval(space: Space, queries: Mapping[str, str] | str | os.PathLike,
         gains = np.array([rel.get(d, 0.0) for d in ids[:10]])
         discounts = 1.0 / np.log2(np.arange(2, 12))
         ideal = np.sort(np.array(list(rel.values())))[::-1][:10]
-        ndcg.append(float((gains * discounts[:len(gains)]).sum() / (ideal * discounts[:len(ideal)]).sum()))
+        ndcg.append(float((gains * discounts[: len(gains)]).sum() / (ideal * discounts[: len(ideal)]).sum()))
     details = {f"recall@{k}": float(np.mean(v)) for k, v in recall.items()}
     details.update({"mrr@10": float(np.mean(mrr)), "ndcg@10": float(np.mean(ndcg)), "documents": space.n})
-    return Result(name, "retrieval", "ndcg@10", details["ndcg@10"], len(usable) / max(1, len(judged)),
-                  len(usable), len(judged), "drop", details)
+    return Result(
+        name,
+        "retrieval",
+        "ndcg@10",
+        details["ndcg@10"],
+        len(usable) / max(1, len(judged)),
+        len(usable),
+        len(judged),
+        "drop",
+        details,
+    )

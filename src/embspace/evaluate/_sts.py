@@ -2,6 +2,7 @@
 
 The sentences are encoded with the space's own encoder, recorded in its manifest.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,13 +41,19 @@ def read_sts(path: str | os.PathLike) -> list[tuple[str, str, float]]:
         except UnicodeDecodeError:
             raise EmbspaceError(f"{path}: not UTF-8 text; convert it to UTF-8") from None
     if not pairs:
-        raise EmbspaceError(f"{path}: no sentence pairs found; expected STS-B columns (score in 5, sentences in "
-                            "6 and 7) or `sentence1<TAB>sentence2<TAB>score`")
+        raise EmbspaceError(
+            f"{path}: no sentence pairs found; expected STS-B columns (score in 5, sentences in "
+            "6 and 7) or `sentence1<TAB>sentence2<TAB>score`"
+        )
     return pairs
 
 
-def sts(space: Space, pairs: str | os.PathLike | Sequence[tuple[str, str, float]], name: str | None = None,
-        batch_size: int | None = None) -> Result:
+def sts(
+    space: Space,
+    pairs: str | os.PathLike | Sequence[tuple[str, str, float]],
+    name: str | None = None,
+    batch_size: int | None = None,
+) -> Result:
     """Spearman correlation of the cosine of each pair's vectors with the gold scores.
 
     Parameters
@@ -84,5 +91,14 @@ def sts(space: Space, pairs: str | os.PathLike | Sequence[tuple[str, str, float]
     if found > 2 and np.ptp(cos[ok]) > 0 and np.ptp(gold[ok]) > 0:  # else undefined: reported as n/a
         score = float(spearmanr(cos[ok], gold[ok]).statistic)
         pearson = float(pearsonr(cos[ok], gold[ok]).statistic)
-    return Result(name or "sts", "sts", "spearman", score, found / len(pairs), found, len(pairs), "drop",
-                  {"pearson": pearson, "encoder": encoder.name})
+    return Result(
+        name or "sts",
+        "sts",
+        "spearman",
+        score,
+        found / len(pairs),
+        found,
+        len(pairs),
+        "drop",
+        {"pearson": pearson, "encoder": encoder.name},
+    )

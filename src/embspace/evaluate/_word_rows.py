@@ -1,4 +1,5 @@
 """Which row a test word maps to: the first `restrict_vocab` rows, optionally folding case like gensim."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ class WordRows:
     """
 
     def __init__(self, space: Space, restrict: int | None = None, case_insensitive: bool = True):
-        if restrict is not None and (isinstance(restrict, bool) or not isinstance(restrict, (int, np.integer))
-                                     or restrict < 1):
+        if restrict is not None and (
+            isinstance(restrict, bool) or not isinstance(restrict, (int, np.integer)) or restrict < 1
+        ):
             raise EmbspaceError(f"restrict_vocab must be a positive integer or None; got {restrict!r}")
         self.space = space
         self.restrict = None if restrict is None else int(restrict)
@@ -26,7 +28,7 @@ class WordRows:
         self.case_insensitive = bool(case_insensitive)
         self._folded: dict[str, int] | None = None
         if self.case_insensitive:
-            ids = space.ids[:self.n] if self.n < space.n else space.ids
+            ids = space.ids[: self.n] if self.n < space.n else space.ids
             # reversed so that the first (most frequent) casing overwrites later ones
             self._folded = dict(zip(map(str.upper, reversed(ids)), range(self.n - 1, -1, -1)))
         # rows whose word has other casings further down ("first" and "ﬁrst", "ss" and "ß"): a

@@ -8,6 +8,7 @@ The page draws maps with WebGL (regl-scatterplot in 2-D, three.js in 3-D; both v
 analogies, compares two spaces and draws missing maps. Starlette and uvicorn load only when an
 app is made; install them with ``pip install 'embspace[explore]'``.
 """
+
 from ._server import create_app, serve
 
 __all__ = ["create_app", "serve"]

@@ -1,5 +1,6 @@
 """The explorer's Starlette app: the page, its static files (a fixed list read at start-up; no URL
 is ever mapped to a path on disk) and the API: JSON for every view, Float32 arrays for points."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,14 @@ from ._jobs import Jobs
 from ._served import ServedSpace
 
 EXTRA_HINT = "pip install 'embspace[explore]'"
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                 ".css": "text/css; charset=utf-8", ".md": "text/plain; charset=utf-8",
-                 ".svg": "image/svg+xml", ".png": "image/png"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
@@ -71,12 +77,14 @@ def _json_view(handler):
         return _json(400, {"error": str(exc)})
 
     if inspect.iscoroutinefunction(handler):
+
         @functools.wraps(handler)
         async def run_async(self, request):
             try:
                 return answer(await handler(self, request))
             except EmbspaceError as exc:
                 return fail(exc)
+
         return run_async
 
     @functools.wraps(handler)
@@ -85,6 +93,7 @@ def _json_view(handler):
             return answer(handler(self, request))
         except EmbspaceError as exc:
             return fail(exc)
+
     return run
 
 
@@ -107,8 +116,9 @@ def _json(status: int, value) -> object:
 
     text = json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Response(text.encode(), status_code=status, media_type="application/json",
-                    headers={"cache-control": "no-store"})
+    return Response(
+        text.encode(), status_code=status, media_type="application/json", headers={"cache-control": "no-store"}
+    )
 
 
 def _error(status: int, message: str):
@@ -247,8 +257,12 @@ class _Api:
     @_json_view
     def maps(self, request):
         s = self._space(request)
-        return {"maps": _maps_of(s), "methods": ["pca", "tsne", "umap"], "dims": [2, 3],
-                "jobs": [j.as_dict() for j in self.jobs.all() if j.space == s.index]}
+        return {
+            "maps": _maps_of(s),
+            "methods": ["pca", "tsne", "umap"],
+            "dims": [2, 3],
+            "jobs": [j.as_dict() for j in self.jobs.all() if j.space == s.index],
+        }
 
     @_json_view
     async def make_map(self, request):
@@ -266,7 +280,7 @@ class _Api:
         seed = _views.parse_int(body.get("seed"), "seed", 0, 0, 2**31 - 1)
         params = body.get("params") or {}
         if not isinstance(params, dict):
-            raise EmbspaceError("params must be a JSON object, e.g. {\"perplexity\": 50}")
+            raise EmbspaceError('params must be a JSON object, e.g. {"perplexity": 50}')
         job = self.jobs.submit(s, method, dims, sample, seed, params, str(body.get("point_trust", "auto")))
         return job.as_dict()
 
@@ -287,36 +301,50 @@ class _Api:
         except EmbspaceError as exc:
             return _error(404 if "has no map" in str(exc) else 400, str(exc))
         body = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        return Response(body, media_type="application/octet-stream",
-                        headers={"x-embspace-shape": ",".join(str(d) for d in shape),
-                                 "x-embspace-dtype": array.dtype.name, "cache-control": "no-cache"})
+        return Response(
+            body,
+            media_type="application/octet-stream",
+            headers={
+                "x-embspace-shape": ",".join(str(d) for d in shape),
+                "x-embspace-dtype": array.dtype.name,
+                "cache-control": "no-cache",
+            },
+        )
 
     def map_coords(self, request):
         """float32 (n, dims), row-major, scaled into [-1, 1] with one scale for all axes."""
+
         def make(s, key):
             scaled = s.map_view(key).scaled
             return scaled, scaled.shape
+
         return self._binary(request, make)
 
     def map_rows(self, request):
         """int32 (n,): the space row of each map point."""
+
         def make(s, key):
             rows = s.map_view(key).map.rows.astype(np.int32)
             return rows, rows.shape
+
         return self._binary(request, make)
 
     def map_trust(self, request):
         """float32 (n,): each point's recall of its 10 space neighbours on the map (NaN: not measured)."""
+
         def make(s, key):
             trust = np.asarray(s.map_view(key).map.point_trust, dtype=np.float32)
             return trust, trust.shape
+
         return self._binary(request, make)
 
     def map_colors_binary(self, request):
         """float32 (n,): colour code of each map point by column (-1: other or missing)."""
+
         def make(s, key):
             codes, _ = s.colour_codes(key, request.query_params.get("column", ""))
             return codes, codes.shape
+
         return self._binary(request, make)
 
     @_json_view
@@ -345,8 +373,9 @@ class _Api:
         s = self._space(request)
         q = request.query_params
         limit = _views.parse_int(q.get("limit"), "limit", 50, 1, _views.MAX_RESULTS)
-        return _views.search(s, q.get("q", ""), q.get("mode", "exact"), limit,
-                             self._map_key(s, request, required=False))
+        return _views.search(
+            s, q.get("q", ""), q.get("mode", "exact"), limit, self._map_key(s, request, required=False)
+        )
 
     @_json_view
     def analogy(self, request):
@@ -356,8 +385,9 @@ class _Api:
         words = [q.get(name, "") for name in ("a", "b", "c")]
         if not all(words):
             raise EmbspaceError("give three ids: a, b and c (a is to b as c is to ?)")
-        return _views.analogy(s, *words, k=k, method=q.get("method", "3cosadd"),
-                              key=self._map_key(s, request, required=False))
+        return _views.analogy(
+            s, *words, k=k, method=q.get("method", "3cosadd"), key=self._map_key(s, request, required=False)
+        )
 
     @_json_view
     def compare(self, request):

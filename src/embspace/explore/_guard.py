@@ -1,15 +1,18 @@
 """The explorer's guard, in front of every request: Host check (against DNS rebinding), no dot
 segments in paths, same-origin JSON for requests that change anything, and the security headers
 (Content-Security-Policy, nosniff...) on every response, errors included."""
+
 from __future__ import annotations
 
 from urllib.parse import unquote
 
 # regl compiles its draw commands with Function(...), so 'unsafe-eval' is needed for WebGL maps
 # (regl-project/regl#491); inline script stays forbidden, and no worker, frame or plugin may load.
-CSP = ("default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -84,7 +87,15 @@ class Guard:
 
 async def _plain(send, status: int, text: str) -> None:
     body = (text + "\n").encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -1,5 +1,6 @@
 """Maps drawn from the page: one background thread works through the requests in order, and the
 page polls each job's progress."""
+
 from __future__ import annotations
 
 import itertools
@@ -54,8 +55,16 @@ class Jobs:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
 
-    def submit(self, served: ServedSpace, method: str, dims: int, sample: int | None, seed: int | None,
-               params: dict | None = None, point_trust: str = "auto") -> Job:
+    def submit(
+        self,
+        served: ServedSpace,
+        method: str,
+        dims: int,
+        sample: int | None,
+        seed: int | None,
+        params: dict | None = None,
+        point_trust: str = "auto",
+    ) -> Job:
         """Queue a map of `served` (checked first: a bad request raises here, not in the thread).
 
         `params` go to the method (e.g. ``{"perplexity": 50}``); ``point_trust="all"`` also measures
@@ -71,8 +80,12 @@ class Jobs:
         plan = plan_map(method, dims, sample, seed, params, manifest["n"], manifest.get("metric", "cosine"))
         with self._lock:
             for job in self._jobs.values():
-                if job.space == served.index and job.key == plan.key and job.point_trust == point_trust \
-                        and job.state in ("queued", "running"):
+                if (
+                    job.space == served.index
+                    and job.key == plan.key
+                    and job.point_trust == point_trust
+                    and job.state in ("queued", "running")
+                ):
                     return job
             job = Job(next(self._ids), served.index, plan.key, method, dims, sample, seed, params, point_trust)
             self._jobs[job.id] = job
@@ -111,8 +124,16 @@ class Jobs:
 
         job.state, job.started, job.message = "running", time.time(), "starting"
         try:
-            m = get_or_make_map(served.path, job.method, job.dims, job.sample, job.seed, progress,
-                                point_trust=job.point_trust, **job.params)
+            m = get_or_make_map(
+                served.path,
+                job.method,
+                job.dims,
+                job.sample,
+                job.seed,
+                progress,
+                point_trust=job.point_trust,
+                **job.params,
+            )
             served.forget_map(m.key)
             job.key, job.state, job.fraction, job.message = m.key, "done", 1.0, "done"
         except EmbspaceError as exc:

@@ -1,5 +1,6 @@
 """The spaces an explorer serves: each opened once (vectors memory-mapped), with its maps and the
 derived arrays the page asks for, cached."""
+
 from __future__ import annotations
 
 import gzip
@@ -57,8 +58,10 @@ class ServedSpace:
         if not path.exists():
             raise EmbspaceError(f"{path}: no such space (make one with `embspace import` or `embspace demo`)")
         if not is_space(path):
-            raise EmbspaceError(f"{path} is not a .space folder (no manifest.json); make one with "
-                                f"`embspace import` or `embspace demo --no-serve`")
+            raise EmbspaceError(
+                f"{path} is not a .space folder (no manifest.json); make one with "
+                f"`embspace import` or `embspace demo --no-serve`"
+            )
         self.path = path
         self.index = index
         self.space: Space = load(path, mmap=True)
@@ -73,15 +76,24 @@ class ServedSpace:
         """What the page shows about the space (no filesystem path: the page needs none)."""
         info = self.space.info
         keep = ("builder", "source", "corpus", "licence", "order", "normalized", "created", "method")
-        return {"index": self.index, "name": self.name, "n": self.space.n, "dim": self.space.dim,
-                "metric": self.space.metric, "columns": self.columns(),
-                "info": {k: info[k] for k in keep if k in info and isinstance(info[k], (str, int, float, bool))}}
+        return {
+            "index": self.index,
+            "name": self.name,
+            "n": self.space.n,
+            "dim": self.space.dim,
+            "metric": self.space.metric,
+            "columns": self.columns(),
+            "info": {k: info[k] for k in keep if k in info and isinstance(info[k], (str, int, float, bool))},
+        }
 
     def columns(self) -> list[dict]:
         """Columns the page can colour by: the metadata columns, then derived ones."""
         out = [{"name": name, "label": name, "derived": False} for name in self.space.meta]
-        out += [{"name": key, "label": label, "derived": True} for key, label in DERIVED.items()
-                if key not in self.space.meta]
+        out += [
+            {"name": key, "label": label, "derived": True}
+            for key, label in DERIVED.items()
+            if key not in self.space.meta
+        ]
         return out
 
     def ids_json(self, gzipped: bool) -> bytes:
@@ -110,8 +122,7 @@ class ServedSpace:
     def point(self, row: int) -> dict:
         """An item's id, metadata and vector length."""
         meta = {name: _plain(col[row]) for name, col in self.space.meta.items()}
-        return {"row": row, "id": self.space.ids[row], "meta": meta,
-                "norm": float(np.sqrt(self.space.sq_norms()[row]))}
+        return {"row": row, "id": self.space.ids[row], "meta": meta, "norm": float(np.sqrt(self.space.sq_norms()[row]))}
 
     # ---- maps --------------------------------------------------------------------------------------
     def map_view(self, key: str) -> ViewOfMap:
@@ -178,8 +189,9 @@ def _plain(value):
 
 def _codes(values: list, name: str) -> tuple[np.ndarray, dict]:
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                       for v in present):
+    if present and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in present
+    ):
         return _numeric_codes(np.array([np.nan if v is None else v for v in values], dtype=np.float64), name)
     labels = np.array(["" if v is None else str(v) for v in values], dtype=object)
     found, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
@@ -188,9 +200,14 @@ def _codes(values: list, name: str) -> tuple[np.ndarray, dict]:
     code_of[order] = np.arange(len(order), dtype=np.float32)
     codes = code_of[inverse.reshape(-1)]
     other = int(np.count_nonzero(codes < 0))
-    return codes, {"kind": "categorical", "name": name, "labels": [str(found[i]) for i in order],
-                   "counts": [int(counts[i]) for i in order], "other": other,
-                   "other_label": "other or missing"}
+    return codes, {
+        "kind": "categorical",
+        "name": name,
+        "labels": [str(found[i]) for i in order],
+        "counts": [int(counts[i]) for i in order],
+        "other": other,
+        "other_label": "other or missing",
+    }
 
 
 def _numeric_codes(values: np.ndarray, name: str, integer: bool = False) -> tuple[np.ndarray, dict]:
@@ -198,8 +215,14 @@ def _numeric_codes(values: np.ndarray, name: str, integer: bool = False) -> tupl
     finite = np.isfinite(values)
     codes = np.full(len(values), -1, dtype=np.float32)
     if not finite.any():
-        return codes, {"kind": "numeric", "name": name, "labels": [], "counts": [], "other": len(values),
-                       "other_label": "missing"}
+        return codes, {
+            "kind": "numeric",
+            "name": name,
+            "labels": [],
+            "counts": [],
+            "other": len(values),
+            "other_label": "missing",
+        }
     edges = np.unique(np.quantile(values[finite], np.linspace(0, 1, NUMERIC_BINS + 1)))
     if len(edges) == 1:
         edges = np.array([edges[0], edges[0]])
@@ -208,8 +231,14 @@ def _numeric_codes(values: np.ndarray, name: str, integer: bool = False) -> tupl
     fmt = (lambda v: f"{int(round(v)):,}") if integer else (lambda v: f"{v:.4g}")
     labels = [f"{fmt(edges[b])} to {fmt(edges[b + 1])}" for b in range(len(edges) - 1)]
     counts = np.bincount(bins, minlength=len(labels)).tolist()
-    return codes, {"kind": "numeric", "name": name, "labels": labels, "counts": counts,
-                   "other": int(np.count_nonzero(~finite)), "other_label": "missing"}
+    return codes, {
+        "kind": "numeric",
+        "name": name,
+        "labels": labels,
+        "counts": counts,
+        "other": int(np.count_nonzero(~finite)),
+        "other_label": "missing",
+    }
 
 
 def _trust_codes(point_trust: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -219,6 +248,12 @@ def _trust_codes(point_trust: np.ndarray) -> tuple[np.ndarray, dict]:
     codes = np.full(len(t), -1, dtype=np.float32)
     codes[measured] = np.clip(np.rint(t[measured] * 10), 0, 10)
     counts = np.bincount(codes[measured].astype(np.int64), minlength=11).tolist()
-    return codes, {"kind": "numeric", "name": DERIVED[":trust"], "labels": [f"{b}/10" for b in range(11)],
-                   "counts": counts, "other": int(np.count_nonzero(~measured)), "scale": "trust",
-                   "other_label": "not measured (outside the trust sample)"}
+    return codes, {
+        "kind": "numeric",
+        "name": DERIVED[":trust"],
+        "labels": [f"{b}/10" for b in range(11)],
+        "counts": counts,
+        "other": int(np.count_nonzero(~measured)),
+        "scale": "trust",
+        "other_label": "not measured (outside the trust sample)",
+    }

@@ -1,5 +1,6 @@
 """Running the explorer: bind the socket first (so the URL printed is the one that works), then
 hand it to uvicorn."""
+
 from __future__ import annotations
 
 import socket
@@ -22,8 +23,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise EmbspaceError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                            f"pick another with --port (0 picks a free one)") from None
+        raise EmbspaceError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another with --port (0 picks a free one)"
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -34,8 +36,9 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(paths, host: str = "127.0.0.1", port: int = 8765, extra_hosts=(), echo=print,
-          log_level: str = "warning") -> None:
+def serve(
+    paths, host: str = "127.0.0.1", port: int = 8765, extra_hosts=(), echo=print, log_level: str = "warning"
+) -> None:
     """Serve the explorer on `paths` (``.space`` folders) until interrupted.
 
     Binds `host` (loopback by default; any other address warns, since the explorer has no
@@ -46,15 +49,19 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8765, extra_hosts=(), echo
     except ImportError:
         raise EmbspaceError(f"the explorer needs starlette and uvicorn; run: {EXTRA_HINT}") from None
     if host not in LOOPBACK:
-        warnings.warn(f"serving on {host}: anyone who can reach this address can read the served spaces "
-                      f"(the explorer has no login); use the default 127.0.0.1 unless you mean it", stacklevel=2)
+        warnings.warn(
+            f"serving on {host}: anyone who can reach this address can read the served spaces "
+            f"(the explorer has no login); use the default 127.0.0.1 unless you mean it",
+            stacklevel=2,
+        )
     spaces = [ServedSpace(p, i) for i, p in enumerate(paths)]  # bad folders fail before the port is taken
     sock = bind(host, port)
     port = sock.getsockname()[1]
     try:
         app = create_app(spaces, host, port, extra_hosts)
-        config = uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False,
-                                server_header=False, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app, log_level=log_level, lifespan="off", access_log=False, server_header=False, timeout_graceful_shutdown=2
+        )
         server = uvicorn.Server(config)
         echo(f"embspace explorer on {url_of(host, port)}  (Ctrl+C to stop)")
         sys.stdout.flush()

@@ -3,6 +3,7 @@
 Plain functions over `ServedSpace` returning JSON-ready dicts, so they are tested without a server.
 Every search is exact (`embspace.search`) and runs on the memory-mapped vectors.
 """
+
 from __future__ import annotations
 
 import re
@@ -92,20 +93,31 @@ def search(s: ServedSpace, query: str, mode: str = "exact", limit: int = 50, key
         except re.error as exc:
             raise EmbspaceError(f"invalid regular expression {query!r}: {exc}") from None
         rows = [i for i, x in enumerate(ids) if pattern.search(x)]
-    return {"q": query, "mode": mode, "total": len(rows), "results": [_item(s, r, key) for r in rows[:limit]],
-            "suggestions": suggestions}
+    return {
+        "q": query,
+        "mode": mode,
+        "total": len(rows),
+        "results": [_item(s, r, key) for r in rows[:limit]],
+        "suggestions": suggestions,
+    }
 
 
-def analogy(s: ServedSpace, a: str, b: str, c: str, k: int = 10, method: str = "3cosadd",
-            key: str | None = None) -> dict:
+def analogy(
+    s: ServedSpace, a: str, b: str, c: str, k: int = 10, method: str = "3cosadd", key: str | None = None
+) -> dict:
     """a is to b as c is to ?: the ranked answers (exact search), with their map positions."""
     if s.space.n < 4:
         raise EmbspaceError("an analogy needs a space of at least 4 items")
     k = min(k, s.space.n - 3)
     answers = s.space.analogy(a, b, c, k=k, method=method)
     words = {name: _item(s, s.space.index(w), key) for name, w in (("a", a), ("b", b), ("c", c))}
-    return {**words, "method": method, "k": k, "map": key,
-            "answers": [dict(_item(s, s.space.index(n.id), key), score=n.score) for n in answers]}
+    return {
+        **words,
+        "method": method,
+        "k": k,
+        "map": key,
+        "answers": [dict(_item(s, s.space.index(n.id), key), score=n.score) for n in answers],
+    }
 
 
 class Comparisons:

@@ -15,6 +15,7 @@ format                    files
 Text files are streamed and parsed in blocks; bad input raises :class:`FormatError` naming the
 file and line. Writes go to a temporary file beside the target and are moved into place whole.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,9 +39,15 @@ FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
 
 
-def read(path: str | os.PathLike, format: str, *, ids: str | os.PathLike | None = None,
-         meta: str | os.PathLike | None = None, limit: int | None = None,
-         show_progress: bool | None = None) -> Space:
+def read(
+    path: str | os.PathLike,
+    format: str,
+    *,
+    ids: str | os.PathLike | None = None,
+    meta: str | os.PathLike | None = None,
+    limit: int | None = None,
+    show_progress: bool | None = None,
+) -> Space:
     """Import a space from a file in one of :data:`FORMATS`.
 
     Parameters
@@ -173,8 +180,11 @@ def from_keyedvectors(kv, info: dict | None = None) -> Space:
         raise EmbspaceError("the KeyedVectors has unfilled key slots; add vectors with add_vectors() first")
     ids = [key if isinstance(key, str) else str(key) for key in keys]
     vectors = np.array(kv.vectors[:n], dtype=np.float32)
-    meta = {name: np.asarray(values)[:n].tolist() for name, values in getattr(kv, "expandos", {}).items()
-            if np.ndim(values) == 1 and name != "id"}
+    meta = {
+        name: np.asarray(values)[:n].tolist()
+        for name, values in getattr(kv, "expandos", {}).items()
+        if np.ndim(values) == 1 and name != "id"
+    }
     base = {"builder": "import", "format": "gensim.KeyedVectors"}
     return Space(ids, vectors, meta, {**base, **(info or {})})
 
@@ -206,13 +216,13 @@ def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | No
     vecs, default_meta = tsv.tsv_paths(path)
     existing_file(vecs)
     meta_path = tsv.find_meta_file(vecs, meta, default_meta)
-    got = read_text(vecs, "tsv", header=False, with_ids=False, delimiter="\t", limit=limit,
-                    show_progress=show_progress)
+    got = read_text(vecs, "tsv", header=False, with_ids=False, delimiter="\t", limit=limit, show_progress=show_progress)
     ids, columns = tsv.read_meta_tsv(meta_path)
     n = len(got.vectors)
     if len(ids) < n or (got.complete and len(ids) != n):
-        raise FormatError(f"{meta_path}: {len(ids)} labels for the {n} rows of {vecs}; "
-                          f"give exactly one label row per vector")
+        raise FormatError(
+            f"{meta_path}: {len(ids)} labels for the {n} rows of {vecs}; give exactly one label row per vector"
+        )
     columns = {name: values[:n] for name, values in columns.items()}
     source = source_info(vecs, got.sha256)
     source["meta"] = source_info(meta_path, hash_if_cheap=True)
@@ -241,11 +251,10 @@ def _read_numpy(path: Path, ids: Any, limit: int | None):
     vectors, total = arrays.read_npy(npy, limit)
     item_ids = arrays.read_ids_file(ids_path)
     if len(item_ids) != total:
-        raise FormatError(f"{ids_path}: {len(item_ids)} ids for the {total} rows of {npy}; "
-                          f"give exactly one id per row")
+        raise FormatError(f"{ids_path}: {len(item_ids)} ids for the {total} rows of {npy}; give exactly one id per row")
     source = source_info(npy, hash_if_cheap=limit is None)
     source["ids"] = source_info(ids_path, hash_if_cheap=True)
-    return item_ids[:len(vectors)], vectors, {}, source
+    return item_ids[: len(vectors)], vectors, {}, source
 
 
 def _write_numpy(space: Space, path: Path) -> list[Path]:

@@ -1,4 +1,5 @@
 """Array formats: a NumPy ``.npy`` matrix with an ids text file, and Parquet with a fixed-size-list vector column."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,10 @@ def find_ids_file(npy: Path, ids: Path | None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise FormatError(f"{npy}: no ids file beside it (looked for {' and '.join(c.name for c in candidates)}); "
-                      f"pass ids=PATH, a UTF-8 text file with one id per line")
+    raise FormatError(
+        f"{npy}: no ids file beside it (looked for {' and '.join(c.name for c in candidates)}); "
+        f"pass ids=PATH, a UTF-8 text file with one id per line"
+    )
 
 
 def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
@@ -42,8 +45,10 @@ def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
     except ValueError as exc:
         raise FormatError(f"{path}: not a .npy array ({exc}); pickles and .npz archives are never loaded") from None
     if dtype.hasobject or dtype.kind not in "fiu":
-        raise FormatError(f"{path}: holds {dtype} values; expected numbers of shape (n, dim) "
-                          f"(object arrays and pickles are never loaded)")
+        raise FormatError(
+            f"{path}: holds {dtype} values; expected numbers of shape (n, dim) "
+            f"(object arrays and pickles are never loaded)"
+        )
     if len(shape) != 2 or 0 in shape:
         raise FormatError(f"{path}: holds an array of shape {shape}; expected shape (n, dim) with n, dim >= 1")
     try:
@@ -69,8 +74,10 @@ def check_id_lines(ids: list[str], path: Path, first_line: int) -> None:
         seen: dict[str, int] = {}
         for row, item in enumerate(ids):
             if item in seen:
-                raise FormatError(f"{path}, line {row + first_line}: duplicate id {item!r} "
-                                  f"(first on line {seen[item] + first_line}); ids must be unique")
+                raise FormatError(
+                    f"{path}, line {row + first_line}: duplicate id {item!r} "
+                    f"(first on line {seen[item] + first_line}); ids must be unique"
+                )
             seen[item] = row
 
 
@@ -79,7 +86,7 @@ def write_npy(fh, vectors: np.ndarray) -> None:
     np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
     step = max(1, (1 << 24) // (4 * dim))
     for start in range(0, n, step):
-        fh.write(np.ascontiguousarray(vectors[start:start + step], dtype="<f4").tobytes())
+        fh.write(np.ascontiguousarray(vectors[start : start + step], dtype="<f4").tobytes())
 
 
 # ---- Parquet ------------------------------------------------------------------------------------
@@ -100,8 +107,10 @@ def read_parquet(path: Path, limit: int | None) -> tuple[list[str], np.ndarray, 
         raise FormatError(f"{path}: not a readable Parquet file ({exc})") from None
     names = table.column_names
     if "id" not in names or "vector" not in names:
-        raise FormatError(f"{path}: has columns {names}; expected an 'id' column (string) and a "
-                          f"'vector' column (fixed_size_list<float32>[dim])")
+        raise FormatError(
+            f"{path}: has columns {names}; expected an 'id' column (string) and a "
+            f"'vector' column (fixed_size_list<float32>[dim])"
+        )
     if table.num_rows == 0:
         raise FormatError(f"{path}: holds no rows")
     ids = _id_column(table.column("id"), path)
@@ -112,8 +121,12 @@ def read_parquet(path: Path, limit: int | None) -> tuple[list[str], np.ndarray, 
 
 def _id_column(column: pa.ChunkedArray, path: Path) -> list[str]:
     kind = column.type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
-            or pa.types.is_dictionary(kind)):
+    if not (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_dictionary(kind)
+    ):
         raise FormatError(f"{path}: the 'id' column holds {kind}; expected strings")
     if column.null_count:
         row = pc.index(pc.is_null(column), True).as_py()
@@ -151,13 +164,14 @@ def _vector_column(column: pa.ChunkedArray, path: Path) -> np.ndarray:
 def parquet_table(ids: list[str], vectors: np.ndarray, meta: dict[str, list], path: Path) -> pa.Table:
     n, dim = vectors.shape
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    columns = {"id": pa.array(ids, type=pa.string()),
-               "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}
+    columns = {"id": pa.array(ids, type=pa.string()), "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}
     for name, values in meta.items():
         if name in columns:
             raise FormatError(f"cannot write {path}: meta column {name!r} clashes with the {name!r} column; rename it")
         try:
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise FormatError(f"cannot write {path}: meta column {name!r} cannot be stored in Parquet ({exc})") from None
+            raise FormatError(
+                f"cannot write {path}: meta column {name!r} cannot be stored in Parquet ({exc})"
+            ) from None
     return pa.table(columns)

@@ -3,6 +3,7 @@
 The C tool writes a ``\\n`` after each vector; gensim does not. Both are read; ``write`` matches
 gensim's ``save_word2vec_format(binary=True)`` byte for byte.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,15 +26,16 @@ def read_word2vec_binary(path: Path, *, limit: int | None = None, show_progress:
     size = path.stat().st_size
     if size == 0:
         raise FormatError(f"{path}: the file is empty; expected word2vec-binary vectors")
-    with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B",
-                                          show=show_progress) as bar:
+    with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B", show=show_progress) as bar:
         src = ByteSource(fh, path, bar)
         header = src.header_line()
         count, dim = _parse_header(header, path)
         want = count if limit is None else min(count, limit)
         if (size - len(header)) < want * (4 * dim + 2):
-            raise FormatError(f"{path}: the header says {count} vectors of dimension {dim} but the file is "
-                              f"only {size} bytes; it is truncated, or not word2vec-binary")
+            raise FormatError(
+                f"{path}: the header says {count} vectors of dimension {dim} but the file is "
+                f"only {size} bytes; it is truncated, or not word2vec-binary"
+            )
         reader = _Reader(path, dim, want, len(header))
         while reader.rows < want:
             buf = src.raw_block(BLOCK)
@@ -42,8 +44,10 @@ def read_word2vec_binary(path: Path, *, limit: int | None = None, show_progress:
                 break  # nothing complete left: the file is truncated
             src.pending = rest
         if reader.rows < want:
-            raise FormatError(f"{path}: the header says {count} vectors but the file ends after "
-                              f"{reader.rows}; it is truncated, or not word2vec-binary")
+            raise FormatError(
+                f"{path}: the header says {count} vectors but the file ends after "
+                f"{reader.rows}; it is truncated, or not word2vec-binary"
+            )
         if want == count:
             _check_no_more_data(src, path, count)
         ids = reader.words()
@@ -72,21 +76,26 @@ class _Reader:
             space = buf.find(b" ", pos, pos + MAX_WORD)
             if space < 0 or space + 1 + width > end:
                 if space < 0 and end - pos >= MAX_WORD:
-                    raise FormatError(f"{self.path}, row {self.rows + len(starts) + 1} (byte {self.offset + pos}): "
-                                      f"no word ends there; the file is damaged or not word2vec-binary")
+                    raise FormatError(
+                        f"{self.path}, row {self.rows + len(starts) + 1} (byte {self.offset + pos}): "
+                        f"no word ends there; the file is damaged or not word2vec-binary"
+                    )
                 break
             if space == pos:
-                raise FormatError(f"{self.path}, row {self.rows + len(starts) + 1} (byte {self.offset + pos}): "
-                                  f"empty word; the file is damaged or not word2vec-binary")
+                raise FormatError(
+                    f"{self.path}, row {self.rows + len(starts) + 1} (byte {self.offset + pos}): "
+                    f"empty word; the file is damaged or not word2vec-binary"
+                )
             self.raw_words.append(buf[pos:space])
             starts.append(space + 1)
             pos = space + 1 + width
         if starts:
-            if self.rows == 0 and _TEXT_NUMBERS.fullmatch(buf[starts[0]:starts[0] + width]):
-                raise FormatError(f"{self.path}: the first vector is written as text; "
-                                  f"use format='word2vec' for text files")
-            data = b"".join([buf[s:s + width] for s in starts])
-            self.vectors[self.rows:self.rows + len(starts)] = np.frombuffer(data, dtype="<f4").reshape(-1, self.dim)
+            if self.rows == 0 and _TEXT_NUMBERS.fullmatch(buf[starts[0] : starts[0] + width]):
+                raise FormatError(
+                    f"{self.path}: the first vector is written as text; use format='word2vec' for text files"
+                )
+            data = b"".join([buf[s : s + width] for s in starts])
+            self.vectors[self.rows : self.rows + len(starts)] = np.frombuffer(data, dtype="<f4").reshape(-1, self.dim)
             self.rows += len(starts)
         self.offset += pos
         return buf[pos:]
@@ -105,15 +114,19 @@ class _Reader:
         try:
             return word.decode("utf-8")
         except UnicodeDecodeError:
-            raise FormatError(f"{self.path}, row {row + 1}: word {word[:40]!r} is not UTF-8; "
-                              f"the file is damaged or uses another encoding") from None
+            raise FormatError(
+                f"{self.path}, row {row + 1}: word {word[:40]!r} is not UTF-8; "
+                f"the file is damaged or uses another encoding"
+            ) from None
 
 
 def _check_no_more_data(src: ByteSource, path: Path, count: int) -> None:
     rest = src.pending + src.read(1 << 16)
     if rest.strip():
-        raise FormatError(f"{path}: more data after the {count} vectors the header (line 1) announces; "
-                          f"fix the count, or the file is not word2vec-binary")
+        raise FormatError(
+            f"{path}: more data after the {count} vectors the header (line 1) announces; "
+            f"fix the count, or the file is not word2vec-binary"
+        )
 
 
 def _check_rows(path: Path, ids: list[str], vectors: np.ndarray) -> None:
@@ -124,8 +137,10 @@ def _check_rows(path: Path, ids: list[str], vectors: np.ndarray) -> None:
         seen: dict[str, int] = {}
         for row, word in enumerate(ids):
             if word in seen:
-                raise FormatError(f"{path}, row {row + 1}: duplicate word {word!r} (first at row {seen[word] + 1}); "
-                                  f"words must be unique")
+                raise FormatError(
+                    f"{path}, row {row + 1}: duplicate word {word!r} (first at row {seen[word] + 1}); "
+                    f"words must be unique"
+                )
             seen[word] = row
 
 
@@ -136,6 +151,7 @@ def write_word2vec_binary(fh, vectors: np.ndarray, ids: list[bytes]) -> None:
     width = 4 * dim
     step = max(1, (1 << 22) // width)
     for start in range(0, n, step):
-        block = np.ascontiguousarray(vectors[start:start + step], dtype="<f4").tobytes()
-        fh.write(b"".join([w + b" " + block[i * width:(i + 1) * width]
-                           for i, w in enumerate(ids[start:start + step])]))
+        block = np.ascontiguousarray(vectors[start : start + step], dtype="<f4").tobytes()
+        fh.write(
+            b"".join([w + b" " + block[i * width : (i + 1) * width] for i, w in enumerate(ids[start : start + step])])
+        )

@@ -1,4 +1,5 @@
 """Shared plumbing for import/export: provenance, id checks, text decoding (atomic writes are in _files)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -82,7 +83,7 @@ def decode_utf8(data: bytes, path: Path, first_line: int, hint: str = "") -> str
 
 def not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, first_line: int, hint: str = "") -> FormatError:
     line = first_line + data.count(b"\n", 0, exc.start)
-    bad = data[exc.start:exc.start + 1].hex()
+    bad = data[exc.start : exc.start + 1].hex()
     return FormatError(f"{path}, line {line}: not UTF-8 text (byte 0x{bad}){hint}")
 
 
@@ -143,8 +144,10 @@ class ByteSource:
 
     def _guard_line(self, line: int) -> None:
         if len(self.pending) > self.max_line:
-            raise FormatError(f"{self.path}, line {line}: no line break in {self.max_line >> 20} MiB; "
-                              f"this is not a text file of vectors")
+            raise FormatError(
+                f"{self.path}, line {line}: no line break in {self.max_line >> 20} MiB; "
+                f"this is not a text file of vectors"
+            )
 
     def sha256(self) -> str | None:
         """The file's sha256 if it was read to its end, else None."""

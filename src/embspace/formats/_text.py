@@ -6,6 +6,7 @@ ragged rows, bad numbers, bad UTF-8, blank lines) is parsed again line by line, 
 succeeds or raises a FormatError naming the file and the line. Writing formats each float32 in
 its shortest round-trip form (Arrow's CSV writer), so text round trips are exact.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -44,8 +45,16 @@ class TextVectors:
     complete: bool  # False when `limit` stopped the reading before the end of the rows
 
 
-def read_text(path: Path, fmt: str, *, header: bool, with_ids: bool, delimiter: str = " ",
-              limit: int | None = None, show_progress: bool | None = None) -> TextVectors:
+def read_text(
+    path: Path,
+    fmt: str,
+    *,
+    header: bool,
+    with_ids: bool,
+    delimiter: str = " ",
+    limit: int | None = None,
+    show_progress: bool | None = None,
+) -> TextVectors:
     """Read a text file of vectors.
 
     header : a ``COUNT DIM`` first line (word2vec, fastText .vec); else dim comes from line 1.
@@ -54,14 +63,16 @@ def read_text(path: Path, fmt: str, *, header: bool, with_ids: bool, delimiter: 
     size = path.stat().st_size
     if size == 0:
         raise FormatError(f"{path}: the file is empty; expected {fmt} vectors")
-    hint = ("; re-save it as UTF-8, or for binary word2vec use format='word2vec-binary'" if with_ids
-            else "; re-save it as UTF-8")
-    with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B",
-                                          show=show_progress) as bar:
+    hint = (
+        "; re-save it as UTF-8, or for binary word2vec use format='word2vec-binary'"
+        if with_ids
+        else "; re-save it as UTF-8"
+    )
+    with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B", show=show_progress) as bar:
         src = ByteSource(fh, path, bar)
         _sniff(src, path, fmt, hint)
         if src.pending.startswith(codecs.BOM_UTF8):
-            src.pending = src.pending[len(codecs.BOM_UTF8):]
+            src.pending = src.pending[len(codecs.BOM_UTF8) :]
         counts = _parse_header(src.header_line(), path) if header else None
         reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, hint)
         line = 2 if header else 1
@@ -93,12 +104,14 @@ def _parse_header(line: bytes, path: Path) -> tuple[int, int]:
     match = _HEADER.fullmatch(text)
     if match is None:
         fix = "; a GloVe file has no header: use format='glove'" if len(text.split()) > 2 else ""
-        raise FormatError(f"{path}, line 1: expected a header 'COUNT DIM' such as '400000 50', "
-                          f"got {text.strip()[:40]!r}{fix}")
+        raise FormatError(
+            f"{path}, line 1: expected a header 'COUNT DIM' such as '400000 50', got {text.strip()[:40]!r}{fix}"
+        )
     count, dim = int(match.group(1)), int(match.group(2))
     if count == 0 or dim == 0:
-        raise FormatError(f"{path}, line 1: the header says {count} vectors of dimension {dim}; "
-                          f"the file holds no vectors")
+        raise FormatError(
+            f"{path}, line 1: the header says {count} vectors of dimension {dim}; the file holds no vectors"
+        )
     return count, dim
 
 
@@ -127,8 +140,10 @@ class _Rows:
         self._check_finite(ids, vectors, line)
         count = self.counts[0] if self.counts else None
         if count is not None and self.rows + len(vectors) > count:
-            raise FormatError(f"{self.path}, line {self.first_data_line + count}: more rows than the "
-                              f"header's count ({count}, line 1); fix the count or remove the extra rows")
+            raise FormatError(
+                f"{self.path}, line {self.first_data_line + count}: more rows than the "
+                f"header's count ({count}, line 1); fix the count or remove the extra rows"
+            )
         self.blocks.append(vectors)
         if ids is not None:
             self.ids.extend(ids)
@@ -139,9 +154,11 @@ class _Rows:
         if self.rows == 0:
             raise FormatError(f"{self.path}: holds no vectors; expected {self.fmt} rows")
         if self.counts and self.rows < min(self.counts[0], self.limit or self.counts[0]):
-            raise FormatError(f"{self.path}, line {self.first_data_line + self.rows}: the file ends after "
-                              f"{self.rows} rows but the header (line 1) says {self.counts[0]}; "
-                              f"the file is truncated or the header is wrong")
+            raise FormatError(
+                f"{self.path}, line {self.first_data_line + self.rows}: the file ends after "
+                f"{self.rows} rows but the header (line 1) says {self.counts[0]}; "
+                f"the file is truncated or the header is wrong"
+            )
         if self.with_ids:
             self._check_unique()
         vectors = self.blocks[0] if len(self.blocks) == 1 else np.concatenate(self.blocks)
@@ -158,16 +175,21 @@ class _Rows:
         if self.counts:
             dim_source = " (the header on line 1 says so)"
             if len(fields) - 1 < self.counts[1]:  # check before sizing a parser by the header's dim
-                raise FormatError(f"{self.path}, line {line}: {len(fields) - 1} values; "
-                                  f"expected {self.counts[1]}{dim_source}")
+                raise FormatError(
+                    f"{self.path}, line {line}: {len(fields) - 1} values; expected {self.counts[1]}{dim_source}"
+                )
             return _BlockParser(self.path, self.counts[1], self.with_ids, self.delimiter, trailing, dim_source)
         dim = len(fields) - self.with_ids
         if self.with_ids and len(fields) == 2 and all(f.isascii() and f.isdigit() for f in fields):
-            raise FormatError(f"{self.path}, line {line}: {text!r} looks like a word2vec header "
-                              f"(count dim), not a vector row; use format='word2vec'")
+            raise FormatError(
+                f"{self.path}, line {line}: {text!r} looks like a word2vec header "
+                f"(count dim), not a vector row; use format='word2vec'"
+            )
         if dim < 1:
-            raise FormatError(f"{self.path}, line {line}: {text[:40]!r} holds no values; "
-                              f"expected {'a word and its' if self.with_ids else 'the'} numbers")
+            raise FormatError(
+                f"{self.path}, line {line}: {text[:40]!r} holds no values; "
+                f"expected {'a word and its' if self.with_ids else 'the'} numbers"
+            )
         return _BlockParser(self.path, dim, self.with_ids, self.delimiter, trailing, f" (as on line {line})")
 
     def _check_finite(self, ids, vectors: np.ndarray, line: int) -> None:
@@ -175,8 +197,7 @@ class _Rows:
             return
         row = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
         label = f"word {ids[row]!r}" if ids is not None else "the row"
-        raise FormatError(f"{self.path}, line {line + row}: {label} holds NaN or Inf; "
-                          f"fix or drop that row")
+        raise FormatError(f"{self.path}, line {line + row}: {label} holds NaN or Inf; fix or drop that row")
 
     def _check_unique(self) -> None:
         if len(set(self.ids)) == len(self.ids):
@@ -184,8 +205,10 @@ class _Rows:
         seen: dict[str, int] = {}
         for row, word in enumerate(self.ids):
             if word in seen:
-                raise FormatError(f"{self.path}, line {self.first_data_line + row}: duplicate word {word!r} "
-                                  f"(first on line {self.first_data_line + seen[word]}); words must be unique")
+                raise FormatError(
+                    f"{self.path}, line {self.first_data_line + row}: duplicate word {word!r} "
+                    f"(first on line {self.first_data_line + seen[word]}); words must be unique"
+                )
             seen[word] = row
 
 
@@ -199,10 +222,15 @@ class _BlockParser:
         types = {name: pa.float32() for name in names}
         types.update({"id": pa.string(), "end": pa.string()})
         self._read = pcsv.ReadOptions(column_names=names, block_size=1 << 22)
-        self._parse = pcsv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False,
-                                        escape_char=False, ignore_empty_lines=False)
-        self._convert = pcsv.ConvertOptions(column_types={k: types[k] for k in names}, null_values=[],
-                                            strings_can_be_null=False, quoted_strings_can_be_null=False)
+        self._parse = pcsv.ParseOptions(
+            delimiter=delimiter, quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False
+        )
+        self._convert = pcsv.ConvertOptions(
+            column_types={k: types[k] for k in names},
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
         self.blank_line: int | None = None  # a blank line is fine only at the end of the file
 
     def parse(self, block: bytes, line: int) -> tuple[list[str] | None, np.ndarray, int]:
@@ -215,8 +243,9 @@ class _BlockParser:
 
     def _fast(self, block: bytes):
         try:
-            table = pcsv.read_csv(pa.py_buffer(block), read_options=self._read,
-                                  parse_options=self._parse, convert_options=self._convert)
+            table = pcsv.read_csv(
+                pa.py_buffer(block), read_options=self._read, parse_options=self._parse, convert_options=self._convert
+            )
         except pa.ArrowException:
             return None
         # Arrow also breaks lines at a lone \r; where there is none, its rows are the block's lines.
@@ -230,12 +259,12 @@ class _BlockParser:
             if pc.min(pc.utf8_length(column)).as_py() == 0:
                 return None
             ids = column.to_pylist()
-        numbers = table.columns[1:1 + self.dim] if self.with_ids else table.columns[:self.dim]
+        numbers = table.columns[1 : 1 + self.dim] if self.with_ids else table.columns[: self.dim]
         vectors = np.empty((table.num_rows, self.dim), dtype=np.float32)
         row = 0
         for k in range(numbers[0].num_chunks):  # one Arrow record batch at a time, cache-friendly
             chunk = [column.chunk(k).to_numpy() for column in numbers]
-            vectors[row:row + len(chunk[0])] = np.column_stack(chunk)
+            vectors[row : row + len(chunk[0])] = np.column_stack(chunk)
             row += len(chunk[0])
         return ids, vectors, table.num_rows
 
@@ -259,8 +288,9 @@ class _BlockParser:
             else:
                 values = fields[1:] if fields[0] == "" else fields
                 if len(values) != self.dim:
-                    raise FormatError(f"{self.path}, line {line + k}: {len(values)} values; "
-                                      f"expected {self.dim}{self.dim_source}")
+                    raise FormatError(
+                        f"{self.path}, line {line + k}: {len(values)} values; expected {self.dim}{self.dim_source}"
+                    )
             tokens.extend(values)
         return (ids if self.with_ids else None), self._numbers(tokens, ids, line), len(lines)
 
@@ -270,11 +300,12 @@ class _BlockParser:
             raise FormatError(f"{self.path}, line {line}: starts with whitespace, so its word is empty")
         if count == dim:
             return fields[0], fields[1:]
-        if count > dim and not any(_NUMBER.fullmatch(f) for f in fields[1:count + 1 - dim]):
+        if count > dim and not any(_NUMBER.fullmatch(f) for f in fields[1 : count + 1 - dim]):
             # Real GloVe files hold a few words with spaces in them: the word is all before the numbers.
             return " ".join(fields[:-dim]), fields[-dim:]
-        raise FormatError(f"{self.path}, line {line}: word {fields[0]!r} has {count} values; "
-                          f"expected {dim}{self.dim_source}")
+        raise FormatError(
+            f"{self.path}, line {line}: word {fields[0]!r} has {count} values; expected {dim}{self.dim_source}"
+        )
 
     def _numbers(self, tokens: list[str], ids: list[str], line: int) -> np.ndarray:
         try:
@@ -285,7 +316,7 @@ class _BlockParser:
 
     def _locate_bad_number(self, tokens: list[str], ids: list[str], line: int) -> FormatError:
         for row in range(len(tokens) // self.dim):
-            for token in tokens[row * self.dim:(row + 1) * self.dim]:
+            for token in tokens[row * self.dim : (row + 1) * self.dim]:
                 try:
                     pc.cast(pa.array([token]), pa.float32())
                 except pa.ArrowInvalid:
@@ -295,8 +326,9 @@ class _BlockParser:
 
 
 # ---- writing ------------------------------------------------------------------------------------
-def write_text(fh, vectors: np.ndarray, ids: list[bytes] | None, delimiter: str = " ",
-               header: bytes | None = None) -> None:
+def write_text(
+    fh, vectors: np.ndarray, ids: list[bytes] | None, delimiter: str = " ", header: bytes | None = None
+) -> None:
     """Write rows ``[id<delimiter>]v1<delimiter>...vd\\n`` to the binary file `fh`.
 
     Each float32 is written in its shortest form that reads back to the same float32. Blocks are
@@ -326,11 +358,11 @@ class _BlockFormatter:
         self.options = pcsv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="none")
 
     def __call__(self, start: int, step: int) -> bytes:
-        columns = np.ascontiguousarray(np.asarray(self.vectors[start:start + step], dtype=np.float32).T)
+        columns = np.ascontiguousarray(np.asarray(self.vectors[start : start + step], dtype=np.float32).T)
         out = io.BytesIO()
         pcsv.write_csv(pa.table([pa.array(c) for c in columns], names=self.names), out, self.options)
         body = out.getvalue()
         if self.ids is None:
             return body
         sep = self.sep
-        return b"".join([w + sep + r + b"\n" for w, r in zip(self.ids[start:start + step], body.split(b"\n"))])
+        return b"".join([w + sep + r + b"\n" for w, r in zip(self.ids[start : start + step], body.split(b"\n"))])

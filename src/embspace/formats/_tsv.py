@@ -3,6 +3,7 @@
 meta.tsv with one column has no header and that column is the id; with two or more columns the
 first line is a header and the first column is the id (the other columns become ``Space.meta``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,10 @@ def find_meta_file(vecs: Path, meta: Path | None, default: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise FormatError(f"{vecs}: no metadata file beside it (looked for {' and '.join(c.name for c in candidates)}); "
-                      f"pass meta=PATH, the meta.tsv that labels the rows")
+    raise FormatError(
+        f"{vecs}: no metadata file beside it (looked for {' and '.join(c.name for c in candidates)}); "
+        f"pass meta=PATH, the meta.tsv that labels the rows"
+    )
 
 
 def read_meta_tsv(path: Path) -> tuple[list[str], dict[str, list[str]]]:
@@ -77,8 +80,10 @@ def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> bytes:
     names = list(meta)
     for name in names:
         if not name or any(c in name for c in _CELL_BREAKERS):
-            raise FormatError(f"cannot write {path}: meta column name {name!r} is empty or holds a tab or "
-                              f"line break; rename the column")
+            raise FormatError(
+                f"cannot write {path}: meta column name {name!r} is empty or holds a tab or "
+                f"line break; rename the column"
+            )
     cells = [[_cell(v, name, row, path) for row, v in enumerate(values)] for name, values in meta.items()]
     lines = ["\t".join(["id", *names])]
     lines += ["\t".join(row) for row in zip(ids, *cells)]
@@ -88,6 +93,8 @@ def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> bytes:
 def _cell(value, name: str, row: int, path: Path) -> str:
     text = "" if value is None else str(value)
     if any(c in text for c in _CELL_BREAKERS):
-        raise FormatError(f"cannot write {path}: meta column {name!r}, row {row} holds a tab or line break, "
-                          f"which a .tsv cell cannot hold; clean the value or export to 'parquet'")
+        raise FormatError(
+            f"cannot write {path}: meta column {name!r}, row {row} holds a tab or line break, "
+            f"which a .tsv cell cannot hold; clean the value or export to 'parquet'"
+        )
     return text

@@ -7,10 +7,24 @@
 The libraries (scikit-learn, openTSNE, umap-learn, matplotlib) load only when a map is drawn;
 install them with ``pip install 'embspace[explore]'``.
 """
+
 from ._cache import StaleMapError, get_or_make_map, list_maps, load_map, save_map
 from ._map import DIMS, MIN_POINTS, Map, complete_point_trust, make_map
 from ._methods import METHODS, Reducer
 from ._trust import map_trust
 
-__all__ = ["Map", "make_map", "save_map", "load_map", "list_maps", "get_or_make_map", "map_trust",
-           "complete_point_trust", "StaleMapError", "Reducer", "METHODS", "DIMS", "MIN_POINTS"]
+__all__ = [
+    "Map",
+    "make_map",
+    "save_map",
+    "load_map",
+    "list_maps",
+    "get_or_make_map",
+    "map_trust",
+    "complete_point_trust",
+    "StaleMapError",
+    "Reducer",
+    "METHODS",
+    "DIMS",
+    "MIN_POINTS",
+]

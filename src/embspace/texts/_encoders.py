@@ -3,6 +3,7 @@
 Every encoder returns unit-length float32 rows and describes itself as a JSON dict that is stored in the
 space's ``info["encoder"]``, so that queries are later encoded exactly the same way (`encoder_for`).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,8 +35,10 @@ def check_model_folder(path: Path) -> None:
         known = ", ".join(MINILM_NAMES[:1] + FAST_NAMES + TFIDF_NAMES)
         raise EmbspaceError(f"model {str(path)!r} is neither a known name ({known}) nor a folder")
     if not (path / "modules.json").is_file() and not (path / "config_sentence_transformers.json").is_file():
-        raise EmbspaceError(f"{path} is not a sentence-transformers model folder (no modules.json or "
-                            "config_sentence_transformers.json); save one with SentenceTransformer.save(folder)")
+        raise EmbspaceError(
+            f"{path} is not a sentence-transformers model folder (no modules.json or "
+            "config_sentence_transformers.json); save one with SentenceTransformer.save(folder)"
+        )
 
 
 def _load_sentence_transformer(path: Path, quantize: bool):
@@ -55,8 +58,10 @@ def _load_sentence_transformer(path: Path, quantize: bool):
         try:
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # a broken folder raises many kinds of errors
-            raise EmbspaceError(f"{path}: cannot load as a sentence-transformers model "
-                                f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from None
+            raise EmbspaceError(
+                f"{path}: cannot load as a sentence-transformers model "
+                f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
+            ) from None
         model.eval()
         model._embspace_max_seq_length = int(model.max_seq_length)
         if quantize:
@@ -96,8 +101,11 @@ class SentenceEncoder(Encoder):
         self.model = _load_sentence_transformer(self.path, self.quantized)
         # The loaded model is shared (cached); our limit is applied per call, never left on it.
         self.max_seq_length = int(max_seq_length or self.model._embspace_max_seq_length)
-        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                       else self.model.get_sentence_embedding_dimension())
+        self.dim = int(
+            self.model.get_embedding_dimension()
+            if hasattr(self.model, "get_embedding_dimension")
+            else self.model.get_sentence_embedding_dimension()
+        )
 
     @property
     def tokenizer(self):
@@ -108,9 +116,15 @@ class SentenceEncoder(Encoder):
         out = np.empty(len(texts), dtype=np.int64)
         step = 4096
         for start in range(0, len(texts), step):
-            enc = self.tokenizer(texts[start:start + step], add_special_tokens=True, truncation=False,
-                                 return_attention_mask=False, return_token_type_ids=False, verbose=False)
-            out[start:start + step] = [len(ids) for ids in enc["input_ids"]]
+            enc = self.tokenizer(
+                texts[start : start + step],
+                add_special_tokens=True,
+                truncation=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
+            )
+            out[start : start + step] = [len(ids) for ids in enc["input_ids"]]
         return out
 
     def encode(self, texts: list[str], batch_size: int | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -131,18 +145,27 @@ class SentenceEncoder(Encoder):
         self.model.max_seq_length = self.max_seq_length
         with progress(total=n, desc="encoding", unit="text") as bar, torch.inference_mode():
             for start in range(0, n, chunk):
-                rows = order[start:start + chunk]
-                out[rows] = self.model.encode([texts[i] for i in rows], batch_size=batch_size,
-                                              convert_to_numpy=True, normalize_embeddings=True,
-                                              show_progress_bar=False)
+                rows = order[start : start + chunk]
+                out[rows] = self.model.encode(
+                    [texts[i] for i in rows],
+                    batch_size=batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
                 bar.update(len(rows))
         return out
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {
-            "kind": "sentence-transformers", "model": self.model_name if self.package else str(self.path),
-            "name": self.name, "dim": self.dim, "max_seq_length": self.max_seq_length, "pooling": "model",
-            "normalized": True, "quantized": "int8-dynamic-linear" if self.quantized else None,
+            "kind": "sentence-transformers",
+            "model": self.model_name if self.package else str(self.path),
+            "name": self.name,
+            "dim": self.dim,
+            "max_seq_length": self.max_seq_length,
+            "pooling": "model",
+            "normalized": True,
+            "quantized": "int8-dynamic-linear" if self.quantized else None,
         }
         if self.package:
             info["package"] = self.package
@@ -188,8 +211,13 @@ class TfidfSvdEncoder(Encoder):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         min_df = self.min_df if len(texts) >= 4 * self.min_df else 1
-        vec = TfidfVectorizer(sublinear_tf=True, min_df=min_df, max_features=self.max_features,
-                              token_pattern=TOKEN_PATTERN, dtype=np.float32)
+        vec = TfidfVectorizer(
+            sublinear_tf=True,
+            min_df=min_df,
+            max_features=self.max_features,
+            token_pattern=TOKEN_PATTERN,
+            dtype=np.float32,
+        )
         try:
             x = vec.fit_transform(texts)
         except ValueError:
@@ -216,8 +244,9 @@ class TfidfSvdEncoder(Encoder):
         from sklearn.preprocessing import normalize
 
         self._check_fitted()
-        counts = CountVectorizer(vocabulary=self.vocabulary_, token_pattern=TOKEN_PATTERN,
-                                 dtype=np.float32).transform(texts)
+        counts = CountVectorizer(vocabulary=self.vocabulary_, token_pattern=TOKEN_PATTERN, dtype=np.float32).transform(
+            texts
+        )
         counts.data = 1.0 + np.log(counts.data)
         return normalize(counts.multiply(self.idf_[None, :]).tocsr())
 
@@ -226,18 +255,28 @@ class TfidfSvdEncoder(Encoder):
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with progress(total=len(texts), desc="encoding", unit="text") as bar:
             for start in range(0, len(texts), batch_size):
-                block = np.asarray(self.weights(texts[start:start + batch_size]) @ self.components_.T,
-                                   dtype=np.float32)
-                out[start:start + batch_size] = _unit(block)
+                block = np.asarray(
+                    self.weights(texts[start : start + batch_size]) @ self.components_.T, dtype=np.float32
+                )
+                out[start : start + batch_size] = _unit(block)
                 bar.update(len(block))
         return out
 
     def describe(self) -> dict[str, Any]:
         self._check_fitted()
-        return {"kind": "tfidf-svd", "model": "tfidf-svd", "name": "tfidf-svd", "dim": self.dim,
-                "max_features": self.max_features, "min_df": self.min_df, "sublinear_tf": True,
-                "token_pattern": TOKEN_PATTERN, "seed": self.seed, "normalized": True,
-                "vocabulary": self.vocabulary_}
+        return {
+            "kind": "tfidf-svd",
+            "model": "tfidf-svd",
+            "name": "tfidf-svd",
+            "dim": self.dim,
+            "max_features": self.max_features,
+            "min_df": self.min_df,
+            "sublinear_tf": True,
+            "token_pattern": TOKEN_PATTERN,
+            "seed": self.seed,
+            "normalized": True,
+            "vocabulary": self.vocabulary_,
+        }
 
     def extras(self) -> dict[str, np.ndarray]:
         self._check_fitted()
@@ -246,10 +285,16 @@ class TfidfSvdEncoder(Encoder):
     @classmethod
     def from_space(cls, info: dict, extras: dict[str, np.ndarray]) -> TfidfSvdEncoder:
         if "tfidf_idf" not in extras or "svd_components" not in extras or not info.get("vocabulary"):
-            raise EmbspaceError("this tfidf-svd space lacks its vocabulary, idf or SVD components; rebuild it with "
-                                "`embspace build texts FILE --model tfidf-svd`")
-        enc = cls(int(info.get("dim", 256)), int(info.get("max_features", 30_000)), int(info.get("min_df", 2)),
-                  int(info.get("seed", 0)))
+            raise EmbspaceError(
+                "this tfidf-svd space lacks its vocabulary, idf or SVD components; rebuild it with "
+                "`embspace build texts FILE --model tfidf-svd`"
+            )
+        enc = cls(
+            int(info.get("dim", 256)),
+            int(info.get("max_features", 30_000)),
+            int(info.get("min_df", 2)),
+            int(info.get("seed", 0)),
+        )
         enc.vocabulary_ = list(info["vocabulary"])
         enc.idf_ = np.asarray(extras["tfidf_idf"], dtype=np.float32)[0]
         enc.components_ = np.asarray(extras["svd_components"], dtype=np.float32)
@@ -257,8 +302,9 @@ class TfidfSvdEncoder(Encoder):
 
 
 # ---- choosing an encoder ------------------------------------------------------------------------
-def make_encoder(model: str = DEFAULT_MODEL, *, max_seq_length: int | None = None, dim: int = 256,
-                 seed: int = 0) -> Encoder:
+def make_encoder(
+    model: str = DEFAULT_MODEL, *, max_seq_length: int | None = None, dim: int = 256, seed: int = 0
+) -> Encoder:
     """The encoder `model` names: ``minilm`` (default), ``minilm-fast``, ``tfidf-svd`` or a local folder."""
     if model in TFIDF_NAMES:
         return TfidfSvdEncoder(dim=dim, seed=seed)
@@ -276,12 +322,15 @@ def _fast_encoder(max_seq_length: int | None, fallback: bool = True) -> Encoder:
     if _encoders_onnx.available():
         return _encoders_onnx.OnnxMiniLMEncoder(max_seq_length=max_seq_length)
     if not fallback:
-        raise EmbspaceError(f"this space was built with minilm-fast on ONNX Runtime, and the Python package "
-                            f"'onnxruntime' is not installed; {INSTALL}")
+        raise EmbspaceError(
+            f"this space was built with minilm-fast on ONNX Runtime, and the Python package "
+            f"'onnxruntime' is not installed; {INSTALL}"
+        )
     import sys
 
-    print("embspace: onnxruntime is not installed; minilm-fast runs torch's int8 path instead (slower)",
-          file=sys.stderr)
+    print(
+        "embspace: onnxruntime is not installed; minilm-fast runs torch's int8 path instead (slower)", file=sys.stderr
+    )
     return SentenceEncoder(FAST_NAMES[0], max_seq_length=max_seq_length)
 
 
@@ -292,8 +341,10 @@ def encoder_for(space) -> Encoder:
     """
     info = space.info.get("encoder")
     if not isinstance(info, dict):
-        raise EmbspaceError(f"{space.info.get('path', 'this space')} was not built from texts (no encoder in its "
-                            "manifest), so a text query cannot be encoded; search by id instead")
+        raise EmbspaceError(
+            f"{space.info.get('path', 'this space')} was not built from texts (no encoder in its "
+            "manifest), so a text query cannot be encoded; search by id instead"
+        )
     kind = info.get("kind")
     if kind == "tfidf-svd":
         return TfidfSvdEncoder.from_space(info, space.extras)
@@ -302,30 +353,41 @@ def encoder_for(space) -> Encoder:
     model = str(info.get("model"))
     package = info.get("package")
     if package and importlib.util.find_spec(package.replace("-", "_")) is None:
-        raise EmbspaceError(f"this space was built with model {info.get('name')!r} from the package {package!r}, "
-                            f"which is not installed; {INSTALL}")
+        raise EmbspaceError(
+            f"this space was built with model {info.get('name')!r} from the package {package!r}, "
+            f"which is not installed; {INSTALL}"
+        )
     if not package and not Path(model).is_dir():
-        raise EmbspaceError(f"this space was built with the local model folder {model!r}, which does not exist "
-                            "here; copy the model there or rebuild the space with an installed model")
+        raise EmbspaceError(
+            f"this space was built with the local model folder {model!r}, which does not exist "
+            "here; copy the model there or rebuild the space with an installed model"
+        )
     if model in FAST_NAMES and info.get("quantized") != "int8-dynamic-linear":
         from ._encoders_onnx import QUANTIZED
 
         if info.get("quantized") != QUANTIZED:
-            raise EmbspaceError(f"this space was built by minilm-fast quantised as {info.get('quantized')!r}, "
-                                "which this embspace does not know; upgrade embspace")
+            raise EmbspaceError(
+                f"this space was built by minilm-fast quantised as {info.get('quantized')!r}, "
+                "which this embspace does not know; upgrade embspace"
+            )
         enc = _fast_encoder(info.get("max_seq_length"), fallback=False)
         built_with = info.get("onnx_sha256")
         if built_with and built_with != enc.model_sha256:
             import sys
 
-            print(f"embspace: this space was encoded by an int8 model {built_with[:12]}… and the one here is "
-                  f"{enc.model_sha256[:12]}… (other onnxruntime/torch versions); query vectors may differ "
-                  "slightly", file=sys.stderr)
+            print(
+                f"embspace: this space was encoded by an int8 model {built_with[:12]}… and the one here is "
+                f"{enc.model_sha256[:12]}… (other onnxruntime/torch versions); query vectors may differ "
+                "slightly",
+                file=sys.stderr,
+            )
     else:  # spaces made by the older torch int8 fast path keep being queried by it
         enc = SentenceEncoder(model, max_seq_length=info.get("max_seq_length"))
     if enc.dim != int(info.get("dim", enc.dim)):
-        raise EmbspaceError(f"model {model!r} now gives {enc.dim}-d vectors but the space holds "
-                            f"{info.get('dim')}-d ones; rebuild the space")
+        raise EmbspaceError(
+            f"model {model!r} now gives {enc.dim}-d vectors but the space holds "
+            f"{info.get('dim')}-d ones; rebuild the space"
+        )
     return enc
 
 

@@ -9,6 +9,7 @@ sentence encoders this beats one run spread over all cores (BENCHMARKS.md, "the 
 The ONNX file is a protobuf graph with weights: loading it runs no Python code. Its sha256 is kept
 beside it and checked on every load; a file that does not match is made again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,9 +31,9 @@ from ..errors import EmbspaceError
 from ..search import unit as _unit
 from ._encoder_base import INSTALL, MINILM_PACKAGE, Encoder, _offline, _version, minilm_path
 
-RECIPE = 1                        # bump when the export or quantisation changes
-QUANTIZED = "int8-onnxruntime"    # recorded in the manifest; "int8-dynamic-linear" is the older torch path
-DEFAULT_BATCH = 16                # per thread; 8 and 16 led 32/64/128 (benchmarks/tune_fastpath.py)
+RECIPE = 1  # bump when the export or quantisation changes
+QUANTIZED = "int8-onnxruntime"  # recorded in the manifest; "int8-dynamic-linear" is the older torch path
+DEFAULT_BATCH = 16  # per thread; 8 and 16 led 32/64/128 (benchmarks/tune_fastpath.py)
 _SESSIONS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -71,14 +72,17 @@ def ensure_model() -> Path:
         return path
     for module in ("torch", "transformers", "onnx", "onnxruntime"):
         if importlib.util.find_spec(module) is None:
-            raise EmbspaceError(f"making the minilm-fast model needs the Python package {module!r}, which is not "
-                                f"installed; {INSTALL}")
+            raise EmbspaceError(
+                f"making the minilm-fast model needs the Python package {module!r}, which is not installed; {INSTALL}"
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".minilm-int8-", dir=path.parent))
     except OSError as exc:
-        raise EmbspaceError(f"cannot write the minilm-fast model under {path.parent}: {exc.strerror or exc}; "
-                            "set EMBSPACE_HOME to a writable folder") from None
+        raise EmbspaceError(
+            f"cannot write the minilm-fast model under {path.parent}: {exc.strerror or exc}; "
+            "set EMBSPACE_HOME to a writable folder"
+        ) from None
     import sys
 
     print(f"embspace: making the int8 minilm-fast model once (a few seconds): {path}", file=sys.stderr)
@@ -86,9 +90,18 @@ def ensure_model() -> Path:
         quantized = _export_int8(tmp)
         digest = sha256_file(quantized)
         sidecar = tmp / "meta.json"
-        sidecar.write_text(json.dumps({"sha256": digest, "recipe": RECIPE, "source": MINILM_PACKAGE,
-                                       "source_version": _version(MINILM_PACKAGE),
-                                       "onnxruntime": _version("onnxruntime"), "torch": _version("torch")}))
+        sidecar.write_text(
+            json.dumps(
+                {
+                    "sha256": digest,
+                    "recipe": RECIPE,
+                    "source": MINILM_PACKAGE,
+                    "source_version": _version(MINILM_PACKAGE),
+                    "onnxruntime": _version("onnxruntime"),
+                    "torch": _version("torch"),
+                }
+            )
+        )
         os.replace(quantized, path)  # the model first: a sidecar never vouches for a missing file
         os.replace(sidecar, path.with_suffix(".json"))
     finally:
@@ -120,15 +133,24 @@ def _export_int8(folder: Path) -> Path:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     fp32 = folder / "fp32.onnx"
     axes = {name: {0: "batch", 1: "tokens"} for name in names + ["last_hidden_state"]}
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Hidden(model), tuple(sample[n] for n in names), str(fp32), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Hidden(model),
+            tuple(sample[n] for n in names),
+            str(fp32),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
     int8 = folder / "int8.onnx"
     import logging
 
@@ -172,8 +194,9 @@ class OnnxMiniLMEncoder(Encoder):
 
     def __init__(self, max_seq_length: int | None = None, workers: int | None = None):
         if not available():
-            raise EmbspaceError(f"model minilm-fast needs the Python packages 'onnxruntime' and 'tokenizers'; "
-                                f"{INSTALL}")
+            raise EmbspaceError(
+                f"model minilm-fast needs the Python packages 'onnxruntime' and 'tokenizers'; {INSTALL}"
+            )
         source = minilm_path()
         self.model_name = "minilm-fast"
         self.max_seq_length = int(max_seq_length or _model_max_length(source))
@@ -195,8 +218,8 @@ class OnnxMiniLMEncoder(Encoder):
         out = np.empty(len(texts), dtype=np.int64)
         step = 4096
         for start in range(0, len(texts), step):
-            encs = self._counter.encode_batch([t.strip() for t in texts[start:start + step]])
-            out[start:start + step] = [len(e.ids) for e in encs]
+            encs = self._counter.encode_batch([t.strip() for t in texts[start : start + step]])
+            out[start : start + step] = [len(e.ids) for e in encs]
         return out
 
     def _run(self, batch: list[str]) -> np.ndarray:
@@ -217,7 +240,7 @@ class OnnxMiniLMEncoder(Encoder):
             lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
         order = np.argsort(-np.asarray(lengths), kind="stable")
         out = np.empty((n, self.dim), dtype=np.float32)
-        batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
+        batches = [order[s : s + batch_size] for s in range(0, n, batch_size)]
 
         def run(rows: np.ndarray) -> int:
             out[rows] = self._run([texts[i] for i in rows])
@@ -234,11 +257,22 @@ class OnnxMiniLMEncoder(Encoder):
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "sentence-transformers", "model": self.model_name, "name": self.name, "dim": self.dim,
-                "max_seq_length": self.max_seq_length, "pooling": "mean", "normalized": True,
-                "quantized": QUANTIZED, "runtime": "onnxruntime", "onnxruntime_version": _version("onnxruntime"),
-                "onnx_recipe": RECIPE, "onnx_sha256": self.model_sha256,
-                "package": MINILM_PACKAGE, "package_version": _version(MINILM_PACKAGE)}
+        return {
+            "kind": "sentence-transformers",
+            "model": self.model_name,
+            "name": self.name,
+            "dim": self.dim,
+            "max_seq_length": self.max_seq_length,
+            "pooling": "mean",
+            "normalized": True,
+            "quantized": QUANTIZED,
+            "runtime": "onnxruntime",
+            "onnxruntime_version": _version("onnxruntime"),
+            "onnx_recipe": RECIPE,
+            "onnx_sha256": self.model_sha256,
+            "package": MINILM_PACKAGE,
+            "package_version": _version(MINILM_PACKAGE),
+        }
 
 
 def _model_max_length(source: Path) -> int:

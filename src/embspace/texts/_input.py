@@ -1,4 +1,5 @@
 """Reading texts to embed: a plain text file (one text per line), CSV/TSV, JSONL or Parquet."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,17 @@ from .._files import sha256_file
 from ..errors import EmbspaceError
 
 FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
-_SUFFIXES = {".txt": "txt", ".text": "txt", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
-             ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIXES = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 @dataclass
@@ -49,8 +59,9 @@ def detect_format(path: str | os.PathLike, fmt: str | None = None) -> str:
     return _SUFFIXES.get(Path(path).suffix.lower(), "txt")
 
 
-def read_texts(path: str | os.PathLike, column: str | None = None, id_column: str | None = None,
-               fmt: str | None = None) -> TextTable:
+def read_texts(
+    path: str | os.PathLike, column: str | None = None, id_column: str | None = None, fmt: str | None = None
+) -> TextTable:
     """Read the texts of `path`.
 
     Parameters
@@ -74,8 +85,10 @@ def read_texts(path: str | os.PathLike, column: str | None = None, id_column: st
         text = _decode(path)
         if fmt == "txt":
             if column or id_column:
-                raise EmbspaceError(f"{path} is a plain text file (one text per line); --column and --id-column "
-                                    "apply to CSV/TSV/JSONL/Parquet")
+                raise EmbspaceError(
+                    f"{path} is a plain text file (one text per line); --column and --id-column "
+                    "apply to CSV/TSV/JSONL/Parquet"
+                )
             rows = {"text": text.splitlines()}
         elif fmt == "jsonl":
             rows = _jsonl_columns(path, text)
@@ -89,9 +102,11 @@ def _decode(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise EmbspaceError(f"{path}: line {line} is not UTF-8 text (byte {raw[exc.start]:#04x}); "
-                            "convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise EmbspaceError(
+            f"{path}: line {line} is not UTF-8 text (byte {raw[exc.start]:#04x}); "
+            "convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
 
 
 def _csv_columns(path: Path, text: str, delimiter: str) -> dict[str, list]:
@@ -150,8 +165,9 @@ def _table(path: Path, fmt: str, rows: dict[str, list], column: str | None, id_c
     column = column or ("text" if "text" in rows or len(rows) != 1 else next(iter(rows)))
     for name, flag in ((column, "--column"), (id_column, "--id-column")):
         if name is not None and name not in rows:
-            raise EmbspaceError(f"{path} has no column {name!r} ({flag}); its columns are "
-                                + ", ".join(repr(c) for c in rows))
+            raise EmbspaceError(
+                f"{path} has no column {name!r} ({flag}); its columns are " + ", ".join(repr(c) for c in rows)
+            )
     values = rows[column]
     keep = [i for i, v in enumerate(values) if v is not None and str(v).strip()]
     if not keep:
@@ -163,8 +179,15 @@ def _table(path: Path, fmt: str, rows: dict[str, list], column: str | None, id_c
         ids = [str(i + 1) for i in keep]  # the line (txt) or data row (tables), 1-based
     meta = {name: [col[i] for i in keep] for name, col in rows.items() if name not in (column, id_column, "id")}
     texts = [str(values[i]) for i in keep]
-    source = {"file": path.name, "format": fmt, "column": column, "id_column": id_column, "rows": len(values),
-              "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    source = {
+        "file": path.name,
+        "format": fmt,
+        "column": column,
+        "id_column": id_column,
+        "rows": len(values),
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }
     return TextTable(ids, texts, meta, len(values) - len(keep), source)
 
 
@@ -174,6 +197,8 @@ def _check_unique(path: Path, id_column: str, ids: list[str]) -> None:
         if not item:
             raise EmbspaceError(f"{path}: id column {id_column!r} is empty at kept row {i + 1}; ids must be non-empty")
         if item in seen:
-            raise EmbspaceError(f"{path}: id {item!r} appears twice in column {id_column!r}; ids must be unique "
-                                "(leave out --id-column to number the rows)")
+            raise EmbspaceError(
+                f"{path}: id {item!r} appears twice in column {id_column!r}; ids must be unique "
+                "(leave out --id-column to number the rows)"
+            )
         seen.add(item)

@@ -6,6 +6,7 @@ mostly encode word frequency; removing them makes cosine similarity follow meani
 On the 7M-token benchmark corpus it lifted GloVe's mean Spearman (WS-353, SimLex-999, MEN) from
 0.48 to 0.52 with 4 directions (BENCHMARKS.md, "Choosing the defaults").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,23 +37,25 @@ def all_but_the_top(vectors: np.ndarray, d: int) -> tuple[np.ndarray, dict]:
         raise EmbspaceError(f"all-but-the-top needs a 2-D array; got shape {x.shape}")
     n, dim = x.shape
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d < dim or (d and d >= n):
-        raise EmbspaceError(f"--abtt must be a whole number from 0 to {min(dim, n) - 1} (below the dimension "
-                            f"and the number of vectors); got {d!r}")
+        raise EmbspaceError(
+            f"--abtt must be a whole number from 0 to {min(dim, n) - 1} (below the dimension "
+            f"and the number of vectors); got {d!r}"
+        )
     if d == 0:
         return x, {"d": 0}
     mean = np.zeros(dim, dtype=np.float64)
     for i in range(0, n, _BLOCK):
-        mean += x[i:i + _BLOCK].sum(axis=0, dtype=np.float64)
+        mean += x[i : i + _BLOCK].sum(axis=0, dtype=np.float64)
     mean /= n
     x -= mean.astype(np.float32)
     cov = np.zeros((dim, dim), dtype=np.float64)
     for i in range(0, n, _BLOCK):
-        block = x[i:i + _BLOCK].astype(np.float64)
+        block = x[i : i + _BLOCK].astype(np.float64)
         cov += block.T @ block
     values, directions = np.linalg.eigh(cov)  # ascending
     top = directions[:, ::-1][:, :d].astype(np.float32)
     for i in range(0, n, _BLOCK):
-        block = x[i:i + _BLOCK]
+        block = x[i : i + _BLOCK]
         block -= (block @ top) @ top.T
     total = float(values.clip(min=0).sum()) or 1.0
     removed = [round(float(v) / total, 4) for v in values[::-1][:d]]

@@ -7,6 +7,7 @@
 methods are differences between methods. gensim (sgns, cbow, fasttext) loads only when one of
 its methods is asked for; install it with ``pip install 'embspace[gensim]'``.
 """
+
 from .._subwords import subword_vector
 from ._build import METHODS, WordParams, build
 from ._corpus import DEFAULT_PATTERN, Corpus, Tokenizer, Vocab

@@ -4,6 +4,7 @@ Every method reads the corpus through the same tokenizer and vocabulary rules (m
 vocabulary), so differences between methods are differences between methods (Levy, Goldberg &
 Dagan 2015), not between preprocessing pipelines.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,35 +27,36 @@ METHODS = ("sgns", "cbow", "fasttext", "glove", "ppmi-svd")
 class WordParams:
     """The knobs of `build words`. Shared ones first; the rest apply to the methods named."""
 
-    dim: int | None = None             # None: the method's default (METHOD_DEFAULTS)
+    dim: int | None = None  # None: the method's default (METHOD_DEFAULTS)
     window: int | None = None
     min_count: int = 5
     max_vocab: int | None = None
-    subsample: float | None = None     # word2vec-style frequent-word subsampling threshold (0 = off)
+    subsample: float | None = None  # word2vec-style frequent-word subsampling threshold (0 = off)
     epochs: int | None = None
     seed: int = 0
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     lowercase: bool = True
-    encoding_errors: str = "replace"   # undecodable bytes in text: strict | replace | ignore
-    abtt: int | None = None            # all-but-the-top: remove the mean and the top D directions after training
+    encoding_errors: str = "replace"  # undecodable bytes in text: strict | replace | ignore
+    abtt: int | None = None  # all-but-the-top: remove the mean and the top D directions after training
     # word2vec / fastText
     negative: int = 5
     ns_exponent: float = 0.75
     min_n: int = 3
     max_n: int = 6
-    buckets: int = 200_000             # fastText sub-word hash buckets (gensim's default is 2M: 800 MB at 100-d)
+    buckets: int = 200_000  # fastText sub-word hash buckets (gensim's default is 2M: 800 MB at 100-d)
     # GloVe
-    x_max: float = 10.0                # GloVe's demo.sh value; the paper's 100 scored 0.11 lower on WS-353 here
+    x_max: float = 10.0  # GloVe's demo.sh value; the paper's 100 scored 0.11 lower on WS-353 here
     alpha: float = 0.75
     learning_rate: float = 0.05
     # PPMI-SVD
-    cds: float = 0.75                  # these four: measured on 7M tokens (BENCHMARKS.md, "Choosing the
-    eig: float = 0.5                   # defaults"); w + c added 0.01-0.05 mean Spearman in every setting
+    cds: float = 0.75  # these four: measured on 7M tokens (BENCHMARKS.md, "Choosing the
+    eig: float = 0.5  # defaults"); w + c added 0.01-0.05 mean Spearman in every setting
     neg_shift: float = 1.0
     context_vectors: bool = True
 
     METHOD_KNOBS = {
-        "sgns": ("negative", "ns_exponent"), "cbow": ("negative", "ns_exponent"),
+        "sgns": ("negative", "ns_exponent"),
+        "cbow": ("negative", "ns_exponent"),
         "fasttext": ("negative", "ns_exponent", "min_n", "max_n", "buckets"),
         "glove": ("x_max", "alpha", "learning_rate"),
         "ppmi-svd": ("cds", "eig", "neg_shift", "context_vectors"),
@@ -71,8 +73,19 @@ class WordParams:
         "glove": {"dim": 150, "window": 10, "subsample": 1e-4, "epochs": 10, "abtt": 4},
         "ppmi-svd": {"dim": 300, "window": 5, "subsample": 0.0, "epochs": None, "abtt": 0},
     }
-    SHARED = ("dim", "window", "min_count", "max_vocab", "subsample", "epochs", "seed", "workers", "lowercase",
-              "encoding_errors", "abtt")
+    SHARED = (
+        "dim",
+        "window",
+        "min_count",
+        "max_vocab",
+        "subsample",
+        "epochs",
+        "seed",
+        "workers",
+        "lowercase",
+        "encoding_errors",
+        "abtt",
+    )
 
     def resolve(self, method: str) -> WordParams:
         """A copy with every None replaced by `method`'s default, checked."""
@@ -85,8 +98,10 @@ class WordParams:
         out = WordParams(**values)
         out._check()
         if method == "fasttext" and out.abtt:
-            raise EmbspaceError("--abtt is not available for fasttext: vectors of unseen words come from "
-                                "sub-words and would not be post-processed the same way")
+            raise EmbspaceError(
+                "--abtt is not available for fasttext: vectors of unseen words come from "
+                "sub-words and would not be post-processed the same way"
+            )
         return out
 
     def _check(self) -> None:
@@ -112,8 +127,7 @@ class WordParams:
         return [f.name for f in fields(cls)]
 
 
-def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: WordParams | None = None,
-                **knobs) -> Space:
+def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: WordParams | None = None, **knobs) -> Space:
     """Train a word space on the text files / folders / archives / Wikipedia dumps in `paths`.
 
     Parameters
@@ -136,11 +150,17 @@ def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: Word
 
     from ._corpus import Corpus, Tokenizer
 
-    corpus = Corpus(list(paths), tokenizer=Tokenizer(lowercase=params.lowercase),
-                    encoding_errors=params.encoding_errors)
+    corpus = Corpus(
+        list(paths), tokenizer=Tokenizer(lowercase=params.lowercase), encoding_errors=params.encoding_errors
+    )
     start = time.perf_counter()
-    trainer = {"sgns": _train_word2vec, "cbow": _train_word2vec, "fasttext": _train_word2vec,
-               "glove": _train_glove, "ppmi-svd": _train_ppmi}[method]
+    trainer = {
+        "sgns": _train_word2vec,
+        "cbow": _train_word2vec,
+        "fasttext": _train_word2vec,
+        "glove": _train_glove,
+        "ppmi-svd": _train_ppmi,
+    }[method]
     words, counts, vectors, extra = trainer(corpus, method, params)
     if params.abtt:
         from ..tune._abtt import all_but_the_top
@@ -175,11 +195,20 @@ def _train_word2vec(corpus, method: str, params: WordParams):
         # gensim's corpus_file mode reads a tokenised line corpus with every worker at full speed
         line_corpus = corpus.write_line_corpus(os.path.join(tmp, "corpus.txt"))
         tokens = _count_tokens_in_line_corpus(line_corpus)
-        common = dict(corpus_file=str(line_corpus), vector_size=params.dim, window=params.window,
-                      min_count=params.min_count, max_final_vocab=params.max_vocab, sample=params.subsample,
-                      seed=params.seed, workers=params.workers, negative=params.negative,
-                      ns_exponent=params.ns_exponent, epochs=params.epochs,
-                      sg=1 if method in ("sgns",) else 0)
+        common = dict(
+            corpus_file=str(line_corpus),
+            vector_size=params.dim,
+            window=params.window,
+            min_count=params.min_count,
+            max_final_vocab=params.max_vocab,
+            sample=params.subsample,
+            seed=params.seed,
+            workers=params.workers,
+            negative=params.negative,
+            ns_exponent=params.ns_exponent,
+            epochs=params.epochs,
+            sg=1 if method in ("sgns",) else 0,
+        )
         try:
             if method == "fasttext":
                 common["sg"] = 1
@@ -189,8 +218,10 @@ def _train_word2vec(corpus, method: str, params: WordParams):
         except RuntimeError as exc:  # gensim: "you must first build vocabulary before training the model"
             if "vocabulary" not in str(exc):
                 raise
-            raise EmbspaceError(f"no word occurs at least --min-count={params.min_count} times in {tokens:,} "
-                                f"tokens; lower --min-count or give more text") from None
+            raise EmbspaceError(
+                f"no word occurs at least --min-count={params.min_count} times in {tokens:,} "
+                f"tokens; lower --min-count or give more text"
+            ) from None
     wv = model.wv
     if len(wv.index_to_key) == 0:
         raise EmbspaceError(f"no word occurs at least --min-count={params.min_count} times; lower --min-count")
@@ -219,8 +250,10 @@ def _vocab_and_sentences(corpus, params: WordParams):
     vocab, encoded = Vocab.build_encoded(corpus, min_count=params.min_count, max_vocab=params.max_vocab)
     if len(vocab.words) < 2:
         encoded.close()
-        raise EmbspaceError(f"fewer than 2 words occur at least --min-count={params.min_count} times "
-                            f"in {vocab.total:,} tokens; lower --min-count or give more text")
+        raise EmbspaceError(
+            f"fewer than 2 words occur at least --min-count={params.min_count} times "
+            f"in {vocab.total:,} tokens; lower --min-count or give more text"
+        )
     keep = _subsample_keep(vocab.counts, params.subsample)
     rng_seed = params.seed
 
@@ -252,15 +285,28 @@ def _train_glove(corpus, method: str, params: WordParams):
     count_seconds = time.perf_counter() - start
     epochs = params.epochs
     with progress(total=epochs, desc="glove", unit="epoch") as bar:
+
         def report(epoch: int, loss: float) -> None:
             bar.update(1)
             bar.set_postfix_str(f"loss {loss:.4f}")
 
-        W, C, losses = train_glove(cooc, dim=params.dim, x_max=params.x_max, alpha=params.alpha,
-                                   epochs=epochs, learning_rate=params.learning_rate, seed=params.seed,
-                                   workers=params.workers, progress=report)
-    extra = {"tokens": int(vocab.total), "pairs": int(cooc.nnz), "count_seconds": round(count_seconds, 3),
-             "loss_per_epoch": [round(float(x), 6) for x in losses]}
+        W, C, losses = train_glove(
+            cooc,
+            dim=params.dim,
+            x_max=params.x_max,
+            alpha=params.alpha,
+            epochs=epochs,
+            learning_rate=params.learning_rate,
+            seed=params.seed,
+            workers=params.workers,
+            progress=report,
+        )
+    extra = {
+        "tokens": int(vocab.total),
+        "pairs": int(cooc.nnz),
+        "count_seconds": round(count_seconds, 3),
+        "loss_per_epoch": [round(float(x), 6) for x in losses],
+    }
     return vocab.words, vocab.counts, glove_vectors(W, C), extra
 
 
@@ -271,13 +317,26 @@ def _train_ppmi(corpus, method: str, params: WordParams):
     vocab, sentences = _vocab_and_sentences(corpus, params)
     dim_max = len(vocab.words) - 1
     if params.dim >= len(vocab.words):
-        raise EmbspaceError(f"--dim {params.dim} is too large for a vocabulary of {len(vocab.words)} words "
-                            f"(SVD allows at most {dim_max}); lower --dim or --min-count")
+        raise EmbspaceError(
+            f"--dim {params.dim} is too large for a vocabulary of {len(vocab.words)} words "
+            f"(SVD allows at most {dim_max}); lower --dim or --min-count"
+        )
     start = time.perf_counter()
     counts = cooccurrence(sentences, len(vocab.words), window=params.window, weighting="uniform")
     count_seconds = time.perf_counter() - start
-    vectors, info = ppmi_svd(counts, dim=params.dim, cds=params.cds, eig=params.eig, neg_shift=params.neg_shift,
-                             context_vectors=params.context_vectors, seed=params.seed)
-    extra = {"tokens": int(vocab.total), "pairs": int(counts.nnz), "count_seconds": round(count_seconds, 3),
-             "svd": info}
+    vectors, info = ppmi_svd(
+        counts,
+        dim=params.dim,
+        cds=params.cds,
+        eig=params.eig,
+        neg_shift=params.neg_shift,
+        context_vectors=params.context_vectors,
+        seed=params.seed,
+    )
+    extra = {
+        "tokens": int(vocab.total),
+        "pairs": int(counts.nnz),
+        "count_seconds": round(count_seconds, 3),
+        "svd": info,
+    }
     return vocab.words, vocab.counts, vectors, extra

@@ -19,6 +19,7 @@ Memory is bounded by the number of distinct pairs, never by the corpus length:
 The result comes out in row-major order with no final sort: in each row the dense columns are
 exactly the ones below the row's cut-off and the rare columns the ones above it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -34,13 +35,18 @@ except ImportError:  # pragma: no cover - numba is a dependency of GloVe and PPM
     raise EmbspaceError("co-occurrence counting (GloVe, PPMI-SVD) needs numba: pip install numba") from None
 
 WEIGHTINGS = ("harmonic", "uniform")
-DEFAULT_MAX_PAIRS = 1 << 23          # 8 Mi entries: 64 MiB dense table + 64 MiB buffer of rare pairs
-_BLOCK_TOKENS = 1 << 20              # sentences are handed to the kernel ~1 Mi tokens at a time
+DEFAULT_MAX_PAIRS = 1 << 23  # 8 Mi entries: 64 MiB dense table + 64 MiB buffer of rare pairs
+_BLOCK_TOKENS = 1 << 20  # sentences are handed to the kernel ~1 Mi tokens at a time
 
 
-def cooccurrence(sentences: Callable[[], Iterable[np.ndarray]] | Iterable[np.ndarray], vocab_size: int,
-                 window: int = 10, weighting: str = "harmonic", symmetric: bool = True,
-                 max_pairs_in_memory: int = DEFAULT_MAX_PAIRS) -> sp.coo_matrix:
+def cooccurrence(
+    sentences: Callable[[], Iterable[np.ndarray]] | Iterable[np.ndarray],
+    vocab_size: int,
+    window: int = 10,
+    weighting: str = "harmonic",
+    symmetric: bool = True,
+    max_pairs_in_memory: int = DEFAULT_MAX_PAIRS,
+) -> sp.coo_matrix:
     """Weighted co-occurrence counts of word ids within `window` tokens of each other.
 
     Parameters
@@ -79,11 +85,12 @@ def cooccurrence(sentences: Callable[[], Iterable[np.ndarray]] | Iterable[np.nda
     counter = _Counter(vocab_size, window, weighting == "harmonic", bool(symmetric), max_pairs)
     block: list[np.ndarray] = []
     in_block = 0
-    for ids in (sentences() if callable(sentences) else sentences):
+    for ids in sentences() if callable(sentences) else sentences:
         ids = np.asarray(ids)
         if ids.dtype.kind not in "iu" or ids.ndim != 1:
-            raise EmbspaceError(f"each sentence must be a 1-D array of integer word ids; got "
-                                f"dtype {ids.dtype}, shape {ids.shape}")
+            raise EmbspaceError(
+                f"each sentence must be a 1-D array of integer word ids; got dtype {ids.dtype}, shape {ids.shape}"
+            )
         if ids.size < 2:
             continue  # no pairs in it
         block.append(ids)
@@ -99,8 +106,11 @@ def cooccurrence(sentences: Callable[[], Iterable[np.ndarray]] | Iterable[np.nda
 def _check(vocab_size, window, weighting, max_pairs) -> tuple[int, int, int]:
     if weighting not in WEIGHTINGS:
         raise EmbspaceError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
-    for name, value, low in (("vocab_size", vocab_size, 1), ("window", window, 1),
-                             ("max_pairs_in_memory", max_pairs, 1024)):
+    for name, value, low in (
+        ("vocab_size", vocab_size, 1),
+        ("window", window, 1),
+        ("max_pairs_in_memory", max_pairs, 1024),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise EmbspaceError(f"{name} must be a whole number >= {low}; got {value!r}")
     if int(vocab_size) > 2**31 - 1:
@@ -116,8 +126,9 @@ class _Counter:
         # a rare pair's key is (i*V + j) << dbits | d, so that the sort keeps d for its 1/d weight
         self.dbits = int(window).bit_length() if harmonic else 0
         if (vocab_size * vocab_size) << self.dbits >= 2**63:
-            raise EmbspaceError(f"vocab_size {vocab_size:,} x window {window} is too large to count; "
-                                "lower max_vocab or the window")
+            raise EmbspaceError(
+                f"vocab_size {vocab_size:,} x window {window} is too large to count; lower max_vocab or the window"
+            )
         self.weights = np.zeros(window + 1, dtype=np.float64)
         self.weights[1:] = 1.0 / np.arange(1, window + 1) if harmonic else 1.0
         self.row_len = _dense_row_lengths(vocab_size, max_pairs)
@@ -127,9 +138,9 @@ class _Counter:
         # at least one token's pairs must fit, or the kernel could never move on
         self.buffer = np.empty(max(max_pairs, 4 * window + 2), dtype=np.int64)
         self.filled = 0
-        self.keys = np.empty(0, dtype=np.int64)      # distinct rare pairs i*V + j, sorted, then spare room
+        self.keys = np.empty(0, dtype=np.int64)  # distinct rare pairs i*V + j, sorted, then spare room
         self.values = np.empty(0, dtype=np.float64)
-        self.n_keys = 0                              # how many of keys/values are in use
+        self.n_keys = 0  # how many of keys/values are in use
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # sorted runs not merged yet
 
     def add(self, sentences: list[np.ndarray]) -> None:
@@ -137,22 +148,37 @@ class _Counter:
         low, high = int(tokens.min()), int(tokens.max())
         if low < 0 or high >= self.V:
             bad = low if low < 0 else high
-            raise EmbspaceError(f"word id {bad} is outside the vocabulary 0..{self.V - 1}; "
-                                "give ids from the same vocabulary as vocab_size")
+            raise EmbspaceError(
+                f"word id {bad} is outside the vocabulary 0..{self.V - 1}; "
+                "give ids from the same vocabulary as vocab_size"
+            )
         tokens = tokens.astype(np.int32, copy=False)
         bounds = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum([s.size for s in sentences], out=bounds[1:])
         sentence, position = 0, 0
         while sentence < len(sentences):
             sentence, position, self.filled = _count_pairs(
-                tokens, bounds, sentence, position, self.window, self.symmetric, self.weights,
-                self.row_len, self.row_start, self.dense, self.buffer, self.filled, self.V, self.dbits)
+                tokens,
+                bounds,
+                sentence,
+                position,
+                self.window,
+                self.symmetric,
+                self.weights,
+                self.row_len,
+                self.row_start,
+                self.dense,
+                self.buffer,
+                self.filled,
+                self.V,
+                self.dbits,
+            )
             if sentence < len(sentences):
                 self._flush()
 
     def _flush(self, final: bool = False) -> None:
         if self.filled:
-            pending = self.buffer[:self.filled]
+            pending = self.buffer[: self.filled]
             pending.sort()
             self.runs.append(_sum_runs(pending, self.dbits, self.weights))
             self.filled = 0
@@ -162,7 +188,7 @@ class _Counter:
             self.runs = []
             while len(runs) > 1:  # pairwise, so that a key takes part in log2(runs) merges
                 merged = [_merge_sorted(*runs[k], *runs[k + 1]) for k in range(0, len(runs) - 1, 2)]
-                runs = merged + runs[len(merged) * 2:]
+                runs = merged + runs[len(merged) * 2 :]
             keys, values = runs.pop()
             need = self.n_keys + keys.size
             if need > self.keys.size:
@@ -180,8 +206,7 @@ class _Counter:
         nnz = int(np.count_nonzero(self.dense)) + self.keys.size
         if nnz > 2**31 - 1:
             raise EmbspaceError(f"{nnz:,} distinct pairs do not fit int32 indices; lower max_vocab or the window")
-        rows, cols, vals = _assemble(self.dense, self.row_len, self.row_start, self.keys, self.values,
-                                     self.V, nnz)
+        rows, cols, vals = _assemble(self.dense, self.row_len, self.row_start, self.keys, self.values, self.V, nnz)
         self.dense = self.keys = self.values = None  # free before the caller copies
         matrix = sp.coo_matrix((vals, (rows, cols)), shape=(self.V, self.V))
         matrix.has_canonical_format = True
@@ -209,8 +234,9 @@ def _dense_row_lengths(vocab_size: int, budget: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _count_pairs(tokens, bounds, sentence, position, window, symmetric, weights, row_len, row_start,
-                 dense, buffer, filled, V, dbits):
+def _count_pairs(
+    tokens, bounds, sentence, position, window, symmetric, weights, row_len, row_start, dense, buffer, filled, V, dbits
+):
     """Count pairs from (sentence, position) on; stop early when the buffer may overflow.
 
     Returns the (sentence, position) to resume from and the buffer's new fill."""
@@ -267,7 +293,7 @@ def _sum_runs(sorted_keys, dbits, weights):
             last = pair
         else:
             values[out] += w
-    return keys[:out + 1].copy(), values[:out + 1].copy()
+    return keys[: out + 1].copy(), values[: out + 1].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -4,6 +4,7 @@
 MediaWiki XML dumps, a block at a time, so memory does not grow with corpus length. `Tokenizer`
 turns a line into tokens the same way for every method; `Vocab` counts and encodes them.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,11 +51,11 @@ class Tokenizer:
         try:
             compiled = re.compile(pattern)
         except (re.error, TypeError) as exc:
-            raise EmbspaceError(f"tokenizer pattern {pattern!r} is not a valid regular expression "
-                                f"({exc}); pass a Python `re` pattern") from None
+            raise EmbspaceError(
+                f"tokenizer pattern {pattern!r} is not a valid regular expression ({exc}); pass a Python `re` pattern"
+            ) from None
         if compiled.groups:
-            raise EmbspaceError(f"tokenizer pattern {pattern!r} has capturing groups; "
-                                "write groups as (?:...)")
+            raise EmbspaceError(f"tokenizer pattern {pattern!r} has capturing groups; write groups as (?:...)")
         if not isinstance(min_length, int) or min_length < 1:
             raise EmbspaceError(f"min_length must be a whole number >= 1, got {min_length!r}")
         self.lowercase = bool(lowercase)
@@ -75,21 +76,27 @@ class Tokenizer:
 
     def to_dict(self) -> dict:
         """The settings, for a manifest; ``Tokenizer.from_dict`` makes the same tokenizer again."""
-        return {"lowercase": self.lowercase, "pattern": self.pattern, "min_length": self.min_length,
-                "normalize": "NFC", "case": "casefold" if self.lowercase else "kept"}
+        return {
+            "lowercase": self.lowercase,
+            "pattern": self.pattern,
+            "min_length": self.min_length,
+            "normalize": "NFC",
+            "case": "casefold" if self.lowercase else "kept",
+        }
 
     @classmethod
     def from_dict(cls, settings: dict) -> Tokenizer:
-        return cls(lowercase=settings.get("lowercase", True),
-                   pattern=settings.get("pattern", DEFAULT_PATTERN),
-                   min_length=settings.get("min_length", 1))
+        return cls(
+            lowercase=settings.get("lowercase", True),
+            pattern=settings.get("pattern", DEFAULT_PATTERN),
+            min_length=settings.get("min_length", 1),
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tokenizer) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return (f"Tokenizer(lowercase={self.lowercase}, pattern={self.pattern!r}, "
-                f"min_length={self.min_length})")
+        return f"Tokenizer(lowercase={self.lowercase}, pattern={self.pattern!r}, min_length={self.min_length})"
 
 
 class Corpus:
@@ -120,14 +127,19 @@ class Corpus:
     >>> corpus.write_line_corpus("corpus.txt")                # doctest: +SKIP
     """
 
-    def __init__(self, paths, tokenizer: Tokenizer | None = None, max_sentence_length: int = 10_000,
-                 encoding_errors: str = "strict"):
+    def __init__(
+        self,
+        paths,
+        tokenizer: Tokenizer | None = None,
+        max_sentence_length: int = 10_000,
+        encoding_errors: str = "strict",
+    ):
         if not isinstance(max_sentence_length, int) or max_sentence_length < 1:
-            raise EmbspaceError(f"max_sentence_length must be a whole number >= 1, "
-                                f"got {max_sentence_length!r}")
+            raise EmbspaceError(f"max_sentence_length must be a whole number >= 1, got {max_sentence_length!r}")
         if encoding_errors not in _ENCODING_ERRORS:
-            raise EmbspaceError(f"encoding_errors must be one of {', '.join(_ENCODING_ERRORS)}, "
-                                f"got {encoding_errors!r}")
+            raise EmbspaceError(
+                f"encoding_errors must be one of {', '.join(_ENCODING_ERRORS)}, got {encoding_errors!r}"
+            )
         self.encoding_errors = encoding_errors
         self.tokenizer = tokenizer if tokenizer is not None else Tokenizer()
         self.max_sentence_length = max_sentence_length
@@ -193,8 +205,10 @@ class Corpus:
 
     def _empty(self) -> EmbspaceError:
         names = ", ".join(str(p) for p in self.paths[:3]) + (" …" if len(self.sources) > 3 else "")
-        return EmbspaceError(f"the corpus holds no tokens ({names}); give text with words in it, "
-                             f"or check the tokenizer pattern {self.tokenizer.pattern!r}")
+        return EmbspaceError(
+            f"the corpus holds no tokens ({names}); give text with words in it, "
+            f"or check the tokenizer pattern {self.tokenizer.pattern!r}"
+        )
 
     # ---- one-pass helpers ------------------------------------------------------------------------
     def count_tokens(self) -> int:
@@ -230,14 +244,17 @@ class Corpus:
         """What was read, for a manifest: each file's path, size, sha256 and kind, and the tokenizer."""
         files = []
         for source in self.sources:
-            entry = {"path": str(source.path), "size": source.size, "sha256": self._sha256(source),
-                     "kind": source.kind}
+            entry = {"path": str(source.path), "size": source.size, "sha256": self._sha256(source), "kind": source.kind}
             if source.members:
                 entry["members"] = len(source.members)
             files.append(entry)
-        return {"files": files, "bytes": sum(f["size"] for f in files),
-                "tokenizer": self.tokenizer.to_dict(), "max_sentence_length": self.max_sentence_length,
-                "encoding_errors": self.encoding_errors}
+        return {
+            "files": files,
+            "bytes": sum(f["size"] for f in files),
+            "tokenizer": self.tokenizer.to_dict(),
+            "max_sentence_length": self.max_sentence_length,
+            "encoding_errors": self.encoding_errors,
+        }
 
     def _sha256(self, source: Source) -> str:
         stat = source.path.stat()
@@ -249,7 +266,7 @@ class Corpus:
 
 def _chunks(tokens: list[str], limit: int) -> Iterator[list[str]]:
     for start in range(0, len(tokens), limit):
-        yield tokens[start:start + limit]
+        yield tokens[start : start + limit]
 
 
 def _joined(lines, partial, carry, tokenize, limit):

@@ -5,6 +5,7 @@ archive of text members, or a MediaWiki XML dump (plain or compressed). Kinds ar
 sniffing bytes, not trusting names. Every reader streams in blocks of `BLOCK` bytes, so memory
 stays the same however long the corpus is.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -21,14 +22,16 @@ from typing import BinaryIO
 
 from ..errors import EmbspaceError
 
-BLOCK = 1 << 20          # bytes read at a time
+BLOCK = 1 << 20  # bytes read at a time
 MAX_LINE_CHARS = 1 << 20  # a line longer than this is cut at whitespace (text8 is one 100 MB line)
-_SNIFF = 8192            # NUL bytes in this many leading bytes mark a binary file
+_SNIFF = 8192  # NUL bytes in this many leading bytes mark a binary file
 
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
-_OPEN = {"gz": lambda fh: gzip.GzipFile(fileobj=fh, mode="rb"),
-         "bz2": lambda fh: bz2.BZ2File(fh, mode="rb"),
-         "xz": lambda fh: lzma.LZMAFile(fh, mode="rb")}
+_OPEN = {
+    "gz": lambda fh: gzip.GzipFile(fileobj=fh, mode="rb"),
+    "bz2": lambda fh: bz2.BZ2File(fh, mode="rb"),
+    "xz": lambda fh: lzma.LZMAFile(fh, mode="rb"),
+}
 _STREAM_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 _ZIP_TEXT_SUFFIXES = {"", ".txt", ".text"}
 _WIKI_MARKS = tuple("<mediawiki".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
@@ -44,7 +47,7 @@ class Source:
     """One input file: its path, what it holds and, for a zip, which members are read."""
 
     path: Path
-    kind: str                    # "text", "wiki" or "zip", with "+gz"/"+bz2"/"+xz" when compressed
+    kind: str  # "text", "wiki" or "zip", with "+gz"/"+bz2"/"+xz" when compressed
     compression: str | None
     members: tuple[str, ...] = ()
 
@@ -117,8 +120,10 @@ def _zip_members(path: Path) -> tuple[str, ...]:
         raise _corrupt(path, "zip", exc) from None
     members = sorted(n for n in names if _is_text_member(n))
     if not members:
-        raise EmbspaceError(f"{path}: the zip holds no text members (.txt files or files without an "
-                            f"extension); found {len(names)} other files")
+        raise EmbspaceError(
+            f"{path}: the zip holds no text members (.txt files or files without an "
+            f"extension); found {len(names)} other files"
+        )
     return tuple(members)
 
 
@@ -138,13 +143,13 @@ def read_batches(source: Source, on_bytes: OnBytes, errors: str = "strict") -> I
     if source.kind.startswith("wiki"):
         from ._corpus_wiki import read_wiki
 
-        yield from _counted(source, on_bytes, lambda raw: read_wiki(_decompressed(raw, source),
-                                                                      str(source.path)))
+        yield from _counted(source, on_bytes, lambda raw: read_wiki(_decompressed(raw, source), str(source.path)))
     elif source.kind == "zip":
         yield from _counted(source, on_bytes, lambda raw: _zip_batches(raw, source, errors))
     else:
-        yield from _counted(source, on_bytes,
-                            lambda raw: stream_lines(_decompressed(raw, source), str(source.path), errors))
+        yield from _counted(
+            source, on_bytes, lambda raw: stream_lines(_decompressed(raw, source), str(source.path), errors)
+        )
 
 
 def _counted(source: Source, on_bytes: OnBytes, batches: Callable[[BinaryIO], Iterator[LineBatch]]):
@@ -194,7 +199,7 @@ def stream_lines(stream: BinaryIO, name: str, errors: str = "strict") -> Iterato
         except UnicodeDecodeError as exc:
             # exc.object is the decoder's held-back bytes followed by this block
             at = offset + exc.start - (len(exc.object) - len(block))
-            raise _not_utf8(name, max(at, 0), exc.object[exc.start:exc.start + 1]) from None
+            raise _not_utf8(name, max(at, 0), exc.object[exc.start : exc.start + 1]) from None
         offset += len(block)
         if pending:
             text = pending + text
@@ -210,7 +215,7 @@ def stream_lines(stream: BinaryIO, name: str, errors: str = "strict") -> Iterato
         partial = len(pending) > MAX_LINE_CHARS
         if partial:
             lines.append(_cut(pending))
-            pending = pending[len(lines[-1]):]
+            pending = pending[len(lines[-1]) :]
         if lines:
             yield lines, partial
 
@@ -218,22 +223,27 @@ def stream_lines(stream: BinaryIO, name: str, errors: str = "strict") -> Iterato
 def _cut(text: str) -> str:
     """The head of an over-long line, cut just after its last space or tab so no word is split."""
     at = max(text.rfind(" "), text.rfind("\t"))
-    return text[:at + 1] if at > 0 else text
+    return text[: at + 1] if at > 0 else text
 
 
 # ---- errors --------------------------------------------------------------------------------------
 def _binary(name) -> EmbspaceError:
-    return EmbspaceError(f"{name} is a binary file, not text (NUL bytes in its first 8 KB); "
-                         "pass UTF-8 text files (re-save UTF-16 text as UTF-8)")
+    return EmbspaceError(
+        f"{name} is a binary file, not text (NUL bytes in its first 8 KB); "
+        "pass UTF-8 text files (re-save UTF-16 text as UTF-8)"
+    )
 
 
 def _not_utf8(name: str, offset: int, byte: bytes) -> EmbspaceError:
     shown = f"byte 0x{byte[0]:02x}" if byte else "a truncated character"
-    return EmbspaceError(f"{name} is not UTF-8 text: {shown} near byte {offset:,}; "
-                         "re-save it as UTF-8, or read it with encoding_errors='replace'")
+    return EmbspaceError(
+        f"{name} is not UTF-8 text: {shown} near byte {offset:,}; "
+        "re-save it as UTF-8, or read it with encoding_errors='replace'"
+    )
 
 
 def _corrupt(path, what, exc) -> EmbspaceError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return EmbspaceError(f"{path}: cannot read it as {what or 'a file'} ({reason}); "
-                         "the file may be truncated or damaged")
+    return EmbspaceError(
+        f"{path}: cannot read it as {what or 'a file'} ({reason}); the file may be truncated or damaged"
+    )

@@ -1,4 +1,5 @@
 """The vocabulary of a corpus: words by descending count, and sentences encoded as id arrays."""
+
 from __future__ import annotations
 
 import os
@@ -28,13 +29,13 @@ class Vocab:
     min_count, max_vocab : the rules it was built with.
     """
 
-    def __init__(self, words: Sequence[str], counts, total: int | None = None,
-                 min_count: int = 1, max_vocab: int | None = None):
+    def __init__(
+        self, words: Sequence[str], counts, total: int | None = None, min_count: int = 1, max_vocab: int | None = None
+    ):
         self.words = list(words)
         self.counts = np.ascontiguousarray(counts, dtype=np.int64).reshape(-1)
         if self.counts.shape[0] != len(self.words):
-            raise EmbspaceError(f"{len(self.words)} words but {self.counts.shape[0]} counts; "
-                                "give one count per word")
+            raise EmbspaceError(f"{len(self.words)} words but {self.counts.shape[0]} counts; give one count per word")
         self.index = {word: i for i, word in enumerate(self.words)}
         if len(self.index) != len(self.words):
             raise EmbspaceError("the vocabulary repeats a word; give each word once")
@@ -43,8 +44,7 @@ class Vocab:
         self.max_vocab = max_vocab
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 5,
-              max_vocab: int | None = None) -> Vocab:
+    def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 5, max_vocab: int | None = None) -> Vocab:
         """Count the tokens of `sentences` (a Corpus or any iterable of token lists) in one pass.
 
         Keeps words seen at least `min_count` times and then, if `max_vocab` is given, only the
@@ -71,8 +71,9 @@ class Vocab:
         return cls(words, counts, total=total, min_count=min_count, max_vocab=max_vocab)
 
     @classmethod
-    def build_encoded(cls, sentences: Iterable[Sequence[str]], min_count: int = 5,
-                      max_vocab: int | None = None) -> tuple[Vocab, EncodedSentences]:
+    def build_encoded(
+        cls, sentences: Iterable[Sequence[str]], min_count: int = 5, max_vocab: int | None = None
+    ) -> tuple[Vocab, EncodedSentences]:
         """`build` and `encode` in one tokenising pass: the same vocabulary, and the same id arrays.
 
         While counting, each sentence is written as provisional word ids (int32) to a temporary
@@ -96,9 +97,10 @@ class Vocab:
                     block.tofile(ids_file)
                     np.array(lens, dtype=np.int64).tofile(lens_file)
                     if len(index) > counts.size:
-                        counts = np.concatenate([counts, np.zeros(max(len(index), 2 * counts.size) - counts.size,
-                                                                  dtype=np.int64)])
-                    counts[:len(index)] += np.bincount(block, minlength=len(index))
+                        counts = np.concatenate(
+                            [counts, np.zeros(max(len(index), 2 * counts.size) - counts.size, dtype=np.int64)]
+                        )
+                    counts[: len(index)] += np.bincount(block, minlength=len(index))
                     ids.clear()
                     lens.clear()
 
@@ -109,11 +111,12 @@ class Vocab:
                     if len(ids) >= _FLUSH:
                         flush()
                 flush()
-            vocab = cls._from_counts(zip(index, counts[:len(index)].tolist()), min_count, max_vocab)
+            vocab = cls._from_counts(zip(index, counts[: len(index)].tolist()), min_count, max_vocab)
             mapping = np.full(len(index), -1, dtype=np.int32)
             if vocab.words:
                 mapping[np.fromiter((index[w] for w in vocab.words), dtype=np.int64, count=len(vocab.words))] = (
-                    np.arange(len(vocab.words), dtype=np.int32))
+                    np.arange(len(vocab.words), dtype=np.int32)
+                )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -140,9 +143,13 @@ class Vocab:
 
     def to_dict(self) -> dict:
         """The vocabulary rules and sizes, for a manifest."""
-        return {"words": len(self.words), "corpus_tokens": self.total,
-                "kept_tokens": int(self.counts.sum()), "min_count": self.min_count,
-                "max_vocab": self.max_vocab}
+        return {
+            "words": len(self.words),
+            "corpus_tokens": self.total,
+            "kept_tokens": int(self.counts.sum()),
+            "min_count": self.min_count,
+            "max_vocab": self.max_vocab,
+        }
 
 
 _FLUSH = 1 << 20  # provisional ids buffered before they go to the file

@@ -4,6 +4,7 @@ Only main-namespace pages that are not redirects are read. The markup stripper i
 regular expressions plus a bracket counter for nested templates and tables; it keeps the prose
 and link labels and drops templates, tables, references, files, categories, tags and URLs.
 """
+
 from __future__ import annotations
 
 import html
@@ -16,8 +17,10 @@ from ..errors import EmbspaceError
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 # tags whose content is not prose: references, maths, galleries, code, timelines…
-_DROPPED_TAGS = ("ref|math|chem|ce|gallery|timeline|score|syntaxhighlight|source|pre|code|nowiki|"
-                 "graph|mapframe|maplink|imagemap|templatedata|references|hiero|inputbox|poem")
+_DROPPED_TAGS = (
+    "ref|math|chem|ce|gallery|timeline|score|syntaxhighlight|source|pre|code|nowiki|"
+    "graph|mapframe|maplink|imagemap|templatedata|references|hiero|inputbox|poem"
+)
 _DROPPED = re.compile(rf"<({_DROPPED_TAGS})\b[^>]*?(?:/>|>.*?</\1\s*>)", re.S | re.I)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 # an innermost [[link]]: it may hold single brackets ("Bicyclo[1.1.0]butane") but no [[ or ]]
@@ -30,8 +33,20 @@ _LIST_MARK = re.compile(r"^[*#:;]+\s*", re.M)
 _MAGIC = re.compile(r"__[A-Z]+__")
 _TEMPLATE_MARKS = re.compile(r"\{\{|\}\}")
 _TABLE_MARKS = re.compile(r"\{\||\|\}")
-_DROPPED_LINKS = {"file", "image", "media", "category", "wikipedia", "wp", "template", "help",
-                  "portal", "special", "user", "talk"}
+_DROPPED_LINKS = {
+    "file",
+    "image",
+    "media",
+    "category",
+    "wikipedia",
+    "wp",
+    "template",
+    "help",
+    "portal",
+    "special",
+    "user",
+    "talk",
+}
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z]{2,8})*|simple")
 
 
@@ -102,7 +117,7 @@ def _strip_nested(text: str, opener: str, closer: str, marks: re.Pattern) -> str
     for mark in marks.finditer(text):
         if mark.group() == opener:
             if depth == 0:
-                out.append(text[start:mark.start()])
+                out.append(text[start : mark.start()])
                 outer = mark.end()
             depth += 1
         elif depth:

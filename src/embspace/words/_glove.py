@@ -14,6 +14,7 @@ The per-pair loop is a numba kernel that prefetches the rows of the pairs coming
 On small corpora (a few million tokens) ``x_max=10``, the value of GloVe's own ``demo.sh``,
 fits far better than the paper's 100, which leaves almost every count with a tiny weight.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,10 +38,17 @@ _CLIP = np.float32(100.0)  # glove.c's grad_clip_value: a bound on each gradient
 _BLOCK = 4096  # pairs shuffled and trained together: 64 KiB of pair data, in L2
 
 
-def train_glove(cooc, dim: int = 100, x_max: float = 100.0, alpha: float = 0.75, epochs: int = 25,
-                learning_rate: float = 0.05, seed: int = 0, workers: int = 1,
-                progress: Callable[[int, float], None] | None = None,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def train_glove(
+    cooc,
+    dim: int = 100,
+    x_max: float = 100.0,
+    alpha: float = 0.75,
+    epochs: int = 25,
+    learning_rate: float = 0.05,
+    seed: int = 0,
+    workers: int = 1,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit GloVe word and context vectors to a co-occurrence matrix.
 
     Parameters
@@ -84,8 +92,21 @@ def train_glove(cooc, dim: int = 100, x_max: float = 100.0, alpha: float = 0.75,
     bias_w, bias_c = _init(rng, shape[0], dim), _init(rng, shape[1], dim)
     grad_w, grad_c = np.ones_like(W), np.ones_like(C)
     grad_bw, grad_bc = np.ones_like(bias_w), np.ones_like(bias_c)
-    state = (rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc,
-             np.float32(learning_rate))
+    state = (
+        rows,
+        cols,
+        log_x,
+        weight,
+        W,
+        C,
+        bias_w,
+        bias_c,
+        grad_w,
+        grad_c,
+        grad_bw,
+        grad_bc,
+        np.float32(learning_rate),
+    )
     n_blocks = -(-rows.size // _BLOCK)
     threads = min(int(workers), numba.config.NUMBA_NUM_THREADS, n_blocks)
     losses = np.empty(epochs, dtype=np.float64)
@@ -98,8 +119,9 @@ def train_glove(cooc, dim: int = 100, x_max: float = 100.0, alpha: float = 0.75,
             total = _hogwild(blocks, np.uint64(epoch_seed), threads, state)
         losses[epoch] = total / rows.size
         if not np.isfinite(losses[epoch]):
-            raise EmbspaceError(f"GloVe diverged in epoch {epoch + 1} (loss {losses[epoch]}); "
-                                f"lower learning_rate (got {learning_rate})")
+            raise EmbspaceError(
+                f"GloVe diverged in epoch {epoch + 1} (loss {losses[epoch]}); lower learning_rate (got {learning_rate})"
+            )
         if progress is not None:
             progress(epoch + 1, float(losses[epoch]))
     return W, C, losses
@@ -124,8 +146,10 @@ def glove_vectors(W: np.ndarray, C: np.ndarray, combine: str = "sum") -> np.ndar
         return np.ascontiguousarray(W).copy()
     C = np.asarray(C, dtype=np.float32)
     if W.shape != C.shape:
-        raise EmbspaceError(f"word vectors {W.shape} and context vectors {C.shape} differ in shape; "
-                            "combine='sum' needs a square co-occurrence matrix, or use combine='word'")
+        raise EmbspaceError(
+            f"word vectors {W.shape} and context vectors {C.shape} differ in shape; "
+            "combine='sum' needs a square co-occurrence matrix, or use combine='word'"
+        )
     return np.ascontiguousarray(W + C)
 
 
@@ -156,10 +180,13 @@ def _pairs(cooc, x_max: float, alpha: float, seed: int):
         raise EmbspaceError("cooc holds negative, NaN or infinite counts; give non-negative finite counts")
     kept = int(np.count_nonzero(x))
     if kept == 0:
-        raise EmbspaceError(f"the co-occurrence matrix {m.shape} has no positive entries; "
-                            "give a corpus with sentences of at least two in-vocabulary words")
-    rows, cols, log_x, weight = _shuffled_targets(m.row, m.col, x.astype(np.float64, copy=False), kept,
-                                                  float(x_max), float(alpha), np.uint64(seed))
+        raise EmbspaceError(
+            f"the co-occurrence matrix {m.shape} has no positive entries; "
+            "give a corpus with sentences of at least two in-vocabulary words"
+        )
+    rows, cols, log_x, weight = _shuffled_targets(
+        m.row, m.col, x.astype(np.float64, copy=False), kept, float(x_max), float(alpha), np.uint64(seed)
+    )
     return rows, cols, log_x, weight, m.shape
 
 
@@ -214,20 +241,37 @@ def _hogwild(blocks, epoch_seed: int, threads: int, state) -> float:
 
 
 @njit(cache=True, parallel=True)
-def _train_parallel(blocks, epoch_seed, chunks, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w,
-                    grad_c, grad_bw, grad_bc, lr):
+def _train_parallel(
+    blocks, epoch_seed, chunks, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc, lr
+):
     """Hogwild: each thread takes a share of the blocks and updates the shared vectors unlocked."""
     n = blocks.size
     totals = np.zeros(chunks, dtype=np.float64)
     for c in prange(chunks):
-        totals[c] = _train_blocks(blocks[c * n // chunks:(c + 1) * n // chunks], epoch_seed, rows, cols,
-                                  log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc, lr)
+        totals[c] = _train_blocks(
+            blocks[c * n // chunks : (c + 1) * n // chunks],
+            epoch_seed,
+            rows,
+            cols,
+            log_x,
+            weight,
+            W,
+            C,
+            bias_w,
+            bias_c,
+            grad_w,
+            grad_c,
+            grad_bw,
+            grad_bc,
+            lr,
+        )
     return totals.sum()
 
 
 @njit(cache=True, nogil=True)
-def _train_blocks(blocks, epoch_seed, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c,
-                  grad_bw, grad_bc, lr):
+def _train_blocks(
+    blocks, epoch_seed, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc, lr
+):
     """Train on the given blocks of _BLOCK pairs in turn, each shuffled in place first.
 
     The pairs were shuffled once in full; a fresh block order and a fresh order inside each
@@ -245,15 +289,15 @@ def _train_blocks(blocks, epoch_seed, rows, cols, log_x, weight, W, C, bias_w, b
             cols[t], cols[r] = cols[r], cols[t]
             log_x[t], log_x[r] = log_x[r], log_x[t]
             weight[t], weight[r] = weight[r], weight[t]
-        total += _train_pairs(start, stop, rows, cols, log_x, weight, W, C, bias_w, bias_c,
-                              grad_w, grad_c, grad_bw, grad_bc, lr)
+        total += _train_pairs(
+            start, stop, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc, lr
+        )
     return total
 
 
 # error_model="numpy" drops the zero-division checks that would keep LLVM from vectorising
 @njit(cache=True, fastmath=True, error_model="numpy", nogil=True)
-def _train_pairs(start, stop, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c,
-                 grad_bw, grad_bc, lr):
+def _train_pairs(start, stop, rows, cols, log_x, weight, W, C, bias_w, bias_c, grad_w, grad_c, grad_bw, grad_bc, lr):
     """AdaGrad steps on pairs start..stop-1 in order; returns their summed loss before each step."""
     dim = W.shape[1]
     total = 0.0
@@ -301,6 +345,7 @@ def _prefetch_rows(row, vectors, grads):
 @intrinsic
 def _prefetch(typingctx, array, row, col):
     """LLVM's prefetch (for writing, into all cache levels) of the address of array[row, col]."""
+
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
         view = context.make_array(array_type)(context, builder, args[0])
@@ -309,8 +354,8 @@ def _prefetch(typingctx, array, row, col):
         byte_pointer = ir.IntType(8).as_pointer()
         int32 = ir.IntType(32)
         prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]),
-            "llvm.prefetch.p0i8")
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]), "llvm.prefetch.p0i8"
+        )
         # write access, strongest locality, data cache
         builder.call(prefetch, [builder.bitcast(pointer, byte_pointer), int32(1), int32(3), int32(1)])
         return context.get_dummy_value()

@@ -4,6 +4,7 @@ From a sparse word-context count matrix: positive (shifted) PMI with context-dis
 smoothing, kept sparse; then a seeded randomised truncated SVD; then the eigenvalue weighting
 ``U Σ^eig`` (optionally plus the context side ``V Σ^eig``).
 """
+
 from __future__ import annotations
 
 import time
@@ -15,12 +16,12 @@ import scipy.sparse as sp
 
 from ..errors import EmbspaceError
 
-DEFAULT_CDS = 0.75           # word2vec's and the paper's; on 7M tokens within 0.005 mean Spearman of 1.0
-DEFAULT_N_ITER = 3           # power iterations: within 0.01 mean Spearman of 5 (= ARPACK), 25% less time
+DEFAULT_CDS = 0.75  # word2vec's and the paper's; on 7M tokens within 0.005 mean Spearman of 1.0
+DEFAULT_N_ITER = 3  # power iterations: within 0.01 mean Spearman of 5 (= ARPACK), 25% less time
 DEFAULT_OVERSAMPLE = 20
-_PANEL_BYTES = 6 << 20       # scipy path: columns of the dense factor per sparse product, about an L3 share
-_CHUNKS = 64                 # numba path: row chunks of equal nonzeros, shared among threads
-_PARALLEL_WORK = 1 << 22     # multiply-adds below which starting threads costs more than it saves
+_PANEL_BYTES = 6 << 20  # scipy path: columns of the dense factor per sparse product, about an L3 share
+_CHUNKS = 64  # numba path: row chunks of equal nonzeros, shared among threads
+_PARALLEL_WORK = 1 << 22  # multiply-adds below which starting threads costs more than it saves
 
 
 def ppmi_matrix(counts, cds: float = DEFAULT_CDS, neg_shift: float = 1.0) -> sp.csr_matrix:
@@ -62,9 +63,16 @@ def _ppmi(m: sp.csr_matrix, cds: float, neg_shift: float) -> sp.csr_matrix:
     return sp.csr_matrix((values[keep].astype(np.float32), m.indices[keep], indptr), shape=m.shape)
 
 
-def ppmi_svd(counts, dim: int = 300, cds: float = DEFAULT_CDS, eig: float = 0.5, neg_shift: float = 1.0,
-             context_vectors: bool = False, seed: int = 0, n_iter: int = DEFAULT_N_ITER,
-             ) -> tuple[np.ndarray, dict[str, Any]]:
+def ppmi_svd(
+    counts,
+    dim: int = 300,
+    cds: float = DEFAULT_CDS,
+    eig: float = 0.5,
+    neg_shift: float = 1.0,
+    context_vectors: bool = False,
+    seed: int = 0,
+    n_iter: int = DEFAULT_N_ITER,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Word vectors from PPMI + truncated SVD.
 
     Parameters
@@ -108,20 +116,27 @@ def ppmi_svd(counts, dim: int = 300, cds: float = DEFAULT_CDS, eig: float = 0.5,
     pmi = _ppmi(m, cds, neg_shift)
     del m
     if pmi.nnz == 0:
-        raise EmbspaceError(f"the PPMI matrix has no positive entry (neg_shift={neg_shift}); "
-                            "lower neg_shift or give more text")
+        raise EmbspaceError(
+            f"the PPMI matrix has no positive entry (neg_shift={neg_shift}); lower neg_shift or give more text"
+        )
     ppmi_seconds = time.perf_counter() - start
     u, s, vt = randomized_svd(pmi, dim, n_iter=int(n_iter), seed=seed)
-    weights = (s ** eig).astype(np.float32) if eig != 0 else np.ones_like(s, dtype=np.float32)
+    weights = (s**eig).astype(np.float32) if eig != 0 else np.ones_like(s, dtype=np.float32)
     vectors = u * weights
     if context_vectors:
         vectors += vt.T * weights
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     frob2 = float(np.dot(pmi.data.astype(np.float64), pmi.data))
     info = {
-        "algorithm": "randomized_svd", "dim": int(dim), "cds": float(cds), "eig": float(eig),
-        "neg_shift": float(neg_shift), "context_vectors": bool(context_vectors), "seed": int(seed),
-        "n_iter": int(n_iter), "ppmi_nnz": int(pmi.nnz),
+        "algorithm": "randomized_svd",
+        "dim": int(dim),
+        "cds": float(cds),
+        "eig": float(eig),
+        "neg_shift": float(neg_shift),
+        "context_vectors": bool(context_vectors),
+        "seed": int(seed),
+        "n_iter": int(n_iter),
+        "ppmi_nnz": int(pmi.nnz),
         "singular_values": [round(float(x), 4) for x in s[:10]],
         "singular_values_sum": round(float(s.sum()), 4),
         "energy": round(float(np.dot(s.astype(np.float64), s) / frob2), 6),
@@ -131,8 +146,9 @@ def ppmi_svd(counts, dim: int = 300, cds: float = DEFAULT_CDS, eig: float = 0.5,
     return vectors, info
 
 
-def randomized_svd(matrix, k: int, n_iter: int = DEFAULT_N_ITER, oversample: int = DEFAULT_OVERSAMPLE,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def randomized_svd(
+    matrix, k: int, n_iter: int = DEFAULT_N_ITER, oversample: int = DEFAULT_OVERSAMPLE, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-`k` SVD of a sparse matrix by a seeded Gaussian sketch with power iterations (Halko et al. 2011).
 
     Parameters
@@ -167,8 +183,11 @@ def randomized_svd(matrix, k: int, n_iter: int = DEFAULT_N_ITER, oversample: int
     v = q2 @ ur[:, :k].astype(np.float32)
     signs = np.sign(u[np.abs(u).argmax(axis=0), np.arange(k)])
     signs[signs == 0] = 1
-    return (np.ascontiguousarray(u * signs, dtype=np.float32), s[:k].astype(np.float32),
-            np.ascontiguousarray((v * signs).T, dtype=np.float32))
+    return (
+        np.ascontiguousarray(u * signs, dtype=np.float32),
+        s[:k].astype(np.float32),
+        np.ascontiguousarray((v * signs).T, dtype=np.float32),
+    )
 
 
 def _product(a: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
@@ -192,8 +211,11 @@ def _product(a: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
             return out
         except Exception as exc:  # noqa: BLE001 - numba's compiler or its cache failing (seen: a
             # race on the on-disk cache); the same product through scipy, and a warning once
-            warnings.warn(f"numba kernel unavailable ({type(exc).__name__}: {exc}); using scipy for the "
-                          "sparse products", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"numba kernel unavailable ({type(exc).__name__}: {exc}); using scipy for the sparse products",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             _csr_dense_kernel = None
         finally:
             set_parallel_chunksize(previous)
@@ -202,7 +224,7 @@ def _product(a: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
         return a @ x
     out = np.empty((a.shape[0], x.shape[1]), dtype=np.float32)
     for lo in range(0, x.shape[1], panel):
-        out[:, lo:lo + panel] = a @ np.ascontiguousarray(x[:, lo:lo + panel])
+        out[:, lo : lo + panel] = a @ np.ascontiguousarray(x[:, lo : lo + panel])
     return out
 
 
@@ -214,6 +236,7 @@ except ImportError:  # pragma: no cover - numba comes with the co-occurrence cou
 if njit is None:  # pragma: no cover
     _csr_dense_kernel = None
 else:
+
     @njit(fastmath=True, cache=True, nogil=True)
     def _csr_rows(indptr, indices, data, x, out, first, last):  # pragma: no cover - compiled
         width = x.shape[1]
@@ -265,8 +288,9 @@ def _as_counts(counts) -> sp.csr_matrix:
     """`counts` as CSR with summed duplicates, checked; the caller's matrix is never modified."""
     if not sp.issparse(counts):
         if not isinstance(counts, np.ndarray) or counts.ndim != 2:
-            raise EmbspaceError(f"counts must be a 2-D scipy sparse matrix of co-occurrence counts; "
-                                f"got {type(counts).__name__}")
+            raise EmbspaceError(
+                f"counts must be a 2-D scipy sparse matrix of co-occurrence counts; got {type(counts).__name__}"
+            )
         counts = sp.csr_matrix(counts)
     if counts.ndim != 2:
         raise EmbspaceError(f"counts must be 2-D (words x contexts); got shape {counts.shape}")
@@ -282,8 +306,10 @@ def _as_counts(counts) -> sp.csr_matrix:
     if data.size and data.min() < 0:
         raise EmbspaceError(f"counts must be non-negative; got a minimum of {data.min():g}")
     if not data.size or not data.any():
-        raise EmbspaceError(f"the co-occurrence matrix ({m.shape[0]} x {m.shape[1]}) is empty: no word pair "
-                            "co-occurs; give more text or a larger --window")
+        raise EmbspaceError(
+            f"the co-occurrence matrix ({m.shape[0]} x {m.shape[1]}) is empty: no word pair "
+            "co-occurs; give more text or a larger --window"
+        )
     return m
 
 
@@ -291,13 +317,16 @@ def _check_knobs(cds: float, neg_shift: float) -> None:
     if not 0 < cds <= 1:
         raise EmbspaceError(f"cds must be in (0, 1] (0.75 smooths like word2vec, 1 turns smoothing off); got {cds}")
     if not neg_shift >= 1 or not np.isfinite(neg_shift):
-        raise EmbspaceError(f"neg_shift must be a finite number >= 1 (1 = plain PPMI, k = SPPMI's log k shift); "
-                            f"got {neg_shift}")
+        raise EmbspaceError(
+            f"neg_shift must be a finite number >= 1 (1 = plain PPMI, k = SPPMI's log k shift); got {neg_shift}"
+        )
 
 
 def _check_dim(dim: int, limit: int) -> None:
     if int(dim) != dim or dim < 1:
         raise EmbspaceError(f"--dim must be a whole number >= 1; got {dim}")
     if dim >= limit:
-        raise EmbspaceError(f"--dim {dim} is too large for a vocabulary of {limit} words (SVD allows at most "
-                            f"{limit - 1}); lower --dim or --min-count")
+        raise EmbspaceError(
+            f"--dim {dim} is too large for a vocabulary of {limit} words (SVD allows at most "
+            f"{limit - 1}); lower --dim or --min-count"
+        )
