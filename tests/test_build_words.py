@@ -143,6 +143,10 @@ def test_fasttext_answers_for_unseen_words(tmp_path):
     vec = loaded.vector("presidentially")
     assert vec.shape == (space.dim,) and np.isfinite(vec).all()
     assert len(loaded.neighbors("presidentially", k=3)) == 3
+    assert [n.id for n in loaded.neighbors(["presidentially"], k=3)[0]] == [
+        n.id for n in loaded.neighbors("presidentially", k=3)
+    ]
+    assert len(loaded.analogy("man", "president", "presidentially", k=2)) == 2
     gensim = pytest.importorskip("gensim.models.fasttext")
     expected = loaded.extras["subwords"][gensim.ft_ngram_hashes("presidentially", 3, 6, 5000)].mean(axis=0)
     np.testing.assert_allclose(vec, expected, rtol=1e-6)

@@ -132,3 +132,82 @@ def test_glove_matches_gensim(glove):
     ours = head.analogy("man", "king", "woman", k=5, method="3cosmul")
     theirs = kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=5)
     assert ours[0].id == theirs[0][0]
+
+
+# ---- fastText: words outside the vocabulary answer through their sub-word buckets ----------------------
+@pytest.fixture
+def subword_space():
+    """A fastText-like space: 40 words and 500 random sub-word buckets (gensim's n-gram hashing)."""
+    pytest.importorskip("gensim")
+    rng = np.random.default_rng(3)
+    ids = ["government", "king", "queen", "man", "woman"] + [f"w{i}" for i in range(35)]
+    space = Space(ids, rng.normal(size=(40, 16)), info={"subwords": {"min_n": 3, "max_n": 6, "buckets": 500}})
+    space.extras["subwords"] = rng.normal(size=(500, 16)).astype(np.float32)
+    return space
+
+
+def _brute_analogy(space, a, b, c, k, method):
+    unit = space.normalized().astype(np.float64)
+    va, vb, vc = (v / np.linalg.norm(v) for v in (space.vector(w).astype(np.float64) for w in (a, b, c)))
+    if method == "3cosadd":
+        target = vb - va + vc
+        scores = unit @ (target / np.linalg.norm(target))
+    else:
+        ca, cb, cc = ((1 + unit @ v) / 2 for v in (va, vb, vc))
+        scores = cb * cc / (ca + 1e-3)
+    for w in (a, b, c):
+        if w in space:
+            scores[space.index(w)] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [space.ids[i] for i in order], scores[order]
+
+
+def test_unseen_words_answer_from_subwords_in_lists_and_analogies(subword_space):
+    space = subword_space
+    assert "goverment" not in space
+    alone = space.neighbors("goverment", k=5)
+    together = space.neighbors(["goverment", "king"], k=5)  # the many-queries path falls back too
+    assert [n.id for n in together[0]] == [n.id for n in alone]
+    np.testing.assert_allclose([n.score for n in together[0]], [n.score for n in alone], rtol=1e-5)
+    assert [n.id for n in together[1]] == [n.id for n in space.neighbors("king", k=5)]
+    assert "king" not in {n.id for n in together[1]}  # a held word still leaves itself out
+    np.testing.assert_allclose(space.query_vectors(["goverment"])[1][0], space.vector("goverment"), rtol=1e-6)
+    for method in ("3cosadd", "3cosmul"):
+        got = space.analogy("man", "king", "goverment", k=4, method=method)
+        ids, scores = _brute_analogy(space, "man", "king", "goverment", 4, method)
+        assert [n.id for n in got] == ids and {"man", "king"}.isdisjoint(ids)
+        np.testing.assert_allclose([n.score for n in got], scores, rtol=1e-4)
+        # with every word held, the sub-word path and the batched kernel agree
+        held = space.analogy("man", "king", "woman", k=4, method=method)
+        assert [n.id for n in held] == _brute_analogy(space, "man", "king", "woman", 4, method)[0]
+    assert space.doesnt_match(["goverment", "king", "queen"]) in {"goverment", "king", "queen"}
+
+
+def test_unseen_words_without_subwords_still_fail(small_space):
+    with pytest.raises(UnknownIdError, match="'w999' is not in the space"):
+        small_space.neighbors(["w1", "w999"])
+    with pytest.raises(UnknownIdError):
+        small_space.analogy("w1", "w2", "w999")
+
+
+def test_cli_neighbors_and_analogy_answer_for_unseen_words(subword_space, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import embspace
+    from embspace.cli import main
+
+    path = str(embspace.save(subword_space, tmp_path / "ft.space"))
+    runner = CliRunner()
+    result = runner.invoke(main, ["-q", "neighbors", path, "goverment", "king", "-k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert [n["id"] for n in got["goverment"]] == [n.id for n in subword_space.neighbors("goverment", k=3)]
+    result = runner.invoke(main, ["-q", "analogy", path, "man", "king", "goverment", "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [n["id"] for n in json.loads(result.output)] == _brute_analogy(
+        subword_space, "man", "king", "goverment", 2, "3cosadd"
+    )[0]
+    result = runner.invoke(main, ["-q", "odd-one-out", path, "goverment", "king", "queen"])
+    assert result.exit_code == 0, result.output

@@ -141,15 +141,12 @@ class Space:
 
         A space with sub-word buckets (fastText) also answers for ids it does not hold.
         """
-        try:
+        if "subwords" not in self.extras or item in self or not isinstance(item, str):
             return np.asarray(self._vectors[self.index(item)])
-        except UnknownIdError:
-            if "subwords" not in self.extras:
-                raise
-            # a fastText space answers for ids it does not hold, from its sub-word buckets
-            from ._subwords import subword_vector
+        # a fastText space answers for ids it does not hold, from its sub-word buckets
+        from ._subwords import subword_vector
 
-            return subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self.ids)
+        return subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self.ids)
 
     def __getitem__(self, item: str) -> np.ndarray:
         return self.vector(item)
@@ -255,9 +252,26 @@ class Space:
         if not items:
             raise EmbspaceError("no queries given")
         if all(isinstance(i, str) for i in items):
-            rows = self.indices(items)
-            return False, np.asarray(self._vectors[rows], dtype=np.float32), rows
+            if "subwords" not in self.extras:
+                rows = self.indices(items)
+                return False, np.asarray(self._vectors[rows], dtype=np.float32), rows
+            rows, vectors = self._rows_and_vectors(items)
+            return False, vectors, rows
         return self.query_vectors(np.asarray(items, dtype=np.float32))
+
+    def _rows_and_vectors(self, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers (-1 for an id the space does not hold) and vectors (q, dim) float32 of `items`;
+        unheld ids get their vector from the space's sub-word buckets (fastText) or raise UnknownIdError."""
+        rows = np.fromiter((self._row_or_missing(i) for i in items), dtype=np.int64, count=len(items))
+        vectors = np.empty((len(items), self.dim), dtype=np.float32)
+        held = rows >= 0
+        vectors[held] = self._vectors[rows[held]]
+        for j in np.flatnonzero(~held):
+            vectors[j] = self.vector(items[j])
+        return rows, vectors
+
+    def _row_or_missing(self, item: str) -> int:
+        return self.index(item) if item in self else -1  # no close spellings looked up for a miss
 
     def similarity(self, a: str, b: str, metric: str | None = None) -> float:
         """Similarity of two ids (cosine by default; distance for euclidean)."""
@@ -272,10 +286,16 @@ class Space:
         """
         if self.n < 4:
             raise EmbspaceError("an analogy needs a space of at least 4 items")
-        rows = [np.array([self.index(w)]) for w in (a, b, c)]
-        idx, scores = search.analogy_topk(
-            self._vectors, *rows, k=k, method=method, restrict=restrict, sq_norms=self.sq_norms()
-        )
+        words = (a, b, c)
+        if "subwords" in self.extras and not all(w in self for w in words):
+            # fastText: unseen words get sub-word vectors, as gensim's most_similar answers for them
+            rows, vectors = self._rows_and_vectors(words)
+            idx, scores = _analogy_of_vectors(self._vectors, self.sq_norms(), rows, vectors, k, method, restrict)
+        else:
+            rows = [np.array([self.index(w)]) for w in words]
+            idx, scores = search.analogy_topk(
+                self._vectors, *rows, k=k, method=method, restrict=restrict, sq_norms=self.sq_norms()
+            )
         return [Neighbor(self._ids[i], float(s)) for i, s in zip(idx[0], scores[0])]
 
     def doesnt_match(self, items: Sequence[str]) -> str:
@@ -283,7 +303,41 @@ class Space:
         items = list(items)
         if len(items) < 3:
             raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(items)}")
-        return items[search.odd_one_out(np.asarray(self._vectors[self.indices(items)], dtype=np.float32))]
+        return items[search.odd_one_out(self.query_vectors(items)[1])]
+
+
+def _analogy_of_vectors(
+    vectors: np.ndarray,
+    sq_norms: np.ndarray,
+    rows: np.ndarray,
+    query: np.ndarray,
+    k: int,
+    method: str,
+    restrict: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`search.analogy_topk` for one question given as vectors a, b, c (`query`, shape (3, dim)), the
+    same scores; `rows` (3,) holds their rows (-1 where the space does not hold the word), never returned."""
+    if method not in search.ANALOGY_METHODS:
+        raise EmbspaceError(f"unknown analogy method {method!r}; choose one of {', '.join(search.ANALOGY_METHODS)}")
+    n_rows = min(vectors.shape[0], restrict or vectors.shape[0])
+    if n_rows < 4:
+        raise EmbspaceError("an analogy needs a space of at least 4 items")
+    unit_abc = search.unit(np.asarray(query, dtype=np.float32))
+    if method == "3cosadd":  # cos(x, b - a + c) of unit a, b, c: a plain cosine search
+        target = (unit_abc[1] - unit_abc[0] + unit_abc[2])[None, :]
+        return search.topk(
+            vectors, target, min(k, n_rows - 3), "cosine", exclude=rows[None, :], restrict=n_rows, sq_norms=sq_norms
+        )
+    inv = np.zeros_like(sq_norms)
+    np.divide(1.0, np.sqrt(sq_norms), out=inv, where=sq_norms > 0)
+
+    def score(qs: slice, r0: int, r1: int) -> np.ndarray:  # 3CosMul as search.analogy_topk scores it
+        cos = unit_abc @ np.asarray(vectors[r0:r1]).T
+        cos *= inv[r0:r1]
+        cos += 1.0
+        return (0.5 * cos[1] * cos[2] / (cos[0] + 2 * search._COSMUL_EPS))[None, :].astype(np.float32)
+
+    return search.topk_blocks(score, 1, n_rows, min(k, n_rows - 3), exclude=rows[None, :])
 
 
 def _as_float32_matrix(vectors: Any) -> np.ndarray:
