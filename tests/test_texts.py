@@ -259,3 +259,36 @@ def test_query_on_space_whose_model_is_not_installed(tmp_path):
     words = embspace.Space(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
     embspace.save(words, tmp_path / "w.space")
     _fails(["search", str(tmp_path / "w.space"), "a query"], "not built from texts")
+
+
+def test_search_refuses_empty_queries_and_queries_with_no_known_word(tmp_path, monkeypatch):
+    texts = ["the cat sat on the mat", "dogs chase cats", "stocks fell sharply", "markets rallied on monday"]
+    embspace.save(build_texts(texts, model="tfidf-svd", dim=2), tmp_path / "lsa.space")
+    path = str(tmp_path / "lsa.space")
+    for query in ["", "   "]:
+        _fails(["search", path, query, "-k", "2"], "the query is empty")
+    _fails(
+        ["search", path, "xyzzy qwerty", "-k", "2"], "'xyzzy qwerty' has no word", "'tfidf-svd' knows", "vocabulary of"
+    )
+    ok = CliRunner().invoke(main, ["-q", "search", path, "stocks fell", "-k", "2", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["results"][0]["text"] == "stocks fell sharply"
+
+    # the shared path: any encoder, any caller of encode_queries
+    from embspace.texts import _encoders
+    from embspace.texts._encoder_base import Encoder
+
+    space = embspace.load(path)
+    assert _encoders.encode_queries(space, "stocks").shape == (1, space.dim)  # one string is one query
+    with pytest.raises(embspace.EmbspaceError, match=r"query 2 of 3 \(' '\) is empty"):
+        _encoders.encode_queries(space, ["cats", " ", "dogs"])
+
+    class Zeros(Encoder):
+        name, dim = "zeros", 2
+
+        def encode(self, texts, batch_size=None):
+            return np.zeros((len(texts), self.dim), dtype=np.float32)
+
+    monkeypatch.setattr(_encoders, "encoder_for", lambda space: Zeros())
+    with pytest.raises(embspace.EmbspaceError, match="the query 'cats' has no word that this space's encoder 'zeros'"):
+        _encoders.encode_queries(space, ["cats"])

@@ -128,6 +128,8 @@ def search(space_path, query, k, by_id, exact, as_json):
       embspace search questions.space "who wrote hamlet" -k 5
       embspace search questions.space 17 --id --json
     """
+    if not query.strip():
+        raise click.ClickException("the query is empty; give a text to search for (or an id with --id)")
     space = open_space(space_path)
     index, how = _index_for(space, exact)
     if by_id:

@@ -392,8 +392,39 @@ def encoder_for(space) -> Encoder:
 
 
 def encode_queries(space, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-    """Encode `texts` with the encoder recorded in `space`; shape (len(texts), space.dim), float32."""
-    vectors = encoder_for(space).encode(list(texts), batch_size=batch_size)
+    """Encode `texts` with the encoder recorded in `space`; shape (len(texts), space.dim), float32.
+
+    A query must give the search a direction: an empty or blank text, or one the encoder turns into a
+    zero vector (a tfidf-svd space that knows none of its words), raises EmbspaceError instead of
+    returning rows that would all score 0 against every item, in arbitrary order.
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)  # one query as a plain string, not its letters
+    if not texts:
+        raise EmbspaceError("no query to encode; give a list of one or more texts")
+    blank = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if blank:
+        raise EmbspaceError(f"{_which(blank, texts)} is empty; a query needs some words")
+    encoder = encoder_for(space)
+    vectors = encoder.encode(texts, batch_size=batch_size)
     if vectors.shape[1] != space.dim:
         raise EmbspaceError(f"the encoder gives {vectors.shape[1]}-d vectors but the space holds {space.dim}-d ones")
+    zero = np.flatnonzero(~(np.abs(vectors) > 0).any(axis=1))  # all zeros (or NaN): no direction to search in
+    if zero.size:
+        known = getattr(encoder, "vocabulary_", None)
+        vocabulary = f" (its vocabulary of {len(known):,} words, from the texts it was built on)" if known else ""
+        raise EmbspaceError(
+            f"{_which(zero.tolist(), texts)} has no word that this space's encoder {encoder.name!r} knows"
+            f"{vocabulary}, so it gives no direction to search in; use other words"
+        )
     return vectors
+
+
+def _which(rows: list[int], texts: list[str]) -> str:
+    """'the query' / 'query 3 of 5 ('...')' for an error message, naming the first bad one."""
+    i = rows[0]
+    shown = texts[i] if isinstance(texts[i], str) else type(texts[i]).__name__
+    shown = shown if len(shown) <= 60 else shown[:59] + "…"
+    if len(texts) == 1:
+        return f"the query {shown!r}"
+    more = f" (and {len(rows) - 1:,} more)" if len(rows) > 1 else ""
+    return f"query {i + 1} of {len(texts):,} ({shown!r}){more}"
