@@ -219,3 +219,23 @@ def test_old_builder_names_warn_and_still_work():
             assert getattr(old, name) is new
     with pytest.raises(AttributeError):
         old.no_such_builder  # noqa: B018
+
+
+def test_build_takes_one_path_or_sentences_in_memory(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    one = build_words(CORPUS[0], "ppmi-svd", dim=20, min_count=20)  # a str, not its characters
+    assert one.n > 500 and one.info["corpus"]["files"][0]["path"] == CORPUS[0]
+    assert build_words(Path(CORPUS[0]), "ppmi-svd", dim=20, min_count=20).ids == one.ids
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    tokens = [list(rng.choice(words, size=8)) for _ in range(300)]  # gensim's `sentences`
+    for method in ("sgns", "glove"):
+        space = build_words(tokens, method, dim=8, min_count=1, epochs=1, workers=1)
+        assert set(space.ids) == set(words) and space.info["corpus"]["in_memory"] == "tokens"
+    texts = [" ".join(t).upper() for t in tokens]  # strings: tokenised (and case-folded) like file text
+    space = build_words(texts, "ppmi-svd", dim=8, min_count=1)
+    assert set(space.ids) == set(words) and space.info["corpus"]["sentences"] == 300
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EmbspaceError, match="corpus path not found: corpus.txt"):
+        build_words("corpus.txt", "glove")

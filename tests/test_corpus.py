@@ -401,3 +401,48 @@ def test_build_encoded_matches_build_and_encode_in_one_pass(tmp_path, monkeypatc
     with pytest.raises(EmbspaceError, match="no tokens"):
         Vocab.build_encoded(Corpus([empty]))
     assert not [p for p in os.listdir(tmp_path) if p.startswith("embspace-ids-")]
+
+
+# ---- one door for every corpus: a path, many paths, sentences in memory ----------------------------
+def test_open_corpus_takes_one_path_many_paths_or_sentences(tmp_path, monkeypatch):
+    from embspace.words._corpus_memory import open_corpus
+
+    path = write(tmp_path / "a.txt", TEXT)
+    monkeypatch.chdir(tmp_path)
+    for one in (str(path), path, "a.txt", [str(path)], (path,)):  # never the characters of a string
+        corpus = open_corpus(one)
+        assert [p.resolve() for p in corpus.paths] == [path.resolve()]
+        assert list(corpus) == SENTENCES
+    tokens = [["The", "Cat"], ["a", "dog", ""], ["Café"]]
+    assert list(open_corpus(tokens)) == [["the", "cat"], ["a", "dog"], ["café"]]  # kept, case-folded like text
+    assert list(open_corpus(tokens, tokenizer=Tokenizer(lowercase=False)))[0] == ["The", "Cat"]
+    texts = ["The cat sat on the mat.", "The dog ate the cat's food!", "  ", "A third line, with the end"]
+    assert list(open_corpus(texts)) == SENTENCES  # strings go through the tokenizer, as file lines do
+    assert list(open_corpus(iter(texts))) == SENTENCES  # a generator: one pass is enough for a build
+    assert list(open_corpus(tuple(tuple(s) for s in SENTENCES))) == SENTENCES
+    corpus = open_corpus(iter(tokens))
+    list(corpus)
+    with pytest.raises(EmbspaceError, match="generator, which can be read only once"):
+        list(corpus)
+
+
+@pytest.mark.parametrize(
+    "source, match",
+    [
+        ("nope.txt", "corpus path not found: nope.txt; for sentences in memory pass lists of tokens"),
+        (["nope.txt"], "corpus path not found"),
+        ([], "no corpus given"),
+        (42, "got int"),
+        (b"the cat", "got bytes"),
+        ([["the", "cat"], "a dog"], "sentence 1 is a str; the corpus began with lists of tokens"),
+        ([["the", 3]], "sentence 0 holds a int"),
+        ([["new york", "city"]], "join the words of a phrase with '_'"),
+        ([[], [""]], "holds no tokens"),
+    ],
+)
+def test_open_corpus_refuses_what_it_cannot_read(tmp_path, monkeypatch, source, match):
+    from embspace.words._corpus_memory import open_corpus
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EmbspaceError, match=match):
+        list(open_corpus(source))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -127,11 +126,16 @@ class WordParams:
         return [f.name for f in fields(cls)]
 
 
-def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: WordParams | None = None, **knobs) -> Space:
-    """Train a word space on the text files / folders / archives / Wikipedia dumps in `paths`.
+def build(paths, method: str = "sgns", params: WordParams | None = None, **knobs) -> Space:
+    """Train a word space on a corpus: files, folders, archives, Wikipedia dumps, or sentences in memory.
 
     Parameters
     ----------
+    paths : path, list of paths, or sentences
+        The corpus. One path (str or PathLike) or many: text files, folders, ``.gz``/``.bz2``/
+        ``.xz``/``.zip`` archives, MediaWiki XML dumps. Or sentences in memory, as gensim takes
+        them: lists of tokens (``[["the", "cat", "sat"], ...]``, kept as given but case-folded unless
+        ``lowercase=False``), or strings (``["The cat sat.", ...]``, tokenised like file text).
     method : {"sgns", "cbow", "fasttext", "glove", "ppmi-svd"}
     params : WordParams, optional; or the same names as keyword arguments (`dim=300, window=2`).
 
@@ -148,11 +152,10 @@ def build(paths: Sequence[str | os.PathLike], method: str = "sgns", params: Word
         setattr(params, name, value)
     params = params.resolve(method)
 
-    from ._corpus import Corpus, Tokenizer
+    from ._corpus import Tokenizer
+    from ._corpus_memory import open_corpus
 
-    corpus = Corpus(
-        list(paths), tokenizer=Tokenizer(lowercase=params.lowercase), encoding_errors=params.encoding_errors
-    )
+    corpus = open_corpus(paths, tokenizer=Tokenizer(lowercase=params.lowercase), encoding_errors=params.encoding_errors)
     start = time.perf_counter()
     trainer = {
         "sgns": _train_word2vec,
