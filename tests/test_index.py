@@ -89,7 +89,36 @@ def test_index_bad_input(small_space, tmp_path):
         AnnIndex("annoy")
     with pytest.raises(EmbspaceError, match="not fitted yet"):
         AnnIndex("hnsw").search(np.zeros((1, 8), dtype=np.float32))
-    with pytest.raises(EmbspaceError, match="at least 1,000 rows"):
+    with pytest.raises(EmbspaceError, match="at least 10,000 rows"):
         AnnIndex("ivfpq").fit(small_space)
     result = CliRunner().invoke(main, ["index", str(tmp_path / "missing.space")])
     assert result.exit_code == 1 and "no such space" in result.output
+
+
+def test_ivfpq_refuses_small_spaces_in_one_line_and_keeps_faiss_quiet(glove_small, tmp_path, capfd):
+    """Issue 11 #10: on 3,000 rows IVF-PQ printed FAISS's clustering warnings (one per quantiser, from
+    C++ on fd 2, even with -q), took long to train and was slower than exact search."""
+    small = glove_small.head(3000)
+    with pytest.raises(EmbspaceError) as raised:
+        AnnIndex("ivfpq").fit(small)
+    message = str(raised.value)
+    assert "\n" not in message and "at least 10,000 rows" in message and "--kind hnsw" in message
+    assert "3,000 rows" in message
+    path = tmp_path / "small.space"
+    embspace.save(small, path)
+    capfd.readouterr()
+    result = CliRunner().invoke(main, ["-q", "index", str(path), "--kind", "ivfpq"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and "--kind hnsw" in result.output
+    assert "WARNING" not in capfd.readouterr().err
+
+
+def test_ivfpq_chooses_nlist_from_n_and_trains_without_faiss_warnings(glove_small, capfd):
+    n = glove_small.n
+    capfd.readouterr()
+    index = AnnIndex("ivfpq").fit(glove_small)
+    err = capfd.readouterr().err
+    assert "WARNING" not in err and "clustering" not in err, err[:300]
+    assert index.nlist * 39 <= n and index.nlist <= 16 * np.sqrt(n)  # FAISS's guidance
+    assert glove_small.dim % index.pq_m == 0
+    with pytest.raises(EmbspaceError, match=r"nlist=1000 needs at least 39,000 rows.*choose nlist <= 512"):
+        AnnIndex("ivfpq", nlist=1000).fit(glove_small)

@@ -8,8 +8,10 @@ altered or whose vectors changed; the cure is to rebuild it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field, fields
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._files import sha256_file
+from ._install import install_hint
 from .errors import EmbspaceError
 from .search import METRICS, Neighbor, unit
 from .space import Space
@@ -27,7 +30,11 @@ KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_DIR = "index"
 INDEX_FILE = "index.faiss"
 INDEX_META = "index.json"
-INSTALL = "pip install 'embspace[texts]'"
+INSTALL = install_hint("texts")
+PQ_BITS = 8  # bits per sub-quantiser code: 256 centroids per sub-space
+PQ_CENTROIDS = 1 << PQ_BITS
+MIN_POINTS_PER_CENTROID = 39  # FAISS's k-means warns below this many training points per centroid
+IVFPQ_MIN_ROWS = 10_000  # 256 PQ centroids x 39 points, rounded: below this use hnsw or exact search
 
 
 class StaleIndexError(EmbspaceError):
@@ -104,23 +111,7 @@ class AnnIndex:
             index = faiss.IndexHNSWFlat(dim, self.m, faiss_metric)
             index.hnsw.efConstruction = self.ef_construction
         else:
-            if n < 1000:
-                raise EmbspaceError(
-                    f"an ivfpq index needs at least 1,000 rows to train its quantisers; the space "
-                    f"has {n:,}; use --kind hnsw or flat"
-                )
-            self.nlist = self.nlist or int(max(1, min(4 * np.sqrt(n), n // 39)))
-            self.pq_m = self.pq_m or _default_pq_m(dim)
-            if dim % self.pq_m:
-                raise EmbspaceError(f"pq_m={self.pq_m} does not divide the dimension {dim}; choose a divisor of {dim}")
-            quantizer = faiss.IndexFlatIP(dim) if ip else faiss.IndexFlatL2(dim)
-            index = faiss.IndexIVFPQ(quantizer, dim, self.nlist, self.pq_m, 8, faiss_metric)
-            index.cp.seed = self.seed
-            sample = _sample_rows(n, min(n, max(256 * 39, 50 * self.nlist)), self.seed)
-            try:
-                index.train(self._prepared(space, sample))
-            except RuntimeError as exc:
-                raise EmbspaceError(f"cannot train the ivfpq index: {str(exc).splitlines()[-1][:200]}") from None
+            index = self._ivfpq(space, faiss, faiss_metric)
         step = 1 << 16
         for s in range(0, n, step):
             index.add(self._prepared(space, np.arange(s, min(n, s + step))))
@@ -128,6 +119,47 @@ class AnnIndex:
         self._space = space
         self.stats_ = {"build_seconds": round(time.perf_counter() - start, 3), "n": n, "dim": dim}
         return self
+
+    def _ivfpq(self, space: Space, faiss, faiss_metric):
+        """A trained IVF-PQ index with `nlist` and `pq_m` chosen from the size of the space.
+
+        FAISS's k-means wants at least 39 training points per centroid and warns (from C++, on the
+        process's stderr) for every quantiser that gets fewer; an 8-bit product quantiser has 256
+        centroids per sub-space. Below `IVFPQ_MIN_ROWS` rows the quantisers cannot be trained well and
+        exact search over so few rows is as fast anyway, so the index is refused with advice instead.
+        """
+        n, dim = space.n, space.dim
+        if n < IVFPQ_MIN_ROWS:
+            raise EmbspaceError(
+                f"an ivfpq index needs at least {IVFPQ_MIN_ROWS:,} rows (its quantisers train on "
+                f"{MIN_POINTS_PER_CENTROID} points per centroid) and cannot beat exact search below that; "
+                f"use --kind hnsw, or no index (exact search), for {n:,} rows"
+            )
+        self.nlist = self.nlist or _default_nlist(n)
+        if self.nlist * MIN_POINTS_PER_CENTROID > n:
+            raise EmbspaceError(
+                f"nlist={self.nlist} needs at least {self.nlist * MIN_POINTS_PER_CENTROID:,} rows to train "
+                f"({MIN_POINTS_PER_CENTROID} per list); the space has {n:,}: choose nlist <= "
+                f"{n // MIN_POINTS_PER_CENTROID:,} or leave it out"
+            )
+        self.pq_m = self.pq_m or _default_pq_m(dim)
+        if dim % self.pq_m:
+            raise EmbspaceError(f"pq_m={self.pq_m} does not divide the dimension {dim}; choose a divisor of {dim}")
+        quantizer = faiss.IndexFlatIP(dim) if faiss_metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(dim)
+        index = faiss.IndexIVFPQ(quantizer, dim, self.nlist, self.pq_m, PQ_BITS, faiss_metric)
+        index.cp.seed = self.seed
+        index.cp.verbose = False
+        index.pq.cp.verbose = False
+        index.pq.cp.niter = 10  # as the coarse quantiser; candidates are re-scored exactly, recall holds
+        index.verbose = False
+        size = max(PQ_CENTROIDS * MIN_POINTS_PER_CENTROID, 50 * self.nlist)
+        sample = _sample_rows(n, min(n, size), self.seed)
+        try:
+            with _quiet_stderr():  # FAISS prints clustering warnings from C++ straight to fd 2
+                index.train(self._prepared(space, sample))
+        except RuntimeError as exc:
+            raise EmbspaceError(f"cannot train the ivfpq index: {str(exc).splitlines()[-1][:200]}") from None
+        return index
 
     def _prepared(self, space: Space, rows: np.ndarray) -> np.ndarray:
         block = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
@@ -218,6 +250,30 @@ class AnnIndex:
         }
         self.stats_.update(out)
         return out
+
+
+def _default_nlist(n: int) -> int:
+    """FAISS's guidance: 4·sqrt(n) to 16·sqrt(n) inverted lists, as long as each keeps 39 training points."""
+    return int(max(1, min(4 * np.sqrt(n), n // MIN_POINTS_PER_CENTROID)))
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send what C++ code writes to file descriptor 2 to /dev/null for the duration (Python's own
+    ``sys.stderr`` is flushed first so nothing already written is lost)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (embedded interpreters): nothing to hide
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _default_pq_m(dim: int) -> int:
