@@ -134,3 +134,39 @@ def test_help_has_examples():
     for verb in ["import", "export", "info", "neighbors", "analogy", "similarity", "evaluate", "demo"]:
         out = run(verb, "--help")
         assert out.exit_code == 0 and "Example" in out.output, verb
+
+
+def test_demo_leaves_a_glove_space_link_and_prints_commands_that_run(space_path, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    out = run("demo", "--no-serve", "--quick", "--space", space_path)
+    assert out.exit_code == 0, out.output
+    link = tmp_path / "glove.space"
+    assert link.is_symlink() and link.resolve() == Path(space_path).resolve()
+    assert "linked as ./glove.space" in out.output and f"the space is at {Path(space_path).resolve()}" in out.output
+    assert "neighbors glove.space king -k 5" in out.output
+    assert "prince" in run("neighbors", "glove.space", "king", "-k", "1").output  # as the help examples say
+    assert run("demo", "--no-serve", "--quick", "--space", space_path).exit_code == 0  # the link stays
+    link.unlink()
+    link.mkdir()  # a name taken by something else is left alone; the commands then use the full path
+    out = run("demo", "--no-serve", "--quick", "--space", space_path)
+    assert out.exit_code == 0 and link.is_dir() and not link.is_symlink()
+    assert "left as it is" in out.output and f"neighbors {Path(space_path).resolve()} king" in out.output
+    assert "glove.space" in run("--help").output and "demo" in run("--help").output
+
+
+def test_install_hints_work_from_a_checkout():
+    """embspace is not on PyPI: `pip install 'embspace[x]'` finds nothing; from a checkout it is `-e`."""
+    import re
+    from pathlib import Path
+
+    from embspace._install import install_hint
+
+    root = Path(__file__).resolve().parents[1]
+    assert install_hint("texts") == f"pip install -e '{root}[texts]'"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    lines = [line for line in readme.splitlines() if "pip install" in line]
+    assert lines and all(re.search(r"pip install -e '\.\[[a-z,]+\]'", line) for line in lines), lines
+    stale = [p for p in (root / "src").rglob("*.py") if "pip install 'embspace[" in p.read_text(encoding="utf-8")]
+    assert not stale, stale

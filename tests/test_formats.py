@@ -189,7 +189,7 @@ def test_from_preallocated_keyedvectors_skips_placeholder_rows(KeyedVectors):
 
 def test_missing_gensim_names_the_extra(tiny, monkeypatch):
     monkeypatch.setitem(sys.modules, "gensim.models", None)
-    with pytest.raises(EmbspaceError, match=r"pip install 'embspace\[gensim\]'"):
+    with pytest.raises(EmbspaceError, match=r"pip install -e '.*\[gensim\]'"):
         to_keyedvectors(tiny)
 
 

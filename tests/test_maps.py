@@ -149,7 +149,7 @@ def test_bad_requests_say_what_to_do(glove_small, call, message):
 
 def test_a_missing_library_names_the_extra(glove_small, monkeypatch):
     monkeypatch.setitem(sys.modules, "openTSNE", None)
-    with pytest.raises(EmbspaceError, match=re.escape("pip install 'embspace[explore]'")):
+    with pytest.raises(EmbspaceError, match=r"pip install -e '.*\[explore\]'"):
         make_map(glove_small, "tsne", sample=200)
 
 

@@ -402,7 +402,7 @@ def test_importing_the_explorer_loads_no_web_library():
 
 def test_a_missing_library_names_the_extra(spaces, monkeypatch):
     monkeypatch.setitem(sys.modules, "starlette.applications", None)
-    with pytest.raises(embspace.EmbspaceError, match=r"pip install 'embspace\[explore\]'"):
+    with pytest.raises(embspace.EmbspaceError, match=r"pip install -e '.*\[explore\]'"):
         create_app(list(spaces))
 
 

@@ -254,7 +254,8 @@ def test_query_on_space_whose_model_is_not_installed(tmp_path):
         ["search", str(tmp_path / "x.space"), "a query"],
         "e5-base",
         "embspace-not-installed-model",
-        "pip install 'embspace[texts]'",
+        "pip install -e '",
+        "[texts]'",
     )
     words = embspace.Space(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
     embspace.save(words, tmp_path / "w.space")

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ._install import install_hint
 from .errors import EmbspaceError, UnknownIdError, close_matches
 
 
@@ -28,7 +29,7 @@ def subword_vector(word: str, buckets: np.ndarray, config: Mapping, ids: Sequenc
     try:
         from gensim.models.fasttext import ft_ngram_hashes
     except ImportError:
-        raise EmbspaceError("vectors for unseen words need gensim: pip install 'embspace[gensim]'") from None
+        raise EmbspaceError(f"vectors for unseen words need gensim: {install_hint('gensim')}") from None
     try:
         hashes = ft_ngram_hashes(word, config["min_n"], config["max_n"], config["buckets"])
     except KeyError as exc:

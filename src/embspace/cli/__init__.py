@@ -34,8 +34,7 @@ def main(quiet: bool) -> None:
 
     \b
     Examples:
-      embspace demo --no-serve
-      embspace import glove.6B.50d.txt --format glove -o glove.space
+      embspace demo --no-serve       # GloVe 6B 50d, left here as the link glove.space
       embspace neighbors glove.space king -k 5
       embspace analogy glove.space man king woman
       embspace evaluate glove.space

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import time
+from pathlib import Path
 
 import click
 
 from ._output import table
 
 DEMO_WORDS = 50_000
+LINK = "glove.space"  # the name every `--help` example and the README use
 
 
 @click.command("demo")
@@ -19,6 +24,9 @@ DEMO_WORDS = 50_000
     help="Where to keep the GloVe space (default: $EMBSPACE_HOME or ~/.cache/embspace/glove-6b-50d.space).",
 )
 @click.option("--quick", is_flag=True, help="Skip the report card.")
+@click.option(
+    "--no-link", is_flag=True, help=f"Leave no {LINK} link in the current folder (the examples' name for the space)."
+)
 @click.option(
     "--map",
     "map_method",
@@ -42,9 +50,12 @@ DEMO_WORDS = 50_000
     show_default=True,
     help="Port of the explorer (0 picks a free one).",
 )
-def demo(no_serve, space_path, quick, map_method, map_words, port):
+def demo(no_serve, space_path, quick, no_link, map_method, map_words, port):
     """Open the GloVe 6B 50-d space (made once from PyPI), search it, print its report card, then
     serve the web explorer on it with a map of the 50,000 most frequent words.
+
+    It leaves a link glove.space in the current folder (unless something has that name already, or
+    --no-link), so the examples of every `embspace VERB --help` run as written.
 
     The maps are drawn once (UMAP of 50,000 words: a minute or two on two cores) and cached in
     the space folder; later runs start the explorer at once.
@@ -91,6 +102,7 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
         results = report_card(space)
         click.echo(format_table(results))
         click.echo(f"(report card in {time.perf_counter() - start:.1f} s)")
+    _your_turn(path, None if no_link else _link(path))
     if no_serve:
         return
     click.echo("\n== the web explorer\n")
@@ -106,6 +118,58 @@ def demo(no_serve, space_path, quick, map_method, map_words, port):
 
     click.echo("\nOpen the address below; search a word, click a point for its true neighbours.")
     serve([path], port=port, echo=click.echo)
+
+
+def _link(path: str) -> str | None:
+    """Point ./glove.space at the demo space; None if that name is taken by something else or links fail."""
+    target = Path(path).expanduser().resolve()
+    link = Path(LINK)
+    if link.is_symlink() and link.resolve() == target:
+        return LINK
+    if link.is_symlink() or link.exists():
+        click.echo(f"note: {LINK} exists here and is not a link to {target}; left as it is", err=True)
+        return None
+    try:
+        link.symlink_to(target, target_is_directory=True)
+    except OSError as exc:
+        click.echo(f"note: could not make the link {LINK} here ({exc.strerror}); use the path below", err=True)
+        return None
+    return LINK
+
+
+def _your_turn(path: str, link: str | None) -> None:
+    """Commands a user can paste: the space by its link (or full path), the CLI as it is found here."""
+    where = Path(path).expanduser().resolve()
+    shown = link or _home_relative(where)
+    click.echo(f"\n== your turn: the space is at {_home_relative(where)}" + (f", linked as ./{link}" if link else ""))
+    click.echo()
+    cli = _cli_command()
+    for example in (
+        f"neighbors {shown} king -k 5",
+        f"analogy {shown} man king woman",
+        f"similarity {shown} coffee tea",
+        f"evaluate {shown} --pairs simlex999",
+        f"map {shown} --method pca -o glove-pca.png",
+        "--help",
+    ):
+        click.echo(f"  {cli} {example}")
+
+
+def _home_relative(path: Path) -> str:
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
+def _cli_command() -> str:
+    """`embspace` when that is on PATH, else the script beside this Python (.venv/bin/embspace)."""
+    here = Path(sys.executable).parent / "embspace"
+    found = shutil.which("embspace")
+    if not here.is_file() or (found and Path(found).resolve() == here.resolve()):
+        return "embspace"
+    try:
+        return os.path.relpath(here) if here.is_relative_to(Path.cwd()) else str(here)
+    except ValueError:
+        return str(here)
 
 
 def _map(path: str, method: str, dims: int, sample: int | None):

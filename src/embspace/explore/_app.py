@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .._install import install_hint
 from ..errors import EmbspaceError, UnknownIdError
 from . import _views
 from ._guard import Guard, allowed_hosts
 from ._jobs import Jobs
 from ._served import ServedSpace
 
-EXTRA_HINT = "pip install 'embspace[explore]'"
+EXTRA_HINT = install_hint("explore")
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",

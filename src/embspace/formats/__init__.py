@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .._files import atomic_files, finish
+from .._install import install_hint
 from ..errors import EmbspaceError, FormatError, SpaceError
 from ..space import Space
 from . import _arrays as arrays
@@ -193,7 +194,7 @@ def _gensim_keyedvectors():
     try:
         from gensim.models import KeyedVectors
     except ImportError:
-        raise EmbspaceError("gensim is not installed; run: pip install 'embspace[gensim]'") from None
+        raise EmbspaceError(f"gensim is not installed; run: {install_hint('gensim')}") from None
     return KeyedVectors
 
 

@@ -5,7 +5,7 @@
 >>> m.coords.shape, m.trust["trustworthiness"]                     # doctest: +SKIP
 
 The libraries (scikit-learn, openTSNE, umap-learn, matplotlib) load only when a map is drawn;
-install them with ``pip install 'embspace[explore]'``.
+install them with ``pip install -e '.[explore]'`` in the embspace checkout.
 """
 
 from ._cache import StaleMapError, get_or_make_map, list_maps, load_map, save_map

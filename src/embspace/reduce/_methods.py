@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from .._install import install_hint
 from ..errors import EmbspaceError
 
 Progress = Callable[[float, str], None]
-EXTRA_HINT = "pip install 'embspace[explore]'"
+EXTRA_HINT = install_hint("explore")
 
 
 class Reducer:

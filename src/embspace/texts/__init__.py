@@ -9,7 +9,7 @@
 `encode_queries` puts new texts into an existing text space with the encoder its manifest names,
 and `encoder_for` is that encoder (what the search and evaluate verbs ask this package for).
 torch, sentence-transformers and onnxruntime load only when an encoder needs them; install them
-with ``pip install 'embspace[texts]'``.
+with ``pip install -e '.[texts]'`` in the embspace checkout.
 """
 
 from ._build import build

