@@ -239,3 +239,30 @@ def test_build_takes_one_path_or_sentences_in_memory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(EmbspaceError, match="corpus path not found: corpus.txt"):
         build_words("corpus.txt", "glove")
+
+
+def test_undecodable_bytes_are_said_in_the_words_of_the_caller(tmp_path):
+    rng = np.random.default_rng(1)
+    lines = [" ".join(rng.choice(["café", "crème", "thé", "lait", "pain", "eau"], size=8)) for _ in range(50)]
+    text = "\n".join(lines) + "\n"
+    latin1, utf8 = tmp_path / "latin1.txt", tmp_path / "utf8.txt"
+    latin1.write_bytes(text.encode("latin-1"))
+    utf8.write_text(text, encoding="utf-8")
+    bad = sum(ch in "éè" for ch in text)
+    args = ("--method", "ppmi-svd", "--dim", "2", "--min-count", "1")
+    proc = _cli("build", "words", str(latin1), *args, "-o", str(tmp_path / "l.space"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"note: {bad} undecodable bytes in {latin1} were replaced (U+FFFD); --encoding-errors strict" in proc.stderr
+    assert "Warning" not in proc.stderr
+    proc = _cli("build", "words", str(latin1), *args, "--encoding-errors", "strict", "-o", str(tmp_path / "s.space"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "not UTF-8 text: byte 0xe9" in proc.stderr and "--encoding-errors replace" in proc.stderr
+    assert "encoding_errors=" not in proc.stderr
+    proc = _cli("build", "words", str(utf8), *args, "-o", str(tmp_path / "u.space"))
+    assert proc.returncode == 0 and "note:" not in proc.stderr
+    assert {"café", "crème", "thé"} <= set(embspace.load(tmp_path / "u.space").ids)  # accents stay inside words
+    with pytest.warns(UserWarning, match=f"{bad} undecodable bytes in .* encoding_errors='strict' to refuse"):
+        space = build_words(str(latin1), "ppmi-svd", dim=2, min_count=1)
+    assert space.info["corpus"]["undecodable_bytes"] == {str(latin1): bad} and "caf" in space.ids
+    with pytest.raises(EmbspaceError, match="read it with encoding_errors='replace'"):
+        build_words(str(latin1), "ppmi-svd", dim=2, min_count=1, encoding_errors="strict")

@@ -446,3 +446,32 @@ def test_open_corpus_refuses_what_it_cannot_read(tmp_path, monkeypatch, source, 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(EmbspaceError, match=match):
         list(open_corpus(source))
+
+
+# ---- bytes that are not UTF-8 are counted, never dropped silently -----------------------------------
+def test_undecodable_bytes_are_counted_per_file(tmp_path):
+    latin1 = write(tmp_path / "latin1.txt", "café crème\nthé\n".encode("latin-1"))
+    good = write(tmp_path / "utf8.txt", "café crème\nthé\n")
+    member = tmp_path / "z.zip"
+    with zipfile.ZipFile(member, "w") as zf:
+        zf.writestr("a.txt", b"caf\xe9 \xff\xfe ok\n")
+    corpus = Corpus([latin1, good, member], encoding_errors="replace")
+    assert list(corpus)[:4] == [["caf", "cr", "me"], ["th"], ["café", "crème"], ["thé"]]
+    assert corpus.undecodable == {str(latin1): 3, f"{member}:a.txt": 3}
+    assert corpus.describe()["undecodable_bytes"] == corpus.undecodable
+    ignored = Corpus(latin1, encoding_errors="ignore")
+    assert list(ignored) == [["caf", "crme"], ["th"]] and ignored.undecodable == {str(latin1): 3}
+    clean = Corpus(good, encoding_errors="replace")
+    assert list(clean) == [["café", "crème"], ["thé"]] and clean.undecodable == {}
+    assert "undecodable_bytes" not in clean.describe()
+    # a legitimate U+FFFD in UTF-8 text is not a replaced byte
+    assert Corpus(write(tmp_path / "fffd.txt", "a \ufffd b\n"), encoding_errors="replace").count_tokens() == 2
+
+
+def test_undecodable_bytes_split_across_read_blocks_count_once(tmp_path, monkeypatch):
+    from embspace.words import _corpus_read
+
+    monkeypatch.setattr(_corpus_read, "BLOCK", 4)
+    data = "abc é xyz\n".encode() + b"\xc3" + b" tail\n"  # a lone lead byte after a character split by a block
+    corpus = Corpus(write(tmp_path / "a.txt", data), encoding_errors="replace")
+    assert list(corpus) == [["abc", "é", "xyz"], ["tail"]] and corpus.undecodable == {str(tmp_path / "a.txt"): 1}

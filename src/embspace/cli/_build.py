@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import click
 
+from ..errors import EmbspaceError
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
 
@@ -93,13 +95,18 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
     from ..store import save
     from ..words import WordParams
     from ..words import build as build_words
+    from ..words._corpus_read import undecodable_note
 
     check_writable_output(output, force)  # fail before training, not after
     params = WordParams(lowercase=not no_lowercase, **{k: v for k, v in knobs.items() if v is not None})
     start = time.perf_counter()
-    space = build_words(corpus, method, params)
+    space = _build_speaking_flags(build_words, corpus, method, params)
     save(space, output)
     info = space.info
+    undecodable = info["corpus"].get("undecodable_bytes")
+    if undecodable:
+        note = undecodable_note(undecodable, params.encoding_errors, "--encoding-errors strict")
+        click.echo(f"note: {note}", err=True)
     click.echo(
         f"wrote {output}: {space.n:,} words × {space.dim} ({method}) from {info['tokens']:,} tokens "
         f"in {time.perf_counter() - start:.1f} s",
@@ -109,6 +116,18 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
         from ..evaluate import format_table, report_card
 
         click.echo(format_table(report_card(space)))
+
+
+def _build_speaking_flags(build_words, corpus, method, params):
+    """`build_words`, with its messages about undecodable bytes in the CLI's words (flags, not keywords)."""
+    from ..words._corpus_read import UndecodableBytesWarning, UndecodableTextError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndecodableBytesWarning)  # said below, with the flag
+            return build_words(corpus, method, params)
+    except UndecodableTextError as exc:
+        raise EmbspaceError(exc.message("--encoding-errors replace")) from None
 
 
 @click.command("compare")

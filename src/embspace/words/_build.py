@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -186,6 +187,11 @@ def build(paths, method: str = "sgns", params: WordParams | None = None, **knobs
     }
     space = Space(words, vectors, meta={"count": [int(c) for c in counts]}, info=info, metric="cosine")
     space.extras.update(extras)
+    if corpus.undecodable:  # said, not dropped silently: latin-1 "café" reads as "caf" + U+FFFD
+        from ._corpus_read import UndecodableBytesWarning, undecodable_note
+
+        note = undecodable_note(corpus.undecodable, params.encoding_errors, "encoding_errors='strict'")
+        warnings.warn(note, UndecodableBytesWarning, stacklevel=2)
     return space
 
 

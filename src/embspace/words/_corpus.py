@@ -115,7 +115,8 @@ class Corpus:
         A line of more tokens is split into sentences of at most this many tokens.
     encoding_errors : {"strict", "replace", "ignore"}
         What to do with bytes that are not UTF-8: refuse the file, naming it and the offset (the
-        default), read them as U+FFFD (which splits a token there), or drop them.
+        default), read them as U+FFFD (which splits a token there), or drop them. Replaced or
+        dropped bytes are counted per file in `undecodable` (and in `describe()`).
 
     Each line is a sentence (a paragraph for wiki dumps); lines without tokens are skipped. A line
     longer than 1 Mi characters is read in pieces cut at spaces, so memory stays bounded.
@@ -145,6 +146,8 @@ class Corpus:
         self.max_sentence_length = max_sentence_length
         self.sources: list[Source] = discover(paths)
         self._hashes: dict[tuple, str] = {}
+        #: bytes that were not UTF-8, replaced or dropped, per file (or zip member) in the last pass
+        self.undecodable: dict[str, int] = {}
 
     @property
     def paths(self) -> list[Path]:
@@ -161,9 +164,15 @@ class Corpus:
 
     # ---- streams ---------------------------------------------------------------------------------
     def _batches(self, desc: str) -> Iterator[tuple[list[str], bool]]:
+        found: dict[str, int] = {}
+        self.undecodable = found  # a new pass counts afresh
+
+        def undecodable(name: str, count: int) -> None:
+            found[name] = found.get(name, 0) + count
+
         with progress(total=self.total_bytes, desc=desc, unit="B") as bar:
             for source in self.sources:
-                yield from read_batches(source, bar.update, self.encoding_errors)
+                yield from read_batches(source, bar.update, self.encoding_errors, undecodable)
 
     def texts(self) -> Iterator[str]:
         """The raw lines, without line ends (wiki dumps: paragraphs with markup stripped).
@@ -254,6 +263,7 @@ class Corpus:
             "tokenizer": self.tokenizer.to_dict(),
             "max_sentence_length": self.max_sentence_length,
             "encoding_errors": self.encoding_errors,
+            **({"undecodable_bytes": dict(self.undecodable)} if self.undecodable else {}),
         }
 
     def _sha256(self, source: Source) -> str:

@@ -110,6 +110,7 @@ class SentenceCorpus(Corpus):
         self.encoding_errors = "strict"  # nothing is decoded: the text is already str
         self.sources = []
         self._hashes = {}
+        self.undecodable = {}
         self._sentences = sentences
         self._one_shot = iter(sentences) is sentences
         self._read = False

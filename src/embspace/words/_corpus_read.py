@@ -13,6 +13,7 @@ import codecs
 import gzip
 import lzma
 import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -40,6 +41,63 @@ _WIKI_MARKS = tuple("<mediawiki".encode(codec) for codec in ("utf-8", "utf-16-le
 # next batch (it was cut because it grew past MAX_LINE_CHARS).
 LineBatch = tuple[list[str], bool]
 OnBytes = Callable[[int], None]
+OnUndecodable = Callable[[str, int], None]  # (file or member name, bytes replaced or dropped there)
+
+
+class UndecodableTextError(EmbspaceError):
+    """A corpus file holds bytes that are not UTF-8 and `encoding_errors` is "strict".
+
+    `str()` names the Python keyword that reads such files anyway; the CLI calls `message` with its flag.
+    """
+
+    def __init__(self, name: str, offset: int, byte: bytes):
+        self.name, self.offset, self.byte = name, offset, byte
+        super().__init__(self.message("encoding_errors='replace'"))
+
+    def message(self, how: str) -> str:
+        shown = f"byte 0x{self.byte[0]:02x}" if self.byte else "a truncated character"
+        return (
+            f"{self.name} is not UTF-8 text: {shown} near byte {self.offset:,}; "
+            f"re-save it as UTF-8, or read it with {how} (undecodable bytes become U+FFFD)"
+        )
+
+
+class UndecodableBytesWarning(UserWarning):
+    """Bytes that were not UTF-8 were replaced or dropped while a corpus was read."""
+
+
+def undecodable_note(counts: dict[str, int], errors: str, strict: str) -> str:
+    """One line saying how many bytes were replaced or dropped in which files, and how to refuse them.
+
+    `strict` names the setting that refuses them (``encoding_errors='strict'``, ``--encoding-errors strict``).
+    """
+    total = sum(counts.values())
+    done = "replaced (U+FFFD)" if errors == "replace" else "dropped"
+    were = "was" if total == 1 else "were"
+    if len(counts) == 1:
+        where = next(iter(counts))
+    else:
+        shown = ", ".join(f"{name} {n:,}" for name, n in list(counts.items())[:3])
+        where = f"{len(counts):,} files ({shown}{', …' if len(counts) > 3 else ''})"
+    return f"{total:,} undecodable byte{'s' if total != 1 else ''} in {where} {were} {done}; {strict} to refuse them"
+
+
+# Decoding error handlers that count what they replace or drop, per stream (see stream_lines), and
+# otherwise act as Python's own "replace" and "ignore".
+_tally = threading.local()
+
+
+def _counting(replacement: str):
+    def handler(exc: UnicodeDecodeError) -> tuple[str, int]:
+        _tally.bytes = getattr(_tally, "bytes", 0) + (exc.end - exc.start)
+        return replacement, exc.end
+
+    return handler
+
+
+_COUNTING = {"replace": "embspace-count-replace", "ignore": "embspace-count-ignore"}
+codecs.register_error(_COUNTING["replace"], _counting("\ufffd"))
+codecs.register_error(_COUNTING["ignore"], _counting(""))
 
 
 @dataclass(frozen=True)
@@ -135,20 +193,26 @@ def _is_text_member(name: str) -> bool:
 
 
 # ---- reading -------------------------------------------------------------------------------------
-def read_batches(source: Source, on_bytes: OnBytes, errors: str = "strict") -> Iterator[LineBatch]:
+def read_batches(
+    source: Source, on_bytes: OnBytes, errors: str = "strict", on_undecodable: OnUndecodable | None = None
+) -> Iterator[LineBatch]:
     """Stream one source as batches of lines; `on_bytes(n)` is told of each n file bytes consumed.
 
-    `errors` is the UTF-8 decoding policy for text ("strict", "replace" or "ignore").
+    `errors` is the UTF-8 decoding policy for text ("strict", "replace" or "ignore");
+    `on_undecodable(name, n)` is told, at the end of each file or zip member, of the n bytes that
+    were replaced or dropped in it (when n > 0).
     """
     if source.kind.startswith("wiki"):
         from ._corpus_wiki import read_wiki
 
         yield from _counted(source, on_bytes, lambda raw: read_wiki(_decompressed(raw, source), str(source.path)))
     elif source.kind == "zip":
-        yield from _counted(source, on_bytes, lambda raw: _zip_batches(raw, source, errors))
+        yield from _counted(source, on_bytes, lambda raw: _zip_batches(raw, source, errors, on_undecodable))
     else:
         yield from _counted(
-            source, on_bytes, lambda raw: stream_lines(_decompressed(raw, source), str(source.path), errors)
+            source,
+            on_bytes,
+            lambda raw: stream_lines(_decompressed(raw, source), str(source.path), errors, on_undecodable),
         )
 
 
@@ -172,21 +236,27 @@ def _decompressed(raw: BinaryIO, source: Source) -> BinaryIO:
     return _OPEN[source.compression](raw) if source.compression else raw
 
 
-def _zip_batches(raw: BinaryIO, source: Source, errors: str) -> Iterator[LineBatch]:
+def _zip_batches(
+    raw: BinaryIO, source: Source, errors: str, on_undecodable: OnUndecodable | None
+) -> Iterator[LineBatch]:
     with zipfile.ZipFile(raw) as zf:
         for member in source.members:
             with zf.open(member) as stream:
-                yield from stream_lines(stream, f"{source.path}:{member}", errors)
+                yield from stream_lines(stream, f"{source.path}:{member}", errors, on_undecodable)
 
 
-def stream_lines(stream: BinaryIO, name: str, errors: str = "strict") -> Iterator[LineBatch]:
+def stream_lines(
+    stream: BinaryIO, name: str, errors: str = "strict", on_undecodable: OnUndecodable | None = None
+) -> Iterator[LineBatch]:
     """UTF-8 lines of a binary stream, a block at a time; CRLF and a leading BOM are handled.
 
     Refuses a stream with NUL bytes near its start (binary) and, when `errors` is "strict", any
-    byte sequence that is not UTF-8, naming `name` and the byte offset.
+    byte sequence that is not UTF-8, naming `name` and the byte offset (UndecodableTextError).
+    With "replace" or "ignore", the bytes replaced or dropped are counted and, when there are
+    any, `on_undecodable(name, count)` is called once the stream has been read to its end.
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors)
-    pending, offset, first = "", 0, True
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(_COUNTING.get(errors, errors))
+    pending, offset, first, undecodable = "", 0, True, 0
     while True:
         block = stream.read(BLOCK)
         if first:
@@ -194,12 +264,14 @@ def stream_lines(stream: BinaryIO, name: str, errors: str = "strict") -> Iterato
                 raise _binary(name)
             first = False
         final = not block
+        _tally.bytes = 0  # the handlers count into this thread's tally during this one call
         try:
             text = decoder.decode(block, final)
         except UnicodeDecodeError as exc:
             # exc.object is the decoder's held-back bytes followed by this block
             at = offset + exc.start - (len(exc.object) - len(block))
-            raise _not_utf8(name, max(at, 0), exc.object[exc.start : exc.start + 1]) from None
+            raise UndecodableTextError(name, max(at, 0), exc.object[exc.start : exc.start + 1]) from None
+        undecodable += _tally.bytes
         offset += len(block)
         if pending:
             text = pending + text
@@ -209,6 +281,8 @@ def stream_lines(stream: BinaryIO, name: str, errors: str = "strict") -> Iterato
         if final:
             if lines[-1].endswith("\r"):
                 lines[-1] = lines[-1][:-1]
+            if undecodable and on_undecodable is not None:
+                on_undecodable(name, undecodable)
             yield lines, False
             return
         pending = lines.pop()
@@ -231,14 +305,6 @@ def _binary(name) -> EmbspaceError:
     return EmbspaceError(
         f"{name} is a binary file, not text (NUL bytes in its first 8 KB); "
         "pass UTF-8 text files (re-save UTF-16 text as UTF-8)"
-    )
-
-
-def _not_utf8(name: str, offset: int, byte: bytes) -> EmbspaceError:
-    shown = f"byte 0x{byte[0]:02x}" if byte else "a truncated character"
-    return EmbspaceError(
-        f"{name} is not UTF-8 text: {shown} near byte {offset:,}; "
-        "re-save it as UTF-8, or read it with encoding_errors='replace'"
     )
 
 
