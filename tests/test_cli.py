@@ -27,11 +27,14 @@ def test_neighbors_table_and_json(space_path):
     assert out.exit_code == 0 and "prince" in out.output and "queen" in out.output
     data = json.loads(run("neighbors", space_path, "king", "-k", "3", "--json").output)
     assert [d["id"] for d in data] == ["prince", "queen", "ii"]
-    assert set(data[0]) == {"id", "score"} and isinstance(data[0]["score"], float)
+    assert set(data[0]) == {"id", "score", "score_kind"} and isinstance(data[0]["score"], float)
+    assert data[0]["score_kind"] == "similarity"
     many = json.loads(run("neighbors", space_path, "king", "frog", "-k", "2", "--json").output)
     assert set(many) == {"king", "frog"}
     dist = json.loads(run("neighbors", space_path, "king", "-k", "2", "--metric", "euclidean", "--json").output)
-    assert dist[0]["score"] <= dist[1]["score"]
+    assert dist[0]["score"] <= dist[1]["score"] and {d["score_kind"] for d in dist} == {"distance"}
+    sim = json.loads(run("similarity", space_path, "king", "queen", "--metric", "euclidean", "--json").output)
+    assert sim["metric"] == "euclidean" and sim["score_kind"] == "distance"
 
 
 def test_analogy_similarity_odd_one_out_info(space_path):
@@ -170,3 +173,34 @@ def test_install_hints_work_from_a_checkout():
     assert lines and all(re.search(r"pip install -e '\.\[[a-z,]+\]'", line) for line in lines), lines
     stale = [p for p in (root / "src").rglob("*.py") if "pip install 'embspace[" in p.read_text(encoding="utf-8")]
     assert not stale, stale
+
+
+def test_quiet_is_accepted_after_the_verb_by_every_command(space_path, monkeypatch):
+    from embspace import _progress
+
+    monkeypatch.setattr(_progress, "_ENABLED", False)  # the library default, restored after this test
+    out = CliRunner().invoke(main, ["neighbors", space_path, "king", "-k", "1", "-q"])
+    assert out.exit_code == 0 and "prince" in out.output and _progress._ENABLED is False
+    assert CliRunner().invoke(main, ["neighbors", space_path, "king", "-k", "1"]).exit_code == 0
+    assert _progress._ENABLED is True  # without -q the CLI shows progress
+    assert CliRunner().invoke(main, ["build", "-q", "words", "--help"]).exit_code == 0
+
+    def verbs(group, path=()):
+        for name, command in group.commands.items():
+            yield (*path, name), command
+            if hasattr(command, "commands"):
+                yield from verbs(command, (*path, name))
+
+    for path, command in verbs(main):
+        assert any("-q" in p.opts for p in command.params), path
+
+
+def test_progress_bar_ends_its_line_when_stderr_is_a_file(space_path, tmp_path):
+    """Into a file a wiped bar leaves its text and a carriage return, and 'wrote ...' is glued to it."""
+    w2v = tmp_path / "g.txt"
+    assert run("export", space_path, "--format", "word2vec", "-o", str(w2v)).exit_code == 0
+    with open(tmp_path / "err.txt", "wb") as err:
+        cmd = [sys.executable, "-m", "embspace", "import", str(w2v), "--format", "word2vec", "-o", str(tmp_path / "o")]
+        assert subprocess.run(cmd, stderr=err).returncode == 0
+    lines = (tmp_path / "err.txt").read_bytes().decode().split("\n")
+    assert "100%" in lines[-3] and lines[-2].startswith("wrote "), lines

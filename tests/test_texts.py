@@ -273,7 +273,9 @@ def test_search_refuses_empty_queries_and_queries_with_no_known_word(tmp_path, m
     )
     ok = CliRunner().invoke(main, ["-q", "search", path, "stocks fell", "-k", "2", "--json"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout)["results"][0]["text"] == "stocks fell sharply"
+    found = json.loads(ok.stdout)
+    assert found["results"][0]["text"] == "stocks fell sharply" and found["metric"] == "cosine"
+    assert found["results"][0]["score_kind"] == "similarity"
 
     # the shared path: any encoder, any caller of encode_queries
     from embspace.texts import _encoders

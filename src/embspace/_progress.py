@@ -22,10 +22,29 @@ def progress(total: float | None = None, desc: str = "", unit: str = "it", show:
     if show if show is not None else _ENABLED:
         from tqdm import tqdm
 
+        terminal = _is_terminal(sys.stderr)
+        # On a terminal the bar is wiped when done. Into a file or a pipe a wiped bar leaves its text and a
+        # carriage return, and the next line ("wrote ...") is glued to it: there the bar keeps its last
+        # state and ends its line, and redraws at most every few seconds.
         return tqdm(
-            total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=False
+            total=total,
+            desc=desc,
+            unit=unit,
+            unit_scale=True,
+            file=sys.stderr,
+            dynamic_ncols=terminal,
+            ncols=None if terminal else 100,
+            leave=not terminal,
+            mininterval=0.1 if terminal else 5.0,
         )
     return _Silent()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 @contextlib.contextmanager

@@ -42,12 +42,29 @@ def main(quiet: bool) -> None:
     _enable_progress(not quiet)
 
 
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _enable_progress(False)
+
+
+def _accept_quiet(command: click.Command) -> None:
+    """Let `-q` follow the verb too (`embspace neighbors x.space king -q`), in every command and group."""
+    if not any("-q" in p.opts for p in command.params):
+        command.params.append(
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_quiet, help="No progress bars.")
+        )
+    for sub in getattr(command, "commands", {}).values():
+        _accept_quiet(sub)
+
+
 def _register() -> None:
     from . import _build, _demo, _evaluate, _io, _map, _search, _serve, _texts
 
     for module in (_io, _search, _evaluate, _build, _map, _serve, _demo, _texts):
         for command in module.COMMANDS:
             main.add_command(command)
+    for command in main.commands.values():
+        _accept_quiet(command)
 
 
 _register()

@@ -20,6 +20,24 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def score_kind(metric: str) -> str:
+    """What a score under `metric` is: a 'distance' (euclidean: lower is closer) or a 'similarity'."""
+    return "distance" if metric == "euclidean" else "similarity"
+
+
+def neighbors_json(result: Sequence[Any], metric: str, texts: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """Neighbours as JSON rows {"id", "score", "score_kind"} (+ "text"), best first.
+
+    `score_kind` says how to read "score": a similarity (higher is closer) or a distance (lower is closer).
+    """
+    kind = score_kind(metric)
+    rows = [{"id": n.id, "score": n.score, "score_kind": kind} for n in result]
+    if texts is not None:
+        for row, text in zip(rows, texts):
+            row["text"] = text
+    return rows
+
+
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str], align: str | None = None) -> str:
     """A plain-text table; `align` is one of 'l'/'r' per column (numbers right by default)."""
     cells = [[_cell(v) for v in row] for row in rows]

