@@ -8,6 +8,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -267,6 +268,79 @@ def test_png_2d_with_categories_and_3d_with_trust(space_path, tmp_path):
     assert (
         run("map", str(space_path), "--method", "pca", "--color", "length", "-o", str(out3), "--force").exit_code == 0
     )
+
+
+# ids in scripts matplotlib's own font lacks (Han, Hangul, Devanagari, Thai) and ones it has
+NON_LATIN = {"東京": "cjk", "서울": "cjk", "हिन्दी": "core", "กรุงเทพ": "core", "القاهرة": None, "Москва": None}
+FONT_FILES = {"cjk": "NotoSansCJK*", "core": "NotoSans-Regular*"}
+
+
+def _installed(kind: str) -> bool:
+    """Whether the Debian package's fonts are here (fonts-noto-cjk, fonts-noto-core), looked up
+    without embspace: the answer the picture must agree with."""
+    from pathlib import Path
+
+    return any(any(Path(root).rglob(FONT_FILES[kind])) for root in ("/usr/share/fonts", "/usr/local/share/fonts"))
+
+
+def _drawn_labels(monkeypatch) -> list[str]:
+    """Record every text written on a 2-D picture's axes."""
+    from matplotlib.axes import Axes
+
+    drawn: list[str] = []
+    original = Axes.text
+
+    def text(self, x, y, s, *args, **kwargs):
+        drawn.append(str(s).strip("\u200e "))
+        return original(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "text", text)
+    return drawn
+
+
+def test_png_draws_non_latin_ids_or_names_the_ones_it_cannot(tmp_path, monkeypatch):
+    # a 6 x 5 grid, far apart for labels; the non-Latin ids in the middle columns (a PCA axis may flip)
+    grid = [(x, y) for x in (2, 3, 0, 1, 4, 5) for y in range(5)]
+    ids = list(NON_LATIN) + [f"w{i}" for i in range(len(grid) - len(NON_LATIN))]
+    vectors = np.zeros((len(grid), 8))
+    vectors[:, :2] = np.array(grid, dtype=float) * [1.0, 0.8]
+    space = embspace.save(embspace.Space(ids, vectors, metric="euclidean"), tmp_path / "cities.space")
+    drawn = _drawn_labels(monkeypatch)
+    out = tmp_path / "cities.png"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run("map", str(space), "--method", "pca", "--labels", "200", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    leaked = [str(w.message) for w in caught if "Glyph" in str(w.message) or "findfont" in str(w.message)]
+    assert not leaked and "Glyph" not in result.output  # no matplotlib warning per missing glyph
+    unlabelled = [i for i, kind in NON_LATIN.items() if kind and not _installed(kind)]
+    if unlabelled:  # one line that names the ids it could not draw and the fonts that would
+        line = next(x for x in result.stderr.splitlines() if x.startswith("warning:"))
+        assert all(i in line for i in unlabelled) and "fonts-noto-cjk" in line
+        assert not any(i in line for i in NON_LATIN if i not in unlabelled)
+        assert not set(unlabelled) & set(drawn)  # no empty boxes on the picture
+    else:
+        assert "warning" not in result.stderr
+    assert set(NON_LATIN) - set(unlabelled) <= set(drawn)  # every id a font has is labelled
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_labels_of_a_text_space_are_its_texts(tmp_path, monkeypatch):
+    from embspace.reduce._draw import draw_png
+
+    texts = [
+        f"Sentence {i}: the quick brown fox jumps over the lazy dog near river {i}\nand then sleeps" for i in range(40)
+    ]
+    rng = np.random.default_rng(1)
+    space = embspace.Space([f"d{i:04d}" for i in range(40)], rng.normal(size=(40, 8)), meta={"text": texts})
+    drawn = _drawn_labels(monkeypatch)
+    draw_png(make_map(space, "pca", 2), space, tmp_path / "texts.png", labels=40)
+    labels = [t for t in drawn if not t.startswith("texts") and ":" in t]
+    assert labels and all(t.startswith("Sentence ") and t.endswith("\u2026") and len(t) <= 32 for t in labels)
+    assert not any(t.startswith("d00") for t in drawn)  # the ids are not what a reader wants to see
+    from embspace.reduce._draw import shorten
+
+    assert shorten("a  b\tc") == "a b c" and shorten("word " * 20, 12) == "word word\u2026"
 
 
 XSS = [

@@ -89,7 +89,12 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
             click.echo(f"warning: {w.message}", err=True)
     wrote = None
     if output:
-        wrote = str(_write_picture(m, space, output, color, labels))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            wrote = str(_write_picture(m, space, output, color, labels))
+        for w in caught:  # e.g. ids no installed font can draw: one line each, no file paths
+            if issubclass(w.category, UserWarning):
+                click.echo(f"warning: {w.message}", err=True)
     took = time.perf_counter() - start
     if as_json:
         echo_json(

@@ -4,6 +4,8 @@ helpers it shares with the HTML page (colours from a metadata column, which poin
 from __future__ import annotations
 
 import os
+import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from ._methods import EXTRA_HINT
 PICTURES = (".png", ".html")
 TRUST_COLUMN = "trust"  # --color trust: each point's map trust, unless the space has such a column
 MAX_CATEGORIES = 10  # more would not be told apart; the rest are drawn grey as "other"
+LABEL_CHARS = 32  # a text's label: its first words, about a fifth of the picture's width
 _POINT_COLOR = "#3566a8"
 
 
@@ -81,6 +84,28 @@ def label_priority(m: Map, space: Space, limit: int) -> np.ndarray:
     return rng.permutation(m.n)[:limit]
 
 
+def label_texts(space: Space, rows, width: int = LABEL_CHARS) -> list[str]:
+    """What to write beside the points of `rows`: the start of each text in a space of texts (one
+    with a ``text`` column, as `embspace.texts.build` makes), else the id."""
+    texts = space.meta.get("text")
+    ids = space.ids
+    if texts is None:
+        return [ids[r] for r in rows]
+    return [shorten(texts[r], width) if isinstance(texts[r], str) and texts[r].strip() else ids[r] for r in rows]
+
+
+def shorten(text: str, width: int = LABEL_CHARS) -> str:
+    """`text` on one line and at most `width` characters, cut at a word boundary where one is near."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = flat[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "\u2026"
+
+
 def pick_labels(
     xy: np.ndarray, texts: list[str], want: int, char_w: float, line_h: float, bounds: tuple[float, float, float, float]
 ) -> list[int]:
@@ -93,7 +118,7 @@ def pick_labels(
     for i, ((x, y), text) in enumerate(zip(xy, texts)):
         if len(kept) >= want:
             break
-        box = (x + 0.3 * char_w, y - 0.5 * line_h, x + (len(text) + 0.6) * char_w, y + 0.5 * line_h)
+        box = (x + 0.3 * char_w, y - 0.5 * line_h, x + (text_width(text) + 0.6) * char_w, y + 0.5 * line_h)
         if box[0] < x0 or box[2] > x1 or box[1] < y0 or box[3] > y1:
             continue
         b = boxes[: len(kept)]
@@ -102,6 +127,11 @@ def pick_labels(
         boxes[len(kept)] = box
         kept.append(i)
     return kept
+
+
+def text_width(text: str) -> int:
+    """Width of `text` in character cells: a Chinese, Japanese or Korean character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def spread(xy: np.ndarray, cells: int) -> np.ndarray:
@@ -167,45 +197,80 @@ def draw_png(
         A metadata column: categories get a legend (the 10 most common; others grey), numbers a
         colour bar. ``"trust"`` colours by each point's map trust.
     labels : int
-        How many points get their id written beside them: the most frequent (or a seeded random
-        choice) whose labels do not overlap.
+        How many points get a label (their id, or the start of their text in a space of texts):
+        the most frequent (or a seeded random choice) whose labels do not overlap.
     size, dpi : the picture is `size` inches square at `dpi` dots per inch.
+
+    Labels in scripts that matplotlib's default font lacks (Chinese, Japanese, Korean, Devanagari,
+    Thai...) are drawn with installed fonts that have them (see `embspace.reduce._fonts`); the ids
+    no installed font can draw get no label, and a warning names them.
     """
     try:
+        import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise EmbspaceError(f"PNG maps need matplotlib; run: {EXTRA_HINT}") from None
+    from ._fonts import fonts_for
+
     paint = coloring(m, space, color)
-    fig = Figure(figsize=(size, size), dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(projection="3d" if m.dims == 3 else None)
-    c = m.coords
-    kwargs = _scatter_style(m.n, paint)
-    artist = ax.scatter(*(c[:, d] for d in range(m.dims)), **kwargs)
-    _legend(fig, ax, artist, paint)
-    ax.set_title(title_of(m, space), fontsize=9)
-    if m.dims == 2:
-        fig.subplots_adjust(left=0.01, right=0.99 if paint.kind != "numeric" else 1.0, bottom=0.01, top=0.96)
-        ax.margins(0.01)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for side in ax.spines.values():
-            side.set_visible(False)
-    else:
-        fig.subplots_adjust(left=0.0, right=1.0, bottom=0.0, top=0.97)
-        lo, hi = np.percentile(c, 0.5, axis=0), np.percentile(c, 99.5, axis=0)
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
-        ax.set_zlim(lo[2], hi[2])
-        ax.set_xticklabels([])
-        ax.set_yticklabels([])
-        ax.set_zticklabels([])
-    fig.canvas.draw()  # settles limits and projections so the labels can be placed in pixels
-    _draw_labels(ax, m, space, labels, dpi)
-    out = Path(path)
-    return write_atomically(out, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, facecolor="white"))
+    title = title_of(m, space)
+    candidates = label_priority(m, space, max(50 * labels, 500)) if labels > 0 else np.empty(0, dtype=np.int64)
+    texts = label_texts(space, m.rows[candidates])
+    fonts = fonts_for([title, paint.name, *(paint.categories or []), *texts])
+    drawable = np.array([fonts.can_draw(t) for t in texts], dtype=bool)
+    left_out = [space.ids[m.rows[candidates[j]]] for j in np.flatnonzero(~drawable)]
+    with matplotlib.rc_context({"font.family": fonts.families}), warnings.catch_warnings():
+        # characters no installed font has: said once below, not once per glyph by matplotlib
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from", category=UserWarning)
+        fig = Figure(figsize=(size, size), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(projection="3d" if m.dims == 3 else None)
+        c = m.coords
+        kwargs = _scatter_style(m.n, paint)
+        artist = ax.scatter(*(c[:, d] for d in range(m.dims)), **kwargs)
+        _legend(fig, ax, artist, paint)
+        ax.set_title(title, fontsize=9)
+        if m.dims == 2:
+            fig.subplots_adjust(left=0.01, right=0.99 if paint.kind != "numeric" else 1.0, bottom=0.01, top=0.96)
+            ax.margins(0.01)
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+        else:
+            fig.subplots_adjust(left=0.0, right=1.0, bottom=0.0, top=0.97)
+            lo, hi = np.percentile(c, 0.5, axis=0), np.percentile(c, 99.5, axis=0)
+            ax.set_xlim(lo[0], hi[0])
+            ax.set_ylim(lo[1], hi[1])
+            ax.set_zlim(lo[2], hi[2])
+            ax.set_xticklabels([])
+            ax.set_yticklabels([])
+            ax.set_zticklabels([])
+        fig.canvas.draw()  # settles limits and projections so the labels can be placed in pixels
+        _draw_labels(ax, m, candidates[drawable], [t for t, ok in zip(texts, drawable) if ok], labels, dpi)
+        out = write_atomically(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, facecolor="white"))
+    if fonts.missing:
+        warnings.warn(missing_glyphs_message(fonts.missing, left_out), UserWarning, stacklevel=2)
+    return out
+
+
+def missing_glyphs_message(missing: set[str], left_out: list[str]) -> str:
+    """What a picture could not draw: the ids left without a label (or the characters the title or
+    legend shows as boxes) because no installed font has their characters, and how to get one."""
+    from ._fonts import INSTALL_HINT
+
+    fix = f"to draw them, install fonts that have them ({INSTALL_HINT})"
+    if not left_out:
+        chars = " ".join(sorted(missing)[:12]) + (" ..." if len(missing) > 12 else "")
+        return f"no installed font has the characters {chars}; the title or legend shows them as empty boxes; {fix}"
+    shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5:,} more" if len(left_out) > 5 else "")
+    many = len(left_out) != 1
+    return (
+        f"{len(left_out):,} id{'s' if many else ''} got no label because no installed font has "
+        f"{'their' if many else 'its'} characters: {shown}; {fix}"
+    )
 
 
 def _scatter_style(n: int, paint: Coloring) -> dict:
@@ -266,14 +331,13 @@ def _legend(fig, ax, artist, paint: Coloring) -> None:
         )
 
 
-def _draw_labels(ax, m: Map, space: Space, want: int, dpi: int) -> None:
-    if want <= 0:
+def _draw_labels(ax, m: Map, candidates: np.ndarray, texts: list[str], want: int, dpi: int) -> None:
+    """Write up to `want` of `texts` (the labels of map positions `candidates`, best first) where
+    they do not overlap."""
+    if want <= 0 or len(candidates) == 0:
         return
     from matplotlib import patheffects
 
-    candidates = label_priority(m, space, max(50 * want, 500))
-    ids = space.ids
-    texts = [ids[m.rows[i]] for i in candidates]
     fontsize = 7.0
     char_w, line_h = 0.62 * fontsize * dpi / 72, 1.25 * fontsize * dpi / 72
     box = ax.get_window_extent()
@@ -287,7 +351,7 @@ def _draw_labels(ax, m: Map, space: Space, want: int, dpi: int) -> None:
     for j in chosen:
         ax.text(
             *m.coords[candidates[j]],
-            "  " + texts[j],
+            "\u200e  " + texts[j],  # the mark keeps the gap left of the point in right-to-left text
             fontsize=fontsize,
             va="center",
             ha="left",
