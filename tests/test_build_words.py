@@ -266,3 +266,43 @@ def test_undecodable_bytes_are_said_in_the_words_of_the_caller(tmp_path):
     assert space.info["corpus"]["undecodable_bytes"] == {str(latin1): bad} and "caf" in space.ids
     with pytest.raises(EmbspaceError, match="read it with encoding_errors='replace'"):
         build_words(str(latin1), "ppmi-svd", dim=2, min_count=1, encoding_errors="strict")
+
+
+@pytest.mark.parametrize("method", ["sgns", "cbow", "fasttext"])
+def test_gensim_methods_show_epoch_progress(method, monkeypatch):
+    from embspace.words import _build as _words
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total=None, desc="", unit="it", **_):
+            self.total, self.desc, self.unit, self.n = total, desc, unit, 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix_str(self, s):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(_words, "progress", Bar)
+    build_words(CORPUS[0], method, dim=8, epochs=3, min_count=20, workers=1, buckets=1000)
+    epochs = [b for b in bars if b.unit == "epoch"]
+    assert [(b.desc, b.total, b.n) for b in epochs] == [(method, 3, 3)]
+
+
+def test_cli_shows_epoch_progress_unless_quiet(tmp_path):
+    args = ["build", "words", CORPUS[0], "--method", "sgns", "--dim", "8", "--epochs", "2", "--min-count", "20"]
+    loud = subprocess.run(
+        [sys.executable, "-m", "embspace", *args, "-o", str(tmp_path / "a.space")], capture_output=True, text=True
+    )
+    assert loud.returncode == 0, loud.stderr
+    assert "sgns: 100%" in loud.stderr and "epoch/s" in loud.stderr
+    quiet = _cli(*args, "-o", str(tmp_path / "b.space"))
+    assert quiet.returncode == 0 and "epoch/s" not in quiet.stderr

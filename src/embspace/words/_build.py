@@ -220,11 +220,13 @@ def _train_word2vec(corpus, method: str, params: WordParams):
             sg=1 if method in ("sgns",) else 0,
         )
         try:
-            if method == "fasttext":
-                common["sg"] = 1
-                model = FastText(min_n=params.min_n, max_n=params.max_n, bucket=params.buckets, **common)
-            else:
-                model = Word2Vec(**common)
+            with progress(total=params.epochs, desc=method, unit="epoch") as bar:
+                common["callbacks"] = [_epoch_progress(bar)]
+                if method == "fasttext":
+                    common["sg"] = 1
+                    model = FastText(min_n=params.min_n, max_n=params.max_n, bucket=params.buckets, **common)
+                else:
+                    model = Word2Vec(**common)
         except RuntimeError as exc:  # gensim: "you must first build vocabulary before training the model"
             if "vocabulary" not in str(exc):
                 raise
@@ -241,6 +243,17 @@ def _train_word2vec(corpus, method: str, params: WordParams):
         extra["subwords"] = {"min_n": params.min_n, "max_n": params.max_n, "buckets": int(wv.bucket)}
         extra["_extras"] = {"subwords": np.asarray(wv.vectors_ngrams, dtype=np.float32)}
     return list(wv.index_to_key), counts, np.asarray(wv.vectors, dtype=np.float32), extra
+
+
+def _epoch_progress(bar):
+    """A gensim callback that moves `bar` one step at the end of each training epoch."""
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class EpochProgress(CallbackAny2Vec):
+        def on_epoch_end(self, model) -> None:
+            bar.update(1)
+
+    return EpochProgress()
 
 
 def _count_tokens_in_line_corpus(path) -> int:
