@@ -132,6 +132,15 @@ def test_colours_by_column_trust_and_derived(client):
     assert bad.status_code == 400 and "pos" in bad.json()["error"]
 
 
+def test_row_number_is_offered_only_where_it_is_a_frequency_rank(client):
+    # the first space is frequency-ordered (a word space); the second says nothing of its order
+    first, second = (client.get(f"/api/space/{i}/columns").json()["columns"] for i in (0, 1))
+    assert {"name": ":row", "label": "row number (frequency rank)", "derived": True} in first
+    assert ":row" not in {c["name"] for c in second} and ":norm" in {c["name"] for c in second}
+    refused = client.get("/api/space/1/map/pca-2d-n300-s0/colors", params={"column": ":row"})
+    assert refused.status_code == 400 and "unknown column" in refused.json()["error"]
+
+
 def test_neighbours_are_exact_and_say_where_the_map_puts_them(client, spaces):
     space = embspace.load(spaces[0])
     out = client.get("/api/space/0/neighbors", params={"id": "w50", "k": 7, "map": "pca-2d-n400-s0"}).json()

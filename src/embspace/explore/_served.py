@@ -87,14 +87,13 @@ class ServedSpace:
         }
 
     def columns(self) -> list[dict]:
-        """Columns the page can colour by: the metadata columns, then derived ones."""
+        """Columns the page can colour by: the metadata columns, then derived ones. The row number
+        is offered only where it means something: in a space ordered by frequency (a word space
+        from a corpus, GloVe...), where it is the frequency rank."""
+        ranked = self.space.info.get("order") == "frequency"
+        derived = [key for key in DERIVED if key not in self.space.meta and (ranked or key != ":row")]
         out = [{"name": name, "label": name, "derived": False} for name in self.space.meta]
-        out += [
-            {"name": key, "label": label, "derived": True}
-            for key, label in DERIVED.items()
-            if key not in self.space.meta
-        ]
-        return out
+        return out + [{"name": key, "label": DERIVED[key], "derived": True} for key in derived]
 
     def ids_json(self, gzipped: bool) -> bytes:
         """The ids as one JSON list (UTF-8), built once; gzipped when asked."""
@@ -159,7 +158,7 @@ class ServedSpace:
         if column in self.space.meta:
             raw = self.space.meta[column]
             return _codes([raw[i] for i in rows], column)
-        if column == ":row":
+        if column == ":row" and any(c["name"] == ":row" for c in self.columns()):
             return _numeric_codes(rows.astype(np.float64), DERIVED[column], integer=True)
         if column == ":norm":
             return _numeric_codes(np.sqrt(self.space.sq_norms()[rows].astype(np.float64)), DERIVED[column])
