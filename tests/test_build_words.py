@@ -306,3 +306,35 @@ def test_cli_shows_epoch_progress_unless_quiet(tmp_path):
     assert "sgns: 100%" in loud.stderr and "epoch/s" in loud.stderr
     quiet = _cli(*args, "-o", str(tmp_path / "b.space"))
     assert quiet.returncode == 0 and "epoch/s" not in quiet.stderr
+
+
+@pytest.mark.parametrize("method, temp", [("glove", "embspace-ids-"), ("sgns", "embspace-corpus-")])
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path, method, temp):
+    import os
+    import signal
+    import time
+
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    out = tmp_path / "x.space"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embspace", "-q", "build", "words", *CORPUS, "--method", method, "-o", str(out)],
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(1200):  # until the build has made its temporary folder (or has ended)
+            if any(p.name.startswith(temp) for p in tmpdir.iterdir()) or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the build ended before it could be stopped: {proc.stderr.read()}"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted; nothing was written" in stderr, stderr
+    assert "Traceback" not in stderr
+    assert list(tmpdir.iterdir()) == [] and not out.exists()

@@ -14,6 +14,27 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 @click.group("build")
 def build() -> None:
     """Make a space from your data: `build words`, `build texts`, `build tokens`."""
+    _sigterm_as_interrupt()
+
+
+def _sigterm_as_interrupt() -> None:
+    """For this command, SIGTERM (kill, a job scheduler, a container stopping) takes Ctrl-C's path:
+    temporary files are removed and no half-written space is left. A second SIGTERM acts as usual."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:  # a handler installed outside Python: leave it alone
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, previous)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (our own)."
