@@ -56,8 +56,9 @@ MAP_3D = "pca-3d-n20000-s0"
 
 @pytest.fixture(scope="module")
 def served(glove, tmp_path_factory):
-    """The first 100,000 GloVe words with PCA maps (2-D of all, 3-D of 20,000), and a small space
-    with hostile ids and metadata, served by uvicorn on a free port."""
+    """The first 100,000 GloVe words with PCA maps (2-D of all, 3-D of 20,000), a small space
+    with hostile ids and metadata, and one that shares no id with them, served by uvicorn on a
+    free port."""
     import uvicorn
 
     from embspace.explore import create_app
@@ -76,10 +77,16 @@ def served(glove, tmp_path_factory):
         embspace.Space(ids, head.vectors, meta={"pos": pos}, info={"name": "<i>hostile</i>"}), folder / "hostile.space"
     )
     get_or_make_map(hostile, "pca", 2)
+    rng = np.random.default_rng(0)  # a third space that shares no id with the others
+    elsewhere = embspace.save(
+        embspace.Space([f"elsewhere-{i}" for i in range(200)], rng.normal(size=(200, 50)), info={"name": "elsewhere"}),
+        folder / "elsewhere.space",
+    )
+    get_or_make_map(elsewhere, "pca", 2)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app([words, hostile], "127.0.0.1", port), log_level="warning", lifespan="off")
+        uvicorn.Config(create_app([words, hostile, elsewhere], "127.0.0.1", port), log_level="warning", lifespan="off")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -94,11 +101,16 @@ def served(glove, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -314,3 +326,89 @@ def test_a_foreign_host_gets_400(served, page):
     r = conn.getresponse()
     assert r.status == 400 and "content-security-policy" in {k.lower() for k, _ in r.getheaders()}
     conn.close()
+
+
+def _on_screen(page) -> list[int]:
+    """[points of the main map inside its pane, points of the map]."""
+    return page.evaluate("""() => {
+        const pane = embspace.panes.a;
+        const box = pane.plotBox.getBoundingClientRect();
+        let inside = 0;
+        for (let i = 0; i < pane.n; i += 1) {
+            const p = pane.plot.screen(i);
+            if (p && p[0] >= 0 && p[0] <= box.width && p[1] >= 0 && p[1] <= box.height) inside += 1;
+        }
+        return [inside, pane.n];
+    }""")
+
+
+def test_another_space_opens_on_its_whole_map(served, page):
+    _open(page, served["url"], N)
+    page.fill("#search", "king")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.querySelector('#sel-id').textContent === 'king'", timeout=30_000)
+    _settled_position(page, "king")
+    inside, n = _on_screen(page)
+    assert inside < n / 10  # zoomed in on king
+    page.select_option("#space", "1")
+    page.wait_for_function("document.body.dataset.drawn === '300'", timeout=60_000)
+    assert _on_screen(page) == [300, 300]  # the whole new map, not the corner where king was
+    page.select_option("#space", "0")
+    page.wait_for_function(f"document.body.dataset.drawn === '{N}'", timeout=60_000)
+    assert _on_screen(page) == [N, N]
+    # unless the address says where to look
+    other = page.context.new_page()
+    _open(other, served["url"] + "#s=1&m=pca-2d-n300-s0&c=0.3000,0.3000,0.0500", 300)
+    assert other.evaluate("embspace.panes.a.plot.camera()") == "0.3000,0.3000,0.0500"
+    assert _on_screen(other)[0] < 300
+    other.close()
+    assert not page.problems, page.problems
+
+
+def test_compare_offers_only_spaces_that_share_ids(served, page):
+    _open(page, served["url"], N)
+    page.check("#compare")
+    page.wait_for_function("document.querySelectorAll('#compare-list li').length > 0", timeout=60_000)
+    offered = page.eval_on_selector_all("#space-b option", "els => els.map(e => [e.value, e.textContent])")
+    assert offered == [["1", "<i>hostile</i> (294 shared)"]]  # not 'elsewhere', which shares none
+    assert not page.problems, page.problems
+    # a space that shares no id with any other: said at once, nothing left spinning
+    alone = page.context.new_page()
+    _open(alone, served["url"] + "#s=2", 200)
+    alone.check("#compare")
+    alone.wait_for_function("document.querySelector('#status').textContent.includes('shares ids')", timeout=30_000)
+    assert "no other space shares ids with elsewhere" in alone.text_content("#status")
+    assert not alone.is_checked("#compare") and alone.is_hidden("#pane-b") and alone.is_hidden("#compare-panel")
+    alone.close()
+    # a comparison that fails says why where it said it was comparing
+    failing = page.context.new_page()
+    failing.route(
+        "**/api/compare?*",
+        lambda route: route.fulfill(status=500, content_type="application/json", body='{"error": "it fell over"}'),
+    )
+    _open(failing, served["url"], N)
+    failing.check("#compare")
+    failing.wait_for_function(
+        "document.querySelector('#compare-summary').textContent.includes('could not compare')", timeout=60_000
+    )
+    assert failing.text_content("#compare-summary") == "could not compare: it fell over"
+    assert "it fell over" in failing.text_content("#status")
+    failing.close()
+
+
+def test_without_webgl_the_page_says_what_to_do(served, playwright):
+    args = [a for a in ARGS if "swiftshader" not in a] + ["--disable-webgl", "--disable-3d-apis"]
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(served["url"])
+        page.wait_for_selector("body[data-ready='no-webgl']", timeout=60_000)
+        assert page.is_visible("#no-webgl") and page.is_hidden("#main")
+        notice = page.text_content("#no-webgl")
+        assert "needs WebGL" in notice and "elsewhere" in page.text_content("#no-webgl-spaces")
+        assert "embspace map SPACE -o map.html" in notice and "embspace map SPACE -o map.png" in notice
+        assert not errors and "getExtension" not in page.text_content("#status")
+    finally:
+        browser.close()

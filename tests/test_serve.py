@@ -198,6 +198,25 @@ def test_analogy_and_compare(client, spaces):
     assert client.get("/api/compare", params={"a": 0, "b": 0}).status_code == 400
 
 
+def test_compare_offers_the_spaces_that_share_ids_most_first(spaces, tmp_path):
+    rng = np.random.default_rng(3)
+    alone = embspace.Space([f"x{i}" for i in range(50)], rng.normal(size=(50, 16)), info={"name": "alone"})
+    app = create_app([*spaces, embspace.save(alone, tmp_path / "alone.space")], "127.0.0.1", PORT)
+    with TestClient(app, base_url=BASE) as c:
+        first = c.get("/api/space/0/partners").json()
+        assert first["k"] == 10
+        assert [(o["index"], o["name"], o["shared"], o["comparable"]) for o in first["spaces"]] == [
+            (1, "second", 300, True),
+            (2, "alone", 0, False),
+        ]
+        assert [o["shared"] for o in c.get("/api/space/1/partners").json()["spaces"]] == [300, 0]
+        assert not any(o["comparable"] for o in c.get("/api/space/2/partners").json()["spaces"])
+        assert c.get("/api/space/0/partners", params={"k": 500}).status_code == 400
+        refused = c.get("/api/compare", params={"a": 0, "b": 2})
+        assert refused.status_code == 400 and "share 0 ids" in refused.json()["error"]
+        assert c.get("/api/space/9/partners").status_code == 404
+
+
 def test_maps_drawn_from_the_page(client):
     job = client.post("/api/space/1/maps", json={"method": "pca", "dims": 3, "sample": 100, "seed": 1})
     assert job.status_code == 200 and job.json()["key"] == "pca-3d-n100-s1"

@@ -186,6 +186,7 @@ class _Api:
             ("/api/space/{i:int}/neighbors", self.neighbors, g),
             ("/api/space/{i:int}/search", self.search, g),
             ("/api/space/{i:int}/analogy", self.analogy, g),
+            ("/api/space/{i:int}/partners", self.partners, g),
             ("/api/compare", self.compare, g),
             ("/api/jobs", self.list_jobs, g),
             ("/api/jobs/{job:int}", self.job, g),
@@ -389,6 +390,13 @@ class _Api:
         return _views.analogy(
             s, *words, k=k, method=q.get("method", "3cosadd"), key=self._map_key(s, request, required=False)
         )
+
+    @_json_view
+    def partners(self, request):
+        """The spaces the page offers to compare with space i: the ones sharing more than k ids."""
+        s = self._space(request)
+        k = _views.parse_int(request.query_params.get("k"), "k", 10, 1, 100)
+        return self.comparisons.partners(s, self.spaces, k)
 
     @_json_view
     def compare(self, request):

@@ -127,6 +127,32 @@ class Comparisons:
     def __init__(self):
         self._lock = threading.Lock()
         self._done: dict[tuple, dict] = {}
+        self._shared: dict[tuple[int, int], int] = {}
+
+    def shared(self, a: ServedSpace, b: ServedSpace) -> int:
+        """How many ids spaces `a` and `b` have in common (counted once per pair)."""
+        key = (min(a.index, b.index), max(a.index, b.index))
+        with self._lock:
+            if key in self._shared:
+                return self._shared[key]
+        small, big = sorted((a.space, b.space), key=lambda space: space.n)
+        count = sum(1 for item in small.ids if item in big)
+        with self._lock:
+            self._shared[key] = count
+        return count
+
+    def partners(self, a: ServedSpace, spaces: list[ServedSpace], k: int = 10) -> dict:
+        """The other served spaces and how many ids each shares with `a`, most first; a space can
+        be compared with `a` (``comparable``) when they share more than `k` ids."""
+        others = [
+            {"index": b.index, "name": b.name, "n": b.space.n, "shared": self.shared(a, b)}
+            for b in spaces
+            if b.index != a.index
+        ]
+        for entry in others:
+            entry["comparable"] = entry["shared"] > k
+        others.sort(key=lambda entry: (-entry["shared"], entry["index"]))
+        return {"space": a.index, "k": k, "spaces": others}
 
     def compare(self, a: ServedSpace, b: ServedSpace, k: int = 10, sample: int = 2000, worst: int = 50) -> dict:
         from ..evaluate import neighbour_overlap

@@ -9,6 +9,7 @@ import {
   renderSecondList, renderSelection, reportError, status, trustBadge,
 } from './panels.js';
 import { readHash, writeHash } from './state.js';
+import { showNoWebGL, webgl } from './webgl.js';
 
 const state = {
   spaces: [],
@@ -211,30 +212,58 @@ const activePanes = () => (comparing() ? [panes.a, panes.b] : [panes.a]);
 
 let compareRun = 0;
 
+/** The spaces that share ids with space `a` (enough to compare neighbourhoods), most shared first. */
+async function partnersOf(a) {
+  const out = await getJSON(spaceUrl(a, '/partners'), { k: 10 });
+  return out.spaces.filter((s) => s.comparable);
+}
+
+function cancelCompare(message) {
+  $('#compare').checked = false;
+  stopCompare();
+  status(message, true);
+}
+
 async function startCompare(bIndex, bKey) {
   const run = ++compareRun; // a later call (another space chosen) wins over this one
   if (state.spaces.length < 2) {
-    $('#compare').checked = false;
-    status('compare needs two spaces: start the explorer with two, e.g. embspace serve a.space b.space', true);
+    cancelCompare('compare needs two spaces: start the explorer with two, e.g. embspace serve a.space b.space');
     return;
   }
   const a = panes.a.space.index;
-  if (bIndex === undefined || bIndex === null || bIndex === a) bIndex = state.spaces.findIndex((s) => s.index !== a);
-  fill($('#space-b'), ...state.spaces.filter((s) => s.index !== a).map((s) => option(String(s.index), s.name, s.index === bIndex)));
+  const partners = await partnersOf(a);
+  if (run !== compareRun) return;
+  if (!partners.length) {
+    cancelCompare(`no other space shares ids with ${panes.a.space.name}, so there are no neighbourhoods to compare`);
+    return;
+  }
+  if (!partners.some((s) => s.index === bIndex)) {
+    const asked = state.spaces[bIndex];
+    if (asked && bIndex !== a) status(`${asked.name} shares too few ids with ${panes.a.space.name}; comparing with ${partners[0].name}`);
+    bIndex = partners[0].index; // the one that shares most
+    bKey = null;
+  }
+  fill($('#space-b'), ...partners.map((s) => option(String(s.index), `${s.name} (${int(s.shared)} shared)`, s.index === bIndex)));
   $('#space-b').disabled = false;
   $('#map-b').disabled = false;
   $('#space-b').hidden = false;
   $('#map-b').hidden = false;
   panes.b.root.hidden = false;
   $('#compare-panel').hidden = false;
-  await openMap(panes.b, bIndex, bKey);
-  if (run !== compareRun) return;
-  fill($('#compare-summary'), 'comparing neighbourhoods…');
   fill($('#compare-list'));
-  const out = await getJSON('/api/compare', { a, b: bIndex, k: 10, sample: 2000, worst: 50 });
-  if (run !== compareRun) return;
-  state.compare = out;
-  renderCompare(out, go(panes.a));
+  try {
+    fill($('#compare-summary'), 'opening the second map…');
+    await openMap(panes.b, bIndex, bKey);
+    if (run !== compareRun) return;
+    fill($('#compare-summary'), 'comparing neighbourhoods…');
+    const out = await getJSON('/api/compare', { a, b: bIndex, k: 10, sample: 2000, worst: 50 });
+    if (run !== compareRun) return;
+    state.compare = out;
+    renderCompare(out, go(panes.a));
+  } catch (err) {
+    if (run === compareRun) fill($('#compare-summary'), `could not compare: ${err.message}`); // never a spinner left
+    throw err;
+  }
   writeHash(viewState());
 }
 
@@ -383,6 +412,10 @@ async function main() {
   bind();
   const out = await getJSON('/api/spaces');
   state.spaces = out.spaces;
+  if (!webgl().webgl) {
+    showNoWebGL(state.spaces);
+    return;
+  }
   if (state.spaces.length < 2) {
     $('#compare').disabled = true;
     $('#compare').parentElement.title = 'Serve two spaces to compare them: embspace serve a.space b.space';
@@ -423,4 +456,8 @@ window.embspace = {
     return [r.left + p[0], r.top + p[1]];
   },
 };
-window.embspace.ready = main().catch((err) => { reportError(err); document.body.dataset.ready = 'error'; });
+window.embspace.ready = main().catch((err) => {
+  if (!webgl(true).webgl) { showNoWebGL(state.spaces); return; } // lost, or refused, after the first probe
+  reportError(err);
+  document.body.dataset.ready = 'error';
+});

@@ -5,6 +5,7 @@ import { $, fill, h } from './dom.js';
 import { autoStyle, codesFor, coloursFor } from './palette.js';
 import { Plot2D } from './plot2d.js';
 import { Plot3D } from './plot3d.js';
+import { explainDrawingError } from './webgl.js';
 
 const idsCache = new Map();
 
@@ -50,6 +51,9 @@ export class Pane {
     ]);
     performance.mark('embspace:data-loaded', { detail: { n: info.n } });
     this.hover(null);
+    // another map (of this space or another) opens on the whole of it: the camera of the last one
+    // would look at a corner of the new coordinates, or at nothing
+    const another = !this.space || this.space.index !== space.index || this.key !== key;
     this.space = space;
     this.key = key;
     this.info = info;
@@ -65,10 +69,17 @@ export class Pane {
         clear: () => this.on.clear(this),
         view: () => this.on.view(this),
       };
-      this.plot = this.dims === 3 ? new Plot3D(this.plotBox, handlers) : new Plot2D(this.plotBox, handlers);
-      await this.plot.init(this.style);
+      try {
+        this.plot = this.dims === 3 ? new Plot3D(this.plotBox, handlers) : new Plot2D(this.plotBox, handlers);
+        await this.plot.init(this.style);
+      } catch (err) {
+        this.plot = null;
+        this.plotBox.replaceChildren();
+        throw explainDrawingError(err, this.dims);
+      }
     } else {
       this.plot.setStyle(this.style);
+      if (another) this.plot.reset({ transition: false });
     }
     const { codes, legend } = await this.colourCodes(column);
     this.column = column;

@@ -181,8 +181,9 @@ export class Plot2D {
     else if (ok.length > 1) this.sp.zoomToPoints(ok, { padding: 0.4, transition: true, transitionDuration: 500 });
   }
 
-  reset() {
-    this.sp.zoomToOrigin({ transition: true, transitionDuration: 400 });
+  /** Show the whole map (the camera a map opens with). */
+  reset({ transition = true } = {}) {
+    this.sp.zoomToOrigin({ transition, transitionDuration: 400 });
   }
 
   camera() {

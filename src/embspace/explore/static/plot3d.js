@@ -309,7 +309,10 @@ export class Plot3D {
   moveTo(goal, radius) {
     const start = { ...this.orbit, target: [...this.orbit.target] };
     const t0 = performance.now();
+    const motion = {};
+    this.motion = motion;
     const step = () => {
+      if (this.motion !== motion) return; // another move, or a reset, took over
       const t = Math.min(1, (performance.now() - t0) / 450);
       const s = t * t * (3 - 2 * t);
       this.orbit.target = start.target.map((v, k) => v + (goal[k] - v) * s);
@@ -321,7 +324,9 @@ export class Plot3D {
     requestAnimationFrame(step);
   }
 
+  /** Show the whole map (the camera a map opens with). */
   reset() {
+    this.motion = null;
     this.orbit = { ...HOME, target: [...HOME.target] };
     this.changed();
   }
