@@ -339,8 +339,12 @@ def test_png_labels_of_a_text_space_are_its_texts(tmp_path, monkeypatch):
     assert labels and all(t.startswith("Sentence ") and t.endswith("\u2026") and len(t) <= 32 for t in labels)
     assert not any(t.startswith("d00") for t in drawn)  # the ids are not what a reader wants to see
     from embspace.reduce._draw import shorten
+    from embspace.reduce._html import render_html
 
     assert shorten("a  b\tc") == "a b c" and shorten("word " * 20, 12) == "word word\u2026"
+    page = render_html(make_map(space, "pca", 2), space)  # the HTML map labels them the same way
+    data = json.loads(re.search(r'<script type="application/json" id="map-data">(.*?)</script>', page, re.S).group(1))
+    assert data["names"][3] == shorten(texts[3]) and data["ids"][3] == "d0003"
 
 
 XSS = [

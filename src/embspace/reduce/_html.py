@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..space import Space
-from ._draw import coloring, label_priority, title_of, write_atomically
+from ._draw import coloring, label_priority, label_texts, title_of, write_atomically
 from ._map import Map
 
 _CANDIDATES = 3000  # points that may get a permanent label as the view zooms
@@ -50,6 +50,8 @@ def render_html(m: Map, space: Space, color: str | None = None, labels: int = 30
         "dims": m.dims,
         "n": m.n,
         "ids": m.ids(space),
+        # a space of texts is labelled by the start of each text (see _draw.label_texts), not its ids
+        "names": label_texts(space, m.rows) if "text" in space.meta else None,
         "coords": _b64(m.coords.astype("<f4")),
         "trust": _b64(np.asarray(m.point_trust, dtype="<f4")),
         "labels": int(labels),
@@ -141,7 +143,7 @@ _SCRIPT = r"""
   const f32 = (b) => { const s = atob(b), u = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i); return new Float32Array(u.buffer); };
   const i32 = (b) => { const f = f32(b); return new Int32Array(f.buffer); };
-  const n = D.n, dims = D.dims, xyz = f32(D.coords), trust = f32(D.trust), ids = D.ids;
+  const n = D.n, dims = D.dims, xyz = f32(D.coords), trust = f32(D.trust), ids = D.ids, names = D.names || ids;
   const canvas = document.getElementById("map"), ctx = canvas.getContext("2d");
   const tip = document.getElementById("tip"), legend = document.getElementById("legend");
   const $ = (id) => document.getElementById(id);
@@ -248,7 +250,7 @@ _SCRIPT = r"""
   }
   function label(i, color) {
     ctx.font = "12px system-ui, sans-serif"; ctx.lineWidth = 3; ctx.strokeStyle = "rgba(255,255,255,0.9)";
-    ctx.fillStyle = color; ctx.strokeText(ids[i], sx[i] + 5, sy[i] + 4); ctx.fillText(ids[i], sx[i] + 5, sy[i] + 4);
+    ctx.fillStyle = color; ctx.strokeText(names[i], sx[i] + 5, sy[i] + 4); ctx.fillText(names[i], sx[i] + 5, sy[i] + 4);
   }
   const widths = new Map();
   function drawLabels() {
@@ -265,7 +267,7 @@ _SCRIPT = r"""
     const boxes = []; let placed = 0;
     for (const [, , i] of order) {
       if (placed >= D.labels) break;
-      let w = widths.get(i); if (w === undefined) { w = ctx.measureText(ids[i]).width; widths.set(i, w); }
+      let w = widths.get(i); if (w === undefined) { w = ctx.measureText(names[i]).width; widths.set(i, w); }
       const b = [sx[i] + 4, sy[i] - 9, sx[i] + 6 + w, sy[i] + 7];
       if (b[2] > W) continue;
       if (boxes.some((o) => o[0] < b[2] && b[0] < o[2] && o[1] < b[3] && b[1] < o[3])) continue;
@@ -300,7 +302,8 @@ _SCRIPT = r"""
     const i = nearest(e.clientX, e.clientY, 10);
     if (i < 0) { tip.style.display = "none"; return; }
     const t = trust[i];
-    tip.textContent = ids[i] + (Number.isFinite(t) ? "\nmap trust " + t.toFixed(2) : "");
+    tip.textContent = ids[i] + (names !== ids ? "\n" + names[i] : "")
+      + (Number.isFinite(t) ? "\nmap trust " + t.toFixed(2) : "");
     tip.style.left = (e.clientX + 12) + "px"; tip.style.top = (e.clientY + 12) + "px"; tip.style.display = "block";
   });
   canvas.addEventListener("wheel", (e) => {
