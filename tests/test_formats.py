@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import subprocess
 import sys
 import time
 
@@ -445,6 +446,64 @@ def test_failed_two_file_write_replaces_neither(tiny, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write(Space(["x", "y", "z"], tiny.vectors * 2), tmp_path / "vecs.tsv", "tsv")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# ---- real files that ship with gensim ------------------------------------------------------------
+@pytest.fixture
+def gensim_data():
+    from pathlib import Path
+
+    gensim = pytest.importorskip("gensim")
+    return Path(gensim.__file__).parent / "test" / "test_data"
+
+
+def test_truncated_vec_exits_1_cleanly(gensim_data, tmp_path):
+    """A correct one-line error, then exit 1: no thread left behind aborts the process."""
+    lines = (gensim_data / "lee_fasttext.vec").read_bytes().splitlines(keepends=True)
+    (tmp_path / "t.vec").write_bytes(b"".join(lines[:900]))
+    for _ in range(4):  # the abort was a race between an Arrow worker and the exit: one run in three
+        proc = subprocess.run(
+            [sys.executable, "-m", "embspace", "import", "t.vec", "--format", "fasttext-vec", "-o", "t.space"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "terminate called" not in proc.stderr
+        assert proc.returncode == 1, proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if "Error" in line]
+        assert errors == [
+            "Error: t.vec, line 901: the file ends after 899 rows but the header (line 1) says 1762; "
+            "the file is truncated or the header is wrong"
+        ]
+    assert not (tmp_path / "t.space").exists()
+
+
+def test_arrow_threads_never_hold_python_memory(glove, tmp_path, monkeypatch):
+    """The cause of the abort above: Arrow's threaded CSV reader released a Python-owned input
+    buffer from a worker thread, which needs the GIL, after read_csv returned; at interpreter exit
+    Python kills such a thread inside a C++ destructor. Every block it gets must be Arrow's memory."""
+    handed = []
+    real = formats_text.pcsv.read_csv
+
+    def spy(source, **kwargs):
+        handed.append(source)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(formats_text.pcsv, "read_csv", spy)
+    python_blocks = []
+    real_add = formats_text._Rows.add
+
+    def keep_block(self, block, line):
+        python_blocks.append(np.frombuffer(block, dtype=np.uint8).ctypes.data)
+        return real_add(self, block, line)
+
+    monkeypatch.setattr(formats_text._Rows, "add", keep_block)
+    write(glove.head(300), tmp_path / "g.txt", "glove")
+    assert read(tmp_path / "g.txt", "glove").n == 300
+    assert handed and python_blocks
+    for source in handed:
+        assert isinstance(source, pa.Buffer) and source.address not in python_blocks
 
 
 # ---- scale --------------------------------------------------------------------------------------

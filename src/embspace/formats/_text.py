@@ -244,7 +244,7 @@ class _BlockParser:
     def _fast(self, block: bytes):
         try:
             table = pcsv.read_csv(
-                pa.py_buffer(block), read_options=self._read, parse_options=self._parse, convert_options=self._convert
+                arrow_owned(block), read_options=self._read, parse_options=self._parse, convert_options=self._convert
             )
         except pa.ArrowException:
             return None
@@ -323,6 +323,21 @@ class _BlockParser:
                     word = f" (word {ids[row]!r})" if self.with_ids else ""
                     return FormatError(f"{self.path}, line {line + row}{word}: {token[:40]!r} is not a number")
         return FormatError(f"{self.path}, line {line}: values that are not numbers")
+
+
+def arrow_owned(data: bytes) -> pa.Buffer:
+    """A copy of `data` in Arrow's memory, for Arrow's threaded readers.
+
+    Arrow's multi-threaded CSV reader may drop its last reference to its input in a worker thread
+    after ``read_csv`` has returned. Were the input a Python object (``pa.py_buffer``), that worker
+    would have to take the GIL to release it; when the interpreter is exiting by then (a one-line
+    error right after a read), Python ends the worker with ``pthread_exit`` inside a C++ destructor
+    and the process aborts ("terminate called without an active exception", exit 134) or hangs.
+    Memory that Arrow owns is released without Python. The copy costs a memcpy per block.
+    """
+    buf = pa.allocate_buffer(len(data))
+    np.frombuffer(buf, dtype=np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
+    return buf
 
 
 # ---- writing ------------------------------------------------------------------------------------
