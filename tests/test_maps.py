@@ -191,7 +191,7 @@ def test_changed_vectors_make_a_map_stale(space_path, tmp_path):
     space = embspace.load(space_path)
     changed = embspace.Space(space.ids, np.asarray(space.vectors)[:, ::-1] * 2.0, space.meta, space.info)
     shutil.move(space_path / "maps", tmp_path / "kept-maps")
-    embspace.save(changed, space_path)  # replaces the folder (maps included); put the old maps back
+    embspace.save(changed, space_path, overwrite=True)  # replaces the folder (maps included); put the old maps back
     shutil.move(tmp_path / "kept-maps", space_path / "maps")
     assert list_maps(space_path) == []
     assert list_maps(space_path, include_stale=True)[0]["stale"] is True

@@ -118,18 +118,18 @@ def test_interrupted_save_over_existing_space_keeps_the_old(small_space, tmp_pat
 
     monkeypatch.setattr(store, "_write_items", boom)
     with pytest.raises(KeyboardInterrupt):
-        embspace.save(newer, path)
+        embspace.save(newer, path, overwrite=True)
     assert embspace.load(path).n == 50
     assert [p.name for p in tmp_path.iterdir()] == ["s.space"]
     monkeypatch.undo()
-    embspace.save(newer, path)
+    embspace.save(newer, path, overwrite=True)
     assert embspace.load(path).n == 10 and [p.name for p in tmp_path.iterdir()] == ["s.space"]
 
 
 def test_interrupted_between_renames_keeps_a_loadable_space(small_space, tmp_path, monkeypatch):
     path = embspace.save(small_space, tmp_path / "s.space")
     monkeypatch.setattr(store, "_rename_exchange", lambda a, b: False)  # the two-rename fallback
-    embspace.save(small_space.head(5), path)
+    embspace.save(small_space.head(5), path, overwrite=True)
     assert embspace.load(path).n == 5
 
 
@@ -141,9 +141,17 @@ def test_save_refuses_to_replace_a_non_space(small_space, tmp_path):
     assert (tmp_path / "docs" / "keep.txt").read_text() == "precious"
     with pytest.raises(EmbspaceError, match="does not exist"):
         embspace.save(small_space, tmp_path / "missing" / "s.space")
-    with pytest.raises(EmbspaceError, match="exists"):
-        path = embspace.save(small_space, tmp_path / "s.space")
-        embspace.save(small_space, path, overwrite=False)
+
+
+def test_save_refuses_to_replace_a_space_unless_asked(small_space, tmp_path):
+    """Replacing a space drops its cached maps and indexes: only with overwrite=True (the CLI's --force)."""
+    path = embspace.save(small_space, tmp_path / "s.space")
+    (path / "maps").mkdir()
+    with pytest.raises(EmbspaceError, match=r"s\.space exists; pass overwrite=True to replace it$"):
+        embspace.save(small_space.head(5), path)
+    assert embspace.load(path).n == 50 and (path / "maps").is_dir()
+    embspace.save(small_space.head(5), path, overwrite=True)
+    assert embspace.load(path).n == 5 and not (path / "maps").exists()
 
 
 def test_load_errors(tmp_path):

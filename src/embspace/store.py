@@ -37,11 +37,13 @@ ITEMS = "items.parquet"
 EXTRAS = "extras"  # named float32 matrices that are not rows (e.g. fastText sub-word buckets)
 
 
-def save(space: Space, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write `space` to the folder `path` (conventionally ending in ``.space``), atomically.
 
-    An existing space at `path` is replaced only once the new one is complete; a folder that is
-    not a space is never replaced. Returns the path.
+    An existing space at `path` is refused unless ``overwrite=True`` (the CLI's ``--force``):
+    replacing it drops what lives in its folder beside the vectors (cached maps and ANN indexes).
+    It is replaced only once the new one is complete; a folder that is not a space is never
+    replaced. Returns the path.
     """
     path = Path(path)
     parent = check_target(path, overwrite)

@@ -122,7 +122,7 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
     params = WordParams(lowercase=not no_lowercase, **{k: v for k, v in knobs.items() if v is not None})
     start = time.perf_counter()
     space = _build_speaking_flags(build_words, corpus, method, params)
-    save(space, output)
+    save(space, output, overwrite=force)
     info = space.info
     undecodable = info["corpus"].get("undecodable_bytes")
     if undecodable:

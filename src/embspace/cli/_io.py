@@ -39,7 +39,7 @@ def import_(file, fmt, output, ids, meta, limit, metric, force):
     start = time.perf_counter()
     space = read(file, fmt, ids=ids, meta=meta, limit=limit)
     space.metric = metric
-    save(space, output)
+    save(space, output, overwrite=force)
     click.echo(
         f"wrote {output}: {space.n:,} × {space.dim} from {file} ({fmt}) in {time.perf_counter() - start:.1f} s",
         err=True,

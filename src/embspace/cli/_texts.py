@@ -53,7 +53,7 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
         dim=dim,
         seed=seed,
     )
-    save(space, output)
+    save(space, output, overwrite=force)
     info = space.info
     notes = []
     if info["skipped_empty"]:
@@ -103,7 +103,7 @@ def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_s
         batch_size=batch_size,
         case_sensitive=case_sensitive,
     )
-    save(space, output)
+    save(space, output, overwrite=force)
     counts = {w: space.meta["word"].count(w) for w in space.info["words"]}
     click.echo(
         f"wrote {output}: {space.n:,} occurrences × {space.dim} from {space.info['texts']:,} sentences ("
