@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import embspace
 from embspace import EmbspaceError, FormatError, Space, formats
 from embspace.formats import FORMATS, from_keyedvectors, read, to_keyedvectors, write
 from embspace.formats import _text as formats_text
@@ -361,6 +362,77 @@ def test_ids_a_format_cannot_hold(tiny, tmp_path, fmt, bad_id):
     message = error_of(write, space, path, fmt)
     assert repr(bad_id) in message and "row 0" in message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_messages_name_the_callers_setting(tiny, tmp_path):
+    """Python callers read keywords (meta=PATH, format='glove'); users of the CLI read its flags."""
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    write(tiny, tmp_path / "vecs.tsv", "tsv")
+    (tmp_path / "meta.tsv").unlink()
+    write(tiny, tmp_path / "v.npy", "numpy")
+    (tmp_path / "v.ids.txt").unlink()
+    glove_file = write_bytes(tmp_path / "g.txt", b"a 1 2\nb 3 4\n")
+    w2v_file = write_bytes(tmp_path / "w.txt", b"2 2\na 1 2\nb 3 4\n")
+    (tmp_path / "elsewhere").mkdir()
+    ids_file = write_bytes(tmp_path / "elsewhere" / "ids.txt", b"a\nb\n")
+    broken = embspace.save(Space(["line\nbreak", "b", "c"], tiny.vectors), tmp_path / "broken.space")
+    cases = [  # (Python call, what Python callers read, CLI arguments, what CLI users read)
+        (
+            (tmp_path / "vecs.tsv", "tsv"),
+            {},
+            "pass meta=PATH",
+            ["import", "{d}/vecs.tsv", "--format", "tsv"],
+            "pass --meta PATH",
+        ),
+        (
+            (tmp_path / "v.npy", "numpy"),
+            {},
+            "pass ids=PATH",
+            ["import", "{d}/v.npy", "--format", "numpy"],
+            "pass --ids PATH",
+        ),
+        (
+            (glove_file, "word2vec"),
+            {},
+            "use format='glove'",
+            ["import", "{d}/g.txt", "--format", "word2vec"],
+            "use --format glove",
+        ),
+        (
+            (w2v_file, "glove"),
+            {},
+            "use format='word2vec'",
+            ["import", "{d}/w.txt", "--format", "glove"],
+            "use --format word2vec",
+        ),
+        (
+            (glove_file, "glove"),
+            {"ids": ids_file},
+            "ids= applies to format='numpy' only",
+            ["import", "{d}/g.txt", "--format", "glove", "--ids", "{d}/elsewhere/ids.txt"],
+            "--ids applies to --format numpy only",
+        ),
+    ]
+    for args, kwargs, python_says, cli_args, cli_says in cases:
+        assert python_says in error_of(read, *args, **kwargs)
+        cli_args = [a.format(d=tmp_path) for a in cli_args] + ["-o", str(tmp_path / "out.space")]
+        result = CliRunner().invoke(main, ["-q", *cli_args])
+        assert result.exit_code == 1 and cli_says in result.output, result.output
+        assert "=PATH" not in result.output and "format='" not in result.output
+    # ids with a line break: the numpy ids file cannot hold them, so the advice is Parquet, not numpy again
+    python_says = error_of(write, embspace.load(broken), tmp_path / "x.npy", "numpy")
+    assert python_says.endswith("rename the id or export with format='parquet'")
+    result = CliRunner().invoke(main, ["-q", "export", str(broken), "--format", "numpy", "-o", str(tmp_path / "x.npy")])
+    assert result.exit_code == 1 and result.output.strip().endswith("rename the id or export with --format parquet")
+    assert "id 'tab\\there' (row 0) contains a tab" in error_of(
+        write, Space(["tab\there", "b", "c"], tiny.vectors), tmp_path / "x.txt", "glove"
+    )
+    assert "format='parquet' or format='numpy'" in error_of(
+        write, Space(["two words", "b", "c"], tiny.vectors), tmp_path / "x.txt", "glove"
+    )
 
 
 # ---- NumPy safety -------------------------------------------------------------------------------

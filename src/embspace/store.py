@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._files import read_npy_header, sha256_file, writable_parent
+from ._spelling import spell
 from ._version import __version__
 from .errors import CorruptSpaceError, EmbspaceError
 from .space import METRICS, Space
@@ -68,7 +69,7 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> P
     return path
 
 
-def check_target(path: str | os.PathLike, overwrite: bool, hint: str = "pass overwrite=True") -> Path:
+def check_target(path: str | os.PathLike, overwrite: bool, hint: str | None = None) -> Path:
     """Fail before any work if a space cannot be written at `path`; returns its parent folder.
 
     A folder that is not a space is never replaced; an existing space only with `overwrite`.
@@ -78,7 +79,7 @@ def check_target(path: str | os.PathLike, overwrite: bool, hint: str = "pass ove
         if not is_space(path):
             raise EmbspaceError(f"{path} exists and is not a .space folder; refusing to replace it")
         if not overwrite:
-            raise EmbspaceError(f"{path} exists; {hint} to replace it")
+            raise EmbspaceError(f"{path} exists; {hint or 'pass ' + spell('overwrite', True)} to replace it")
     return writable_parent(path)
 
 

@@ -7,16 +7,21 @@ import sys
 import click
 
 from .._progress import enable as _enable_progress
+from .._spelling import cli_spelling
 from .._version import __version__
 from ..errors import EmbspaceError
 
 
 class _Group(click.Group):
-    """Turns a user mistake into one line on stderr and a non-zero exit, never a traceback."""
+    """Turns a user mistake into one line on stderr and a non-zero exit, never a traceback.
+
+    Messages are spelled for the command line (``--meta PATH``, not ``meta=PATH``; see _spelling).
+    """
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with cli_spelling():
+                return super().invoke(ctx)
         except EmbspaceError as exc:
             raise click.ClickException(str(exc)) from None
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:

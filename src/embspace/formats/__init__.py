@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from .._files import atomic_files, finish
 from .._install import install_hint
+from .._spelling import spell
 from ..errors import EmbspaceError, FormatError, SpaceError
 from ..space import Space
 from . import _arrays as arrays
@@ -82,9 +83,13 @@ def read(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise FormatError(f"limit must be a positive whole number of rows; got {limit!r}")
     if ids is not None and fmt != "numpy":
-        raise FormatError(f"ids= applies to format 'numpy' only; {fmt!r} files carry their own ids")
+        raise FormatError(
+            f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
+        )
     if meta is not None and fmt != "tsv":
-        raise FormatError(f"meta= applies to format 'tsv' only; {fmt!r} files carry their own ids")
+        raise FormatError(
+            f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
+        )
     start = time.perf_counter()
     checked = fmt in _TEXT_HEADER or fmt == "word2vec-binary"  # these readers check rows, NaN and duplicates
     if fmt in _TEXT_HEADER:

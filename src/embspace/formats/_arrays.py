@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._files import read_npy_header
+from .._spelling import spell
 from ..errors import FormatError
 from ._io import existing_file, read_lines
 
@@ -31,7 +32,7 @@ def find_ids_file(npy: Path, ids: Path | None) -> Path:
             return candidate
     raise FormatError(
         f"{npy}: no ids file beside it (looked for {' and '.join(c.name for c in candidates)}); "
-        f"pass ids=PATH, a UTF-8 text file with one id per line"
+        f"pass {spell('ids', metavar='PATH')}, a UTF-8 text file with one id per line"
     )
 
 

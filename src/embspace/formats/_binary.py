@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._progress import progress
+from .._spelling import spell
 from ..errors import FormatError
 from ._io import ByteSource
 from ._text import _parse_header
@@ -91,9 +92,8 @@ class _Reader:
             pos = space + 1 + width
         if starts:
             if self.rows == 0 and _TEXT_NUMBERS.fullmatch(buf[starts[0] : starts[0] + width]):
-                raise FormatError(
-                    f"{self.path}: the first vector is written as text; use format='word2vec' for text files"
-                )
+                fix = spell("format", "word2vec")
+                raise FormatError(f"{self.path}: the first vector is written as text; use {fix} for text files")
             data = b"".join([buf[s : s + width] for s in starts])
             self.vectors[self.rows : self.rows + len(starts)] = np.frombuffer(data, dtype="<f4").reshape(-1, self.dim)
             self.rows += len(starts)

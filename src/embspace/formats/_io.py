@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._files import sha256_file
+from .._spelling import spell
 from ..errors import EmbspaceError, FormatError
 
 # Files up to this size are hashed for provenance when the reader does not stream them anyway.
@@ -50,8 +51,14 @@ def check_ids_free_of(ids: Sequence[str], forbidden: str, fmt: str, path: Path) 
     what = names.get(match.group(), f"whitespace {match.group()!r}")
     raise FormatError(
         f"cannot write {path}: id {ids[row]!r} (row {row}) contains {what}, which format {fmt!r} "
-        f"cannot hold; rename the id or export to 'parquet' or 'numpy'"
+        f"cannot hold; rename the id or export with {_formats_holding(match.group(), fmt)}"
     )
+
+
+def _formats_holding(char: str, fmt: str) -> str:
+    """The formats besides `fmt` whose ids may hold `char`: Parquet any, numpy's ids file all but line breaks."""
+    able = ["parquet"] + (["numpy"] if char not in NEWLINES and fmt != "numpy" else [])
+    return " or ".join(spell("format", name) for name in able)
 
 
 def encode_ids(ids: Sequence[str], path: Path) -> list[bytes]:

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from .._progress import progress
+from .._spelling import spell
 from ..errors import FormatError
 from ._io import ByteSource, decode_utf8, not_utf8
 
@@ -64,7 +65,7 @@ def read_text(
     if size == 0:
         raise FormatError(f"{path}: the file is empty; expected {fmt} vectors")
     hint = (
-        "; re-save it as UTF-8, or for binary word2vec use format='word2vec-binary'"
+        f"; re-save it as UTF-8, or for binary word2vec use {spell('format', 'word2vec-binary')}"
         if with_ids
         else "; re-save it as UTF-8"
     )
@@ -103,7 +104,7 @@ def _parse_header(line: bytes, path: Path) -> tuple[int, int]:
     text = decode_utf8(line, path, 1)
     match = _HEADER.fullmatch(text)
     if match is None:
-        fix = "; a GloVe file has no header: use format='glove'" if len(text.split()) > 2 else ""
+        fix = f"; a GloVe file has no header: use {spell('format', 'glove')}" if len(text.split()) > 2 else ""
         raise FormatError(
             f"{path}, line 1: expected a header 'COUNT DIM' such as '400000 50', got {text.strip()[:40]!r}{fix}"
         )
@@ -183,7 +184,7 @@ class _Rows:
         if self.with_ids and len(fields) == 2 and all(f.isascii() and f.isdigit() for f in fields):
             raise FormatError(
                 f"{self.path}, line {line}: {text!r} looks like a word2vec header "
-                f"(count dim), not a vector row; use format='word2vec'"
+                f"(count dim), not a vector row; use {spell('format', 'word2vec')}"
             )
         if dim < 1:
             raise FormatError(

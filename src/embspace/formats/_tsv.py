@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._spelling import spell
 from ..errors import FormatError
 from ._arrays import check_id_lines
 from ._io import check_ids_free_of, existing_file, read_lines
@@ -37,7 +38,7 @@ def find_meta_file(vecs: Path, meta: Path | None, default: Path) -> Path:
             return candidate
     raise FormatError(
         f"{vecs}: no metadata file beside it (looked for {' and '.join(c.name for c in candidates)}); "
-        f"pass meta=PATH, the meta.tsv that labels the rows"
+        f"pass {spell('meta', metavar='PATH')}, the meta.tsv that labels the rows"
     )
 
 
