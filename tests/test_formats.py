@@ -578,6 +578,65 @@ def test_arrow_threads_never_hold_python_memory(glove, tmp_path, monkeypatch):
         assert isinstance(source, pa.Buffer) and source.address not in python_blocks
 
 
+def test_undecodable_bytes_refused_replaced_or_dropped(gensim_data, tmp_path, KeyedVectors):
+    """gensim's pang_lee_polarity_fasttext.vec holds 5 Latin-1 bytes; gensim reads it with unicode_errors='replace'."""
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    vec = gensim_data / "pang_lee_polarity_fasttext.vec"
+    message = error_of(read, vec, "fasttext-vec")
+    assert "line 150: not UTF-8 text (byte 0x97)" in message and "read it with encoding_errors='replace'" in message
+    space = read(vec, "fasttext-vec", encoding_errors="replace")
+    kv = KeyedVectors.load_word2vec_format(str(vec), unicode_errors="replace")
+    assert space.ids == kv.index_to_key and "clich\ufffds" in space.ids
+    np.testing.assert_allclose(space.vectors, kv.vectors, rtol=1e-6)
+    assert space.info["encoding_errors"] == "replace"
+    assert space.info["undecodable_bytes"] == {"pang_lee_polarity_fasttext.vec": 5}
+    assert "encoding_errors" not in read(gensim_data / "lee_fasttext.vec", "fasttext-vec").info
+    # ignore drops the bytes; line 150's word was nothing else, so the line has no word left
+    assert "(after bytes that are not UTF-8 were dropped; try encoding_errors='replace')" in error_of(
+        read, vec, "fasttext-vec", encoding_errors="ignore"
+    )
+    out = tmp_path / "pl.space"
+    strict = CliRunner().invoke(main, ["-q", "import", str(vec), "--format", "fasttext-vec", "-o", str(out)])
+    assert strict.exit_code == 1 and "read it with --encoding-errors replace" in strict.output
+    assert "encoding_errors" not in strict.output and not out.exists()
+    args = ["-q", "import", str(vec), "--format", "fasttext-vec", "--encoding-errors", "replace", "-o", str(out)]
+    replaced = CliRunner().invoke(main, args)
+    assert replaced.exit_code == 0, replaced.output
+    assert (
+        "note: 5 bytes that were not UTF-8 in pang_lee_polarity_fasttext.vec were replaced by U+FFFD; "
+        "--encoding-errors strict refuses them"
+    ) in replaced.output
+    assert embspace.load(out).info["undecodable_bytes"] == {"pang_lee_polarity_fasttext.vec": 5}
+
+
+def test_undecodable_labels_in_every_text_bearing_format(tmp_path):
+    """Projector labels, numpy ids files and binary word2vec words are decoded by the same rule."""
+    vectors = np.eye(3, dtype=np.float32)
+    (tmp_path / "vecs.tsv").write_bytes(b"1\t0\t0\n0\t1\t0\n0\t0\t1\n")
+    (tmp_path / "meta.tsv").write_bytes(b"id\tnote\ncaf\xe9\tna\xefve\nb\tok\nc\tok\n")
+    np.save(tmp_path / "v.npy", vectors)
+    (tmp_path / "v.ids.txt").write_bytes(b"caf\xe9\nb\nc\n")
+    binary = tmp_path / "w.bin"
+    binary.write_bytes(b"3 3\n" + b"".join(w + b" " + v.tobytes() for w, v in zip([b"caf\xe9", b"b", b"c"], vectors)))
+    for path, fmt, where in [
+        (tmp_path / "vecs.tsv", "tsv", "meta.tsv"),
+        (tmp_path / "v.npy", "numpy", "v.ids.txt"),
+        (binary, "word2vec-binary", "w.bin"),
+    ]:
+        assert "encoding_errors='replace'" in error_of(read, path, fmt)
+        space = read(path, fmt, encoding_errors="replace")
+        assert space.ids == ["caf\ufffd", "b", "c"]
+        assert space.info["undecodable_bytes"] == {where: 2 if fmt == "tsv" else 1}
+        assert read(path, fmt, encoding_errors="ignore").ids[0] == "caf"
+    assert read(tmp_path / "vecs.tsv", "tsv", encoding_errors="replace").meta["note"][0] == "na\ufffdve"
+    assert "encoding_errors must be one of strict, replace, ignore" in error_of(
+        read, binary, "word2vec-binary", encoding_errors="surrogateescape"
+    )
+
+
 # ---- scale --------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_full_glove_through_word2vec_text(tmp_path):

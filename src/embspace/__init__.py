@@ -26,11 +26,16 @@ __all__ = [
 ]
 
 
-def read(path, format, **kwargs):
-    """Import vectors from a file; see :func:`embspace.formats.read`."""
+def read(path, format, *, ids=None, meta=None, limit=None, encoding_errors="strict", show_progress=None):
+    """Import vectors from a file (glove, word2vec, fasttext-vec, tsv, ...); see :func:`embspace.formats.read`.
+
+    >>> space = embspace.read("wiki.en.vec", "fasttext-vec", encoding_errors="replace")  # doctest: +SKIP
+    """
     from .formats import read as _read
 
-    return _read(path, format, **kwargs)
+    return _read(
+        path, format, ids=ids, meta=meta, limit=limit, encoding_errors=encoding_errors, show_progress=show_progress
+    )
 
 
 def write(space, path, format, **kwargs):

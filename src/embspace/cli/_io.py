@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..formats import FORMATS
+from ..formats._io import ENCODING_ERRORS, undecodable_note
 from ..space import METRICS
 from ..store import read_manifest, save
 from ._output import check_writable_output, echo_json, json_option, open_space, table
@@ -21,10 +22,18 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 @click.option("--meta", type=click.Path(exists=True, dir_okay=False), help="tsv: the meta.tsv beside vecs.tsv.")
 @click.option("--limit", type=click.IntRange(min=1), help="Read only the first N rows.")
 @click.option(
+    "--encoding-errors",
+    type=click.Choice(ENCODING_ERRORS),
+    default="strict",
+    show_default=True,
+    help="Words or labels that are not UTF-8: refuse the file, or replace each bad byte sequence "
+    "by U+FFFD, or drop it (gensim's unicode_errors); the bytes are counted.",
+)
+@click.option(
     "--metric", type=click.Choice(METRICS), default="cosine", show_default=True, help="Default metric of the space."
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
-def import_(file, fmt, output, ids, meta, limit, metric, force):
+def import_(file, fmt, output, ids, meta, limit, encoding_errors, metric, force):
     """Make a .space folder from a vectors file.
 
     \b
@@ -32,12 +41,16 @@ def import_(file, fmt, output, ids, meta, limit, metric, force):
       embspace import glove.6B.50d.txt --format glove -o glove.space
       embspace import GoogleNews.bin --format word2vec-binary --limit 500000 -o gn.space
       embspace import vecs.tsv --format tsv --meta meta.tsv -o projector.space
+      embspace import latin1.vec --format fasttext-vec --encoding-errors replace -o x.space
     """
     from ..formats import read
 
     check_writable_output(output, force)
     start = time.perf_counter()
-    space = read(file, fmt, ids=ids, meta=meta, limit=limit)
+    space = read(file, fmt, ids=ids, meta=meta, limit=limit, encoding_errors=encoding_errors)
+    note = undecodable_note(space.info.get("undecodable_bytes", {}), encoding_errors)
+    if note:
+        click.echo(f"note: {note}", err=True)
     space.metric = metric
     save(space, output, overwrite=force)
     click.echo(

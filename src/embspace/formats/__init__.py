@@ -34,8 +34,16 @@ from ..space import Space
 from . import _arrays as arrays
 from . import _tsv as tsv
 from ._binary import read_word2vec_binary, write_word2vec_binary
-from ._io import NEWLINES, WHITESPACE, check_ids_free_of, encode_ids, existing_file, source_info
-from ._text import read_text, write_text
+from ._io import (
+    NEWLINES,
+    WHITESPACE,
+    Decoder,
+    check_ids_free_of,
+    encode_ids,
+    existing_file,
+    source_info,
+)
+from ._text import binary_hints, read_text, write_text
 
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
@@ -48,6 +56,7 @@ def read(
     ids: str | os.PathLike | None = None,
     meta: str | os.PathLike | None = None,
     limit: int | None = None,
+    encoding_errors: str = "strict",
     show_progress: bool | None = None,
 ) -> Space:
     """Import a space from a file in one of :data:`FORMATS`.
@@ -65,6 +74,11 @@ def read(
         ``tsv`` only: the projector metadata file (default: ``meta.tsv`` beside ``vecs.tsv``).
     limit : int, optional
         Read only the first `limit` rows.
+    encoding_errors : {"strict", "replace", "ignore"}
+        Words and labels that are not UTF-8: refused with their file and line (the default), or
+        read with each bad byte sequence replaced by U+FFFD or dropped, as gensim's
+        ``unicode_errors``. The bytes replaced or dropped are counted per file in
+        ``info["undecodable_bytes"]``.
     show_progress : bool, optional
         A progress bar in bytes on stderr; by default on only where the CLI enabled progress.
 
@@ -90,20 +104,25 @@ def read(
         raise FormatError(
             f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
         )
+    decode = Decoder(encoding_errors, more=binary_hints() if fmt in _TEXT_HEADER else ())
     start = time.perf_counter()
     checked = fmt in _TEXT_HEADER or fmt == "word2vec-binary"  # these readers check rows, NaN and duplicates
     if fmt in _TEXT_HEADER:
         existing_file(path)
-        got = read_text(path, fmt, header=_TEXT_HEADER[fmt], with_ids=True, limit=limit, show_progress=show_progress)
+        got = read_text(
+            path, fmt, header=_TEXT_HEADER[fmt], with_ids=True, limit=limit, show_progress=show_progress, decode=decode
+        )
         item_ids, vectors, columns, source = got.ids, got.vectors, {}, source_info(path, got.sha256)
     elif fmt == "word2vec-binary":
         existing_file(path)
-        item_ids, vectors, sha256, _ = read_word2vec_binary(path, limit=limit, show_progress=show_progress)
+        item_ids, vectors, sha256, _ = read_word2vec_binary(
+            path, limit=limit, show_progress=show_progress, decode=decode
+        )
         columns, source = {}, source_info(path, sha256)
     elif fmt == "tsv":
-        item_ids, vectors, columns, source = _read_tsv(path, meta, limit, show_progress)
+        item_ids, vectors, columns, source = _read_tsv(path, meta, limit, show_progress, decode)
     elif fmt == "numpy":
-        item_ids, vectors, columns, source = _read_numpy(path, ids, limit)
+        item_ids, vectors, columns, source = _read_numpy(path, ids, limit, decode)
     else:
         existing_file(path)
         item_ids, vectors, columns = arrays.read_parquet(path, limit)
@@ -111,6 +130,9 @@ def read(
     info: dict[str, Any] = {"builder": "import", "format": fmt, "source": source, "name": _name(path)}
     if limit is not None:
         info["limit"] = limit
+    if not decode.strict:
+        info["encoding_errors"] = encoding_errors
+        info["undecodable_bytes"] = decode.undecodable
     info["seconds"] = round(time.perf_counter() - start, 3)
     try:
         return Space(item_ids, vectors, columns, info, check=not checked)
@@ -218,12 +240,21 @@ def _name(path: Path) -> str:
     return path.stem
 
 
-def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | None):
+def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | None, decode: Decoder):
     vecs, default_meta = tsv.tsv_paths(path)
     existing_file(vecs)
     meta_path = tsv.find_meta_file(vecs, meta, default_meta)
-    got = read_text(vecs, "tsv", header=False, with_ids=False, delimiter="\t", limit=limit, show_progress=show_progress)
-    ids, columns = tsv.read_meta_tsv(meta_path)
+    got = read_text(
+        vecs,
+        "tsv",
+        header=False,
+        with_ids=False,
+        delimiter="\t",
+        limit=limit,
+        show_progress=show_progress,
+        decode=decode,
+    )
+    ids, columns = tsv.read_meta_tsv(meta_path, decode)
     n = len(got.vectors)
     if len(ids) < n or (got.complete and len(ids) != n):
         raise FormatError(
@@ -250,12 +281,12 @@ def _write_tsv(space: Space, path: Path) -> list[Path]:
     return [vecs, meta_path]
 
 
-def _read_numpy(path: Path, ids: Any, limit: int | None):
+def _read_numpy(path: Path, ids: Any, limit: int | None, decode: Decoder):
     npy = arrays.npy_paths(path)[0] if path.is_dir() else path
     existing_file(npy)
     ids_path = arrays.find_ids_file(npy, ids)
     vectors, total = arrays.read_npy(npy, limit)
-    item_ids = arrays.read_ids_file(ids_path)
+    item_ids = arrays.read_ids_file(ids_path, decode)
     if len(item_ids) != total:
         raise FormatError(f"{ids_path}: {len(item_ids)} ids for the {total} rows of {npy}; give exactly one id per row")
     source = source_info(npy, hash_if_cheap=limit is None)

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from .._files import read_npy_header
 from .._spelling import spell
 from ..errors import FormatError
-from ._io import existing_file, read_lines
+from ._io import Decoder, existing_file, read_lines
 
 
 # ---- NumPy + ids --------------------------------------------------------------------------------
@@ -61,9 +61,9 @@ def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
     return np.array(array[:limit]), shape[0]  # a copy: the space must not change if the file does
 
 
-def read_ids_file(path: Path) -> list[str]:
+def read_ids_file(path: Path, decode: Decoder | None = None) -> list[str]:
     """One id per line (UTF-8, ``\\n`` or ``\\r\\n``); empty and duplicate ids are refused with their line."""
-    ids = read_lines(path)
+    ids = read_lines(path, decode)
     check_id_lines(ids, path, first_line=1)
     return ids
 

@@ -14,7 +14,7 @@ import numpy as np
 from .._progress import progress
 from .._spelling import spell
 from ..errors import FormatError
-from ._io import ByteSource
+from ._io import ByteSource, Decoder
 from ._text import _parse_header
 
 BLOCK = 1 << 24
@@ -22,15 +22,18 @@ MAX_WORD = 1 << 16
 _TEXT_NUMBERS = re.compile(rb"[0-9eE+\-. \t\r\n]+")
 
 
-def read_word2vec_binary(path: Path, *, limit: int | None = None, show_progress: bool | None = None):
-    """Returns ``(ids, vectors, sha256 or None, (count, dim))``."""
+def read_word2vec_binary(
+    path: Path, *, limit: int | None = None, show_progress: bool | None = None, decode: Decoder | None = None
+):
+    """Returns ``(ids, vectors, sha256 or None, (count, dim))``; `decode` meets words that are not UTF-8."""
+    decode = decode or Decoder()
     size = path.stat().st_size
     if size == 0:
         raise FormatError(f"{path}: the file is empty; expected word2vec-binary vectors")
     with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B", show=show_progress) as bar:
         src = ByteSource(fh, path, bar)
         header = src.header_line()
-        count, dim = _parse_header(header, path)
+        count, dim = _parse_header(header, path, decode)
         want = count if limit is None else min(count, limit)
         if (size - len(header)) < want * (4 * dim + 2):
             raise FormatError(
@@ -51,7 +54,7 @@ def read_word2vec_binary(path: Path, *, limit: int | None = None, show_progress:
             )
         if want == count:
             _check_no_more_data(src, path, count)
-        ids = reader.words()
+        ids = reader.words(decode)
         vectors = reader.vectors
         _check_rows(path, ids, vectors)
         return ids, vectors, src.sha256(), (count, dim)
@@ -100,7 +103,7 @@ class _Reader:
         self.offset += pos
         return buf[pos:]
 
-    def words(self) -> list[str]:
+    def words(self, decode: Decoder) -> list[str]:
         joined = b"\n".join(self.raw_words)
         try:
             words = joined.decode("utf-8").split("\n")
@@ -108,16 +111,19 @@ class _Reader:
                 return words
         except UnicodeDecodeError:
             pass
-        return [self._decode(i, w) for i, w in enumerate(self.raw_words)]
+        return [self._decode(i, w, decode) for i, w in enumerate(self.raw_words)]
 
-    def _decode(self, row: int, word: bytes) -> str:
+    def _decode(self, row: int, word: bytes, decode: Decoder) -> str:
         try:
             return word.decode("utf-8")
         except UnicodeDecodeError:
-            raise FormatError(
-                f"{self.path}, row {row + 1}: word {word[:40]!r} is not UTF-8; "
-                f"the file is damaged or uses another encoding"
-            ) from None
+            if decode.strict:
+                fix = spell("encoding_errors", "replace")
+                raise FormatError(
+                    f"{self.path}, row {row + 1}: word {word[:40]!r} is not UTF-8; the file is damaged or "
+                    f"uses another encoding: read it with {fix} (bad bytes become U+FFFD)"
+                ) from None
+        return decode(word, self.path, row + 1)
 
 
 def _check_no_more_data(src: ByteSource, path: Path, count: int) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,23 +71,101 @@ def encode_ids(ids: Sequence[str], path: Path) -> list[bytes]:
 
 
 # ---- decoding -----------------------------------------------------------------------------------
-def read_lines(path: Path) -> list[str]:
+ENCODING_ERRORS = ("strict", "replace", "ignore")
+
+# Error handlers that count the bytes they replace or drop, and otherwise act as Python's own
+# "replace" and "ignore" (one U+FFFD per maximal bad sequence). The count is per thread.
+_tally = threading.local()
+
+
+def _counting(replacement: str):
+    def handler(exc: UnicodeError) -> tuple[str, int]:
+        if not isinstance(exc, UnicodeDecodeError):
+            raise exc
+        _tally.bytes = getattr(_tally, "bytes", 0) + (exc.end - exc.start)
+        return replacement, exc.end
+
+    return handler
+
+
+_HANDLERS = {"replace": "embspace.formats.replace", "ignore": "embspace.formats.ignore"}
+codecs.register_error(_HANDLERS["replace"], _counting("\ufffd"))
+codecs.register_error(_HANDLERS["ignore"], _counting(""))
+
+
+class Decoder:
+    """UTF-8 decoding with one policy for a whole import, as gensim's ``unicode_errors``.
+
+    ``strict`` refuses a bad byte with the file, the line and how to read it anyway (`more`: further
+    advice, such as another format); ``replace`` (U+FFFD) and ``ignore`` count the bytes they
+    replace or drop, per file name, in `undecodable`.
+    """
+
+    def __init__(self, errors: str = "strict", more: Sequence[str] = ()):
+        if errors not in ENCODING_ERRORS:
+            raise FormatError(f"encoding_errors must be one of {', '.join(ENCODING_ERRORS)}; got {errors!r}")
+        self.errors, self.more = errors, tuple(more)
+        self.undecodable: dict[str, int] = {}
+
+    @property
+    def strict(self) -> bool:
+        return self.errors == "strict"
+
+    def __call__(self, data: bytes, path: Path, first_line: int) -> str:
+        """`data` as text; a strict error names the line of the first bad byte (counting from `first_line`)."""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self.strict:
+                raise self.error(path, data, exc, first_line) from None
+        _tally.bytes = 0
+        text = data.decode("utf-8", _HANDLERS[self.errors])
+        self.undecodable[path.name] = self.undecodable.get(path.name, 0) + _tally.bytes
+        return text
+
+    def lossy_hint(self, replaced: bool = False) -> str:
+        """For errors that bytes dropped (``ignore``) or replaced may have caused: what to try instead."""
+        if not self.undecodable or (self.errors == "replace" and not replaced):
+            return ""
+        other = "strict" if self.errors == "replace" else "replace"
+        done = "replaced" if self.errors == "replace" else "dropped"
+        return f" (after bytes that are not UTF-8 were {done}; try {spell('encoding_errors', other)})"
+
+    def error(self, path: Path, data: bytes, exc: UnicodeDecodeError, first_line: int) -> FormatError:
+        return not_utf8(path, data, exc, first_line, utf8_hint(*self.more))
+
+
+def undecodable_note(counts: dict[str, int], errors: str) -> str | None:
+    """One line on the bytes a `Decoder` replaced or dropped (`counts` per file); None when there were none."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    done = "replaced by U+FFFD" if errors == "replace" else "dropped"
+    where = ", ".join(f"{name} {n:,}" if len(counts) > 1 else name for name, n in counts.items())
+    were = "was" if total == 1 else "were"
+    return (
+        f"{total:,} byte{'s' if total != 1 else ''} that {were} not UTF-8 in {where} {were} {done}; "
+        f"{spell('encoding_errors', 'strict')} refuses them"
+    )
+
+
+def utf8_hint(*more: str) -> str:
+    """The advice after a strict UTF-8 error: re-save, read with replacement, or `more`."""
+    fixes = ["re-save it as UTF-8", f"read it with {spell('encoding_errors', 'replace')} (bad bytes become U+FFFD)"]
+    fixes += more
+    return "; " + ", ".join(fixes[:-1]) + ", or " + fixes[-1]
+
+
+def read_lines(path: Path, decode: Decoder | None = None) -> list[str]:
     """The UTF-8 lines of a small file without their ``\\n`` or ``\\r\\n``; a final newline adds no line."""
-    text = decode_utf8(path.read_bytes(), path, 1)
+    decode = decode or Decoder()
+    text = decode(path.read_bytes(), path, 1)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if "\r" in text:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     return lines
-
-
-def decode_utf8(data: bytes, path: Path, first_line: int, hint: str = "") -> str:
-    """Decode `data` as UTF-8; an error names the file and the line of the first bad byte."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, data, exc, first_line, hint) from None
 
 
 def not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, first_line: int, hint: str = "") -> FormatError:

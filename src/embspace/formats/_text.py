@@ -26,7 +26,7 @@ import pyarrow.csv as pcsv
 from .._progress import progress
 from .._spelling import spell
 from ..errors import FormatError
-from ._io import ByteSource, decode_utf8, not_utf8
+from ._io import ByteSource, Decoder
 
 FIRST_BLOCK = 1 << 20  # small first block, so `limit=10` does not parse 16 MiB
 BLOCK = 1 << 24
@@ -55,27 +55,25 @@ def read_text(
     delimiter: str = " ",
     limit: int | None = None,
     show_progress: bool | None = None,
+    decode: Decoder | None = None,
 ) -> TextVectors:
     """Read a text file of vectors.
 
     header : a ``COUNT DIM`` first line (word2vec, fastText .vec); else dim comes from line 1.
     with_ids : each row starts with its word (else rows are numbers only, as in vecs.tsv).
+    decode : how bytes that are not UTF-8 are met (refused by default; see `Decoder`).
     """
     size = path.stat().st_size
     if size == 0:
         raise FormatError(f"{path}: the file is empty; expected {fmt} vectors")
-    hint = (
-        f"; re-save it as UTF-8, or for binary word2vec use {spell('format', 'word2vec-binary')}"
-        if with_ids
-        else "; re-save it as UTF-8"
-    )
+    decode = decode or Decoder(more=binary_hints() if with_ids else ())
     with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B", show=show_progress) as bar:
         src = ByteSource(fh, path, bar)
-        _sniff(src, path, fmt, hint)
+        _sniff(src, path, fmt, decode)
         if src.pending.startswith(codecs.BOM_UTF8):
             src.pending = src.pending[len(codecs.BOM_UTF8) :]
-        counts = _parse_header(src.header_line(), path) if header else None
-        reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, hint)
+        counts = _parse_header(src.header_line(), path, decode) if header else None
+        reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, decode)
         line = 2 if header else 1
         size_hint = FIRST_BLOCK
         while (block := src.lines_block(size_hint, line)) is not None:
@@ -88,20 +86,27 @@ def read_text(
         return TextVectors(ids, vectors, src.sha256(), counts, complete=block is None)
 
 
-def _sniff(src: ByteSource, path: Path, fmt: str, hint: str) -> None:
+def binary_hints() -> tuple[str, ...]:
+    """What to use instead when a file of words and vectors turns out to be binary."""
+    return (f"for binary word2vec use {spell('format', 'word2vec-binary')}",)
+
+
+def _sniff(src: ByteSource, path: Path, fmt: str, decode: Decoder) -> None:
     """Refuse binary files early, with one line, instead of buffering them in search of a newline."""
     src.fill(1 << 16)
     head = src.pending
     if b"\x00" in head:
-        raise FormatError(f"{path}: holds NUL bytes, so it is not {fmt} text{hint}")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=src.eof)
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, head, exc, 1, hint) from None
+        instead = "; " + ", or ".join(decode.more) if decode.more else ""
+        raise FormatError(f"{path}: holds NUL bytes, so it is not {fmt} text{instead}")
+    if decode.strict:
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=src.eof)
+        except UnicodeDecodeError as exc:
+            raise decode.error(path, head, exc, 1) from None
 
 
-def _parse_header(line: bytes, path: Path) -> tuple[int, int]:
-    text = decode_utf8(line, path, 1)
+def _parse_header(line: bytes, path: Path, decode: Decoder | None = None) -> tuple[int, int]:
+    text = (decode or Decoder())(line, path, 1)
     match = _HEADER.fullmatch(text)
     if match is None:
         fix = f"; a GloVe file has no header: use {spell('format', 'glove')}" if len(text.split()) > 2 else ""
@@ -119,9 +124,9 @@ def _parse_header(line: bytes, path: Path) -> tuple[int, int]:
 class _Rows:
     """Collects parsed blocks; checks row counts against the header, finiteness and uniqueness."""
 
-    def __init__(self, path, fmt, counts, with_ids, delimiter, limit, hint):
+    def __init__(self, path, fmt, counts, with_ids, delimiter, limit, decode: Decoder):
         self.path, self.fmt, self.counts, self.with_ids = path, fmt, counts, with_ids
-        self.delimiter, self.limit, self.hint = delimiter, limit, hint
+        self.delimiter, self.limit, self.decode = delimiter, limit, decode
         self.first_data_line = 2 if counts else 1
         self.parser: _BlockParser | None = None
         self.ids: list[str] = []
@@ -168,7 +173,7 @@ class _Rows:
     def _make_parser(self, block: bytes, line: int) -> _BlockParser:
         end = block.find(b"\n")
         raw = block[: end if end >= 0 else len(block)].rstrip(b"\r\n")
-        text = decode_utf8(raw, self.path, line, self.hint).rstrip(_TRAIL)
+        text = self.decode(raw, self.path, line).rstrip(_TRAIL)
         trailing = raw.endswith(self.delimiter.encode())
         if not text:
             raise FormatError(f"{self.path}, line {line}: blank line where the first vector should be")
@@ -179,7 +184,9 @@ class _Rows:
                 raise FormatError(
                     f"{self.path}, line {line}: {len(fields) - 1} values; expected {self.counts[1]}{dim_source}"
                 )
-            return _BlockParser(self.path, self.counts[1], self.with_ids, self.delimiter, trailing, dim_source)
+            return _BlockParser(
+                self.path, self.counts[1], self.with_ids, self.delimiter, trailing, dim_source, self.decode
+            )
         dim = len(fields) - self.with_ids
         if self.with_ids and len(fields) == 2 and all(f.isascii() and f.isdigit() for f in fields):
             raise FormatError(
@@ -191,7 +198,9 @@ class _Rows:
                 f"{self.path}, line {line}: {text[:40]!r} holds no values; "
                 f"expected {'a word and its' if self.with_ids else 'the'} numbers"
             )
-        return _BlockParser(self.path, dim, self.with_ids, self.delimiter, trailing, f" (as on line {line})")
+        return _BlockParser(
+            self.path, dim, self.with_ids, self.delimiter, trailing, f" (as on line {line})", self.decode
+        )
 
     def _check_finite(self, ids, vectors: np.ndarray, line: int) -> None:
         if np.isfinite(vectors).all():
@@ -209,6 +218,7 @@ class _Rows:
                 raise FormatError(
                     f"{self.path}, line {self.first_data_line + row}: duplicate word {word!r} "
                     f"(first on line {self.first_data_line + seen[word]}); words must be unique"
+                    + self.decode.lossy_hint("\ufffd" in word)
                 )
             seen[word] = row
 
@@ -216,8 +226,11 @@ class _Rows:
 class _BlockParser:
     """Parses newline-aligned blocks: Arrow's CSV reader first, a careful line-by-line parser second."""
 
-    def __init__(self, path: Path, dim: int, with_ids: bool, delimiter: str, trailing: bool, dim_source: str):
+    def __init__(
+        self, path, dim: int, with_ids: bool, delimiter: str, trailing: bool, dim_source: str, decode: Decoder
+    ):
         self.path, self.dim, self.with_ids, self.dim_source = path, dim, with_ids, dim_source
+        self.decode = decode
         self.trailing = trailing
         names = (["id"] if with_ids else []) + [f"v{j}" for j in range(dim)] + (["end"] if trailing else [])
         types = {name: pa.float32() for name in names}
@@ -270,7 +283,7 @@ class _BlockParser:
         return ids, vectors, table.num_rows
 
     def _slow(self, block: bytes, line: int):
-        lines = decode_utf8(block, self.path, line).split("\n")
+        lines = self.decode(block, self.path, line).split("\n")
         if block.endswith(b"\n"):
             lines.pop()
         ids: list[str] = []
@@ -298,7 +311,9 @@ class _BlockParser:
     def _split_word(self, fields: list[str], line: int) -> tuple[str, list[str]]:
         dim, count = self.dim, len(fields) - 1
         if fields[0] == "":
-            raise FormatError(f"{self.path}, line {line}: starts with whitespace, so its word is empty")
+            raise FormatError(
+                f"{self.path}, line {line}: starts with whitespace, so its word is empty" + self.decode.lossy_hint()
+            )
         if count == dim:
             return fields[0], fields[1:]
         if count > dim and not any(_NUMBER.fullmatch(f) for f in fields[1 : count + 1 - dim]):

@@ -11,7 +11,7 @@ from pathlib import Path
 from .._spelling import spell
 from ..errors import FormatError
 from ._arrays import check_id_lines
-from ._io import check_ids_free_of, existing_file, read_lines
+from ._io import Decoder, check_ids_free_of, existing_file, read_lines
 
 _CELL_BREAKERS = "\t\n\r"
 
@@ -42,9 +42,9 @@ def find_meta_file(vecs: Path, meta: Path | None, default: Path) -> Path:
     )
 
 
-def read_meta_tsv(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+def read_meta_tsv(path: Path, decode: Decoder | None = None) -> tuple[list[str], dict[str, list[str]]]:
     """Ids and extra columns (as strings) from a projector metadata file."""
-    lines = read_lines(path)
+    lines = read_lines(path, decode)
     if not lines:
         raise FormatError(f"{path}: the file is empty; expected one id per line")
     columns = lines[0].count("\t") + 1
