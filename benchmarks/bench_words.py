@@ -22,6 +22,10 @@ Runs (each in a fresh subprocess; heavy imports done before the clock starts, on
       F is corpus.txt tokenised by embspace's `Corpus.write_line_corpus` (one sentence per line,
       tokens joined by spaces), which is what a gensim user does; its writing is timed and
       counted in gensim's wall time, since embspace.words.build does the same inside its own.
+  glove-c          the original GloVe C code (../shared/reference/glove-c, built in WORKDIR) on F: its
+                   README's pipeline with the knobs of our glove defaults (150-d, window 10, min
+                   count 5, vocabulary V, 15 iterations, x_max 10, 2 threads); the reference row.
+                   benchmarks/bench_glove.py compares the two at 1M, 3M and 7M tokens.
 Measured per run: wall time, peak RSS (ru_maxrss of the process plus its children, right after
 the build and again after evaluation), Spearman on WS-353, SimLex-999 and MEN (pairs with a
 word outside the vocabulary dropped; coverage shown), Google analogy accuracy (3CosAdd,
@@ -53,7 +57,7 @@ sys.path.insert(0, str(HERE))
 OURS = ("sgns", "cbow", "fasttext", "glove", "ppmi-svd")
 GENSIM = ("gensim-sgns", "gensim-cbow", "gensim-fasttext")
 # gensim's counterpart listed first so both sides of a pair run back to back (same machine load)
-ORDER = ("gensim-sgns", "sgns", "gensim-cbow", "cbow", "gensim-fasttext", "fasttext", "glove", "ppmi-svd")
+ORDER = ("gensim-sgns", "sgns", "gensim-cbow", "cbow", "gensim-fasttext", "fasttext", "glove-c", "glove", "ppmi-svd")
 PAIRS = ("ws353", "simlex999", "men")
 GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
 NLTK = [
@@ -243,18 +247,30 @@ def child(method: str, corpus: str, vocab: int) -> dict:
             )
             out["tokenise_s"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            if method == "gensim-cbow":
+            if method == "glove-c":
+                from _glove_c import build_glove_c, train_glove_c
+
+                binaries = build_glove_c(Path(corpus).parent)
+                t1 = time.perf_counter()  # building the C code is not timed
+                words, vectors, steps = train_glove_c(
+                    binaries, lines, Path(tmp) / "glove-c", dim=150, window=10, min_count=5, max_vocab=vocab
+                )
+                out.update({"train_s": time.perf_counter() - t1, "steps": steps, "tokens": None})
+                out["wall_s"] = out["tokenise_s"] + out["train_s"]
+                space = embspace.Space(words, vectors)
+            elif method == "gensim-cbow":
                 model = Word2Vec(corpus_file=str(lines), workers=2, max_final_vocab=vocab)
             elif method == "gensim-sgns":
                 model = Word2Vec(corpus_file=str(lines), sg=1, workers=2, max_final_vocab=vocab)
             else:
                 model = FastText(corpus_file=str(lines), sg=1, bucket=200_000, workers=2, max_final_vocab=vocab)
-            out["train_s"] = time.perf_counter() - t1
-            out["wall_s"] = time.perf_counter() - t0
-        wv = model.wv
-        out["tokens"] = int(model.corpus_total_words)
-        space = embspace.Space(list(wv.index_to_key), np.asarray(wv.vectors, dtype=np.float32))
-        del model
+            if method != "glove-c":
+                out["train_s"] = time.perf_counter() - t1
+                out["wall_s"] = time.perf_counter() - t0
+                wv = model.wv
+                out["tokens"] = int(model.corpus_total_words)
+                space = embspace.Space(list(wv.index_to_key), np.asarray(wv.vectors, dtype=np.float32))
+                del model
     out["rss_peak_build_mib"] = round(_peak_rss_mib(), 1)
     out["vocabulary"], out["dim"] = len(space), int(space.vectors.shape[1])
     t2 = time.perf_counter()
@@ -344,6 +360,7 @@ LABEL = {
     "gensim-sgns": "gensim Word2Vec(sg=1) direct",
     "gensim-cbow": "gensim Word2Vec() defaults (CBOW) direct",
     "gensim-fasttext": "gensim FastText(sg=1, bucket=200k) direct",
+    "glove-c": "GloVe C original (15 iter, x_max 10)",
 }
 COUNTERPART = {"sgns": "gensim-sgns", "cbow": "gensim-cbow", "fasttext": "gensim-fasttext"}
 NOISE = 0.02  # |difference| in mean Spearman and in analogy accuracy counted as "within noise"

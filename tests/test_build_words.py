@@ -338,3 +338,13 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path, method, temp):
     assert proc.returncode == 130 and "interrupted; nothing was written" in stderr, stderr
     assert "Traceback" not in stderr
     assert list(tmpdir.iterdir()) == [] and not out.exists()
+
+
+def test_glove_epochs_follow_the_corpus_size_unless_given():
+    from embspace.words._build import GLOVE_LARGE, glove_epochs
+
+    assert glove_epochs(1_000_000) == 15 and glove_epochs(GLOVE_LARGE) == 10 and glove_epochs(7_300_000) == 10
+    small = build_words(CORPUS[:1], "glove", dim=10, min_count=20, workers=1)
+    assert small.info["params"]["epochs"] == 15 and len(small.info["loss_per_epoch"]) == 15
+    given = build_words(CORPUS[:1], "glove", dim=10, min_count=20, workers=1, epochs=2)
+    assert given.info["params"]["epochs"] == 2 and len(given.info["loss_per_epoch"]) == 2

@@ -55,7 +55,9 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
     type=click.FloatRange(0, 1, max_open=True),
     help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 1e-4 glove; 0 ppmi-svd].",
 )
-@click.option("--epochs", type=click.IntRange(min=1), help="[5; glove 10; not used by ppmi-svd]")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="[5; glove 15 below 5M tokens, 10 above; not used by ppmi-svd]"
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Threads [up to 4]; 1 with a seed = reproducible.")
 @click.option(
