@@ -230,6 +230,71 @@ def test_tsv_bad_meta(tiny, tmp_path):
     assert "meta=" in error_of(read, tmp_path / "vecs.tsv", "tsv")
 
 
+def projector_rows(meta_tsv) -> list[list[str]]:
+    """meta.tsv as the Embedding Projector reads it: split on \\n, blank lines skipped, split on \\t."""
+    return [line.split("\t") for line in meta_tsv.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def test_tsv_cells_with_tabs_and_line_breaks_become_spaces(tiny, tmp_path):
+    texts = ["tab\there", "two\nlines\r\nthree", "plain"]
+    space = Space(tiny.ids, tiny.vectors, meta={"text": texts, "label": ["a", "b\rc", "c"]})
+    with pytest.warns(formats.FormatNote, match=r"meta.tsv: 3 cells \(2 in 'text', 1 in 'label'\) held tabs"):
+        write(space, tmp_path / "vecs.tsv", "tsv")
+    rows = projector_rows(tmp_path / "meta.tsv")
+    assert rows == [
+        ["id", "text", "label"],
+        ["the", "tab here", "a"],
+        ["naïve", "two lines three", "b c"],
+        ["café", "plain", "c"],
+    ]
+    assert read(tmp_path / "vecs.tsv", "tsv").meta["text"] == ["tab here", "two lines three", "plain"]
+
+
+def test_tsv_and_parquet_columns(tiny, tmp_path):
+    space = Space(tiny.ids, tiny.vectors, meta={"text": ["x", "y", "z"], "label": ["a", "b", "c"], "n": [1, 2, 3]})
+    write(space, tmp_path / "vecs.tsv", "tsv", columns=["label"])
+    assert projector_rows(tmp_path / "meta.tsv")[:2] == [["id", "label"], ["the", "a"]]
+    write(space, tmp_path / "ids_vecs.tsv", "tsv", columns=[])
+    assert (tmp_path / "ids_meta.tsv").read_text().splitlines() == tiny.ids  # one column: no header
+    write(space, tmp_path / "s.parquet", "parquet", columns=["n", "text"])
+    assert pq.read_table(tmp_path / "s.parquet").column_names == ["id", "vector", "n", "text"]
+    assert "no meta column 'txt'; its columns: 'text', 'label', 'n'" in error_of(
+        write, space, tmp_path / "x.tsv", "tsv", columns=["txt"]
+    )
+    assert "columns= applies to format='tsv' and format='parquet' only" in error_of(
+        write, space, tmp_path / "x.txt", "glove", columns=["text"]
+    )
+
+
+def test_cli_export_columns_notes_and_folders(tiny, tmp_path):
+    """--columns, the note about flattened cells, missing folders made, every output file guarded by --force."""
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    space = Space(tiny.ids, tiny.vectors, meta={"text": ["a\tb", "c", "d"], "label": ["x", "y", "z"]})
+    path = str(embspace.save(space, tmp_path / "s.space"))
+    out = tmp_path / "new" / "deeper" / "vecs.tsv"
+    result = CliRunner().invoke(main, ["-q", "export", path, "--format", "tsv", "--columns", "text", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "note: meta.tsv: 1 cell (1 in 'text') held tabs or line breaks" in result.output
+    assert "--format parquet keeps them" in result.output
+    assert projector_rows(out.parent / "meta.tsv") == [["id", "text"], ["the", "a b"], ["naïve", "c"], ["café", "d"]]
+    out.unlink()  # meta.tsv is still there: replacing it takes --force too
+    again = CliRunner().invoke(main, ["-q", "export", path, "--format", "tsv", "-o", str(out)])
+    assert again.exit_code == 1 and "meta.tsv exists; pass --force" in again.output
+    (tmp_path / "a-file").write_text("")
+    blocked = CliRunner().invoke(
+        main, ["-q", "export", path, "--format", "glove", "-o", str(tmp_path / "a-file" / "g.txt")]
+    )
+    assert blocked.exit_code == 1 and blocked.output.count("\n") == 1
+    assert "a-file or a folder above it is a file, not a folder" in blocked.output
+    unknown = CliRunner().invoke(
+        main, ["-q", "export", path, "--format", "tsv", "--columns", "txt", "-o", str(out), "--force"]
+    )
+    assert unknown.exit_code == 1 and "no meta column 'txt'" in unknown.output
+
+
 def test_parquet_meta_columns_and_plain_lists(tiny, tmp_path):
     space = Space(tiny.ids, tiny.vectors, meta={"n": [1, 2, 3], "tag": ["a", None, "c"], "w": [0.5, 1.5, 2.5]})
     write(space, tmp_path / "s.parquet", "parquet")

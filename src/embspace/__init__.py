@@ -38,11 +38,14 @@ def read(path, format, *, ids=None, meta=None, limit=None, encoding_errors="stri
     )
 
 
-def write(space, path, format, **kwargs):
-    """Export a space to a file; see :func:`embspace.formats.write`."""
+def write(space, path, format, *, columns=None):
+    """Export a space to a file (glove, word2vec, tsv for the Projector, ...); see :func:`embspace.formats.write`.
+
+    >>> embspace.write(space, "projector/vecs.tsv", "tsv", columns=["text", "label"])  # doctest: +SKIP
+    """
     from .formats import write as _write
 
-    return _write(space, path, format, **kwargs)
+    return _write(space, path, format, columns=columns)
 
 
 def __getattr__(name: str):

@@ -54,6 +54,19 @@ def writable_parent(path: Path) -> Path:
     return parent
 
 
+def make_parents(path: Path) -> None:
+    """Make the folders `path` is to be written into, as ``mkdir -p``; a one-line error if that cannot be done."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.is_dir():
+        return
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise EmbspaceError(f"cannot write {path}: {parent} or a folder above it is a file, not a folder") from None
+    except OSError as exc:
+        raise EmbspaceError(f"cannot write {path}: cannot make folder {parent} ({exc.strerror})") from None
+
+
 @contextlib.contextmanager
 def atomic_files(*targets: Path) -> Iterator[list[Path]]:
     """Yield temporary sibling paths for `targets`; on success move each onto its target.

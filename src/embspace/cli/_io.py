@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+import warnings
 
 import click
 
@@ -62,23 +62,38 @@ def import_(file, fmt, output, ids, meta, limit, encoding_errors, metric, force)
 @click.command("export")
 @click.argument("space_path", metavar="SPACE")
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="Format to write.")
-@click.option("-o", "--output", required=True, help="File (or vecs.tsv) to write.")
+@click.option("-o", "--output", required=True, help="File (or vecs.tsv) to write; missing folders are made.")
+@click.option(
+    "--columns",
+    metavar="A,B",
+    help="tsv, parquet: the meta columns to write, comma-separated (default: all; '' for ids only).",
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def export(space_path, fmt, output, force):
+def export(space_path, fmt, output, columns, force):
     """Write a space to a vectors file.
 
     \b
     Examples:
       embspace export glove.space --format word2vec-binary -o glove.bin
       embspace export glove.space --format tsv -o projector/vecs.tsv   # + meta.tsv for projector.tensorflow.org
+      embspace export reviews.space --format tsv --columns text,label -o projector/vecs.tsv
     """
     from ..errors import EmbspaceError
-    from ..formats import write
+    from ..formats import FormatNote, output_files, write
 
-    if Path(output).exists() and not force:
-        raise EmbspaceError(f"{output} exists; pass --force to replace it")
+    existing = [target for target in output_files(output, fmt) if target.exists()]
+    if existing and not force:
+        raise EmbspaceError(f"{existing[0]} exists; pass --force to replace it")
     space = open_space(space_path)
-    files = write(space, output, fmt)
+    chosen = None if columns is None else [name.strip() for name in columns.split(",") if name.strip()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FormatNote)
+        files = write(space, output, fmt, columns=chosen)
+    for warning in caught:
+        if issubclass(warning.category, FormatNote):
+            click.echo(f"note: {warning.message}", err=True)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     click.echo("wrote " + ", ".join(str(f) for f in files), err=True)
 
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from .._files import atomic_files, finish
+from .._files import atomic_files, finish, make_parents
 from .._install import install_hint
 from .._spelling import spell
 from ..errors import EmbspaceError, FormatError, SpaceError
@@ -38,6 +40,7 @@ from ._io import (
     NEWLINES,
     WHITESPACE,
     Decoder,
+    FormatNote,
     check_ids_free_of,
     encode_ids,
     existing_file,
@@ -140,18 +143,23 @@ def read(
         raise FormatError(f"{path}: {exc}") from None
 
 
-def write(space: Space, path: str | os.PathLike, format: str) -> list[Path]:
+def write(space: Space, path: str | os.PathLike, format: str, *, columns: Sequence[str] | None = None) -> list[Path]:
     """Export `space` in one of :data:`FORMATS`; returns the files written.
 
     ``tsv`` writes ``vecs.tsv`` + ``meta.tsv`` (`path` is the vecs file or a folder), ``numpy``
     writes ``x.npy`` + ``x.ids.txt`` (`path` is the ``.npy`` or a folder: ``vectors.npy`` +
     ``ids.txt``). Meta columns are kept by ``tsv`` (as text) and ``parquet``; the other formats
-    hold ids and vectors only. Ids a format cannot hold (whitespace in word formats) raise
-    FormatError before anything is written. Every file is written beside its target and moved into place only when
-    complete, so a failure leaves the old file (or none), never half of one.
+    hold ids and vectors only. `columns` chooses the meta columns that go along (all by default;
+    ``[]`` for none). The Embedding Projector cannot read a tab or a line break inside a ``tsv``
+    cell: they are written as spaces, and a :class:`FormatNote` warning says how many. Ids a
+    format cannot hold (whitespace in word formats) raise FormatError before anything is
+    written. Missing parent folders are made. Every file is written beside its target and moved
+    into place only when complete, so a failure leaves the old file (or none), never half of one.
     """
     fmt = _check_format(format)
     path = Path(path)
+    meta = _chosen_columns(space, fmt, columns)
+    make_parents(path)
     if fmt in _TEXT_HEADER or fmt == "word2vec-binary":
         check_ids_free_of(space.ids, WHITESPACE, fmt, path)
         encoded = encode_ids(space.ids, path)
@@ -164,10 +172,10 @@ def write(space: Space, path: str | os.PathLike, format: str) -> list[Path]:
             finish(fh)
         return [path]
     if fmt == "tsv":
-        return _write_tsv(space, path)
+        return _write_tsv(space, meta, path)
     if fmt == "numpy":
         return _write_numpy(space, path)
-    table = arrays.parquet_table(space.ids, space.vectors, space.meta, path)
+    table = arrays.parquet_table(space.ids, space.vectors, meta, path)
     with atomic_files(path) as (tmp,):
         pq.write_table(table, tmp)
         with open(tmp, "rb+") as fh:
@@ -266,11 +274,38 @@ def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | No
     return ids[:n], got.vectors, columns, source
 
 
-def _write_tsv(space: Space, path: Path) -> list[Path]:
+def output_files(path: str | os.PathLike, format: str) -> list[Path]:
+    """The files :func:`write` makes for `path` in `format` (two for ``tsv`` and ``numpy``)."""
+    fmt, path = _check_format(format), Path(path)
+    if fmt == "tsv":
+        return list(tsv.tsv_paths(path))
+    if fmt == "numpy":
+        return list(arrays.npy_paths(path))
+    return [path]
+
+
+def _chosen_columns(space: Space, fmt: str, columns: Sequence[str] | None) -> dict[str, list]:
+    if columns is None:
+        return space.meta
+    if isinstance(columns, str):
+        raise FormatError(f"{spell('columns')} takes a list of column names; got the string {columns!r}")
+    if fmt not in ("tsv", "parquet"):
+        raise FormatError(
+            f"{spell('columns')} applies to {spell('format', 'tsv')} and {spell('format', 'parquet')} only; "
+            f"{fmt!r} files hold ids and vectors"
+        )
+    unknown = [name for name in columns if name not in space.meta]
+    if unknown:
+        have = ", ".join(repr(name) for name in space.meta) or "none"
+        raise FormatError(f"the space has no meta column {unknown[0]!r}; its columns: {have}")
+    return {name: space.meta[name] for name in dict.fromkeys(columns)}
+
+
+def _write_tsv(space: Space, meta: dict[str, list], path: Path) -> list[Path]:
     vecs, meta_path = tsv.tsv_paths(path)
-    meta_bytes = tsv.meta_tsv_bytes(space.ids, space.meta, meta_path)
+    meta_bytes, flattened = tsv.meta_tsv_bytes(space.ids, meta, meta_path)
     if vecs.parent != path.parent:  # a folder target
-        vecs.parent.mkdir(parents=True, exist_ok=True)
+        make_parents(vecs)
     with atomic_files(vecs, meta_path) as (tmp_vecs, tmp_meta):
         with open(tmp_vecs, "wb") as fh:
             write_text(fh, space.vectors, None, "\t")
@@ -278,6 +313,8 @@ def _write_tsv(space: Space, path: Path) -> list[Path]:
         with open(tmp_meta, "wb") as fh:
             fh.write(meta_bytes)
             finish(fh)
+    if flattened:
+        warnings.warn(tsv.flattened_note(meta_path, flattened), FormatNote, stacklevel=3)
     return [vecs, meta_path]
 
 
@@ -299,7 +336,7 @@ def _write_numpy(space: Space, path: Path) -> list[Path]:
     check_ids_free_of(space.ids, NEWLINES, "numpy", ids_path)
     ids_bytes = ("\n".join(space.ids) + "\n").encode("utf-8")
     if npy.parent != path.parent:  # a folder target
-        npy.parent.mkdir(parents=True, exist_ok=True)
+        make_parents(npy)
     with atomic_files(npy, ids_path) as (tmp_npy, tmp_ids):
         with open(tmp_npy, "wb") as fh:
             arrays.write_npy(fh, space.vectors)

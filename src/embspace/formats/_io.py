@@ -36,6 +36,10 @@ def existing_file(path: Path, what: str = "file") -> Path:
     return path
 
 
+class FormatNote(UserWarning):
+    """What an export changed so that the format can hold it (the CLI prints these as notes)."""
+
+
 # ---- ids ----------------------------------------------------------------------------------------
 WHITESPACE = " \t\n\r\x0b\x0c"
 NEWLINES = "\n\r"

@@ -2,10 +2,15 @@
 
 meta.tsv with one column has no header and that column is the id; with two or more columns the
 first line is a header and the first column is the id (the other columns become ``Space.meta``).
+
+The Projector splits meta.tsv on ``\\n`` and ``\\t`` and unescapes nothing (tensorboard's
+``vz_projector/data-provider.ts``, ``parseMetadata``), so a cell cannot hold either: on export
+tabs and line breaks inside a cell are written as spaces, and counted.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .._spelling import spell
@@ -14,6 +19,7 @@ from ._arrays import check_id_lines
 from ._io import Decoder, check_ids_free_of, existing_file, read_lines
 
 _CELL_BREAKERS = "\t\n\r"
+_BREAKS = re.compile(r"\r\n|[\t\n\r]")
 
 
 def tsv_paths(path: Path) -> tuple[Path, Path]:
@@ -73,11 +79,12 @@ def _check_header(header: list[str], path: Path) -> None:
             raise FormatError(f"{path}, line 1: two columns are named {name!r}; names must be unique")
 
 
-def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> bytes:
-    """The metadata file: just the ids, or a header row and the ids followed by the meta columns."""
+def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> tuple[bytes, dict[str, int]]:
+    """The metadata file (just the ids, or a header row and the ids followed by the meta columns),
+    and per column the number of cells whose tabs and line breaks became spaces."""
     check_ids_free_of(ids, _CELL_BREAKERS, "tsv", path)
     if not meta:
-        return ("\n".join(ids) + "\n").encode("utf-8")
+        return ("\n".join(ids) + "\n").encode("utf-8"), {}
     names = list(meta)
     for name in names:
         if not name or any(c in name for c in _CELL_BREAKERS):
@@ -85,17 +92,26 @@ def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> bytes:
                 f"cannot write {path}: meta column name {name!r} is empty or holds a tab or "
                 f"line break; rename the column"
             )
-    cells = [[_cell(v, name, row, path) for row, v in enumerate(values)] for name, values in meta.items()]
+    cells, flattened = [], {}
+    for name, values in meta.items():
+        column = ["" if v is None else str(v) for v in values]
+        broken = [row for row, text in enumerate(column) if _BREAKS.search(text)]
+        for row in broken:
+            column[row] = _BREAKS.sub(" ", column[row])
+        if broken:
+            flattened[name] = len(broken)
+        cells.append(column)
     lines = ["\t".join(["id", *names])]
     lines += ["\t".join(row) for row in zip(ids, *cells)]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return ("\n".join(lines) + "\n").encode("utf-8"), flattened
 
 
-def _cell(value, name: str, row: int, path: Path) -> str:
-    text = "" if value is None else str(value)
-    if any(c in text for c in _CELL_BREAKERS):
-        raise FormatError(
-            f"cannot write {path}: meta column {name!r}, row {row} holds a tab or line break, "
-            f"which a .tsv cell cannot hold; clean the value or export to 'parquet'"
-        )
-    return text
+def flattened_note(path: Path, flattened: dict[str, int]) -> str:
+    """The note that says which cells lost their tabs and line breaks."""
+    counts = ", ".join(f"{n:,} in {name!r}" for name, n in flattened.items())
+    total = sum(flattened.values())
+    return (
+        f"{path.name}: {total:,} cell{'s' if total != 1 else ''} ({counts}) held tabs or line breaks, which the "
+        f"Embedding Projector reads as column and row breaks; they were written as spaces "
+        f"({spell('format', 'parquet')} keeps them)"
+    )
