@@ -702,6 +702,52 @@ def test_undecodable_labels_in_every_text_bearing_format(tmp_path):
     )
 
 
+@pytest.mark.parametrize("name", ["lee_fasttext.bin", "lee_fasttext_new.bin"])  # before / since fastText 0.2
+def test_fasttext_bin_keeps_its_subwords(gensim_data, tmp_path, name):
+    from gensim.models.fasttext import load_facebook_vectors
+
+    kv = load_facebook_vectors(str(gensim_data / name))
+    space = read(gensim_data / name, "fasttext-bin")
+    assert space.ids == kv.index_to_key and space.meta["count"][:3] == [
+        kv.get_vecattr(w, "count") for w in kv.index_to_key[:3]
+    ]
+    np.testing.assert_allclose(space.vectors, kv.vectors, rtol=1e-6)
+    # exactly what embspace.words.build(method="fasttext") stores, so unseen words get a vector
+    assert space.info["subwords"] == {"min_n": 3, "max_n": 6, "buckets": 1000}
+    assert space.extras["subwords"].shape == (1000, 10) and space.extras["subwords"].dtype == np.float32
+    assert space.info["fasttext"]["model"] == "skipgram" and space.info["order"] == "frequency"
+    assert "goverment" not in space
+    np.testing.assert_allclose(space.vector("goverment"), kv["goverment"], rtol=1e-5)
+    loaded = embspace.load(embspace.save(space, tmp_path / "ft.space"))
+    assert loaded.neighbors("goverment", k=3) == space.neighbors("goverment", k=3)
+    head = read(gensim_data / name, "fasttext-bin", limit=10)
+    assert head.n == 10 and np.allclose(head.vector("goverment"), kv["goverment"], rtol=1e-5)
+
+
+def test_fasttext_bin_recognised_and_refused_in_one_line(gensim_data, tiny, tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    lee = gensim_data / "lee_fasttext.bin"
+    for fmt in ("word2vec-binary", "fasttext-vec", "glove"):
+        assert error_of(read, lee, fmt).endswith(f"is a fastText .bin model, not {fmt}; use format='fasttext-bin'")
+    args = ["-q", "import", str(lee), "--format", "word2vec-binary", "-o", str(tmp_path / "x.space")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and result.output.strip().endswith("use --format fasttext-bin")
+    write(tiny, tmp_path / "w2v.bin", "word2vec-binary")
+    assert "is not a fastText .bin model" in error_of(read, tmp_path / "w2v.bin", "fasttext-bin")
+    assert "supervised fastText model" in error_of(read, gensim_data / "pang_lee_polarity_fasttext.bin", "fasttext-bin")
+    write_bytes(tmp_path / "cut.bin", (gensim_data / "lee_fasttext_new.bin").read_bytes()[:20_000])
+    assert "the file is truncated or damaged" in error_of(read, tmp_path / "cut.bin", "fasttext-bin")
+    cp852 = gensim_data / "cp852_fasttext.bin"  # its words are cp852, not UTF-8
+    assert "is not UTF-8" in error_of(read, cp852, "fasttext-bin") and "encoding_errors='replace'" in error_of(
+        read, cp852, "fasttext-bin"
+    )
+    assert "two of them become the same word" in error_of(read, cp852, "fasttext-bin", encoding_errors="replace")
+    assert "(import only)" in error_of(write, tiny, tmp_path / "x.bin", "fasttext-bin")
+
+
 # ---- scale --------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_full_glove_through_word2vec_text(tmp_path):

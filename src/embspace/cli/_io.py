@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from ..formats import FORMATS
+from ..formats import FORMATS, IMPORT_FORMATS
 from ..formats._io import ENCODING_ERRORS, undecodable_note
 from ..space import METRICS
 from ..store import read_manifest, save
@@ -16,7 +16,7 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True))
-@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="Format of FILE.")
+@click.option("--format", "fmt", required=True, type=click.Choice(IMPORT_FORMATS), help="Format of FILE.")
 @click.option("-o", "--output", required=True, help="The .space folder to write.")
 @click.option("--ids", type=click.Path(exists=True, dir_okay=False), help="numpy: file of ids, one per line.")
 @click.option("--meta", type=click.Path(exists=True, dir_okay=False), help="tsv: the meta.tsv beside vecs.tsv.")
@@ -40,6 +40,7 @@ def import_(file, fmt, output, ids, meta, limit, encoding_errors, metric, force)
     Examples:
       embspace import glove.6B.50d.txt --format glove -o glove.space
       embspace import GoogleNews.bin --format word2vec-binary --limit 500000 -o gn.space
+      embspace import cc.en.300.bin --format fasttext-bin -o cc.space   # + sub-words for unseen words
       embspace import vecs.tsv --format tsv --meta meta.tsv -o projector.space
       embspace import latin1.vec --format fasttext-vec --encoding-errors replace -o x.space
     """

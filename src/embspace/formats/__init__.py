@@ -10,6 +10,7 @@ format                    files
 ``tsv``                   TensorBoard projector: ``vecs.tsv`` (numbers) + ``meta.tsv`` (labels)
 ``numpy``                 ``x.npy`` (float array, never pickled) + ``x.ids.txt`` (one id per line)
 ``parquet``               columns ``id`` (string), ``vector`` (fixed_size_list<float32>[dim]), meta
+``fasttext-bin``          import only: fastText's ``.bin`` model, word vectors + sub-word buckets
 ========================  ===============================================================
 
 Text files are streamed and parsed in blocks; bad input raises :class:`FormatError` naming the
@@ -36,6 +37,7 @@ from ..space import Space
 from . import _arrays as arrays
 from . import _tsv as tsv
 from ._binary import read_word2vec_binary, write_word2vec_binary
+from ._fasttext_bin import read_fasttext_bin
 from ._io import (
     NEWLINES,
     WHITESPACE,
@@ -48,7 +50,8 @@ from ._io import (
 )
 from ._text import binary_hints, read_text, write_text
 
-FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")
+FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
+IMPORT_FORMATS = (*FORMATS, "fasttext-bin")
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
 
 
@@ -62,7 +65,7 @@ def read(
     encoding_errors: str = "strict",
     show_progress: bool | None = None,
 ) -> Space:
-    """Import a space from a file in one of :data:`FORMATS`.
+    """Import a space from a file in one of :data:`IMPORT_FORMATS`.
 
     Parameters
     ----------
@@ -70,7 +73,8 @@ def read(
         The vectors file (``vecs.tsv`` for ``tsv``, the ``.npy`` for ``numpy``); for ``tsv`` and
         ``numpy`` also a folder written by :func:`write`.
     format : str
-        One of :data:`FORMATS`.
+        One of :data:`IMPORT_FORMATS`. ``fasttext-bin`` (read by gensim) keeps the model's sub-word
+        buckets, so ``space.vector(word)`` answers for words outside the vocabulary too.
     ids : path, optional
         ``numpy`` only: the ids file, one per line (default: ``<stem>.ids.txt`` or ``ids.txt`` beside).
     meta : path, optional
@@ -95,7 +99,7 @@ def read(
     --------
     >>> space = read("glove.6B.50d.txt", "glove")  # doctest: +SKIP
     """
-    fmt = _check_format(format)
+    fmt = _check_format(format, IMPORT_FORMATS)
     path = Path(path)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise FormatError(f"limit must be a positive whole number of rows; got {limit!r}")
@@ -108,6 +112,8 @@ def read(
             f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
         )
     decode = Decoder(encoding_errors, more=binary_hints() if fmt in _TEXT_HEADER else ())
+    extras: dict[str, np.ndarray] = {}
+    more_info: dict[str, Any] = {}
     start = time.perf_counter()
     checked = fmt in _TEXT_HEADER or fmt == "word2vec-binary"  # these readers check rows, NaN and duplicates
     if fmt in _TEXT_HEADER:
@@ -126,11 +132,20 @@ def read(
         item_ids, vectors, columns, source = _read_tsv(path, meta, limit, show_progress, decode)
     elif fmt == "numpy":
         item_ids, vectors, columns, source = _read_numpy(path, ids, limit, decode)
+    elif fmt == "fasttext-bin":
+        existing_file(path)
+        model = read_fasttext_bin(path, limit=limit, decode=decode)
+        item_ids, vectors, columns = model.ids, model.vectors, {"count": model.counts}
+        source = source_info(path, hash_if_cheap=True)
+        extras = {"subwords": model.buckets} if model.subwords else {}
+        more_info = {"order": "frequency", "fasttext": model.settings}
+        if model.subwords:
+            more_info["subwords"] = model.subwords
     else:
         existing_file(path)
         item_ids, vectors, columns = arrays.read_parquet(path, limit)
         source = source_info(path, hash_if_cheap=limit is None)
-    info: dict[str, Any] = {"builder": "import", "format": fmt, "source": source, "name": _name(path)}
+    info: dict[str, Any] = {"builder": "import", "format": fmt, "source": source, "name": _name(path), **more_info}
     if limit is not None:
         info["limit"] = limit
     if not decode.strict:
@@ -138,9 +153,11 @@ def read(
         info["undecodable_bytes"] = decode.undecodable
     info["seconds"] = round(time.perf_counter() - start, 3)
     try:
-        return Space(item_ids, vectors, columns, info, check=not checked)
+        space = Space(item_ids, vectors, columns, info, check=not checked)
     except SpaceError as exc:
         raise FormatError(f"{path}: {exc}") from None
+    space.extras.update(extras)
+    return space
 
 
 def write(space: Space, path: str | os.PathLike, format: str, *, columns: Sequence[str] | None = None) -> list[Path]:
@@ -234,9 +251,10 @@ def _gensim_keyedvectors():
 
 
 # ---- per-format helpers -------------------------------------------------------------------------
-def _check_format(format: str) -> str:
-    if format not in FORMATS:
-        raise FormatError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+def _check_format(format: str, known: tuple[str, ...] = FORMATS) -> str:
+    if format not in known:
+        only = " (import only)" if format in IMPORT_FORMATS else ""
+        raise FormatError(f"unknown format {format!r}{only}; expected one of {', '.join(known)}")
     return format
 
 

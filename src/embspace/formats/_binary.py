@@ -14,6 +14,7 @@ import numpy as np
 from .._progress import progress
 from .._spelling import spell
 from ..errors import FormatError
+from ._fasttext_bin import not_this_format, sniff_fasttext_bin
 from ._io import ByteSource, Decoder
 from ._text import _parse_header
 
@@ -27,6 +28,8 @@ def read_word2vec_binary(
 ):
     """Returns ``(ids, vectors, sha256 or None, (count, dim))``; `decode` meets words that are not UTF-8."""
     decode = decode or Decoder()
+    if sniff_fasttext_bin(path) is not None:
+        raise not_this_format(path, "word2vec-binary")
     size = path.stat().st_size
     if size == 0:
         raise FormatError(f"{path}: the file is empty; expected word2vec-binary vectors")

@@ -26,6 +26,7 @@ import pyarrow.csv as pcsv
 from .._progress import progress
 from .._spelling import spell
 from ..errors import FormatError
+from ._fasttext_bin import fasttext_settings, not_this_format
 from ._io import ByteSource, Decoder
 
 FIRST_BLOCK = 1 << 20  # small first block, so `limit=10` does not parse 16 MiB
@@ -96,6 +97,8 @@ def _sniff(src: ByteSource, path: Path, fmt: str, decode: Decoder) -> None:
     src.fill(1 << 16)
     head = src.pending
     if b"\x00" in head:
+        if fasttext_settings(head) is not None:
+            raise not_this_format(path, fmt)
         instead = "; " + ", or ".join(decode.more) if decode.more else ""
         raise FormatError(f"{path}: holds NUL bytes, so it is not {fmt} text{instead}")
     if decode.strict:
