@@ -372,3 +372,104 @@ def test_google_3cosmul_agrees_with_gensim_most_similar_cosmul(glove, tmp_path):
     ours = analogies(glove, path, method="3cosmul", restrict_vocab=GENSIM_R)
     gensim_accuracy = np.mean([t == q[3] for t, q in zip(theirs, sample)])
     assert ours.found == 1000 and ours.score == pytest.approx(gensim_accuracy, abs=0.005)
+
+
+# ---- labels: the probe, its baselines, many classes (issue 11 #11) --------------------------------
+def _trec(n: int, fine: bool) -> tuple[list[str], list[str]]:
+    from conftest import SHARED
+
+    lines = (SHARED / "labelled" / "trec" / "train.txt").read_bytes().decode("utf-8", "replace").splitlines()[:n]
+    pairs = [line.split(" ", 1) for line in lines]
+    return [t for _, t in pairs], [lab if fine else lab.split(":")[0] for lab, _ in pairs]
+
+
+def _review_sentences(reviews: int, per_review: int) -> tuple[list[str], list[str]]:
+    """Movie-review sentences labelled by the review they come from: a real many-class label set."""
+    import zipfile
+
+    from conftest import SHARED
+
+    texts, labels = [], []
+    with zipfile.ZipFile(SHARED / "corpora" / "movie_reviews.zip") as z:
+        for name in sorted(n for n in z.namelist() if n.endswith(".txt"))[:reviews]:
+            lines = [s for s in z.read(name).decode("utf-8", "replace").splitlines() if len(s.split()) >= 5]
+            texts += lines[:per_review]
+            labels += [name.rsplit("/", 1)[-1]] * len(lines[:per_review])
+    return texts, labels
+
+
+def _labelled_space(texts, labels, dim=64) -> Space:
+    pytest.importorskip("sklearn")
+    from embspace.texts import build as build_texts
+
+    built = build_texts(texts, model="tfidf-svd", dim=dim)
+    return Space(built.ids, built.vectors, meta={"text": texts, "label": labels}, info=dict(built.info))
+
+
+def test_probe_table_shows_the_bag_of_words_and_majority_baselines(tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+    from embspace.evaluate import knn_labels, probe
+
+    space = _labelled_space(*_trec(600, fine=False))
+    result = probe(space)
+    assert result.details["method"] == "logistic" and result.label == "probe/logistic"
+    assert result.baselines == {
+        "bag of words": result.details["bow_accuracy"],
+        "majority class": result.details["majority"],
+    }
+    assert result.score > result.details["majority"] + 0.1
+    table = format_table([knn_labels(space), result])
+    header, _, knn_row, probe_row = table.splitlines()
+    assert header.split()[-1] == "baselines"
+    assert f"bag of words {result.details['bow_accuracy']:.4f}, majority class {result.details['majority']:.4f}" in (
+        probe_row
+    )
+    assert "chance 0." in knn_row
+    assert "baselines" not in format_table([Result("ws353", "word_pairs", "spearman", 0.5, 1.0, 1, 1, "drop")])
+
+    path = tmp_path / "questions.space"
+    embspace.save(space, path)
+    out = CliRunner().invoke(main, ["-q", "evaluate", str(path), "--label", "label"])
+    assert out.exit_code == 0, out.output
+    assert "bag of words 0." in out.output and "majority class 0." in out.output and "chance 0." in out.output
+
+
+def test_probe_on_many_classes_is_fast_quiet_honest_and_shows_progress(monkeypatch, capsys):
+    """804 classes took 197 s with logistic regression, leaked scikit-learn's warnings and showed nothing."""
+    import warnings
+
+    from embspace import _progress
+    from embspace.evaluate import probe
+
+    texts, labels = _review_sentences(260, 4)
+    texts.append("a review of one sentence only , and a class of one item")
+    labels.append("single")  # fewer items than folds: scikit-learn warns about the least populated class
+    space = _labelled_space(texts, labels)
+    monkeypatch.setattr(_progress, "_ENABLED", True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = probe(space)
+    assert [str(w.message)[:60] for w in caught] == []
+    assert "probe label (261 classes)" in capsys.readouterr().err
+    d = result.details
+    assert d["method"] == "centroid" and result.label == "probe/centroid" and d["classes"] == 261
+    assert d["folds"] == 4 and d["rare_classes"] == 1 and result.found == len(texts)
+    assert result.score > 5 * d["majority"] and d["bow_accuracy"] > 5 * d["majority"]
+
+
+def test_probe_method_by_number_of_classes_and_refusals():
+    from embspace.evaluate import probe
+
+    space = _labelled_space(*_trec(800, fine=True))
+    ridge = probe(space, baseline=False)
+    assert ridge.details["method"] == "ridge" and 20 < ridge.details["classes"] <= 200
+    assert ridge.score > 2 * ridge.details["majority"] and "bow_accuracy" not in ridge.details
+    centroid = probe(space, baseline=False, method="centroid")
+    assert centroid.details["method"] == "centroid" and centroid.score > ridge.details["majority"]
+    with pytest.raises(EmbspaceError, match="unknown probe method 'svm'; choose one of logistic, ridge, centroid"):
+        probe(space, method="svm")
+    lonely = Space(["a", "b", "c"], np.eye(3), meta={"label": ["x", "y", "z"]})
+    with pytest.raises(EmbspaceError, match="single item"):
+        probe(lonely)

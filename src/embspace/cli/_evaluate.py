@@ -48,7 +48,11 @@ from ._output import echo_json, json_option, open_space
     metavar="QUERIES QRELS",
     help="Text spaces: queries (qid<TAB>text) and judgements. Repeatable.",
 )
-@click.option("--label", help="Text spaces: label column for kNN agreement and the probe [label].")
+@click.option(
+    "--label",
+    help="Text spaces: label column for kNN agreement and a linear probe, shown beside a bag-of-words probe "
+    "and the majority-class rate [label].",
+)
 @json_option
 def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_files, retrieval_sets, label, as_json):
     """Does distance match human judgement?  No files: the report card

@@ -12,6 +12,8 @@ import numpy as np
 from ..errors import EmbspaceError
 
 OOV_POLICIES = ("drop", "wrong")
+# What gives a score its meaning, where a task has it: (key in details, name in the table)
+BASELINES = (("bow_accuracy", "bag of words"), ("majority", "majority class"), ("chance", "chance"))
 
 
 @dataclass
@@ -52,6 +54,17 @@ class Result:
         method = self.details.get("method")
         return f"{self.task}/{method}" if method else self.task
 
+    @property
+    def baselines(self) -> dict[str, float]:
+        """The figures to read the score against, by name: a label probe's bag-of-words accuracy and
+        majority-class rate, kNN agreement's chance level; empty for tasks without one."""
+        out = {}
+        for key, name in BASELINES:
+            value = self.details.get(key)
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                out[name] = float(value)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN becomes None, NumPy numbers become Python numbers)."""
         return _json_safe(
@@ -84,9 +97,14 @@ def _json_safe(value: Any) -> Any:
 
 
 def format_table(results: Iterable[Result]) -> str:
-    """One plain-text table: name, task, metric, score, coverage as ``found/total (pct)``."""
+    """One plain-text table: name, task, metric, score, coverage as ``found/total (pct)``, and a
+    ``baselines`` column (bag of words, majority class, chance) when any result has one."""
+    results = list(results)
     header = ("name", "task", "metric", "score", "coverage")
     rows = [(r.name, r.label, r.metric, _score(r.score), _coverage(r)) for r in results]
+    if any(r.baselines for r in results):
+        header += ("baselines",)
+        rows = [(*row, _baselines(r)) for row, r in zip(rows, results)]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     right = {3}  # numbers line up on the right
 
@@ -100,6 +118,10 @@ def format_table(results: Iterable[Result]) -> str:
 
 def _score(score: float) -> str:
     return "n/a" if score is None or not math.isfinite(score) else f"{score:.4f}"
+
+
+def _baselines(r: Result) -> str:
+    return ", ".join(f"{name} {_score(value)}" for name, value in r.baselines.items())
 
 
 def _coverage(r: Result) -> str:
