@@ -1,4 +1,4 @@
-"""`embspace build words`: a word space from a corpus; `embspace compare A B`: two word spaces side by side."""
+"""`embspace build words`: a word space from a corpus; `embspace compare A B`: two spaces side by side."""
 
 from __future__ import annotations
 
@@ -167,21 +167,23 @@ def _build_speaking_flags(build_words, corpus, method, params):
 @click.option("--no-card", is_flag=True, help="Skip the report cards.")
 @json_option
 def compare(space_a, space_b, k, sample, no_card, as_json):
-    """Two word spaces side by side: report cards, and how much their top-k neighbours overlap.
+    """Two spaces side by side: report cards, and how much their top-k neighbours overlap.
+
+    Spaces of texts show each text beside its id, and the neighbours only one space has as texts.
 
     \b
-    Example:
+    Examples:
       embspace compare sgns.space ppmi.space -k 10
+      embspace compare minilm.space tfidf.space --no-card
     """
     from ..evaluate import neighbour_overlap
 
     a, b = open_space(space_a), open_space(space_b)
     overlap = neighbour_overlap(a, b, k=k, sample=sample)
-    cards = None
+    cards, missing = None, {}
     if not no_card:
-        from ..evaluate import report_card
-
-        cards = [report_card(a), report_card(b)]
+        cards = [_card_or_reason(a, "A", missing), _card_or_reason(b, "B", missing)]
+        paths = {"A": space_a, "B": space_b}
     if as_json:
         echo_json(
             {
@@ -189,30 +191,80 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
                 "b": space_b,
                 "overlap": overlap,
                 "cards": None if cards is None else [[r.to_dict() for r in card] for card in cards],
+                **({"no_card": missing} if missing else {}),
             }
         )
         return
+    if cards and any(cards):
+        click.echo(table(_card_rows(*cards), ["task", "metric", "A", "A found", "B", "B found"], align="llrrrr"))
+    for which, reason in missing.items():
+        click.echo(f"no report card for {which}: {reason} (for `embspace evaluate {paths[which]}`)")
     if cards:
-        rows = [
-            (ra.name, ra.metric, ra.score, f"{ra.found}/{ra.total}", rb.score, f"{rb.found}/{rb.total}")
-            for ra, rb in zip(*cards)
-        ]
-        click.echo(table(rows, ["task", "metric", "A", "A found", "B", "B found"], align="llrrrr"))
         click.echo()
+    texts = "text_column" in overlap
+    what = "shared texts" if texts else "shared words"
     click.echo(
-        f"top-{k} neighbour overlap over {overlap['compared']:,} shared words "
+        f"top-{k} neighbour overlap over {overlap['compared']:,} {what} "
         f"(of {overlap['shared']:,} shared): mean {overlap['mean']:.3f}"
     )
-    click.echo(
-        table(
-            [
-                (w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4]))
-                for w in overlap["most_different"]
-            ],
-            ["word", "overlap", "only in A", "only in B"],
-            align="lrll",
+    rows = overlap["most_different"]
+    if texts:
+        body = [
+            (
+                w["id"],
+                _snippet(w["text"], 50),
+                w["overlap"],
+                " | ".join(_snippet(t, 30) for t in w["a_only_text"][:2]),
+                " | ".join(_snippet(t, 30) for t in w["b_only_text"][:2]),
+            )
+            for w in rows
+        ]
+        click.echo(table(body, ["id", "text", "overlap", "only in A", "only in B"], align="llrll"))
+        return
+    body = [(w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4])) for w in rows]
+    click.echo(table(body, ["word", "overlap", "only in A", "only in B"], align="lrll"))
+
+
+def _card_or_reason(space, which: str, missing: dict) -> list:
+    """The space's report card, or [] with the reason in `missing` (a text space without test sets)."""
+    from ..evaluate import report_card
+
+    try:
+        return report_card(space)
+    except EmbspaceError as exc:
+        missing[which] = str(exc)
+        return []
+
+
+def _card_rows(card_a: list, card_b: list) -> list[tuple]:
+    """One row per set and method (``google (3cosadd)``, ``google (3cosmul)``), matched by name, task and
+    method, so two cards of different tasks never pair a row of one with another's."""
+
+    def key(r):
+        return (r.name, r.task, r.details.get("method"))
+
+    by_a, by_b = {key(r): r for r in card_a}, {key(r): r for r in card_b}
+    rows = []
+    for both in dict.fromkeys([*by_a, *by_b]):  # A's order, then what only B has
+        ra, rb = by_a.get(both), by_b.get(both)
+        first = ra or rb
+        rows.append(
+            (
+                first.title,
+                first.metric,
+                ra.score if ra else "",
+                f"{ra.found}/{ra.total}" if ra else "",
+                rb.score if rb else "",
+                f"{rb.found}/{rb.total}" if rb else "",
+            )
         )
-    )
+    return rows
+
+
+def _snippet(text: str, width: int) -> str:
+    """`text` on one line, at most `width` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "\u2026"
 
 
 def _add_text_builders() -> None:

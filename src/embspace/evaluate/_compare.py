@@ -7,13 +7,18 @@ import numpy as np
 from ..errors import EmbspaceError
 from ..space import Space
 
+TEXT_COLUMNS = ("text", "sentence")  # what a space of texts (or of token occurrences) says each id is
+
 
 def neighbour_overlap(a: Space, b: Space, k: int = 10, sample: int | None = 2000, worst: int = 10) -> dict:
     """Overlap of top-k neighbour sets, each space restricted to the ids both share.
 
     The `sample` shared ids that come first in `a` (the most frequent, for word spaces) are compared.
     Returns ``{"shared", "compared", "k", "mean", "median", "most_different": [...]}`` where each of
-    the `worst` entries holds the id, its overlap (0-1) and the neighbours only one space has.
+    the `worst` entries holds the id, its overlap (0-1) and the neighbours only one space has. In
+    spaces of texts (a ``text`` or ``sentence`` column, in `a` or else `b`), whose ids say nothing,
+    each entry also holds the texts: ``text``, ``a_only_text`` and ``b_only_text``, and the result
+    names the column in ``"text_column"``.
     """
     in_b = set(b.ids)
     shared = [i for i in a.ids if i in in_b]
@@ -37,6 +42,13 @@ def neighbour_overlap(a: Space, b: Space, k: int = 10, sample: int | None = 2000
             }
         )
     order = np.argsort(scores, kind="stable")[:worst]
+    column, text_of = _texts(a, b)
+    if text_of is not None:
+        for i in order:
+            row = rows[i]
+            row["text"] = text_of(row["id"])
+            row["a_only_text"] = [text_of(x) for x in row["a_only"]]
+            row["b_only_text"] = [text_of(x) for x in row["b_only"]]
     return {
         "shared": len(shared),
         "compared": len(queries),
@@ -44,4 +56,20 @@ def neighbour_overlap(a: Space, b: Space, k: int = 10, sample: int | None = 2000
         "mean": float(np.mean(scores)),
         "median": float(np.median(scores)),
         "most_different": [rows[i] for i in order],
+        **({"text_column": column} if column else {}),
     }
+
+
+def _texts(a: Space, b: Space):
+    """(column name, id -> its text) from the first of `a`, `b` with a text column; (None, None) if neither."""
+    for space in (a, b):
+        for column in TEXT_COLUMNS:
+            if column in space.meta:
+                values = space.meta[column]
+
+                def text_of(item: str, space=space, values=values) -> str:
+                    value = values[space.index(item)]
+                    return "" if value is None else str(value)
+
+                return column, text_of
+    return None, None

@@ -55,6 +55,12 @@ class Result:
         return f"{self.task}/{method}" if method else self.task
 
     @property
+    def title(self) -> str:
+        """The set with its method where it has one, e.g. ``google (3cosmul)``: what tells two rows apart."""
+        method = self.details.get("method")
+        return f"{self.name} ({method})" if method else self.name
+
+    @property
     def baselines(self) -> dict[str, float]:
         """The figures to read the score against, by name: a label probe's bag-of-words accuracy and
         majority-class rate, kNN agreement's chance level; empty for tasks without one."""
