@@ -343,6 +343,7 @@ EVALUATORS: dict[str, tuple[str, Callable[[embspace.Space], Result]]] = {
 NOT_EVALUATORS = {
     "BUILTIN",
     "Result",
+    "Results",
     "builtin_path",
     "format_table",
     "report_card",

@@ -305,6 +305,20 @@ class Space:
             raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(items)}")
         return items[search.odd_one_out(self.query_vectors(items)[1])]
 
+    # ---- notebooks -----------------------------------------------------------------------------
+    def _repr_html_(self, rows: int = 10) -> str:
+        """A notebook's view: name, size, metric and the first `rows` ids with their metadata, escaped."""
+        from ._notebook import html_table
+
+        name = self.info.get("name") or self.info.get("path") or ""
+        columns = list(self.meta)
+        shown = min(rows, self.n)
+        body = [(f"{r:,}", self._ids[r], *(self.meta[c][r] for c in columns)) for r in range(shown)]
+        caption = f"Space {name}: " if name else "Space: "
+        caption += f"{self.n:,} \u00d7 {self.dim} float32, {self.metric}"
+        caption += f"; the first {shown:,} rows" if shown < self.n else ""
+        return html_table(("row", "id", *columns), body, caption=caption, right=(0,))
+
 
 def _analogy_of_vectors(
     vectors: np.ndarray,

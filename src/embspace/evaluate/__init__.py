@@ -21,13 +21,14 @@ from ._compare import neighbour_overlap
 from ._files import BUILTIN, builtin_path
 from ._labels import knn_labels, probe
 from ._pairs import word_pairs
-from ._result import Result, format_table
+from ._result import Result, Results, format_table
 from ._retrieval import retrieval
 from ._sts import sts
 
 __all__ = [
     "BUILTIN",
     "Result",
+    "Results",
     "analogies",
     "builtin_path",
     "format_table",

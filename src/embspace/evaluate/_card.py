@@ -13,7 +13,7 @@ from ._analogies import check_method, score_analogies
 from ._files import ANALOGY_SETS, PAIR_SETS
 from ._labels import knn_labels, probe
 from ._pairs import score_pairs
-from ._result import Result, check_oov
+from ._result import Results, check_oov
 from ._retrieval import retrieval as score_retrieval
 from ._sts import sts as score_sts
 from ._word_rows import WordRows
@@ -33,7 +33,7 @@ def report_card(
     sts: PathOrName | Iterable[PathOrName] | None = None,
     retrieval: Sequence[tuple[PathOrName, PathOrName]] | None = None,
     label: str | None = None,
-) -> list[Result]:
+) -> Results:
     """Score a word space on word-pair and analogy sets, each score with its coverage.
 
     Parameters
@@ -66,7 +66,10 @@ def report_card(
 
     Returns
     -------
-    list of Result, pair sets first, then analogy sets by method.
+    Results
+        A list of Result, pair sets first, then analogy sets by method. It prints as the table the
+        CLI shows (``print(card)``), shows as a table in a notebook, and ``card.to_pandas()`` makes a
+        DataFrame of it (with pandas installed).
 
     Examples
     --------
@@ -85,7 +88,7 @@ def report_card(
     results = [score_pairs(vocab, p, oov=oov) for p in _as_list(pairs)]
     for source in _as_list(analogies):
         results += [score_analogies(vocab, source, method=m, oov=oov) for m in methods]
-    return results
+    return Results(results)
 
 
 def _as_list(items) -> list:
@@ -101,7 +104,7 @@ def text_card(
     sts_files: Sequence = (),
     retrieval_sets: Sequence = (),
     label: str | None = None,
-) -> list[Result]:
+) -> Results:
     """The report card of a text space: STS and retrieval sets given, plus kNN agreement and a probe
     for every label column (``label`` by default, if present)."""
     results = [score_sts(space, f) for f in sts_files]
@@ -118,7 +121,7 @@ def text_card(
             "a text space has no built-in test set: give STS pairs (--sts FILE), a retrieval set "
             "(--retrieval QUERIES QRELS), or build it from a file with a 'label' column"
         )
-    return results
+    return Results(results)
 
 
 def is_text_space(space: Space) -> bool:

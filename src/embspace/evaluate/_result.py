@@ -1,4 +1,5 @@
-"""`Result`: one score with its coverage, and the plain-text table the CLI prints."""
+"""`Result`: one score with its coverage; `Results`, a list of them that shows as a table (plain text for
+the CLI, HTML in a notebook, a pandas DataFrame on request)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._notebook import html_table, pandas
 from ..errors import EmbspaceError
 
 OOV_POLICIES = ("drop", "wrong")
@@ -87,6 +89,50 @@ class Result:
             }
         )
 
+    def to_pandas(self):
+        """A one-row pandas DataFrame (see `Results.to_pandas`); needs pandas."""
+        return Results([self]).to_pandas()
+
+    def _repr_html_(self) -> str:
+        return Results([self])._repr_html_()
+
+
+class Results(list):
+    """A list of `Result` (what `report_card` returns) that shows as a table: `str` gives the plain-text
+    table the CLI prints, a notebook shows it as HTML, and `to_pandas` makes a DataFrame."""
+
+    def __str__(self) -> str:
+        return format_table(self)
+
+    def _repr_html_(self) -> str:
+        header, rows = _table_rows(self)
+        return html_table(header, rows, caption=f"{len(self)} result{'s' if len(self) != 1 else ''}", right=(3,))
+
+    def to_pandas(self):
+        """One row per result: name, task, method, metric, score, coverage, found, total, oov, the baselines
+        a task has (``bow_accuracy``, ``majority``, ``chance``; empty elsewhere) and the full ``details``
+        as a dict. Needs pandas (``pip install pandas``)."""
+        pd = pandas()
+        keys = [key for key, _ in BASELINES if any(key in r.details for r in self)]
+        records = []
+        for r in self:
+            row = {
+                "name": r.name,
+                "task": r.task,
+                "method": r.details.get("method"),
+                "metric": r.metric,
+                "score": r.score,
+                "coverage": r.coverage,
+                "found": r.found,
+                "total": r.total,
+                "oov": r.oov,
+            }
+            row.update({key: r.details.get(key) for key in keys})
+            row["details"] = dict(r.details)
+            records.append(row)
+        columns = ["name", "task", "method", "metric", "score", "coverage", "found", "total", "oov", *keys, "details"]
+        return pd.DataFrame.from_records(records, columns=columns)
+
 
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
@@ -105,12 +151,7 @@ def _json_safe(value: Any) -> Any:
 def format_table(results: Iterable[Result]) -> str:
     """One plain-text table: name, task, metric, score, coverage as ``found/total (pct)``, and a
     ``baselines`` column (bag of words, majority class, chance) when any result has one."""
-    results = list(results)
-    header = ("name", "task", "metric", "score", "coverage")
-    rows = [(r.name, r.label, r.metric, _score(r.score), _coverage(r)) for r in results]
-    if any(r.baselines for r in results):
-        header += ("baselines",)
-        rows = [(*row, _baselines(r)) for row, r in zip(rows, results)]
+    header, rows = _table_rows(list(results))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     right = {3}  # numbers line up on the right
 
@@ -120,6 +161,15 @@ def format_table(results: Iterable[Result]) -> str:
         ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _table_rows(results: list[Result]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    header = ("name", "task", "metric", "score", "coverage")
+    rows = [(r.name, r.label, r.metric, _score(r.score), _coverage(r)) for r in results]
+    if any(r.baselines for r in results):
+        header += ("baselines",)
+        rows = [(*row, _baselines(r)) for row, r in zip(rows, results)]
+    return header, rows
 
 
 def _score(score: float) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import EmbspaceError
 from ..space import Space
-from ._methods import METHODS, Progress, _quiet, reducer
+from ._methods import EXTRA_HINT, METHODS, Progress, _quiet, reducer
 from ._trust import POINT_TRUST, TRUST_K, TRUST_SAMPLE, map_trust, point_recall
 
 DIMS = (2, 3)
@@ -114,6 +114,73 @@ class Map:
             f"kNN recall {t.get('knn_recall', float('nan')):.3f}>"
         )
 
+    # ---- notebooks -----------------------------------------------------------------------------
+    def to_png(self, space: Space | None = None, *, size: float = 6.0, dpi: int = 100, labels: int = 20) -> bytes:
+        """The map as PNG bytes. With the `space` it was drawn from (`make_map` keeps it), as
+        ``embspace map -o map.png`` draws it: labels (ids, or the start of each text) and the title;
+        without, the points coloured by their trust. Needs matplotlib."""
+        if space is not None:
+            import tempfile
+            from pathlib import Path
+
+            from ._draw import draw_png
+
+            with tempfile.TemporaryDirectory(prefix="embspace-map-") as tmp:
+                return draw_png(self, space, Path(tmp) / "map.png", labels=labels, size=size, dpi=dpi).read_bytes()
+        return _plain_png(self, size, dpi)
+
+    def _repr_png_(self) -> bytes | None:
+        """A notebook's view of the map: its picture (None, and so the text repr, without matplotlib)."""
+        try:
+            return self.to_png(getattr(self, "_space", None))
+        except EmbspaceError:
+            return None
+
+    def to_pandas(self):
+        """One row per mapped point: ``row``, ``id`` (when the map keeps its space), ``x``, ``y`` (``z``)
+        and ``trust``. Needs pandas (``pip install pandas``)."""
+        from .._notebook import pandas
+
+        pd = pandas()
+        columns = {"row": self.rows}
+        space = getattr(self, "_space", None)
+        if space is not None:
+            columns["id"] = self.ids(space)
+        columns.update({axis: self.coords[:, d] for d, axis in enumerate("xyz"[: self.dims])})
+        columns["trust"] = self.point_trust
+        return pd.DataFrame(columns)
+
+
+def _plain_png(m: Map, size: float, dpi: int) -> bytes:
+    """The points of `m` alone (no space to name them), coloured by their trust, as PNG bytes."""
+    import io
+
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise EmbspaceError(f"pictures of maps need matplotlib; run: {EXTRA_HINT}") from None
+    fig = Figure(figsize=(size, size), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(projection="3d" if m.dims == 3 else None)
+    trust = m.point_trust if np.isfinite(m.point_trust).any() else None
+    dot = float(np.clip(3e4 / max(m.n, 1), 0.4, 12.0))
+    ax.scatter(*(m.coords[:, d] for d in range(m.dims)), s=dot, c=trust, cmap="viridis", linewidths=0)
+    t = m.trust
+    ax.set_title(
+        f"{m.method} {m.dims}-D, {m.n:,} points | trustworthiness {t.get('trustworthiness', float('nan')):.3f}, "
+        f"kNN recall {t.get('knn_recall', float('nan')):.3f}",
+        fontsize=9,
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if m.dims == 2:
+        ax.set_aspect("equal", adjustable="datalim")
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.95)
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=dpi, facecolor="white")
+    return out.getvalue()
+
 
 def make_map(
     space: Space,
@@ -188,7 +255,7 @@ def make_map(
         vectors, coords, space.metric, TRUST_K, trust_sample, seed, point_trust, _scaled(report, 0.9, 1.0)
     )
     trust["seconds"] = round(time.perf_counter() - start, 3)
-    return Map(
+    made = Map(
         key=plan.key,
         method=method,
         dims=dims,
@@ -204,6 +271,8 @@ def make_map(
         sampling=sampling,
         space_n=space.n,
     )
+    made._space = space  # for the notebook's picture (labels, title) and to_pandas' ids; not saved
+    return made
 
 
 def complete_point_trust(m: Map, space: Space, progress: Progress | None = None) -> Map:
