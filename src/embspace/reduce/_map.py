@@ -116,18 +116,10 @@ class Map:
 
     # ---- notebooks -----------------------------------------------------------------------------
     def to_png(self, space: Space | None = None, *, size: float = 6.0, dpi: int = 100, labels: int = 20) -> bytes:
-        """The map as PNG bytes. With the `space` it was drawn from (`make_map` keeps it), as
-        ``embspace map -o map.png`` draws it: labels (ids, or the start of each text) and the title;
-        without, the points coloured by their trust. Needs matplotlib."""
-        if space is not None:
-            import tempfile
-            from pathlib import Path
-
-            from ._draw import draw_png
-
-            with tempfile.TemporaryDirectory(prefix="embspace-map-") as tmp:
-                return draw_png(self, space, Path(tmp) / "map.png", labels=labels, size=size, dpi=dpi).read_bytes()
-        return _plain_png(self, size, dpi)
+        """A small picture of the map as PNG bytes, points coloured by their trust: with the `space` it
+        was drawn from (`make_map` keeps it), `labels` of them named (ids, or the start of each text);
+        ``embspace map -o map.png`` draws the full picture. Needs matplotlib."""
+        return _png(self, space, size, dpi, labels)
 
     def _repr_png_(self) -> bytes | None:
         """A notebook's view of the map: its picture (None, and so the text repr, without matplotlib)."""
@@ -151,35 +143,84 @@ class Map:
         return pd.DataFrame(columns)
 
 
-def _plain_png(m: Map, size: float, dpi: int) -> bytes:
-    """The points of `m` alone (no space to name them), coloured by their trust, as PNG bytes."""
+def _png(m: Map, space: Space | None, size: float, dpi: int, labels: int) -> bytes:
+    """The points of `m` coloured by their trust (where measured), with a title and, given the space,
+    up to `labels` labels spread over the picture, as PNG bytes."""
     import io
+    import warnings
 
     try:
+        import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise EmbspaceError(f"pictures of maps need matplotlib; run: {EXTRA_HINT}") from None
-    fig = Figure(figsize=(size, size), dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(projection="3d" if m.dims == 3 else None)
-    trust = m.point_trust if np.isfinite(m.point_trust).any() else None
-    dot = float(np.clip(3e4 / max(m.n, 1), 0.4, 12.0))
-    ax.scatter(*(m.coords[:, d] for d in range(m.dims)), s=dot, c=trust, cmap="viridis", linewidths=0)
+    from ._fonts import fonts_for
+
+    named = _label_rows(m, space, labels) if space is not None and m.dims == 2 else np.empty(0, dtype=np.int64)
+    texts = [_label_text(space, m.rows[j]) for j in named]
     t = m.trust
-    ax.set_title(
-        f"{m.method} {m.dims}-D, {m.n:,} points | trustworthiness {t.get('trustworthiness', float('nan')):.3f}, "
-        f"kNN recall {t.get('knn_recall', float('nan')):.3f}",
-        fontsize=9,
+    title = (
+        (f"{space.info.get('name')}: " if space is not None and space.info.get("name") else "")
+        + f"{m.method} {m.dims}-D, {m.n:,} points | trustworthiness {t.get('trustworthiness', float('nan')):.3f}, "
+        f"kNN recall {t.get('knn_recall', float('nan')):.3f}"
     )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if m.dims == 2:
-        ax.set_aspect("equal", adjustable="datalim")
-        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.95)
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=dpi, facecolor="white")
+    fonts = fonts_for([title, *texts])
+    with matplotlib.rc_context({"font.family": fonts.families}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from", category=UserWarning)
+        fig = Figure(figsize=(size, size), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(projection="3d" if m.dims == 3 else None)
+        trust = m.point_trust if np.isfinite(m.point_trust).any() else None
+        dot = float(np.clip(3e4 / max(m.n, 1), 0.4, 12.0))
+        ax.scatter(*(m.coords[:, d] for d in range(m.dims)), s=dot, c=trust, cmap="viridis", alpha=0.6, linewidths=0)
+        box = {"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.7, "linewidth": 0}
+        for j, text in zip(named, texts):
+            if fonts.can_draw(text):
+                ax.annotate(text, m.coords[j, :2], fontsize=7, xytext=(2, 2), textcoords="offset points", bbox=box)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if m.dims == 2:
+            ax.set_aspect("equal", adjustable="datalim")
+            for side in ax.spines.values():
+                side.set_visible(False)
+            fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.95)
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=dpi, facecolor="white")
     return out.getvalue()
+
+
+def _label_rows(m: Map, space: Space, labels: int) -> np.ndarray:
+    """Up to `labels` points (positions in `m`) to name, at most one per cell of a grid over the map:
+    the most frequent first in a frequency-ordered space, else a seeded random order."""
+    if labels <= 0 or m.n == 0:
+        return np.empty(0, dtype=np.int64)
+    if m.sampling == "first" or space.info.get("order") == "frequency":
+        order = np.argsort(m.rows, kind="stable")
+    else:
+        order = np.random.default_rng(0 if m.seed is None else m.seed).permutation(m.n)
+    xy = m.coords[:, :2]
+    lo, span = xy.min(axis=0), np.maximum(np.ptp(xy, axis=0), 1e-12)
+    cells = np.minimum((6 * (xy - lo) / span).astype(np.int64), 5)
+    seen, picked = set(), []
+    for j in order[: 200 * labels]:
+        cell = (int(cells[j, 0]), int(cells[j, 1]))
+        if cell not in seen:
+            seen.add(cell)
+            picked.append(j)
+            if len(picked) == labels:
+                break
+    return np.array(picked, dtype=np.int64)
+
+
+def _label_text(space: Space, row: int, width: int = 24) -> str:
+    """The id, or in a space of texts the start of the text."""
+    texts = space.meta.get("text")
+    if texts is None or not isinstance(texts[row], str) or not texts[row].strip():
+        return space.ids[row]
+    flat = " ".join(texts[row].split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "\u2026"
 
 
 def make_map(
