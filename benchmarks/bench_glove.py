@@ -117,29 +117,46 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,3,7")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "glove.md"))
+    ap.add_argument("--report-only", action="store_true", help="re-render the table from the saved .json")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
-    from _common import machine, table
+    from _common import machine
 
     workdir = Path(args.workdir)
     sizes = [int(s) for s in args.sizes.split(",")]
-    paths = corpora(workdir, sizes)
-    rows, results = [], []
-    for size in sizes:
-        for rep in range(args.reps):
-            for side in ("c", "embspace"):  # interleaved, so drifting load hits both alike
-                r = run(side, paths[size], workdir)
-                r.update({"size": size, "rep": rep, "corpus": paths[size].name})
-                results.append(r)
-                print(
-                    f"# {size}M {side}: {r['wall_s']:.1f} s, mean rho {r['mean']:.3f}, "
-                    f"others {r['other'] and r['other']['other_share_of_all_cores']:.0%}",
-                    flush=True,
-                )
+    results = []
+    if args.report_only:
+        saved = json.loads(Path(args.out).with_suffix(".json").read_text())
+        info, results = saved["machine"], saved["results"]
+    else:
+        info = machine()
+        paths = corpora(workdir, sizes)
+        for size in sizes:
+            for rep in range(args.reps):
+                for side in ("c", "embspace"):  # interleaved, so drifting load hits both alike
+                    r = run(side, paths[size], workdir)
+                    r.update({"size": size, "rep": rep, "corpus": paths[size].name})
+                    results.append(r)
+                    print(
+                        f"# {size}M {side}: {r['wall_s']:.1f} s, mean rho {r['mean']:.3f}, "
+                        f"others {r['other'] and r['other']['other_share_of_all_cores']:.0%}",
+                        flush=True,
+                    )
+        Path(args.out).with_suffix(".json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
+    md = render(results, info, args)
+    Path(args.out).write_text(md)
+    print(md)
+
+
+def render(results: list[dict], info: dict, args) -> str:
+    from _common import table
+
+    tokens = {r["size"]: r["tokens"] for r in results if r.get("tokens")}
+    rows = []
     for r in results:
         rows.append(
             [
-                f"{r['size']}M ({r.get('tokens') or ''})",
+                f"{r['size']}M ({tokens.get(r['size'], 0):,} tokens)",
                 "GloVe C (original)" if r["side"] == "c" else "embspace glove",
                 str(r["epochs"]),
                 f"{r['wall_s']:.1f}",
@@ -159,17 +176,20 @@ def main() -> None:
         "mean ρ",
         "other CPU",
     ]
-    info = machine()
-    md = [
-        f"Run: `.venv/bin/python benchmarks/bench_glove.py --sizes {args.sizes} --reps {args.reps}` "
-        f"({info.get('date', '')}, {info.get('cores', '')} cores)",
-        "",
-        table(header, rows),
-        "",
-    ]
-    Path(args.out).write_text("\n".join(md) + "\n")
-    Path(args.out).with_suffix(".json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
-    print("\n".join(md))
+    reps = max((r["rep"] for r in results), default=0) + 1
+    sizes = ",".join(str(s) for s in dict.fromkeys(r["size"] for r in results))
+    return (
+        "\n".join(
+            [
+                f"Run: `.venv/bin/python benchmarks/bench_glove.py --sizes {sizes} --reps {reps}` "
+                f"({info.get('date', '')}, {info.get('cores', '')} cores; source {info.get('embspace', '')})",
+                "",
+                table(header, rows),
+                "",
+            ]
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":
