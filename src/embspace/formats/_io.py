@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._decoding import counted, counting, reset_count
 from .._files import sha256_file
 from .._spelling import spell
 from ..errors import EmbspaceError, FormatError
@@ -77,25 +76,6 @@ def encode_ids(ids: Sequence[str], path: Path) -> list[bytes]:
 # ---- decoding -----------------------------------------------------------------------------------
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 
-# Error handlers that count the bytes they replace or drop, and otherwise act as Python's own
-# "replace" and "ignore" (one U+FFFD per maximal bad sequence). The count is per thread.
-_tally = threading.local()
-
-
-def _counting(replacement: str):
-    def handler(exc: UnicodeError) -> tuple[str, int]:
-        if not isinstance(exc, UnicodeDecodeError):
-            raise exc
-        _tally.bytes = getattr(_tally, "bytes", 0) + (exc.end - exc.start)
-        return replacement, exc.end
-
-    return handler
-
-
-_HANDLERS = {"replace": "embspace.formats.replace", "ignore": "embspace.formats.ignore"}
-codecs.register_error(_HANDLERS["replace"], _counting("\ufffd"))
-codecs.register_error(_HANDLERS["ignore"], _counting(""))
-
 
 class Decoder:
     """UTF-8 decoding with one policy for a whole import, as gensim's ``unicode_errors``.
@@ -122,9 +102,9 @@ class Decoder:
         except UnicodeDecodeError as exc:
             if self.strict:
                 raise self.error(path, data, exc, first_line) from None
-        _tally.bytes = 0
-        text = data.decode("utf-8", _HANDLERS[self.errors])
-        self.undecodable[path.name] = self.undecodable.get(path.name, 0) + _tally.bytes
+        reset_count()
+        text = data.decode("utf-8", counting(self.errors))
+        self.undecodable[path.name] = self.undecodable.get(path.name, 0) + counted()
         return text
 
     def lossy_hint(self, replaced: bool = False) -> str:

@@ -13,7 +13,6 @@ import codecs
 import gzip
 import lzma
 import os
-import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .._decoding import counted, counting, reset_count
 from ..errors import EmbspaceError
 
 BLOCK = 1 << 20  # bytes read at a time
@@ -80,24 +80,6 @@ def undecodable_note(counts: dict[str, int], errors: str, strict: str) -> str:
         shown = ", ".join(f"{name} {n:,}" for name, n in list(counts.items())[:3])
         where = f"{len(counts):,} files ({shown}{', …' if len(counts) > 3 else ''})"
     return f"{total:,} undecodable byte{'s' if total != 1 else ''} in {where} {were} {done}; {strict} to refuse them"
-
-
-# Decoding error handlers that count what they replace or drop, per stream (see stream_lines), and
-# otherwise act as Python's own "replace" and "ignore".
-_tally = threading.local()
-
-
-def _counting(replacement: str):
-    def handler(exc: UnicodeDecodeError) -> tuple[str, int]:
-        _tally.bytes = getattr(_tally, "bytes", 0) + (exc.end - exc.start)
-        return replacement, exc.end
-
-    return handler
-
-
-_COUNTING = {"replace": "embspace-count-replace", "ignore": "embspace-count-ignore"}
-codecs.register_error(_COUNTING["replace"], _counting("\ufffd"))
-codecs.register_error(_COUNTING["ignore"], _counting(""))
 
 
 @dataclass(frozen=True)
@@ -255,7 +237,7 @@ def stream_lines(
     With "replace" or "ignore", the bytes replaced or dropped are counted and, when there are
     any, `on_undecodable(name, count)` is called once the stream has been read to its end.
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(_COUNTING.get(errors, errors))
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(counting(errors))
     pending, offset, first, undecodable = "", 0, True, 0
     while True:
         block = stream.read(BLOCK)
@@ -264,14 +246,14 @@ def stream_lines(
                 raise _binary(name)
             first = False
         final = not block
-        _tally.bytes = 0  # the handlers count into this thread's tally during this one call
+        reset_count()  # the handlers count into this thread's tally during this one call
         try:
             text = decoder.decode(block, final)
         except UnicodeDecodeError as exc:
             # exc.object is the decoder's held-back bytes followed by this block
             at = offset + exc.start - (len(exc.object) - len(block))
             raise UndecodableTextError(name, max(at, 0), exc.object[exc.start : exc.start + 1]) from None
-        undecodable += _tally.bytes
+        undecodable += counted()
         offset += len(block)
         if pending:
             text = pending + text
