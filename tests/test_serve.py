@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -493,3 +494,46 @@ def test_demo_ends_in_the_explorer(glove, tmp_path, monkeypatch):
     assert again.exit_code == 0 and "tsne-2d-n1000-s0: 1,000 words (cached)" in again.output
     finite = CliRunner().invoke(main, ["demo", "--no-serve", "--quick", "--space", str(path)])
     assert finite.exit_code == 0 and "explorer on" not in finite.output and len(served) == 2
+
+
+@pytest.fixture(scope="module")
+def long_ids(tmp_path_factory):
+    """A space whose ids make backtracking regexes explode: 40 a's and a '!', 68 dashes."""
+    ids = [f"{'a' * 40}!{i}" for i in range(20)] + [f"{'-' * 68}{i}" for i in range(20)] + ["plain"]
+    vectors = np.random.default_rng(1).normal(size=(len(ids), 8)).astype(np.float32)
+    path = embspace.save(embspace.Space(ids, vectors), tmp_path_factory.mktemp("long") / "long.space")
+    with TestClient(create_app([path], "127.0.0.1", PORT), base_url=BASE) as c:
+        yield c
+
+
+def test_a_hostile_regex_is_cut_off_while_other_requests_are_served(long_ids, monkeypatch):
+    pytest.importorskip("regex")
+    from embspace.explore import _views
+
+    monkeypatch.setattr(_views, "REGEX_BUDGET_S", 1.5)
+    answers = {}
+
+    def hostile():
+        answers["hostile"] = long_ids.get("/api/space/0/search", params={"q": "(a|aa)+$", "mode": "regex"})
+
+    worker = threading.Thread(target=hostile)
+    worker.start()
+    time.sleep(0.2)  # let the hostile search start
+    normal = long_ids.get("/api/space/0/search", params={"q": "pla", "mode": "prefix"})
+    still_running = worker.is_alive()
+    worker.join()
+    assert normal.status_code == 200 and normal.json()["total"] == 1
+    assert still_running  # answered while the hostile search ran: the match does not hold the interpreter
+    out = answers["hostile"]
+    assert out.status_code == 400 and out.json()["error"].startswith("pattern too expensive")
+    ok = long_ids.get("/api/space/0/search", params={"q": "^-+1$", "mode": "regex"}).json()
+    assert ok["total"] == 1
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(.|.)*!", "(a|aa)+$", "(\\w+\\s?)*$"])
+def test_without_the_regex_package_backtracking_patterns_are_refused(long_ids, monkeypatch, pattern):
+    monkeypatch.setitem(sys.modules, "regex", None)  # import regex -> ImportError: plain `re`
+    out = long_ids.get("/api/space/0/search", params={"q": pattern, "mode": "regex"})
+    assert out.status_code == 400 and out.json()["error"].startswith("pattern too expensive")
+    fine = long_ids.get("/api/space/0/search", params={"q": "^(plain|-{68}3)$", "mode": "regex"}).json()
+    assert fine["total"] == 2
