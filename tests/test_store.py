@@ -206,3 +206,159 @@ def test_unsafe_extra_name_refused(small_space, tmp_path):
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptSpaceError, match="unsafe"):
         embspace.load(path)
+
+
+# ---- hand-made and hostile manifests (issue 12, items 3 and 4) ----------------------------------
+def _resign(path: Path, change) -> None:
+    """Apply `change` to the manifest and give it a valid checksum, as a careful forger would."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest.pop("checksum")
+    change(manifest)
+    manifest["checksum"] = store._manifest_checksum(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+_FORGED = {
+    "files as a list": lambda m: m.update(files=list(m["files"])),
+    "entry as a string": lambda m: m["files"].update({"items.parquet": "abc"}),
+    "entry without size": lambda m: m["files"]["vectors.npy"].pop("size"),
+    "size as a string": lambda m: m["files"]["vectors.npy"].update(size="2048"),
+    "sha256 as a number": lambda m: m["files"]["vectors.npy"].update(sha256=5),
+    "n as a string": lambda m: m.update(n="50"),
+    "n negative": lambda m: m.update(n=-1),
+    "dim zero": lambda m: m.update(dim=0),
+    "dim as true": lambda m: m.update(dim=True),
+    "version as true": lambda m: m.update(format_version=True),
+    "version 99": lambda m: m.update(format_version=99),
+    "metric as a list": lambda m: m.update(metric=["cosine"]),
+    "info as a list": lambda m: m.update(info=[1, 2]),
+    "meta_columns as a string": lambda m: m.update(meta_columns="pos"),
+    "dtype float64": lambda m: m.update(dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("case", list(_FORGED))
+def test_forged_manifest_fields_are_refused_in_one_line(small_space, tmp_path, case):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    _resign(path, _FORGED[case])
+    for read in (embspace.load, store.read_manifest):
+        with pytest.raises(CorruptSpaceError, match="manifest.json") as err:
+            read(path)
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"format": "embspace.space", "info": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"format": "embspace.space", "n": ' + "7" * 5_000 + "}",
+        '{"format": "embspace.space", "n": NaN}',
+    ],
+    ids=["nested", "nested-info", "5000-digits", "nan"],
+)
+def test_hostile_manifest_json_is_refused(small_space, tmp_path, text):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    (path / "manifest.json").write_text(text)
+    with pytest.raises(CorruptSpaceError, match="manifest.json"):
+        embspace.load(path)
+
+
+def test_oversized_manifest_is_refused_unread(small_space, tmp_path, monkeypatch):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    monkeypatch.setattr(store, "MAX_MANIFEST_BYTES", 100)
+    with pytest.raises(CorruptSpaceError, match="more than the 100"):
+        embspace.load(path)
+
+
+def test_cli_info_on_a_forged_manifest_is_one_line(small_space, tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    path = embspace.save(small_space, tmp_path / "s.space")
+    _resign(path, _FORGED["entry without size"])
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code != 0 and "manifest.json" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, KeyError)
+
+
+def _write_npy_header(dest: Path, shape: tuple, payload: int = 400) -> None:
+    with open(dest, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        fh.write(b"\0" * payload)
+
+
+@pytest.mark.parametrize("shape", [(-1, 50), (10**12, 50), (3, 50), (50, -8)], ids=str)
+@pytest.mark.parametrize("mmap", [True, False])
+def test_npy_shape_must_match_the_file_size(small_space, tmp_path, shape, mmap):
+    small_space.extras["subwords"] = np.zeros((2, 3), dtype=np.float32)
+    path = embspace.save(small_space, tmp_path / "s.space")
+    _write_npy_header(path / "extras" / "subwords.npy", shape)
+    _rewrite_manifest_for(path, "extras/subwords.npy")
+    with pytest.raises(CorruptSpaceError, match="subwords.npy"):
+        embspace.load(path, mmap=mmap)
+
+
+def test_vectors_header_must_match_the_file_size(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    data = (path / "vectors.npy").read_bytes()
+    (path / "vectors.npy").write_bytes(data[:-32])  # header still says (50, 8)
+    _rewrite_manifest_for(path, "vectors.npy")
+    with pytest.raises(CorruptSpaceError, match="header declares"):
+        embspace.load(path, mmap=False)
+
+
+def test_manifest_as_a_folder_is_refused(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    os.remove(path / "manifest.json")
+    (path / "manifest.json").mkdir()
+    with pytest.raises(CorruptSpaceError, match="manifest.json"):
+        embspace.load(path)
+
+
+def _load_in_thread(path: Path) -> BaseException | None:
+    """Load `path` off the test's thread so a regression (a read that never ends) fails instead of hanging."""
+    import threading
+
+    outcome: list = []
+
+    def target():
+        try:
+            embspace.load(path)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert outcome, "load did not return (it read a device or waited on a pipe)"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "vectors.npy", "items.parquet"])
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "symlink-to-copy"])
+def test_only_regular_files_are_opened(small_space, tmp_path, name, kind):
+    """Devices and pipes are refused before any read; symlinked files too, even to a regular file."""
+    path = embspace.save(small_space, tmp_path / "s.space")
+    target = path / name
+    if kind == "fifo":
+        target.unlink()
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        target.unlink()
+        target.symlink_to("/dev/zero")
+    else:
+        shutil.copy(target, tmp_path / "copy")
+        target.unlink()
+        target.symlink_to(tmp_path / "copy")
+    err = _load_in_thread(path)
+    assert isinstance(err, CorruptSpaceError) and name in str(err)
+
+
+def test_a_symlinked_space_folder_loads(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    (tmp_path / "link.space").symlink_to(path, target_is_directory=True)
+    assert embspace.load(tmp_path / "link.space").n == 50
+    assert store.read_manifest(tmp_path / "link.space")["n"] == 50

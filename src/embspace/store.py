@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -98,9 +99,6 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
         raise EmbspaceError(f"{path} is not a .space folder (no such folder)")
     manifest = read_manifest(path)
     files = manifest["files"]
-    for name in (VECTORS, ITEMS):
-        if name not in files:
-            raise CorruptSpaceError(path / MANIFEST, f"lists no entry for {name}")
     n, dim = manifest["n"], manifest["dim"]
     # Hashing releases the GIL: check the vectors in a thread while the items are checked and read.
     with ThreadPoolExecutor(1) as pool:
@@ -122,30 +120,107 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed and self-checked manifest.json of a space folder."""
+    """The parsed, self-checked and schema-checked manifest.json of a space folder.
+
+    Only a regular file of at most MAX_MANIFEST_BYTES is read: a symlink, a device, a FIFO or a
+    folder named manifest.json is refused before a byte is read (a symlinked space *folder* is fine).
+    """
     mpath = Path(path) / MANIFEST
-    try:
-        raw = mpath.read_bytes()
-    except FileNotFoundError:
-        raise CorruptSpaceError(mpath, "missing; this folder is not a complete .space") from None
+    raw = _read_regular(mpath, MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptSpaceError(mpath, f"is not valid JSON ({exc.__class__.__name__}); the file is damaged") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also >4300-digit integers
+        raise CorruptSpaceError(mpath, f"is not valid JSON ({exc.__class__.__name__}); {_REBUILD}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CorruptSpaceError(mpath, f"is not an {FORMAT} manifest")
     stored = manifest.pop("checksum", None)
-    if stored != _manifest_checksum(manifest):
+    try:
+        checksum = _manifest_checksum(manifest)
+    except (ValueError, RecursionError):  # nested too deep to re-serialise
+        checksum = None
+    if stored != checksum:
         raise CorruptSpaceError(mpath, "checksum does not match its content; the file was altered or damaged")
+    _check_schema(mpath, manifest)
+    return manifest
+
+
+MAX_MANIFEST_BYTES = 16 << 20
+_REBUILD = "rebuild the space (embspace build / import) and save it again"
+_MAX_COUNT = 1 << 48  # far beyond any real n, dim or file size, far below what breaks int arithmetic
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of `path` if it is a regular file (not a symlink, device, FIFO or folder) of at most `limit` bytes."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
+    except FileNotFoundError:
+        raise CorruptSpaceError(path, "missing; this folder is not a complete .space") from None
+    except OSError as exc:  # ELOOP: a symlink; EACCES, ...
+        raise CorruptSpaceError(path, f"cannot be opened as a regular file ({exc.strerror}); {_REBUILD}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CorruptSpaceError(path, f"is not a regular file (a folder, device or pipe); {_REBUILD}")
+        if st.st_size > limit:
+            raise CorruptSpaceError(path, f"is {st.st_size} bytes, more than the {limit} a manifest may be; {_REBUILD}")
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise CorruptSpaceError(path, f"is more than the {limit} bytes a manifest may be; {_REBUILD}")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _is_count(value: Any, low: int = 0) -> bool:
+    return type(value) is int and low <= value <= _MAX_COUNT
+
+
+def _check_schema(mpath: Path, manifest: dict) -> None:
+    """Refuse any field load() and the CLI use that has the wrong type, range or version (one line each)."""
+
+    def bad(what: str) -> CorruptSpaceError:
+        return CorruptSpaceError(mpath, f"{what}; {_REBUILD}")
+
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CorruptSpaceError(mpath, f"format version {version!r}; this embspace reads version {FORMAT_VERSION}")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise CorruptSpaceError(
+            mpath, f"format version {str(version)[:40]!r}; this embspace reads version {FORMAT_VERSION}"
+        )
     for key in ("n", "dim", "files"):
         if key not in manifest:
-            raise CorruptSpaceError(mpath, f"lacks the {key!r} field")
-    if manifest.get("metric", "cosine") not in METRICS:
-        raise CorruptSpaceError(mpath, f"names an unknown metric {manifest.get('metric')!r}")
-    return manifest
+            raise bad(f"lacks the {key!r} field")
+    if not _is_count(manifest["n"]):
+        raise bad(f"field 'n' is {str(manifest['n'])[:40]!r}; expected a whole number of rows")
+    if not _is_count(manifest["dim"], 1):
+        raise bad(f"field 'dim' is {str(manifest['dim'])[:40]!r}; expected a whole number of dimensions >= 1")
+    metric = manifest.get("metric", "cosine")
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise bad(f"names an unknown metric {str(metric)[:40]!r} (valid: {', '.join(METRICS)})")
+    if manifest.get("dtype", "float32") != "float32":
+        raise bad(f"field 'dtype' is {str(manifest.get('dtype'))[:40]!r}; expected 'float32'")
+    if not isinstance(manifest.get("info") or {}, dict):
+        raise bad("field 'info' is not an object")
+    columns = manifest.get("meta_columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise bad("field 'meta_columns' is not a list of names")
+    files = manifest["files"]
+    if not isinstance(files, dict):
+        raise bad(f"field 'files' is a {type(files).__name__}; expected an object of name -> {{size, sha256}}")
+    for name, entry in files.items():
+        if not isinstance(entry, dict):
+            raise bad(f"entry {name[:80]!r} of 'files' is a {type(entry).__name__}; expected {{size, sha256}}")
+        if not _is_count(entry.get("size")):
+            raise bad(f"entry {name[:80]!r} of 'files' has size {str(entry.get('size'))[:40]!r}; expected bytes >= 0")
+        sha = entry.get("sha256")
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise bad(f"entry {name[:80]!r} of 'files' has no valid sha256")
+    for name in (VECTORS, ITEMS):
+        if name not in files:
+            raise bad(f"lists no entry for {name}")
 
 
 def is_space(path: str | os.PathLike) -> bool:
@@ -283,9 +358,13 @@ def _rename_exchange(a: Path, b: Path) -> bool:
 
 # ---- reading ------------------------------------------------------------------------------------
 def _check_file(path: Path, entry: dict, verify: bool) -> None:
-    if not path.is_file() or path.is_symlink():
+    try:
+        st = os.lstat(path)  # a symlink is refused, not followed (it could lead to /dev/zero or a FIFO)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
         raise CorruptSpaceError(path, "missing (or not a regular file)")
-    size = path.stat().st_size
+    size = st.st_size
     if size != entry.get("size"):
         raise CorruptSpaceError(path, f"is {size} bytes; the manifest says {entry.get('size')} (truncated or altered)")
     if verify and sha256_file(path) != entry.get("sha256"):
@@ -300,12 +379,33 @@ def _open_vectors(path: Path, n: int | None, dim: int | None, mmap: bool) -> np.
         raise CorruptSpaceError(path, f"is not a float32 .npy array ({exc})") from None
     if dtype != np.dtype("<f4") or fortran or len(shape) != 2 or (n is not None and shape != (n, dim)):
         raise CorruptSpaceError(path, f"holds {dtype} {shape} (fortran_order={fortran}); expected float32 ({n}, {dim})")
+    _check_npy_size(path, shape)
     try:
         if mmap:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise CorruptSpaceError(path, f"cannot be read ({exc})") from None
+
+
+def _check_npy_size(path: Path, shape: tuple[int, ...]) -> None:
+    """The file holds exactly its header plus shape's float32 values: nothing is allocated from a header's word."""
+    with open(path, "rb") as fh:
+        prefix = fh.read(12)
+    # .npy 1.0: 10-byte preamble + uint16 header length; 2.0: 12-byte preamble + uint32 length
+    if prefix[6:7] == b"\x01":
+        offset = 10 + int.from_bytes(prefix[8:10], "little")
+    else:
+        offset = 12 + int.from_bytes(prefix[8:12], "little")
+    rows, cols = shape
+    if not (0 <= rows <= _MAX_COUNT and 0 <= cols <= _MAX_COUNT):
+        raise CorruptSpaceError(path, f"declares shape {shape}; {_REBUILD}")
+    expected = offset + 4 * rows * cols
+    actual = path.stat().st_size
+    if actual != expected:
+        raise CorruptSpaceError(
+            path, f"is {actual} bytes but its header declares {shape} float32 ({expected} bytes); {_REBUILD}"
+        )
 
 
 def _read_items(path: Path, n: int) -> tuple[list[str], dict[str, list]]:
