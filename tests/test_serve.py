@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -387,6 +388,9 @@ def test_hostile_ids_come_back_as_escaped_data(client):
     point = client.get("/api/space/0/point/0").json()
     assert point["id"] == XSS[0] and point["meta"]["pos"] == "noun"
     assert client.get("/api/spaces").json()["spaces"][0]["name"] == "<i>first</i>"
+    for gz in ("gzip", "identity"):
+        ids = client.get("/api/space/0/ids", headers={"accept-encoding": gz})
+        assert b"<" not in ids.content and b">" not in ids.content and ids.json()[: len(XSS)] == XSS
 
 
 def test_the_page_runs_no_inline_script_and_sets_no_html():
@@ -537,3 +541,62 @@ def test_without_the_regex_package_backtracking_patterns_are_refused(long_ids, m
     assert out.status_code == 400 and out.json()["error"].startswith("pattern too expensive")
     fine = long_ids.get("/api/space/0/search", params={"q": "^(plain|-{68}3)$", "mode": "regex"}).json()
     assert fine["total"] == 2
+
+
+def _post_map(client, body, **headers):
+    return client.post("/api/space/0/maps", content=body, headers={"content-type": "application/json", **headers})
+
+
+def test_hostile_json_bodies_get_400_not_500(client):
+    for body in (
+        b"[" * 20_000 + b"]" * 20_000,  # nested deeper than the parser's recursion
+        b'{"seed": ' + b"9" * 5000 + b"}",  # past Python's 4,300-digit limit
+        b'{"dims": 1e999}',  # infinity
+        b'{"method": "pca", "dims": 2, "sample": NaN}',
+        b"\xff\xfe",
+    ):
+        out = _post_map(client, body)
+        assert out.status_code == 400 and out.json()["error"], body[:20]
+
+
+def test_big_bodies_and_urls_are_refused(client):
+    assert _post_map(client, b" " * 1_000_000 + b"{}").status_code == 413  # declared length
+    chunked = _post_map(client, (b" " * 10_000 for _ in range(100)))  # no length: counted as it arrives
+    assert chunked.status_code == 413 and "at most" in chunked.text
+    assert _post_map(client, b'{"method": "pca", "dims": 5}').status_code == 400  # a normal body still reaches
+    assert client.get("/api/spaces", params={"q": "x" * 60_000}).status_code == 414  # httpx caps at 64 KiB
+
+
+def test_a_long_unknown_id_costs_no_suggestions(client):
+    from embspace.errors import close_matches
+
+    class Counted(str):
+        calls = 0
+
+        def lower(self):
+            Counted.calls += 1
+            return super().lower()
+
+    assert close_matches(Counted("w" * 100_000), [f"w{i}" for i in range(1000)]) == []
+    assert Counted.calls == 0  # before: lowered once per vocabulary item
+    out = client.get("/api/space/0/neighbors", params={"id": "w" * 10_000})
+    assert out.status_code == 404 and out.json()["suggestions"] == []
+    assert close_matches("W42", [f"w{i}" for i in range(100)])[0] == "w42"
+
+
+def test_uvicorn_answers_a_megabyte_url_with_414(spaces):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from embspace.cli import main; main()", "serve", str(spaces[0]), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        port = int(re.search(r":(\d+)/", proc.stdout.readline()).group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            head = f"GET /api/spaces?q={'x' * 1_000_000} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+            sock.sendall(head.encode())
+            assert sock.recv(100).startswith(b"HTTP/1.1 414 ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

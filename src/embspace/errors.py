@@ -48,10 +48,16 @@ class FormatError(EmbspaceError, ValueError):
     """An import file does not match its declared format."""
 
 
+MAX_SUGGESTED_LENGTH = 200  # ids longer than this get no spelling suggestions
+
+
 def close_matches(word: str, vocabulary: Iterable[str], n: int = 3) -> list[str]:
     """Close spellings of `word` among `vocabulary` (a case-folded match first)."""
+    if len(word) > MAX_SUGGESTED_LENGTH:  # no one misspells 100 KB; comparing it would cost seconds
+        return []
     vocab = vocabulary if isinstance(vocabulary, list) else list(vocabulary)
-    folded = [v for v in vocab[:200_000] if v.lower() == word.lower() and v != word]
+    lowered = word.lower()
+    folded = [v for v in vocab[:200_000] if v.lower() == lowered and v != word]
     # difflib is O(n); on big vocabularies look only among words of similar length and first letter.
     lo, hi = len(word) - 2, len(word) + 2
     pool = [v for v in vocab if lo <= len(v) <= hi and v[:1].lower() == word[:1].lower()]

@@ -271,8 +271,9 @@ class _Api:
         s = self._space(request)
         try:
             body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise EmbspaceError("the body is not valid JSON") from None
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5,000-digit number, nesting too deep
+            reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:120]
+            raise EmbspaceError(f"the body is not valid JSON ({reason})") from None
         if not isinstance(body, dict):
             raise EmbspaceError("send a JSON object {method, dims, sample, seed, params, point_trust}")
         method = body.get("method", "pca")

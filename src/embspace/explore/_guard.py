@@ -22,6 +22,8 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_URL = 16 * 1024  # bytes of path and query string; the longest the page sends is a regex of 200 characters
+MAX_BODY = 64 * 1024  # bytes of a request body; the only one the API reads is a map request of a few hundred
 
 
 def allowed_hosts(host: str, port: int, extra: list[str] | tuple[str, ...] = ()) -> set[str]:
@@ -49,6 +51,8 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         problem = self._problem(scope, headers)
+        if problem is None and scope["method"] not in SAFE_METHODS:
+            problem, receive = await _read_body(receive)
         if problem:
             status, text = problem
             await _plain(send, status, text)
@@ -66,6 +70,14 @@ class Guard:
     def _problem(self, scope, headers: dict[str, str]) -> tuple[int, str] | None:
         if headers.get("host", "").lower() not in self.hosts:
             return 400, "bad Host header: this explorer answers only to the address it was started on"
+        url = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+        if url > MAX_URL:
+            return 414, f"the URL is {url:,} bytes long; at most {MAX_URL:,} are accepted"
+        length = headers.get("content-length", "0")
+        if not (length.isdigit() and len(length) < 20):
+            return 400, "bad Content-Length header"
+        if int(length) > MAX_BODY:
+            return 413, f"the body is {int(length):,} bytes long; at most {MAX_BODY:,} are accepted"
         raw = scope.get("raw_path") or scope["path"].encode()
         path = unquote(unquote(raw.decode("latin-1")))  # twice: %252e%252e is refused too
         if "\\" in path or "\x00" in path or any(seg in (".", "..") for seg in path.split("/")):
@@ -83,6 +95,32 @@ class Guard:
             if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
                 return 415, "send JSON (Content-Type: application/json)"
         return None
+
+
+async def _read_body(receive):
+    """Read a request body of at most MAX_BODY bytes: (None, a receive that replays it), or a 413
+    problem when more arrives (a chunked body declares no length)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away; nobody reads the answer
+            return (400, "the request ended before its body"), receive
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY:
+            return (413, f"the body is over {MAX_BODY:,} bytes long; at most {MAX_BODY:,} are accepted"), receive
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    return None, replay
 
 
 async def _plain(send, status: int, text: str) -> None:

@@ -99,7 +99,10 @@ class ServedSpace:
         """The ids as one JSON list (UTF-8), built once; gzipped when asked."""
         with self._lock:
             if self._ids_json is None:
-                self._ids_json = json.dumps(self.space.ids, ensure_ascii=False, separators=(",", ":")).encode()
+                text = json.dumps(self.space.ids, ensure_ascii=False, separators=(",", ":"))
+                # escaped like every other JSON answer (see _app._json), so no browser takes it for HTML
+                text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+                self._ids_json = text.encode()
                 self._ids_gzip = gzip.compress(self._ids_json, compresslevel=5, mtime=0)
             return self._ids_gzip if gzipped else self._ids_json
 

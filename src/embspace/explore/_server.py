@@ -60,7 +60,15 @@ def serve(
     try:
         app = create_app(spaces, host, port, extra_hosts)
         config = uvicorn.Config(
-            app, log_level=log_level, lifespan="off", access_log=False, server_header=False, timeout_graceful_shutdown=2
+            app,
+            log_level=log_level,
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=2,
+            # a request head up to 2 MiB reaches the app, which answers 414 past MAX_URL; beyond that
+            # uvicorn answers 400 and closes (at its default, 16 KiB, a 1 MB URL got that, seen as a reset)
+            h11_max_incomplete_event_size=2 * 1024 * 1024,
         )
         server = uvicorn.Server(config)
         echo(f"embspace explorer on {url_of(host, port)}  (Ctrl+C to stop)")

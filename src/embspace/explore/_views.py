@@ -29,8 +29,8 @@ def parse_int(value, name: str, default: int, lo: int, hi: int) -> int:
         return default
     try:
         number = int(value)
-    except (TypeError, ValueError):
-        raise EmbspaceError(f"{name} must be an integer; got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 in a JSON body is infinity
+        raise EmbspaceError(f"{name} must be an integer; got {str(value)[:40]!r}") from None
     if not lo <= number <= hi:
         raise EmbspaceError(f"{name} must be between {lo} and {hi}; got {number}")
     return number
