@@ -204,3 +204,70 @@ def test_progress_bar_ends_its_line_when_stderr_is_a_file(space_path, tmp_path):
         assert subprocess.run(cmd, stderr=err).returncode == 0
     lines = (tmp_path / "err.txt").read_bytes().decode().split("\n")
     assert "100%" in lines[-3] and lines[-2].startswith("wrote "), lines
+
+
+HUGE = "1" + "0" * 30
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["index", "{space}", "--m", "1000000000"], "'--m': 1000000000 is not in the range 2<=x<=256"),
+        (["index", "{space}", "--kind", "ivfpq", "--nlist", "1000000000"], "'--nlist'"),
+        (["index", "{space}", "--ef-construction", str(10**12)], "'--ef-construction'"),
+        (["index", "{space}", "--ef-search", HUGE], "'--ef-search'"),
+        (["build", "words", "{corpus}", "--method", "sgns", "-o", "{tmp}/a.space", "--dim", str(10**12)], "'--dim'"),
+        (
+            ["build", "words", "{corpus}", "--method", "fasttext", "-o", "{tmp}/b.space", "--buckets", str(10**12)],
+            "'--buckets'",
+        ),
+        (
+            ["build", "words", "{corpus}", "--method", "glove", "-o", "{tmp}/c.space", "--window", str(10**12)],
+            "'--window'",
+        ),
+        (
+            [
+                "build",
+                "words",
+                "{corpus}",
+                "--method",
+                "fasttext",
+                "-o",
+                "{tmp}/d.space",
+                "--buckets",
+                "100000000",
+                "--dim",
+                "10000",
+            ],
+            "this build would need about 7,450.6 GiB",
+        ),
+        (["map", "{space}", "--method", "pca", "--seed", HUGE], "'--seed'"),
+        (["map", "{space}", "--method", "pca", "--dims", HUGE], "--dims must be 2 or 3"),
+        (["build", "texts", "{corpus}", "--model", "tfidf-svd", "-o", "{tmp}/e.space", "--seed", HUGE], "'--seed'"),
+        (["export", "{space}", "--format", "tsv", "-o", "{tmp}/victim", "--force"], "is a file, not a folder"),
+    ],
+)
+def test_huge_numbers_are_one_line_errors(space_path, tmp_path, args, message):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\n" * 20)
+    (tmp_path / "victim").write_text("keep me\n")
+    args = [a.format(space=space_path, corpus=corpus, tmp=tmp_path) for a in args]
+    result = CliRunner().invoke(main, ["-q", *args])
+    assert result.exit_code in (1, 2), result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert message in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+    assert (tmp_path / "victim").read_text() == "keep me\n"
+    assert not any(tmp_path.glob("*.space"))
+
+
+def test_out_of_memory_is_one_line(space_path, monkeypatch):
+    import embspace.index
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(embspace.index, "build_index", no_memory)
+    result = CliRunner().invoke(main, ["-q", "index", space_path])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Error: not enough memory: std::bad_alloc" in result.output

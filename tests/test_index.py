@@ -122,3 +122,13 @@ def test_ivfpq_chooses_nlist_from_n_and_trains_without_faiss_warnings(glove_smal
     assert glove_small.dim % index.pq_m == 0
     with pytest.raises(EmbspaceError, match=r"nlist=1000 needs at least 39,000 rows.*choose nlist <= 512"):
         AnnIndex("ivfpq", nlist=1000).fit(glove_small)
+
+
+@pytest.mark.parametrize(
+    "params", [dict(m=10**9), dict(ef_construction=10**12), dict(ef_search=10**30), dict(nlist=10**9), dict(m="32")]
+)
+def test_out_of_range_parameters_are_refused(params):
+    from embspace.index import AnnIndex
+
+    with pytest.raises(EmbspaceError, match="out of range"):
+        AnnIndex.with_params("hnsw", **params)

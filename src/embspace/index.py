@@ -37,6 +37,19 @@ MIN_POINTS_PER_CENTROID = 39  # FAISS's k-means warns below this many training p
 IVFPQ_MIN_ROWS = 10_000  # 256 PQ centroids x 39 points, rounded: below this use hnsw or exact search
 
 
+# Ranges a build takes (the CLI checks the same): beyond them faiss allocates without bound or overflows a C int.
+PARAM_RANGES = {
+    "m": (2, 256),
+    "ef_construction": (1, 100_000),
+    "ef_search": (1, 100_000),
+    "nlist": (1, 1_000_000),
+    "pq_m": (1, 10_000),
+    "nprobe": (1, 1_000_000),
+    "rerank": (1, 1_000),
+    "seed": (0, 2**32 - 1),
+}
+
+
 class StaleIndexError(EmbspaceError):
     """The cached index does not belong to the space's current vectors, or its file was altered."""
 
@@ -85,6 +98,14 @@ class AnnIndex:
             raise EmbspaceError(f"unknown index kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         if self.metric is not None and self.metric not in METRICS:
             raise EmbspaceError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+        for name, (low, high) in PARAM_RANGES.items():
+            value = getattr(self, name)
+            if value is None and name in ("nlist", "pq_m"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise EmbspaceError(
+                    f"index parameter {name}={value!r} is out of range; choose an integer {low}..{high:,}"
+                )
 
     @classmethod
     def with_params(cls, kind: str = "hnsw", **params) -> AnnIndex:

@@ -26,6 +26,11 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from None
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
             raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")) from None
+        except MemoryError as exc:  # a size no range check could foresee (a corpus's vocabulary × --dim)
+            detail = str(exc).splitlines()[-1][:200] if str(exc) else "out of memory"
+            raise click.ClickException(
+                f"not enough memory: {detail}; choose smaller sizes (--dim, --sample, ...)"
+            ) from None
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was written", err=True)
             sys.exit(130)

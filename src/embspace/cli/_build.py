@@ -46,23 +46,25 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
     "--method", required=True, type=click.Choice(["sgns", "cbow", "fasttext", "glove", "ppmi-svd"]), help=_METHOD_HELP
 )
 @click.option("-o", "--output", required=True, help="The .space folder to write.")
-@click.option("--dim", type=click.IntRange(min=1), help="Dimensions [sgns/cbow/fasttext 100; glove 150; ppmi-svd 300].")
-@click.option("--window", type=click.IntRange(min=1), help="Context window each side [5; glove 10].")
+@click.option(
+    "--dim", type=click.IntRange(1, 10_000), help="Dimensions [sgns/cbow/fasttext 100; glove 150; ppmi-svd 300]."
+)
+@click.option("--window", type=click.IntRange(1, 1_000), help="Context window each side [5; glove 10].")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--max-vocab", type=click.IntRange(min=2), help="Keep only the N most frequent words.")
+@click.option("--max-vocab", type=click.IntRange(2, 100_000_000), help="Keep only the N most frequent words.")
 @click.option(
     "--subsample",
     type=click.FloatRange(0, 1, max_open=True),
     help="Frequent-word subsampling threshold [1e-3 word2vec/fastText; 1e-4 glove; 0 ppmi-svd].",
 )
 @click.option(
-    "--epochs", type=click.IntRange(min=1), help="[5; glove 15 below 5M tokens, 10 above; not used by ppmi-svd]"
+    "--epochs", type=click.IntRange(1, 10_000), help="[5; glove 15 below 5M tokens, 10 above; not used by ppmi-svd]"
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), help="Threads [up to 4]; 1 with a seed = reproducible.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 1_024), help="Threads [up to 4]; 1 with a seed = reproducible.")
 @click.option(
     "--abtt",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 1_000),
     help="All-but-the-top: remove the mean and the top D principal directions after training "
     "[glove 4; others 0 (off)].",
 )
@@ -74,19 +76,21 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
     show_default=True,
     help="Bytes that are not UTF-8: stop, replace with U+FFFD, or drop.",
 )
-@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True, help="word2vec/fastText.")
-@click.option("--ns-exponent", type=float, default=0.75, show_default=True, help="word2vec/fastText.")
-@click.option("--min-n", type=click.IntRange(min=1), default=3, show_default=True, help="fastText.")
-@click.option("--max-n", type=click.IntRange(min=1), default=6, show_default=True, help="fastText.")
+@click.option("--negative", type=click.IntRange(1, 1_000), default=5, show_default=True, help="word2vec/fastText.")
+@click.option(
+    "--ns-exponent", type=click.FloatRange(-10, 10), default=0.75, show_default=True, help="word2vec/fastText."
+)
+@click.option("--min-n", type=click.IntRange(1, 100), default=3, show_default=True, help="fastText.")
+@click.option("--max-n", type=click.IntRange(1, 100), default=6, show_default=True, help="fastText.")
 @click.option(
     "--buckets",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000_000),
     default=200_000,
     show_default=True,
     help="fastText: sub-word hash buckets (kept in the space for unseen words).",
 )
-@click.option("--x-max", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True, help="GloVe.")
-@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.75, show_default=True, help="GloVe.")
+@click.option("--x-max", type=click.FloatRange(0, 1e9, min_open=True), default=10.0, show_default=True, help="GloVe.")
+@click.option("--alpha", type=click.FloatRange(0, 100, min_open=True), default=0.75, show_default=True, help="GloVe.")
 @click.option(
     "--cds",
     type=click.FloatRange(0, 1, min_open=True),
@@ -96,7 +100,7 @@ _METHOD_HELP = "sgns | cbow | fasttext (gensim underneath) | glove | ppmi-svd (o
 )
 @click.option("--eig", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="ppmi-svd: eigenvalue weight.")
 @click.option(
-    "--neg-shift", type=click.FloatRange(min=1), default=1.0, show_default=True, help="ppmi-svd: shift PMI by log k."
+    "--neg-shift", type=click.FloatRange(1, 1e9), default=1.0, show_default=True, help="ppmi-svd: shift PMI by log k."
 )
 @click.option(
     "--context-vectors/--no-context-vectors",
@@ -121,6 +125,7 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
     from ..words._corpus_read import undecodable_note
 
     check_writable_output(output, force)  # fail before training, not after
+    check_memory_for_words(method, knobs)
     params = WordParams(lowercase=not no_lowercase, **{k: v for k, v in knobs.items() if v is not None})
     start = time.perf_counter()
     space = _build_speaking_flags(build_words, corpus, method, params)
@@ -141,6 +146,39 @@ def words(corpus, method, output, run_evaluate, force, no_lowercase, **knobs):
         click.echo(format_table(report_card(space)))
 
 
+_DEFAULT_DIM = {"sgns": 100, "cbow": 100, "fasttext": 100, "glove": 150, "ppmi-svd": 300}
+
+
+def check_memory_for_words(method: str, knobs: dict) -> None:
+    """Refuse, before reading the corpus, a build whose tables the user sized beyond the memory available.
+
+    Counts what the flags fix up front: fastText's sub-word buckets and --max-vocab words, each a
+    float32 row of --dim for the input and the output side (× 2).
+    """
+    dim = knobs.get("dim") or _DEFAULT_DIM[method]
+    rows = (knobs.get("max_vocab") or 0) + (knobs.get("buckets") or 0 if method == "fasttext" else 0)
+    need = rows * dim * 4 * 2
+    available = available_memory()
+    if available is not None and need > available:
+        raise EmbspaceError(
+            f"this build would need about {need / 2**30:,.1f} GiB for {rows:,} rows × {dim} dimensions "
+            f"(float32, words and contexts); {available / 2**30:,.1f} GiB is available: "
+            "choose a smaller --dim, --buckets or --max-vocab"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _build_speaking_flags(build_words, corpus, method, params):
     """`build_words`, with its messages about undecodable bytes in the CLI's words (flags, not keywords)."""
     from ..words._corpus_read import UndecodableBytesWarning, UndecodableTextError
@@ -156,12 +194,12 @@ def _build_speaking_flags(build_words, corpus, method, params):
 @click.command("compare")
 @click.argument("space_a", metavar="A")
 @click.argument("space_b", metavar="B")
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="Neighbour set size.")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 10_000), help="Neighbour set size.")
 @click.option(
     "--sample",
     default=2000,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 10_000_000),
     help="Compare neighbourhoods of this many of the most frequent shared words.",
 )
 @click.option("--no-card", is_flag=True, help="Skip the report cards.")

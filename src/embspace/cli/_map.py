@@ -23,8 +23,18 @@ METHOD_NAMES = ("pca", "tsne", "umap")  # embspace.reduce.METHODS, without impor
     help="PCA (scikit-learn), t-SNE (openTSNE) or UMAP (umap-learn).",
 )
 @click.option("--dims", type=int, default=2, show_default=True, help="2 or 3.")
-@click.option("--sample", type=int, help="Map N rows: the first N of a frequency-ordered space, else N at random.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the method and the samples.")
+@click.option(
+    "--sample",
+    type=click.IntRange(1, 100_000_000),
+    help="Map N rows: the first N of a frequency-ordered space, else N at random.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the method and the samples.",
+)
 @click.option("-o", "--output", help="Also write a picture: FILE.png (static) or FILE.html (interactive).")
 @click.option(
     "--color",
@@ -33,7 +43,11 @@ METHOD_NAMES = ("pca", "tsne", "umap")  # embspace.reduce.METHODS, without impor
     help="Colour points by a metadata column, or by 'trust': each point's recall of its 10 neighbours.",
 )
 @click.option(
-    "--labels", type=click.IntRange(min=0), default=30, show_default=True, help="How many ids to write on the picture."
+    "--labels",
+    type=click.IntRange(0, 10_000),
+    default=30,
+    show_default=True,
+    help="How many ids to write on the picture.",
 )
 @click.option("--recompute", is_flag=True, help="Draw the map again even if it is cached.")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")

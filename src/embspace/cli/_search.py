@@ -12,7 +12,7 @@ from ._output import echo_json, json_option, neighbors_json, open_space, score_k
 @click.command("neighbors")
 @click.argument("space_path", metavar="SPACE")
 @click.argument("words", nargs=-1, required=True)
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many neighbours.")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 100_000), help="How many neighbours.")
 @click.option("--metric", type=click.Choice(METRICS), help="Default: the space's metric.")
 @click.option("--exact", is_flag=True, help="Ignore a cached ANN index (`embspace index`).")
 @json_option
@@ -47,7 +47,7 @@ def neighbors(space_path, words, k, metric, exact, as_json):
 @click.argument("a")
 @click.argument("b")
 @click.argument("c")
-@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="How many answers.")
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 100_000), help="How many answers.")
 @click.option("--method", type=click.Choice(ANALOGY_METHODS), default="3cosadd", show_default=True)
 @click.option("--restrict-vocab", type=click.IntRange(min=4), help="Answer only among the first N ids.")
 @json_option

@@ -23,11 +23,11 @@ _FORMATS = click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"])
 @click.option("--format", "fmt", type=_FORMATS, help="Default: from the file suffix (.txt = one text per line).")
 @click.option("--model", default="minilm", show_default=True, help=_MODEL_HELP)
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Texts per forward pass [64; minilm-fast 16 per thread]."
+    "--batch-size", type=click.IntRange(1, 100_000), help="Texts per forward pass [64; minilm-fast 16 per thread]."
 )
-@click.option("--max-seq-length", type=click.IntRange(min=8), help="Tokens read per text [the model's: 256].")
-@click.option("--dim", type=click.IntRange(min=1), default=256, show_default=True, help="tfidf-svd only.")
-@click.option("--seed", type=int, default=0, show_default=True, help="tfidf-svd only.")
+@click.option("--max-seq-length", type=click.IntRange(8, 100_000), help="Tokens read per text [the model's: 256].")
+@click.option("--dim", type=click.IntRange(1, 10_000), default=256, show_default=True, help="tfidf-svd only.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="tfidf-svd only.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max_seq_length, dim, seed, force):
     """Embed texts: one vector per text, the text kept in the space.
@@ -78,7 +78,7 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
 @click.option("--id-column", help="Column with unique sentence ids [row number].")
 @click.option("--format", "fmt", type=_FORMATS, help="Default: from the file suffix.")
 @click.option("--model", default="minilm", show_default=True, help="minilm | minilm-fast | a local folder.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=32, show_default=True)
 @click.option("--case-sensitive", is_flag=True, help="Match the words' case exactly.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_size, case_sensitive, force):
@@ -116,7 +116,7 @@ def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_s
 @click.command("search")
 @click.argument("space_path", metavar="SPACE")
 @click.argument("query")
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many results.")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 100_000), help="How many results.")
 @click.option("--id", "by_id", is_flag=True, help="QUERY is an id of the space, not a text.")
 @click.option("--exact", is_flag=True, help="Ignore a cached ANN index; search every row.")
 @json_option
@@ -192,22 +192,24 @@ def _neighbors(space, index, query, k, exclude, metric=None):
 @click.command("index")
 @click.argument("space_path", metavar="SPACE")
 @click.option("--kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="hnsw", show_default=True)
-@click.option("--m", type=click.IntRange(min=2), default=32, show_default=True, help="hnsw: links per node.")
-@click.option("--ef-construction", type=click.IntRange(min=1), default=200, show_default=True, help="hnsw.")
-@click.option("--ef-search", type=click.IntRange(min=1), default=128, show_default=True, help="hnsw.")
-@click.option("--nlist", type=click.IntRange(min=1), help="ivfpq: inverted lists [4·sqrt(n)].")
-@click.option("--pq-m", type=click.IntRange(min=1), help="ivfpq: sub-quantisers, a divisor of dim [~dim/4].")
-@click.option("--nprobe", type=click.IntRange(min=1), default=32, show_default=True, help="ivfpq: lists visited.")
+@click.option("--m", type=click.IntRange(2, 256), default=32, show_default=True, help="hnsw: links per node.")
+@click.option("--ef-construction", type=click.IntRange(1, 100_000), default=200, show_default=True, help="hnsw.")
+@click.option("--ef-search", type=click.IntRange(1, 100_000), default=128, show_default=True, help="hnsw.")
+@click.option("--nlist", type=click.IntRange(1, 1_000_000), help="ivfpq: inverted lists [4·sqrt(n)].")
+@click.option("--pq-m", type=click.IntRange(1, 10_000), help="ivfpq: sub-quantisers, a divisor of dim [~dim/4].")
+@click.option(
+    "--nprobe", type=click.IntRange(1, 1_000_000), default=32, show_default=True, help="ivfpq: lists visited."
+)
 @click.option(
     "--rerank",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000),
     default=10,
     show_default=True,
     help="ivfpq: candidates per wanted neighbour re-scored exactly.",
 )
 @click.option(
     "--sample",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=1000,
     show_default=True,
     help="Queries for measuring recall@10 against exact search.",
