@@ -362,3 +362,84 @@ def test_a_symlinked_space_folder_loads(small_space, tmp_path):
     (tmp_path / "link.space").symlink_to(path, target_is_directory=True)
     assert embspace.load(tmp_path / "link.space").n == 50
     assert store.read_manifest(tmp_path / "link.space")["n"] == 50
+
+
+# ---- killed and racing writers (issue 12, item 5) -----------------------------------------------
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: its pid names no process (until the system reuses it)
+    return child.pid
+
+
+def _temp_folder(parent: Path, suffix: str, owner: dict | None) -> Path:
+    import socket
+
+    folder = parent / f".s.space.tmp-{suffix}"
+    folder.mkdir()
+    (folder / "vectors.npy").write_bytes(b"\0" * 1000)
+    if owner is not None:
+        (folder / ".writer").write_text(json.dumps({"host": socket.gethostname(), **owner}))
+    return folder
+
+
+def test_next_save_removes_temp_folders_of_dead_writers(small_space, tmp_path):
+    dead = _temp_folder(tmp_path, "dead0001", {"pid": _dead_pid()})
+    alive = _temp_folder(tmp_path, "alive001", {"pid": os.getpid()})
+    elsewhere = _temp_folder(tmp_path, "other001", {"pid": _dead_pid(), "host": "another-host"})
+    ownerless = _temp_folder(tmp_path, "noowner1", None)
+    group = _temp_folder(tmp_path, "group001", {"pid": 0})  # never signalled (0 would be our process group)
+    embspace.save(small_space, tmp_path / "s.space")
+    assert not dead.exists()
+    assert alive.exists() and elsewhere.exists() and ownerless.exists() and group.exists()
+    assert embspace.load(tmp_path / "s.space").n == 50 and not (tmp_path / "s.space" / ".writer").exists()
+
+
+def test_sigkilled_save_leaves_a_temp_folder_the_next_save_removes(small_space, tmp_path):
+    import subprocess
+    import sys
+
+    path = embspace.save(small_space, tmp_path / "s.space")
+    script = (
+        "import os, signal, sys, embspace\n"
+        "from embspace import store\n"
+        "space = embspace.load(sys.argv[1])\n"
+        "store._write_items = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "embspace.save(space, sys.argv[1], overwrite=True)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(path)], timeout=60)
+    assert killed.returncode == -9
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".s.space.tmp-")]
+    assert len(left) == 1  # the killed writer's folder
+    embspace.save(small_space.head(5), path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.space"] and embspace.load(path).n == 5
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_racing_first_saves_end_in_one_complete_space(small_space, tmp_path, overwrite):
+    import threading
+
+    path, writers = tmp_path / "s.space", 8
+    barrier, outcomes = threading.Barrier(writers), []
+
+    def write(k):
+        barrier.wait()
+        try:
+            embspace.save(small_space.head(10 + k), path, overwrite=overwrite)
+            outcomes.append("saved")
+        except BaseException as exc:  # noqa: BLE001 - judged below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    errors = [e for e in outcomes if e != "saved"]
+    assert len(outcomes) == writers
+    assert all(type(e) is EmbspaceError and "exists" in str(e) for e in errors), errors
+    assert outcomes.count("saved") == (writers if overwrite else 1)
+    assert 10 <= embspace.load(path).n < 10 + writers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.space"]  # no temp folder, no lock file left

@@ -1,11 +1,14 @@
 """The `.space` folder: manifest.json + vectors.npy (memory-mapped) + items.parquet.
 
-Writes are atomic (temporary sibling folder, fsync, atomic exchange); loads check the size and
-sha256 of every file and never execute code from a file: no pickle anywhere.
+Writes are atomic (temporary sibling folder, fsync, atomic exchange), one writer per path at a
+time (an flock on `.NAME.lock`), and a save removes the temp folders of killed writers. Loads
+open only regular files, check the manifest's schema and the size and sha256 of every file, and
+never execute code from a file: no pickle anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -14,12 +17,19 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 import pyarrow as pa
@@ -45,28 +55,34 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> P
     An existing space at `path` is refused unless ``overwrite=True`` (the CLI's ``--force``):
     replacing it drops what lives in its folder beside the vectors (cached maps and ANN indexes).
     It is replaced only once the new one is complete; a folder that is not a space is never
-    replaced. Returns the path.
+    replaced. Writers to one path take turns; one that finds the space written meanwhile is
+    refused as above. Returns the path.
     """
     path = Path(path)
     parent = check_target(path, overwrite)
-    tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        files = {
-            VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
-            ITEMS: _write_items(space, tmp / ITEMS),
-        }
-        if space.extras:
-            (tmp / EXTRAS).mkdir()
-        for name, matrix in space.extras.items():
-            files[f"{EXTRAS}/{name}.npy"] = _write_vectors(matrix, tmp / EXTRAS / f"{name}.npy")
-        manifest = _manifest(space, files)
-        _write_durably(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-        _fsync_dir(tmp)
-        _replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _writer_lock(parent, path.name):
+        check_target(path, overwrite)  # again: another writer may have finished while this one waited
+        _remove_stale_temps(parent, path.name)
+        tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            _write_durably(tmp / _OWNER, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+            files = {
+                VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
+                ITEMS: _write_items(space, tmp / ITEMS),
+            }
+            if space.extras:
+                (tmp / EXTRAS).mkdir()
+            for name, matrix in space.extras.items():
+                files[f"{EXTRAS}/{name}.npy"] = _write_vectors(matrix, tmp / EXTRAS / f"{name}.npy")
+            manifest = _manifest(space, files)
+            _write_durably(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+            (tmp / _OWNER).unlink()
+            _fsync_dir(tmp)
+            _replace_dir(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return path
 
 
@@ -228,6 +244,77 @@ def is_space(path: str | os.PathLike) -> bool:
 
 
 # ---- writing ------------------------------------------------------------------------------------
+_OWNER = ".writer"  # {"pid", "host"} of the process writing a temp folder; removed before it is published
+
+
+@contextlib.contextmanager
+def _writer_lock(parent: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive flock on `.NAME.lock` beside the space, so writers to one path take turns.
+
+    The lock file is removed on release; a waiter that then holds a lock on a removed file
+    opens the path again (the usual lock-file dance), so no `.lock` files pile up.
+    """
+    if fcntl is None:  # no flock (Windows): saves to one path are not serialised
+        yield
+        return
+    lock = parent / f".{name}.lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise EmbspaceError(f"cannot lock {lock} to write {parent / name} ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                now = os.stat(lock, follow_symlinks=False)
+            except FileNotFoundError:
+                now = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+            break
+        os.close(fd)  # the previous holder removed the file we locked; lock the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def _remove_stale_temps(parent: Path, name: str) -> None:
+    """Remove `.NAME.tmp-*` folders left by writers of this host that were killed (their pid is gone).
+
+    Called under the writer lock. A folder without a readable owner file (an older embspace, or a
+    writer killed within microseconds of mkdir), or whose owner is alive or on another host, is kept.
+    """
+    prefix, host = f".{name}.tmp-", socket.gethostname()
+    with os.scandir(parent) as entries:
+        candidates = [Path(e.path) for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
+    for folder in candidates:
+        try:
+            owner = json.loads(_read_regular(folder / _OWNER, 4096))
+        except (EmbspaceError, ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(owner, dict) and owner.get("host") == host and not _alive(owner.get("pid")):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: Any) -> bool:
+    """False only when `pid` surely names no running process (anything odd counts as alive)."""
+    if type(pid) is not int or not 0 < pid < 1 << 31:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
 def _manifest(space: Space, files: dict[str, dict]) -> dict[str, Any]:
     info = dict(space.info)
     info.pop("path", None)
