@@ -511,7 +511,6 @@ def long_ids(tmp_path_factory):
 
 
 def test_a_hostile_regex_is_cut_off_while_other_requests_are_served(long_ids, monkeypatch):
-    pytest.importorskip("regex")
     from embspace.explore import _views
 
     monkeypatch.setattr(_views, "REGEX_BUDGET_S", 1.5)
@@ -527,20 +526,12 @@ def test_a_hostile_regex_is_cut_off_while_other_requests_are_served(long_ids, mo
     still_running = worker.is_alive()
     worker.join()
     assert normal.status_code == 200 and normal.json()["total"] == 1
-    assert still_running  # answered while the hostile search ran: the match does not hold the interpreter
+    assert still_running  # answered while the hostile search ran: it does not hold the interpreter
     out = answers["hostile"]
     assert out.status_code == 400 and out.json()["error"].startswith("pattern too expensive")
-    ok = long_ids.get("/api/space/0/search", params={"q": "^-+1$", "mode": "regex"}).json()
-    assert ok["total"] == 1
-
-
-@pytest.mark.parametrize("pattern", ["(a+)+$", "(.|.)*!", "(a|aa)+$", "(\\w+\\s?)*$"])
-def test_without_the_regex_package_backtracking_patterns_are_refused(long_ids, monkeypatch, pattern):
-    monkeypatch.setitem(sys.modules, "regex", None)  # import regex -> ImportError: plain `re`
-    out = long_ids.get("/api/space/0/search", params={"q": pattern, "mode": "regex"})
-    assert out.status_code == 400 and out.json()["error"].startswith("pattern too expensive")
+    monkeypatch.setattr(_views, "REGEX_BUDGET_S", 30.0)
     fine = long_ids.get("/api/space/0/search", params={"q": "^(plain|-{68}3)$", "mode": "regex"}).json()
-    assert fine["total"] == 2
+    assert fine["total"] == 2 and [r["id"] for r in fine["results"]] == ["-" * 68 + "3", "plain"]
 
 
 def _post_map(client, body, **headers):

@@ -19,7 +19,15 @@ MAX_K = 200
 MAX_RESULTS = 500
 MAX_PATTERN = 200
 REGEX_BUDGET_S = 2.0  # one regex search may take this long over all ids; then "pattern too expensive"
-REGEX_ID_SCANNED = 200  # without the `regex` package, only this many characters of each id are searched
+REGEX_CHILDREN = threading.BoundedSemaphore(2)  # regex searches running at once (each a process)
+# a regex search runs `re` in this child process, killed when the budget is spent: the first line of its
+# input is the pattern (JSON), the rest the ids (a JSON list); it prints the rows that match
+REGEX_CHILD = (
+    "import json, re, sys\n"
+    "q = json.loads(sys.stdin.readline())\n"
+    "p = re.compile(q)\n"
+    "print(json.dumps([i for i, x in enumerate(json.loads(sys.stdin.read())) if p.search(x)]))\n"
+)
 SEARCH_MODES = ("exact", "prefix", "regex")
 
 
@@ -91,7 +99,7 @@ def search(s: ServedSpace, query: str, mode: str = "exact", limit: int = 50, key
     else:
         if len(query) > MAX_PATTERN:
             raise EmbspaceError(f"the pattern is {len(query)} characters long; at most {MAX_PATTERN} are allowed")
-        rows = _regex_rows(ids, query, REGEX_BUDGET_S)
+        rows = _regex_rows(s, query, REGEX_BUDGET_S)
     return {
         "q": query,
         "mode": mode,
@@ -105,72 +113,44 @@ def _too_expensive(query: str, why: str) -> EmbspaceError:
     return EmbspaceError(f"pattern too expensive: {query!r} {why}; simplify it (no nested repeats such as (a+)+)")
 
 
-def _regex_rows(ids: list[str], query: str, budget: float) -> list[int]:
-    """Rows whose id matches `query` (search anywhere), within `budget` seconds over all ids.
+def _regex_rows(s: ServedSpace, query: str, budget: float) -> list[int]:
+    """Rows whose id matches `query` (`re.search`), or "pattern too expensive" past `budget` seconds.
 
-    With the `regex` package the match itself is bounded (its `timeout=`) and releases the
-    interpreter lock, so other requests keep being served. Without it, `re` cannot be interrupted:
-    patterns with a repeat over a repeat or an alternation (the shapes that backtrack without end)
-    are refused up front, ids are searched on their first `REGEX_ID_SCANNED` characters, and the
-    budget is checked between ids.
+    `re` cannot be interrupted and holds the interpreter lock for a whole match, which a pattern
+    such as (a+)+$ makes endless: the search runs in a child process (REGEX_CHILD), killed when
+    the budget is spent, while this thread waits without the lock and other requests are served.
+    (The `regex` package's `timeout=` would bound it in-process, but costs 3 us per id.)
     """
+    import json
+    import subprocess
+    import sys
+
     try:
-        import regex as engine
-    except ImportError:
-        engine = None
-    try:
-        pattern = (engine or re).compile(query)
-    except (re.error, getattr(engine, "error", re.error)) as exc:
+        re.compile(query)
+    except re.error as exc:
         raise EmbspaceError(f"invalid regular expression {query!r}: {exc}") from None
-    if engine is None:
-        if _backtracks(re._parser.parse(query)):
-            raise _too_expensive(query, "repeats a group that itself repeats or alternates")
-        cap = REGEX_ID_SCANNED
-
-        def match(x, left):
-            return pattern.search(x[:cap])
-
-    else:
-
-        def match(x, left):
-            return pattern.search(x, timeout=left, concurrent=True)
-
+    payload = json.dumps(query).encode() + b"\n" + s.ids_json(False)
     deadline = time.monotonic() + budget
-    rows = []
-    for i, x in enumerate(ids):
-        left = deadline - time.monotonic()
-        try:
-            if left <= 0:
-                raise TimeoutError
-            if match(x, left):
-                rows.append(i)
-        except TimeoutError:
-            raise _too_expensive(query, f"took more than {budget:g} s over {len(ids):,} ids") from None
-    return rows
-
-
-def _backtracks(parsed, inside_repeat: bool = False) -> bool:
-    """Whether a parsed pattern (re._parser) holds a repeat or an alternation inside an unbounded repeat."""
-    from re import _constants as c
-
-    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT))
-    for op, av in parsed:
-        if op in repeats:
-            lo, hi, body = av
-            if inside_repeat and (hi == c.MAXREPEAT or hi > 1):
-                return True
-            if _backtracks(body, inside_repeat or hi == c.MAXREPEAT):
-                return True
-        elif op is c.BRANCH:
-            if inside_repeat or any(_backtracks(b, inside_repeat) for b in av[1]):
-                return True
-        elif op in (c.SUBPATTERN, c.ATOMIC_GROUP if hasattr(c, "ATOMIC_GROUP") else c.SUBPATTERN):
-            if _backtracks(av[-1], inside_repeat):
-                return True
-        elif op in (c.ASSERT, c.ASSERT_NOT):
-            if _backtracks(av[1], inside_repeat):
-                return True
-    return False
+    if not REGEX_CHILDREN.acquire(timeout=budget):
+        raise EmbspaceError("the explorer is busy with other regex searches; try again in a few seconds")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", REGEX_CHILD],
+            input=payload,
+            capture_output=True,
+            timeout=max(deadline - time.monotonic(), 0.1),
+        )
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        raise EmbspaceError(
+            f"pattern too expensive: {query!r} took more than {budget:g} s over {s.space.n:,} ids; "
+            f"simplify it (no nested repeats such as (a+)+)"
+        ) from None
+    finally:
+        REGEX_CHILDREN.release()
+    if done.returncode != 0:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        raise EmbspaceError(f"regex search failed: {last}")
+    return json.loads(done.stdout)
 
 
 def analogy(
