@@ -765,3 +765,45 @@ def test_full_glove_through_word2vec_text(tmp_path):
     assert back.ids == space.ids
     np.testing.assert_allclose(back.vectors, space.vectors, rtol=1e-6, atol=1e-6)
     assert back.info["source"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", ["word2vec", "fasttext-vec", "word2vec-binary"])
+def test_header_with_a_huge_number_is_refused(tmp_path, fmt):
+    path = write_bytes(tmp_path / "h.vec", b"1" * 100_000 + b" 5\na 1 2 3 4 5\n")
+    with pytest.raises(FormatError, match="a number of 100,000 digits"):
+        read(path, fmt)
+    wide = write_bytes(tmp_path / "w.vec", b"2 20000\n")
+    with pytest.raises(FormatError, match="20000 dimensions .the header says so.; more than the 10,000 allowed"):
+        read(wide, fmt)
+
+
+@pytest.mark.parametrize("fmt, head", [("glove", b"w "), ("tsv", b"")])
+def test_row_wider_than_max_dim_is_refused_from_a_prefix(tmp_path, fmt, head):
+    sep = b"\t" if fmt == "tsv" else b" "
+    name = "vecs.tsv" if fmt == "tsv" else "g.txt"
+    if fmt == "tsv":
+        (tmp_path / "meta.tsv").write_text("w\n")
+    path = write_bytes(tmp_path / name, head + sep.join([b"0.5"] * 5000) + b"\n")
+    with pytest.raises(FormatError, match=r"line 1: \d+\+ dimensions; more than the 8 allowed.*max_dim=N"):
+        read(path, fmt, max_dim=8)
+    with pytest.raises(FormatError, match="line 1: 9 dimensions; more than the 8 allowed"):
+        read(write_bytes(path, head + sep.join([b"0.5"] * 9) + b"\n"), fmt, max_dim=8)
+    assert read(path, fmt, max_dim=9).dim == 9
+    with pytest.raises(FormatError, match="max_dim must be a positive whole number"):
+        read(path, fmt, max_dim=0)
+
+
+def test_cli_max_dim(tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    path = write_bytes(tmp_path / "g.txt", b"w " + b" ".join([b"0.5"] * 12) + b"\n")
+    out = CliRunner().invoke(
+        main, ["-q", "import", str(path), "--format", "glove", "--max-dim", "10", "-o", str(tmp_path / "a.space")]
+    )
+    assert out.exit_code == 1 and "raise the cap with --max-dim N" in out.output
+    out = CliRunner().invoke(
+        main, ["-q", "import", str(path), "--format", "glove", "--max-dim", "12", "-o", str(tmp_path / "b.space")]
+    )
+    assert out.exit_code == 0 and embspace.load(tmp_path / "b.space").dim == 12

@@ -22,6 +22,13 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 @click.option("--meta", type=click.Path(exists=True, dir_okay=False), help="tsv: the meta.tsv beside vecs.tsv.")
 @click.option("--limit", type=click.IntRange(min=1), help="Read only the first N rows.")
 @click.option(
+    "--max-dim",
+    type=click.IntRange(1, 1_000_000),
+    default=10_000,
+    show_default=True,
+    help="Text and word2vec-binary files: refuse a file declaring or holding more dimensions, before reading it.",
+)
+@click.option(
     "--encoding-errors",
     type=click.Choice(ENCODING_ERRORS),
     default="strict",
@@ -33,7 +40,7 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
     "--metric", type=click.Choice(METRICS), default="cosine", show_default=True, help="Default metric of the space."
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
-def import_(file, fmt, output, ids, meta, limit, encoding_errors, metric, force):
+def import_(file, fmt, output, ids, meta, limit, max_dim, encoding_errors, metric, force):
     """Make a .space folder from a vectors file.
 
     \b
@@ -48,7 +55,7 @@ def import_(file, fmt, output, ids, meta, limit, encoding_errors, metric, force)
 
     check_writable_output(output, force)
     start = time.perf_counter()
-    space = read(file, fmt, ids=ids, meta=meta, limit=limit, encoding_errors=encoding_errors)
+    space = read(file, fmt, ids=ids, meta=meta, limit=limit, encoding_errors=encoding_errors, max_dim=max_dim)
     note = undecodable_note(space.info.get("undecodable_bytes", {}), encoding_errors)
     if note:
         click.echo(f"note: {note}", err=True)

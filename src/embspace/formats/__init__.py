@@ -48,7 +48,7 @@ from ._io import (
     existing_file,
     source_info,
 )
-from ._text import binary_hints, read_text, write_text
+from ._text import MAX_DIM, binary_hints, read_text, write_text
 
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin")
@@ -64,6 +64,7 @@ def read(
     limit: int | None = None,
     encoding_errors: str = "strict",
     show_progress: bool | None = None,
+    max_dim: int = MAX_DIM,
 ) -> Space:
     """Import a space from a file in one of :data:`IMPORT_FORMATS`.
 
@@ -88,6 +89,10 @@ def read(
         ``info["undecodable_bytes"]``.
     show_progress : bool, optional
         A progress bar in bytes on stderr; by default on only where the CLI enabled progress.
+    max_dim : int
+        Text and word2vec-binary files: the most dimensions a header may declare or a first row may
+        hold (10,000 by default); a wider file is refused before it is parsed. Raise it for a file
+        that really is that wide.
 
     Returns
     -------
@@ -103,6 +108,8 @@ def read(
     path = Path(path)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise FormatError(f"limit must be a positive whole number of rows; got {limit!r}")
+    if isinstance(max_dim, bool) or not isinstance(max_dim, int) or max_dim < 1:
+        raise FormatError(f"max_dim must be a positive whole number of dimensions; got {max_dim!r}")
     if ids is not None and fmt != "numpy":
         raise FormatError(
             f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
@@ -119,17 +126,24 @@ def read(
     if fmt in _TEXT_HEADER:
         existing_file(path)
         got = read_text(
-            path, fmt, header=_TEXT_HEADER[fmt], with_ids=True, limit=limit, show_progress=show_progress, decode=decode
+            path,
+            fmt,
+            header=_TEXT_HEADER[fmt],
+            with_ids=True,
+            limit=limit,
+            show_progress=show_progress,
+            decode=decode,
+            max_dim=max_dim,
         )
         item_ids, vectors, columns, source = got.ids, got.vectors, {}, source_info(path, got.sha256)
     elif fmt == "word2vec-binary":
         existing_file(path)
         item_ids, vectors, sha256, _ = read_word2vec_binary(
-            path, limit=limit, show_progress=show_progress, decode=decode
+            path, limit=limit, show_progress=show_progress, decode=decode, max_dim=max_dim
         )
         columns, source = {}, source_info(path, sha256)
     elif fmt == "tsv":
-        item_ids, vectors, columns, source = _read_tsv(path, meta, limit, show_progress, decode)
+        item_ids, vectors, columns, source = _read_tsv(path, meta, limit, show_progress, decode, max_dim)
     elif fmt == "numpy":
         item_ids, vectors, columns, source = _read_numpy(path, ids, limit, decode)
     elif fmt == "fasttext-bin":
@@ -266,7 +280,9 @@ def _name(path: Path) -> str:
     return path.stem
 
 
-def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | None, decode: Decoder):
+def _read_tsv(
+    path: Path, meta: Any, limit: int | None, show_progress: bool | None, decode: Decoder, max_dim: int = MAX_DIM
+):
     vecs, default_meta = tsv.tsv_paths(path)
     existing_file(vecs)
     meta_path = tsv.find_meta_file(vecs, meta, default_meta)
@@ -279,6 +295,7 @@ def _read_tsv(path: Path, meta: Any, limit: int | None, show_progress: bool | No
         limit=limit,
         show_progress=show_progress,
         decode=decode,
+        max_dim=max_dim,
     )
     ids, columns = tsv.read_meta_tsv(meta_path, decode)
     n = len(got.vectors)

@@ -16,7 +16,7 @@ from .._spelling import spell
 from ..errors import FormatError
 from ._fasttext_bin import not_this_format, sniff_fasttext_bin
 from ._io import ByteSource, Decoder
-from ._text import _parse_header
+from ._text import MAX_DIM, _parse_header
 
 BLOCK = 1 << 24
 MAX_WORD = 1 << 16
@@ -24,9 +24,17 @@ _TEXT_NUMBERS = re.compile(rb"[0-9eE+\-. \t\r\n]+")
 
 
 def read_word2vec_binary(
-    path: Path, *, limit: int | None = None, show_progress: bool | None = None, decode: Decoder | None = None
+    path: Path,
+    *,
+    limit: int | None = None,
+    show_progress: bool | None = None,
+    decode: Decoder | None = None,
+    max_dim: int = MAX_DIM,
 ):
-    """Returns ``(ids, vectors, sha256 or None, (count, dim))``; `decode` meets words that are not UTF-8."""
+    """Returns ``(ids, vectors, sha256 or None, (count, dim))``; `decode` meets words that are not UTF-8.
+
+    A header declaring more than `max_dim` dimensions is refused before anything is allocated.
+    """
     decode = decode or Decoder()
     if sniff_fasttext_bin(path) is not None:
         raise not_this_format(path, "word2vec-binary")
@@ -36,7 +44,7 @@ def read_word2vec_binary(
     with open(path, "rb") as fh, progress(total=size, desc=f"reading {path.name}", unit="B", show=show_progress) as bar:
         src = ByteSource(fh, path, bar)
         header = src.header_line()
-        count, dim = _parse_header(header, path, decode)
+        count, dim = _parse_header(header, path, decode, max_dim)
         want = count if limit is None else min(count, limit)
         if (size - len(header)) < want * (4 * dim + 2):
             raise FormatError(

@@ -36,6 +36,9 @@ _FIELDS = re.compile(r"[ \t]+")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|inf|infinity)", re.IGNORECASE)
 WRITE_BLOCK = 1 << 21  # values formatted per block when writing
 _HEADER = re.compile(r"\s*([0-9]+)[ \t]+([0-9]+)\s*")
+_FIELD_RUNS = re.compile(rb"[ \t]+")
+MAX_DIM = 10_000  # the default cap on dimensions a file may declare or hold; max_dim= / --max-dim raise it
+_MAX_COUNT_DIGITS = 18  # a row count beyond 10**18 is no file that exists
 
 
 @dataclass
@@ -57,12 +60,15 @@ def read_text(
     limit: int | None = None,
     show_progress: bool | None = None,
     decode: Decoder | None = None,
+    max_dim: int = MAX_DIM,
 ) -> TextVectors:
     """Read a text file of vectors.
 
     header : a ``COUNT DIM`` first line (word2vec, fastText .vec); else dim comes from line 1.
     with_ids : each row starts with its word (else rows are numbers only, as in vecs.tsv).
     decode : how bytes that are not UTF-8 are met (refused by default; see `Decoder`).
+    max_dim : the most dimensions a header may declare or a first row may hold; found from a
+        bounded prefix of the first row, before any of it is parsed.
     """
     size = path.stat().st_size
     if size == 0:
@@ -73,8 +79,8 @@ def read_text(
         _sniff(src, path, fmt, decode)
         if src.pending.startswith(codecs.BOM_UTF8):
             src.pending = src.pending[len(codecs.BOM_UTF8) :]
-        counts = _parse_header(src.header_line(), path, decode) if header else None
-        reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, decode)
+        counts = _parse_header(src.header_line(), path, decode, max_dim) if header else None
+        reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, decode, max_dim)
         line = 2 if header else 1
         size_hint = FIRST_BLOCK
         while (block := src.lines_block(size_hint, line)) is not None:
@@ -85,6 +91,15 @@ def read_text(
             line += lines
         ids, vectors = reader.finish()
         return TextVectors(ids, vectors, src.sha256(), counts, complete=block is None)
+
+
+def too_many_dims(path: Path, line: int, dim, max_dim: int, source: str = "") -> str:
+    """The message for a row or header wider than the dimension cap, naming the setting that raises it."""
+    return (
+        f"{path}, line {line}: {dim} dimensions{source}; more than the {max_dim:,} allowed, "
+        f"so the file is refused before it is read: raise the cap with {spell('max_dim', metavar='N')} "
+        "if it really is that wide"
+    )
 
 
 def binary_hints() -> tuple[str, ...]:
@@ -108,7 +123,7 @@ def _sniff(src: ByteSource, path: Path, fmt: str, decode: Decoder) -> None:
             raise decode.error(path, head, exc, 1) from None
 
 
-def _parse_header(line: bytes, path: Path, decode: Decoder | None = None) -> tuple[int, int]:
+def _parse_header(line: bytes, path: Path, decode: Decoder | None = None, max_dim: int = MAX_DIM) -> tuple[int, int]:
     text = (decode or Decoder())(line, path, 1)
     match = _HEADER.fullmatch(text)
     if match is None:
@@ -116,7 +131,14 @@ def _parse_header(line: bytes, path: Path, decode: Decoder | None = None) -> tup
         raise FormatError(
             f"{path}, line 1: expected a header 'COUNT DIM' such as '400000 50', got {text.strip()[:40]!r}{fix}"
         )
+    digits = max(len(match.group(1).lstrip("0")), len(match.group(2).lstrip("0")))
+    if digits > _MAX_COUNT_DIGITS:
+        raise FormatError(
+            f"{path}, line 1: the header 'COUNT DIM' holds a number of {digits:,} digits; this is not a word2vec header"
+        )
     count, dim = int(match.group(1)), int(match.group(2))
+    if dim > max_dim:
+        raise FormatError(too_many_dims(path, 1, dim, max_dim, " (the header says so)"))
     if count == 0 or dim == 0:
         raise FormatError(
             f"{path}, line 1: the header says {count} vectors of dimension {dim}; the file holds no vectors"
@@ -127,7 +149,8 @@ def _parse_header(line: bytes, path: Path, decode: Decoder | None = None) -> tup
 class _Rows:
     """Collects parsed blocks; checks row counts against the header, finiteness and uniqueness."""
 
-    def __init__(self, path, fmt, counts, with_ids, delimiter, limit, decode: Decoder):
+    def __init__(self, path, fmt, counts, with_ids, delimiter, limit, decode: Decoder, max_dim: int = MAX_DIM):
+        self.max_dim = max_dim
         self.path, self.fmt, self.counts, self.with_ids = path, fmt, counts, with_ids
         self.delimiter, self.limit, self.decode = delimiter, limit, decode
         self.first_data_line = 2 if counts else 1
@@ -176,6 +199,7 @@ class _Rows:
     def _make_parser(self, block: bytes, line: int) -> _BlockParser:
         end = block.find(b"\n")
         raw = block[: end if end >= 0 else len(block)].rstrip(b"\r\n")
+        self._check_width(raw, line)
         text = self.decode(raw, self.path, line).rstrip(_TRAIL)
         trailing = raw.endswith(self.delimiter.encode())
         if not text:
@@ -204,6 +228,15 @@ class _Rows:
         return _BlockParser(
             self.path, dim, self.with_ids, self.delimiter, trailing, f" (as on line {line})", self.decode
         )
+
+    def _check_width(self, raw: bytes, line: int) -> None:
+        """Refuse a first row of more than `max_dim` values from a bounded prefix, before parsing any of it."""
+        allowed = self.max_dim + self.with_ids
+        prefix = raw[: (allowed + 2) * 64]  # a field cut at its end is still a field: never over-counts
+        fields = len(_FIELD_RUNS.split(prefix.strip(b" \t\r\x0b\x0c")))
+        if fields > allowed:
+            more = "+" if len(prefix) < len(raw) else ""
+            raise FormatError(too_many_dims(self.path, line, f"{fields - self.with_ids:,}{more}", self.max_dim))
 
     def _check_finite(self, ids, vectors: np.ndarray, line: int) -> None:
         if np.isfinite(vectors).all():
