@@ -807,3 +807,17 @@ def test_cli_max_dim(tmp_path):
         main, ["-q", "import", str(path), "--format", "glove", "--max-dim", "12", "-o", str(tmp_path / "b.space")]
     )
     assert out.exit_code == 0 and embspace.load(tmp_path / "b.space").dim == 12
+
+
+def test_fasttext_bin_settings_beyond_the_file_are_refused(gensim_data, tmp_path):
+    import struct
+
+    data = bytearray((gensim_data / "lee_fasttext_new.bin").read_bytes())
+    assert struct.unpack_from("<i", data)[0] == 793712314  # magic, version, then dim ... bucket (the 9th int)
+    hostile = tmp_path / "hostile.bin"
+    struct.pack_into("<i", data, 8 + 8 * 4, 2**31 - 1)
+    hostile.write_bytes(bytes(data))
+    assert "2,147,483,647 sub-word buckets of 10 dimensions, more than its" in error_of(read, hostile, "fasttext-bin")
+    assert "10 dimensions; more than the 5 allowed" in error_of(
+        read, gensim_data / "lee_fasttext_new.bin", "fasttext-bin", max_dim=5
+    )

@@ -26,7 +26,8 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
     type=click.IntRange(1, 1_000_000),
     default=10_000,
     show_default=True,
-    help="Text and word2vec-binary files: refuse a file declaring or holding more dimensions, before reading it.",
+    help="Text and word2vec/fastText binary files: refuse a file declaring or holding more dimensions, "
+    "before reading it.",
 )
 @click.option(
     "--encoding-errors",

@@ -90,8 +90,8 @@ def read(
     show_progress : bool, optional
         A progress bar in bytes on stderr; by default on only where the CLI enabled progress.
     max_dim : int
-        Text and word2vec-binary files: the most dimensions a header may declare or a first row may
-        hold (10,000 by default); a wider file is refused before it is parsed. Raise it for a file
+        Text, word2vec-binary and fasttext-bin files: the most dimensions a header may declare or a
+        first row may hold (10,000 by default); a wider file is refused before it is parsed. Raise it for a file
         that really is that wide.
 
     Returns
@@ -148,7 +148,7 @@ def read(
         item_ids, vectors, columns, source = _read_numpy(path, ids, limit, decode)
     elif fmt == "fasttext-bin":
         existing_file(path)
-        model = read_fasttext_bin(path, limit=limit, decode=decode)
+        model = read_fasttext_bin(path, limit=limit, decode=decode, max_dim=max_dim)
         item_ids, vectors, columns = model.ids, model.vectors, {"count": model.counts}
         source = source_info(path, hash_if_cheap=True)
         extras = {"subwords": model.buckets} if model.subwords else {}

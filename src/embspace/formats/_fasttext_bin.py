@@ -98,8 +98,14 @@ class FastTextVectors:
     settings: dict  # the training settings read from the file
 
 
-def read_fasttext_bin(path: Path, *, limit: int | None = None, decode: Decoder | None = None) -> FastTextVectors:
-    """Read a fastText .bin model (the first `limit` words, and every bucket)."""
+def read_fasttext_bin(
+    path: Path, *, limit: int | None = None, decode: Decoder | None = None, max_dim: int | None = None
+) -> FastTextVectors:
+    """Read a fastText .bin model (the first `limit` words, and every bucket).
+
+    Settings that promise more than the file can hold (``bucket × dim`` float32s beyond its size),
+    or more than `max_dim` dimensions, are refused before gensim allocates anything.
+    """
     settings = sniff_fasttext_bin(path)
     if settings is None:
         raise FormatError(
@@ -113,6 +119,17 @@ def read_fasttext_bin(path: Path, *, limit: int | None = None, decode: Decoder |
         )
     if path.suffix == ".ftz":
         raise FormatError(f"{path}: is a quantised fastText model (.ftz), which cannot be read; use the .bin")
+    if max_dim is not None and settings["dim"] > max_dim:
+        raise FormatError(
+            f"{path}: its settings say {settings['dim']:,} dimensions; more than the {max_dim:,} allowed: "
+            f"raise the cap with {spell('max_dim', metavar='N')} if it really is that wide"
+        )
+    size = path.stat().st_size
+    if settings["bucket"] * settings["dim"] * 4 > size:
+        raise FormatError(
+            f"{path}: its settings say {settings['bucket']:,} sub-word buckets of {settings['dim']} dimensions, "
+            f"more than its {size:,} bytes can hold; the file is truncated or damaged"
+        )
     load_facebook_vectors = _gensim_loader()
     words = _WordDecoding(decode or Decoder(), path)
     try:
