@@ -271,3 +271,13 @@ def test_out_of_memory_is_one_line(space_path, monkeypatch):
     result = CliRunner().invoke(main, ["-q", "index", space_path])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "Error: not enough memory: std::bad_alloc" in result.output
+
+
+def test_export_never_replaces_a_device_or_pipe(space_path, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(main, ["-q", "export", space_path, "--format", "glove", "-o", str(fifo), "--force"])
+    assert result.exit_code == 1 and "it is not a regular file" in result.output
+    assert fifo.is_fifo() and [p.name for p in tmp_path.iterdir()] == ["pipe"]

@@ -81,6 +81,8 @@ def atomic_files(*targets: Path) -> Iterator[list[Path]]:
             raise EmbspaceError(f"cannot write {target}: folder {parent} does not exist")
         if target.is_dir():
             raise EmbspaceError(f"cannot write {target}: it is a folder")
+        if target.exists() and not target.is_file():  # a device, FIFO or socket: never replaced by a file
+            raise EmbspaceError(f"cannot write {target}: it is not a regular file (a device, pipe or socket)")
     temps = [t.parent / f".{t.name}.tmp-{uuid.uuid4().hex[:8]}" for t in targets]
     try:
         yield temps
