@@ -443,3 +443,58 @@ def test_racing_first_saves_end_in_one_complete_space(small_space, tmp_path, ove
     assert outcomes.count("saved") == (writers if overwrite else 1)
     assert 10 <= embspace.load(path).n < 10 + writers
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.space"]  # no temp folder, no lock file left
+
+
+# ---- content behind valid checksums (issue 12 #9) -------------------------------------------------
+def _forge_content(path: Path, ids=None, vectors=None) -> None:
+    """Replace ids and/or vectors with valid files and a manifest that agrees, as a careful forger would."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if ids is not None:
+        pq.write_table(pa.table({"id": pa.array(ids, type=pa.string())}), path / "items.parquet")
+        _rewrite_manifest_for(path, "items.parquet")
+    if vectors is not None:
+        np.save(path / "vectors.npy", np.asarray(vectors, dtype=np.float32))
+        _rewrite_manifest_for(path, "vectors.npy")
+
+
+def test_nan_vectors_behind_valid_checksums_are_refused(small_space, tmp_path):
+    path = tmp_path / "s.space"
+    embspace.save(small_space, path)
+    vectors = np.array(small_space.vectors)
+    vectors[7, 3] = np.nan
+    _forge_content(path, vectors=vectors)
+    with pytest.raises(CorruptSpaceError, match=r"vectors\.npy.*row 7 .*NaN or Inf"):
+        embspace.load(path)
+    assert embspace.load(path, verify=False).n == small_space.n  # the fast path trusts the sizes only
+
+
+@pytest.mark.parametrize("bad, message", [(None, "null id at row 2"), ("", "empty id at row 2")])
+def test_null_or_empty_ids_behind_valid_checksums_are_refused(small_space, tmp_path, bad, message):
+    path = tmp_path / "s.space"
+    embspace.save(small_space, path)
+    ids = list(small_space.ids)
+    ids[2] = bad
+    _forge_content(path, ids=ids)
+    for verify in (True, False):
+        with pytest.raises(CorruptSpaceError, match=message):
+            embspace.load(path, verify=verify)
+
+
+def test_verify_command_checks_content_and_duplicate_ids(small_space, tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    path = tmp_path / "s.space"
+    embspace.save(small_space, path)
+    ok = CliRunner().invoke(main, ["verify", str(path)])
+    assert ok.exit_code == 0 and "ok (" in ok.output and "unique non-empty ids" in ok.output
+    ids = list(small_space.ids)
+    ids[5] = ids[1]
+    _forge_content(path, ids=ids)
+    assert embspace.load(path).n == small_space.n  # duplicates cost a set over every id: verify looks, load does not
+    bad = CliRunner().invoke(main, ["verify", str(path)])
+    assert bad.exit_code == 1 and "repeats the id" in bad.output and "second at row 5" in bad.output
+    assert "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1

@@ -33,6 +33,7 @@ except ImportError:  # Windows
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._files import read_npy_header, sha256_file, writable_parent
@@ -106,7 +107,8 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
     Parameters
     ----------
     verify : bool
-        Check the sha256 of every file (about 50 ms per 80 MB). Sizes and headers are always checked.
+        Check the sha256 of every file (about 50 ms per 80 MB) and that every vector is finite. Sizes,
+        headers and ids (non-empty strings) are always checked; `embspace verify` also checks ids are unique.
     mmap : bool
         Memory-map vectors.npy read-only (the default) instead of reading it into memory.
     """
@@ -131,6 +133,8 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
                 raise CorruptSpaceError(path / MANIFEST, f"names an unsafe extra file {name!r}")
             _check_file(path / name, entry, verify)
             space.extras[name[len(EXTRAS) + 1 : -len(".npy")]] = _open_vectors(path / name, None, None, mmap)
+    if verify:
+        check_content(space, path)
     space.info.setdefault("path", str(path))
     return space
 
@@ -504,6 +508,48 @@ def _read_items(path: Path, n: int) -> tuple[list[str], dict[str, list]]:
         raise CorruptSpaceError(
             path, f"has {table.num_rows} rows and columns {table.column_names}; expected {n} rows with an 'id' column"
         )
-    ids = table.column("id").to_pylist()
+    column = table.column("id")
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        raise CorruptSpaceError(path, f"has ids of type {column.type}; expected strings; {_REBUILD}")
+    if column.null_count:
+        row = pc.index(pc.is_null(column), True).as_py()
+        raise CorruptSpaceError(path, f"has a null id at row {row}; ids must be non-empty strings; {_REBUILD}")
+    empty = pc.equal(pc.utf8_length(column), 0)
+    if pc.any(empty).as_py():
+        row = pc.index(empty, True).as_py()
+        raise CorruptSpaceError(path, f"has an empty id at row {row}; ids must be non-empty strings; {_REBUILD}")
+    ids = column.to_pylist()
     meta = {name: table.column(name).to_pylist() for name in table.column_names if name != "id"}
     return ids, meta
+
+
+def check_content(space: Space, path: str | os.PathLike) -> None:
+    """Refuse a space whose files are intact but whose content is not: NaN or Inf vectors, duplicate ids.
+
+    `load(verify=True)` checks the vectors (they were just read to hash them); `embspace verify` checks
+    both. Raises CorruptSpaceError naming the file and the first bad row.
+    """
+    path = Path(path)
+    vectors = space.vectors
+    step = 1 << 16
+    for start in range(0, vectors.shape[0], step):
+        block = np.asarray(vectors[start : start + step])
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            row = start + int(np.flatnonzero(~finite)[0])
+            raise CorruptSpaceError(path / VECTORS, f"row {row} ({space.ids[row]!r}) holds NaN or Inf; {_REBUILD}")
+    for extra, matrix in space.extras.items():
+        if not np.isfinite(np.asarray(matrix)).all():
+            raise CorruptSpaceError(path / f"{EXTRAS}/{extra}.npy", f"holds NaN or Inf; {_REBUILD}")
+
+
+def check_unique_ids(space: Space, path: str | os.PathLike) -> None:
+    """Refuse duplicate ids (a set over all ids: `embspace verify`, not every load)."""
+    if len(set(space.ids)) != space.n:
+        seen: set[str] = set()
+        for row, item in enumerate(space.ids):
+            if item in seen:
+                raise CorruptSpaceError(
+                    Path(path) / ITEMS, f"repeats the id {item[:80]!r} (second at row {row}); {_REBUILD}"
+                )
+            seen.add(item)

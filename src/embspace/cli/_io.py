@@ -10,7 +10,7 @@ import click
 from ..formats import FORMATS, IMPORT_FORMATS
 from ..formats._io import ENCODING_ERRORS, undecodable_note
 from ..space import METRICS
-from ..store import read_manifest, save
+from ..store import check_unique_ids, read_manifest, save
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
 
@@ -160,4 +160,39 @@ def _short(value, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-COMMANDS = [import_, export, info]
+@click.command("verify")
+@click.argument("space_path", metavar="SPACE")
+@json_option
+def verify(space_path, as_json):
+    """Check a space completely: the size and sha256 of every file, finite vectors, unique non-empty ids.
+
+    Exit 0 when the space is whole; otherwise one line naming the file and the first bad row, and exit 1.
+
+    \b
+    Example:
+      embspace verify ~/.cache/embspace/glove-6b-50d.space
+    """
+    start = time.perf_counter()
+    space = open_space(space_path)  # load(verify=True): sizes, sha256, schema, ids non-empty, vectors finite
+    check_unique_ids(space, space_path)
+    seconds = time.perf_counter() - start
+    files = len(read_manifest(space_path)["files"])
+    if as_json:
+        echo_json(
+            {
+                "path": str(space_path),
+                "ok": True,
+                "n": space.n,
+                "dim": space.dim,
+                "files": files,
+                "seconds": round(seconds, 3),
+            }
+        )
+        return
+    click.echo(
+        f"{space_path}: ok ({space.n:,} rows × {space.dim}, {files} files: sizes, sha256, finite vectors, "
+        f"unique non-empty ids; {seconds:.2f} s)"
+    )
+
+
+COMMANDS = [import_, export, info, verify]
