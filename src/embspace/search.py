@@ -175,7 +175,7 @@ def metric_scorer(
         return (lambda qs, r0, r1: queries[qs] @ vectors[r0:r1].T), True
     sq = row_sq_norms(vectors) if sq_norms is None else sq_norms
     if metric == "cosine":
-        q = _unit(queries)
+        q = unit(queries)
         inv = _inverse_norms(sq)
         return (lambda qs, r0, r1: np.multiply(q[qs] @ vectors[r0:r1].T, inv[r0:r1])), True
     qn = np.einsum("ij,ij->i", queries, queries)
@@ -284,9 +284,6 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / norms).astype(np.float32, copy=False)
 
 
-_unit = unit
-
-
 def similarity(a: np.ndarray, b: np.ndarray, metric: str = "cosine") -> float:
     """Cosine similarity (or dot product, or euclidean distance) of two vectors, in float64."""
     va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -370,6 +367,40 @@ def analogy_topk(
     exclude = np.stack([a_rows, b_rows, c_rows], axis=1)
     idx, scores = topk_blocks(score, len(a_rows), n_rows, k, exclude=exclude, tile=(rows, queries))
     return idx, (scores * scale[:, None]).astype(np.float32)
+
+
+def analogy_vectors_topk(
+    vectors: np.ndarray,
+    rows: np.ndarray,
+    query: np.ndarray,
+    k: int = 1,
+    method: str = "3cosadd",
+    restrict: int | None = None,
+    sq_norms: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`analogy_topk` for one question given as vectors a, b, c (`query`, shape (3, dim)), the
+    same scores; `rows` (3,) holds their rows (-1 where the space does not hold the word), never returned."""
+    if method not in ANALOGY_METHODS:
+        raise EmbspaceError(f"unknown analogy method {method!r}; choose one of {', '.join(ANALOGY_METHODS)}")
+    n_rows = min(vectors.shape[0], restrict or vectors.shape[0])
+    if n_rows < 4:
+        raise EmbspaceError("an analogy needs a space of at least 4 items")
+    unit_abc = unit(np.asarray(query, dtype=np.float32))
+    if method == "3cosadd":  # cos(x, b - a + c) of unit a, b, c: a plain cosine search
+        target = (unit_abc[1] - unit_abc[0] + unit_abc[2])[None, :]
+        return topk(
+            vectors, target, min(k, n_rows - 3), "cosine", exclude=rows[None, :], restrict=n_rows, sq_norms=sq_norms
+        )
+    sq_norms = row_sq_norms(vectors) if sq_norms is None else sq_norms
+    inv = _inverse_norms(sq_norms)
+
+    def score(qs: slice, r0: int, r1: int) -> np.ndarray:  # 3CosMul as analogy_topk scores it
+        cos = unit_abc @ np.asarray(vectors[r0:r1]).T
+        cos *= inv[r0:r1]
+        cos += 1.0
+        return (0.5 * cos[1] * cos[2] / (cos[0] + 2 * _COSMUL_EPS))[None, :].astype(np.float32)
+
+    return topk_blocks(score, 1, n_rows, min(k, n_rows - 3), exclude=rows[None, :])
 
 
 def _question_words(vectors: np.ndarray, a_rows: np.ndarray, b_rows: np.ndarray, c_rows: np.ndarray):

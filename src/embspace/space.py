@@ -234,7 +234,7 @@ class Space:
             metric or self.metric,
             exclude=exclude,
             restrict=restrict,
-            sq_norms=self.sq_norms(),
+            sq_norms=None if (metric or self.metric) == "dot" else self.sq_norms(),  # dot needs no norms
         )
         return found[0] if single else found
 
@@ -290,7 +290,9 @@ class Space:
         if "subwords" in self.extras and not all(w in self for w in words):
             # fastText: unseen words get sub-word vectors, as gensim's most_similar answers for them
             rows, vectors = self._rows_and_vectors(words)
-            idx, scores = _analogy_of_vectors(self._vectors, self.sq_norms(), rows, vectors, k, method, restrict)
+            idx, scores = search.analogy_vectors_topk(
+                self._vectors, rows, vectors, k, method, restrict, self.sq_norms()
+            )
         else:
             rows = [np.array([self.index(w)]) for w in words]
             idx, scores = search.analogy_topk(
@@ -318,40 +320,6 @@ class Space:
         caption += f"{self.n:,} \u00d7 {self.dim} float32, {self.metric}"
         caption += f"; the first {shown:,} rows" if shown < self.n else ""
         return html_table(("row", "id", *columns), body, caption=caption, right=(0,))
-
-
-def _analogy_of_vectors(
-    vectors: np.ndarray,
-    sq_norms: np.ndarray,
-    rows: np.ndarray,
-    query: np.ndarray,
-    k: int,
-    method: str,
-    restrict: int | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """`search.analogy_topk` for one question given as vectors a, b, c (`query`, shape (3, dim)), the
-    same scores; `rows` (3,) holds their rows (-1 where the space does not hold the word), never returned."""
-    if method not in search.ANALOGY_METHODS:
-        raise EmbspaceError(f"unknown analogy method {method!r}; choose one of {', '.join(search.ANALOGY_METHODS)}")
-    n_rows = min(vectors.shape[0], restrict or vectors.shape[0])
-    if n_rows < 4:
-        raise EmbspaceError("an analogy needs a space of at least 4 items")
-    unit_abc = search.unit(np.asarray(query, dtype=np.float32))
-    if method == "3cosadd":  # cos(x, b - a + c) of unit a, b, c: a plain cosine search
-        target = (unit_abc[1] - unit_abc[0] + unit_abc[2])[None, :]
-        return search.topk(
-            vectors, target, min(k, n_rows - 3), "cosine", exclude=rows[None, :], restrict=n_rows, sq_norms=sq_norms
-        )
-    inv = np.zeros_like(sq_norms)
-    np.divide(1.0, np.sqrt(sq_norms), out=inv, where=sq_norms > 0)
-
-    def score(qs: slice, r0: int, r1: int) -> np.ndarray:  # 3CosMul as search.analogy_topk scores it
-        cos = unit_abc @ np.asarray(vectors[r0:r1]).T
-        cos *= inv[r0:r1]
-        cos += 1.0
-        return (0.5 * cos[1] * cos[2] / (cos[0] + 2 * search._COSMUL_EPS))[None, :].astype(np.float32)
-
-    return search.topk_blocks(score, 1, n_rows, min(k, n_rows - 3), exclude=rows[None, :])
 
 
 def _as_float32_matrix(vectors: Any) -> np.ndarray:
