@@ -49,3 +49,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 def _is_browser(report) -> bool:
     return getattr(report, "nodeid", "").split("::")[0].endswith("test_browser.py")
+
+
+# ids a hostile file could hold: every page and route must show them as data, never as markup
+XSS = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(2)</script>",
+    "javascript:alert(3)",
+    "<!--",
+    "a&amp;b",
+    "line\u2028separator",
+]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import embspace
+from conftest import XSS
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -40,14 +41,6 @@ ARGS = [
     "--use-angle=swiftshader",
     # evil.example resolves to the server, as it would after a DNS rebinding
     "--host-resolver-rules=MAP evil.example 127.0.0.1",
-]
-XSS = [
-    "<img src=x onerror=alert(1)>",
-    "</script><script>alert(2)</script>",
-    "javascript:alert(3)",
-    "<!--",
-    "a&amp;b",
-    "line\u2028separator",
 ]
 N = 100_000
 MAP_2D = f"pca-2d-n{N}-s0"

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import embspace
+from conftest import XSS
 from embspace.cli import main
 from embspace.errors import CorruptSpaceError, EmbspaceError
 from embspace.reduce import StaleMapError, get_or_make_map, list_maps, load_map, make_map, map_trust, save_map
@@ -345,16 +346,6 @@ def test_png_labels_of_a_text_space_are_its_texts(tmp_path, monkeypatch):
     page = render_html(make_map(space, "pca", 2), space)  # the HTML map labels them the same way
     data = json.loads(re.search(r'<script type="application/json" id="map-data">(.*?)</script>', page, re.S).group(1))
     assert data["names"][3] == shorten(texts[3]) and data["ids"][3] == "d0003"
-
-
-XSS = [
-    "<img src=x onerror=alert(1)>",
-    "</script><script>alert(2)</script>",
-    "javascript:alert(3)",
-    "<!--",
-    "a&amp;b",
-    "line\u2028separator",
-]
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import embspace
+from conftest import XSS
 
 pytest.importorskip("starlette")
 pytest.importorskip("sklearn")
@@ -37,14 +38,6 @@ from embspace.reduce import get_or_make_map, list_maps, load_map  # noqa: E402
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
-XSS = [
-    "<img src=x onerror=alert(1)>",
-    "</script><script>alert(2)</script>",
-    "javascript:alert(3)",
-    "<!--",
-    "a&amp;b",
-    "line\u2028separator",
-]
 
 
 @pytest.fixture(scope="module")
