@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import embspace
+from embspace._sealed import sealed_bytes
 from embspace.cli import main
 from embspace.errors import EmbspaceError
 from embspace.index import AnnIndex, StaleIndexError, ann_neighbors, build_index, index_info, open_index
@@ -132,3 +135,66 @@ def test_out_of_range_parameters_are_refused(params):
 
     with pytest.raises(EmbspaceError, match="out of range"):
         AnnIndex.with_params("hnsw", **params)
+
+
+def _edited(change, reseal=True):
+    def edit(raw: bytes) -> bytes:
+        meta = json.loads(raw)
+        checksum = meta.pop("checksum")
+        change(meta)
+        return sealed_bytes(meta) if reseal else json.dumps(dict(meta, checksum=checksum)).encode()
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_edited(lambda m: m["stats"].update(recall=0.123), reseal=False), "checksum does not match"),
+        (_edited(lambda m: m.update(metric="cosinf"), reseal=False), "checksum does not match"),
+        (_edited(lambda m: m.update(metric="cosinf")), "field 'metric' is 'cosinf'"),
+        (_edited(lambda m: m["stats"].update(recall=7.0)), "field 'stats'"),
+        (_edited(lambda m: m.__setitem__("knd", m.pop("kind"))), "lacks the 'kind' field"),
+        (_edited(lambda m: m["params"].update(ef_search=1_000_000_000)), "ef_search=1000000000 is out of range"),
+        (_edited(lambda m: m["params"].update(efsearch=5)), "unknown index parameters efsearch"),
+        (_edited(lambda m: m.update(n="50")), "field 'n' is '50'"),
+        (_edited(lambda m: m.update(version=99)), "format version 99; this embspace reads version 2"),
+        (_edited(lambda m: m.update(params=[])), "field 'params'"),
+        (lambda raw: b"{" * 50_000 + b"}" * 50_000, "not valid JSON"),
+        (lambda raw: b'{"format": "embspace.index", "version": ' + b"7" * 5000 + b"}", "not valid JSON"),
+        (lambda raw: b"", "not valid JSON"),
+        (lambda raw: raw[:-40], "not valid JSON"),
+    ],
+)
+def test_a_damaged_or_hand_edited_index_json_is_refused_with_the_rebuild_command(small_space, tmp_path, edit, message):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    build_index(path, "hnsw", sample=20)
+    meta = path / "index" / "index.json"
+    meta.write_bytes(edit(meta.read_bytes()))
+    with pytest.raises(StaleIndexError, match=re.escape(message)) as refused:
+        open_index(path)
+    assert f"rebuild it with `embspace index {path}" in str(refused.value)
+    result = CliRunner().invoke(main, ["neighbors", str(path), "w3", "-k", "3"])
+    assert result.exit_code == 1 and "Traceback" not in result.output and len(result.output.splitlines()) == 1
+    assert CliRunner().invoke(main, ["-q", "index", str(path), "--kind", "flat"]).exit_code == 0  # the cure works
+    assert open_index(path).kind == "flat"
+
+
+@pytest.mark.parametrize("what", ["dev-zero", "fifo", "folder"])
+def test_index_json_that_is_not_a_regular_file_is_refused(small_space, tmp_path, what):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    build_index(path, "flat", sample=20)
+    meta = path / "index" / "index.json"
+    meta.unlink()
+    {"dev-zero": lambda: meta.symlink_to("/dev/zero"), "fifo": lambda: os.mkfifo(meta), "folder": meta.mkdir}[what]()
+    with pytest.raises(StaleIndexError, match="regular file"):
+        open_index(path)
+
+
+def test_index_file_of_another_size_is_refused_before_it_is_hashed(small_space, tmp_path):
+    path = embspace.save(small_space, tmp_path / "s.space")
+    build_index(path, "flat", sample=20)
+    with open(path / "index" / "index.faiss", "ab") as fh:
+        fh.write(b"\0" * 100)
+    with pytest.raises(StaleIndexError, match="another size"):
+        open_index(path)

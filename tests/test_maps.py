@@ -4,6 +4,7 @@ the cache in the space folder, pictures (PNG, HTML) and the command's errors."""
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 import embspace
 from conftest import XSS
+from embspace._sealed import sealed_bytes
 from embspace.cli import main
 from embspace.errors import CorruptSpaceError, EmbspaceError
 from embspace.reduce import StaleMapError, get_or_make_map, list_maps, load_map, make_map, map_trust, save_map
@@ -223,12 +225,66 @@ def test_damaged_or_unsafe_cache_files_are_refused(space_path):
         "size": coords.stat().st_size,
         "sha256": hashlib.sha256(coords.read_bytes()).hexdigest(),
     }
-    (folder / "map.json").write_text(json.dumps(info))
+    (folder / "map.json").write_bytes(sealed_bytes(info))
     with pytest.raises(CorruptSpaceError, match="expected float32"):
         load_map(space_path, m.key)
     for key in ("../../etc", "UMAP", "", "a/b"):
         with pytest.raises(EmbspaceError, match="is not a map key"):
             load_map(space_path, key)
+
+
+def _edited(change, reseal=True):
+    def edit(raw: bytes) -> bytes:
+        info = json.loads(raw)
+        checksum = info.pop("checksum")
+        change(info)
+        return sealed_bytes(info) if reseal else json.dumps(dict(info, checksum=checksum)).encode()
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_edited(lambda i: i.update(space_n="20000"), reseal=False), "checksum does not match"),
+        (_edited(lambda i: i["trust"].update(trustworthiness=0.999), reseal=False), "checksum does not match"),
+        (_edited(lambda i: i.update(space_n="20000")), "field 'space_n' is '20000'"),
+        (_edited(lambda i: i.update(format_version=99)), "format version 99; this embspace reads version 2"),
+        (_edited(lambda i: i.update(method="umapp")), "field 'method'"),
+        (_edited(lambda i: i.update(n=-5)), "field 'n'"),
+        (_edited(lambda i: i.__setitem__("dimz", i.pop("dims"))), "lacks the 'dims' field"),
+        (_edited(lambda i: i.update(files=["coords.npy"])), "field 'files'"),
+        (_edited(lambda i: i["files"].update({"coords.npy": "x"})), "field 'files'"),
+        (_edited(lambda i: i.update(seed=-1)), "field 'seed'"),
+        (_edited(lambda i: i.update(n=i["space_n"] + 1)), "other points"),
+        (lambda raw: b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (lambda raw: raw.replace(b'"dims": 2', b'"dims": ' + b"9" * 5000), "not valid JSON"),
+        (lambda raw: raw[: len(raw) // 2], "not valid JSON"),
+    ],
+)
+def test_a_damaged_or_hand_edited_map_json_is_refused_and_redrawn(space_path, edit, message):
+    m = get_or_make_map(space_path, "pca", sample=500)
+    path = space_path / "maps" / m.key / "map.json"
+    path.write_bytes(edit(path.read_bytes()))
+    with pytest.raises(CorruptSpaceError, match=re.escape(message)) as refused:
+        load_map(space_path, m.key)
+    assert "draw the map again" in str(refused.value)
+    assert list_maps(space_path) == []  # a damaged map is not offered
+    again = get_or_make_map(space_path, "pca", sample=500)
+    assert again.cached is False and load_map(space_path, m.key).n == again.n  # drawn again and replaced
+
+
+def test_map_json_that_is_not_a_regular_file_is_refused(space_path):
+    m = get_or_make_map(space_path, "pca", sample=500)
+    path = space_path / "maps" / m.key / "map.json"
+    path.unlink()
+    path.symlink_to("/dev/zero")
+    with pytest.raises(CorruptSpaceError, match="not a regular file|cannot be opened"):
+        load_map(space_path, m.key)
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(CorruptSpaceError, match="not a regular file"):
+        load_map(space_path, m.key)
 
 
 # ---- pictures ------------------------------------------------------------------------------------------------

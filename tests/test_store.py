@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import embspace
-from embspace import CorruptSpaceError, EmbspaceError, store
+from embspace import CorruptSpaceError, EmbspaceError, _writers, store
 from embspace._files import sha256_file
+from embspace._sealed import checksum
 
 
 def test_round_trip_is_exact(small_space, tmp_path):
@@ -81,7 +82,7 @@ def _rewrite_manifest_for(path: Path, name: str) -> None:
     manifest = json.loads((path / "manifest.json").read_text())
     manifest.pop("checksum")
     manifest["files"][name] = {"size": (path / name).stat().st_size, "sha256": sha256_file(path / name)}
-    manifest["checksum"] = store._manifest_checksum(manifest)
+    manifest["checksum"] = checksum(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -128,7 +129,7 @@ def test_interrupted_save_over_existing_space_keeps_the_old(small_space, tmp_pat
 
 def test_interrupted_between_renames_keeps_a_loadable_space(small_space, tmp_path, monkeypatch):
     path = embspace.save(small_space, tmp_path / "s.space")
-    monkeypatch.setattr(store, "_rename_exchange", lambda a, b: False)  # the two-rename fallback
+    monkeypatch.setattr(_writers, "rename_exchange_dirs", lambda a, b: False)  # the two-rename fallback
     embspace.save(small_space.head(5), path, overwrite=True)
     assert embspace.load(path).n == 5
 
@@ -202,7 +203,7 @@ def test_unsafe_extra_name_refused(small_space, tmp_path):
     manifest = json.loads((path / "manifest.json").read_text())
     manifest.pop("checksum")
     manifest["files"]["extras/../../outside.npy"] = {"size": 144, "sha256": sha256_file(tmp_path / "outside.npy")}
-    manifest["checksum"] = store._manifest_checksum(manifest)
+    manifest["checksum"] = checksum(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptSpaceError, match="unsafe"):
         embspace.load(path)
@@ -214,7 +215,7 @@ def _resign(path: Path, change) -> None:
     manifest = json.loads((path / "manifest.json").read_text())
     manifest.pop("checksum")
     change(manifest)
-    manifest["checksum"] = store._manifest_checksum(manifest)
+    manifest["checksum"] = checksum(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -498,3 +499,27 @@ def test_verify_command_checks_content_and_duplicate_ids(small_space, tmp_path):
     bad = CliRunner().invoke(main, ["verify", str(path)])
     assert bad.exit_code == 1 and "repeats the id" in bad.output and "second at row 5" in bad.output
     assert "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1
+
+
+def test_verify_checks_the_cached_index_and_maps_too(small_space, tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+    from embspace.index import build_index
+    from embspace.reduce import get_or_make_map
+
+    path = embspace.save(small_space, tmp_path / "s.space")
+    build_index(path, "flat", sample=20)
+    m = get_or_make_map(path, "pca")
+    ok = CliRunner().invoke(main, ["verify", str(path), "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["index"] == "flat" and json.loads(ok.stdout)["maps"] == 1
+    coords = path / "maps" / m.key / "coords.npy"
+    data = bytearray(coords.read_bytes())
+    data[-1] ^= 1
+    coords.write_bytes(bytes(data))
+    bad = CliRunner().invoke(main, ["verify", str(path)])
+    assert bad.exit_code == 1 and "coords.npy" in bad.output and len(bad.output.strip().splitlines()) == 1
+    get_or_make_map(path, "pca")  # drawn again
+    (path / "index" / "index.json").write_text("{}")
+    bad = CliRunner().invoke(main, ["verify", str(path)])
+    assert bad.exit_code == 1 and "rebuild it with `embspace index" in bad.output

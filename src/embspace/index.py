@@ -9,11 +9,10 @@ altered or whose vectors changed; the cure is to rebuild it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import stat
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ import numpy as np
 
 from ._files import sha256_file
 from ._install import install_hint
+from ._sealed import COUNT, OBJECT, POSITIVE, SHA256, TEXT, check_fields, is_number, one_of, read_sealed, sealed_bytes
+from ._writers import publishing, write_durably
 from .errors import EmbspaceError
 from .search import METRICS, Neighbor, unit
 from .space import Space
@@ -333,65 +334,91 @@ def build_index(
 
 
 def save_index(index: AnnIndex, space_path: str | os.PathLike) -> Path:
-    """Write `index` into ``SPACE/index/`` atomically (temporary folder, then rename)."""
+    """Write `index` into ``SPACE/index/`` atomically (temporary folder, then swapped into place)."""
     faiss = _faiss()
     index._check_fitted()
     space_path = Path(space_path)
     target = space_path / INDEX_DIR
-    tmp = space_path / f".{INDEX_DIR}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with publishing(target) as tmp:
         faiss.write_index(index.index_, str(tmp / INDEX_FILE))
+        with open(tmp / INDEX_FILE, "rb") as fh:
+            os.fsync(fh.fileno())
         meta = {
-            "format": "embspace.index",
-            "version": 1,
+            "format": INDEX_FORMAT,
+            "version": INDEX_VERSION,
             "kind": index.kind,
             "metric": index.metric,
             "params": index.params(),
             "n": int(index.index_.ntotal),
             "dim": int(index.index_.d),
             "vectors_sha256": _vectors_sha256(space_path),
+            "index_size": (tmp / INDEX_FILE).stat().st_size,
             "index_sha256": sha256_file(tmp / INDEX_FILE),
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "stats": index.stats_,
+            "stats": _jsonable_stats(index.stats_),
         }
-        (tmp / INDEX_META).write_text(json.dumps(meta, indent=2) + "\n")
-        for f in (tmp / INDEX_FILE, tmp / INDEX_META):
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        old = None
-        if target.exists():
-            old = space_path / f".{INDEX_DIR}.old-{uuid.uuid4().hex[:8]}"
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
-            import shutil
-
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_durably(tmp / INDEX_META, sealed_bytes(meta))
     return target
 
 
+def _jsonable_stats(stats: dict) -> dict:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in stats.items()}
+
+
+def _corrupt(path: Path, reason: str) -> StaleIndexError:
+    return StaleIndexError(f"{path}: {reason}")
+
+
 def index_info(space_path: str | os.PathLike) -> dict[str, Any] | None:
-    """The cached index's ``index.json``, or None when the space has no index."""
-    meta = Path(space_path) / INDEX_DIR / INDEX_META
-    if not meta.is_file():
+    """The cached index's ``index.json``, checked (checksum, schema), or None when the space has no index.
+
+    Raises StaleIndexError, with the command that rebuilds the index, when the file is damaged,
+    hand-edited, from another version or not a regular file.
+    """
+    space_path = Path(space_path)
+    meta_path = space_path / INDEX_DIR / INDEX_META
+    if not os.path.lexists(meta_path):
         return None
+    rebuild = f"rebuild it with `embspace index {space_path}`"
+    meta = read_sealed(meta_path, INDEX_FORMAT, "version", INDEX_VERSION, rebuild, error=_corrupt, limit=1 << 20)
+    check_fields(meta_path, meta, _SCHEMA, rebuild, error=_corrupt)
+    unknown = sorted(set(meta["params"]) - set(PARAM_RANGES) - {"metric"})
+    if unknown:
+        raise _corrupt(meta_path, f"names unknown index parameters {', '.join(unknown)[:80]}; {rebuild}")
     try:
-        return json.loads(meta.read_text())
-    except (OSError, ValueError):
-        raise StaleIndexError(f"{meta} is damaged; rebuild the index with `embspace index {space_path}`") from None
+        AnnIndex(meta["kind"], **{k: v for k, v in meta["params"].items() if k != "metric"})
+    except (EmbspaceError, TypeError) as exc:
+        raise _corrupt(meta_path, f"{exc}; {rebuild}") from None
+    return meta
+
+
+INDEX_FORMAT = "embspace.index"
+INDEX_VERSION = 2  # 2: index.json carries its own checksum, the index file's size, and is schema-checked
+_SCHEMA = {
+    "kind": one_of(*KINDS),
+    "metric": one_of(*METRICS),
+    "params": OBJECT,
+    "n": COUNT,
+    "dim": POSITIVE,
+    "vectors_sha256": SHA256,
+    "index_size": COUNT,
+    "index_sha256": SHA256,
+    "built": TEXT,
+    "stats": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(x is None or (is_number(x, 0) and (not k.startswith("recall") or x <= 1)) for k, x in v.items())
+        ),
+        "an object of measures (recall in 0..1, others >= 0)",
+    ),
+}
 
 
 def open_index(space: Space | str | os.PathLike) -> AnnIndex | None:
     """The index cached with a space, checked against its vectors; None when there is none.
 
-    Raises StaleIndexError (with the command that rebuilds it) when the index file was altered or was
-    built for other vectors; such an index is never loaded.
+    Raises StaleIndexError (with the command that rebuilds it) when index.json or the index file was
+    altered, or the index was built for other vectors; such an index is never loaded.
     """
     from .store import load
 
@@ -404,21 +431,26 @@ def open_index(space: Space | str | os.PathLike) -> AnnIndex | None:
     meta = index_info(path)
     if meta is None:
         return None
-    rebuild = f"rebuild it with `embspace index {path} --kind {meta.get('kind', 'hnsw')}`"
-    if meta.get("vectors_sha256") != _vectors_sha256(path) or meta.get("n") != space.n or meta.get("dim") != space.dim:
+    rebuild = f"rebuild it with `embspace index {path} --kind {meta['kind']}`"
+    if meta["vectors_sha256"] != _vectors_sha256(path) or meta["n"] != space.n or meta["dim"] != space.dim:
         raise StaleIndexError(f"the index in {path / INDEX_DIR} was built for other vectors; {rebuild}")
     file = path / INDEX_DIR / INDEX_FILE
-    if not file.is_file() or sha256_file(file) != meta.get("index_sha256"):
-        raise StaleIndexError(f"{file} is missing or does not match its checksum; {rebuild}")
+    st = os.lstat(file) if os.path.lexists(file) else None
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size != meta["index_size"]:
+        raise StaleIndexError(
+            f"{file} is missing, not a regular file or of another size than index.json says; {rebuild}"
+        )
+    if sha256_file(file) != meta["index_sha256"]:
+        raise StaleIndexError(f"{file} does not match its checksum; {rebuild}")
     faiss = _faiss()
     raw = faiss.read_index(str(file))
     if raw.ntotal != space.n or raw.d != space.dim:
         raise StaleIndexError(f"{file} holds {raw.ntotal} x {raw.d} vectors, not {space.n} x {space.dim}; {rebuild}")
-    params = meta.get("params") or {}
+    params = {k: v for k, v in meta["params"].items() if k != "metric"}
     index = AnnIndex(meta["kind"], metric=meta["metric"], **params)
     index.index_ = raw
     index._space = space
-    index.stats_ = dict(meta.get("stats") or {})
+    index.stats_ = dict(meta["stats"])
     return index
 
 

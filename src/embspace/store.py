@@ -8,28 +8,15 @@ never execute code from a file: no pickle anywhere.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import errno
 import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import stat
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 import numpy as np
 import pyarrow as pa
@@ -37,8 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._files import read_npy_header, sha256_file, writable_parent
+from ._sealed import OBJECT, check_fields, is_count, is_file_entry, one_of, read_sealed, sealed_bytes, show
 from ._spelling import spell
 from ._version import __version__
+from ._writers import publishing, write_durably
 from .errors import CorruptSpaceError, EmbspaceError
 from .space import METRICS, Space
 
@@ -60,30 +49,17 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> P
     refused as above. Returns the path.
     """
     path = Path(path)
-    parent = check_target(path, overwrite)
-    with _writer_lock(parent, path.name):
-        check_target(path, overwrite)  # again: another writer may have finished while this one waited
-        _remove_stale_temps(parent, path.name)
-        tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            _write_durably(tmp / _OWNER, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
-            files = {
-                VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
-                ITEMS: _write_items(space, tmp / ITEMS),
-            }
-            if space.extras:
-                (tmp / EXTRAS).mkdir()
-            for name, matrix in space.extras.items():
-                files[f"{EXTRAS}/{name}.npy"] = _write_vectors(matrix, tmp / EXTRAS / f"{name}.npy")
-            manifest = _manifest(space, files)
-            _write_durably(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-            (tmp / _OWNER).unlink()
-            _fsync_dir(tmp)
-            _replace_dir(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    check_target(path, overwrite)
+    with publishing(path, check=lambda: check_target(path, overwrite)) as tmp:
+        files = {
+            VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
+            ITEMS: _write_items(space, tmp / ITEMS),
+        }
+        if space.extras:
+            (tmp / EXTRAS).mkdir()
+        for name, matrix in space.extras.items():
+            files[f"{EXTRAS}/{name}.npy"] = _write_vectors(matrix, tmp / EXTRAS / f"{name}.npy")
+        write_durably(tmp / MANIFEST, sealed_bytes(_manifest(space, files)))
     return path
 
 
@@ -146,177 +122,34 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     folder named manifest.json is refused before a byte is read (a symlinked space *folder* is fine).
     """
     mpath = Path(path) / MANIFEST
-    raw = _read_regular(mpath, MAX_MANIFEST_BYTES)
-    try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also >4300-digit integers
-        raise CorruptSpaceError(mpath, f"is not valid JSON ({exc.__class__.__name__}); {_REBUILD}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CorruptSpaceError(mpath, f"is not an {FORMAT} manifest")
-    stored = manifest.pop("checksum", None)
-    try:
-        checksum = _manifest_checksum(manifest)
-    except (ValueError, RecursionError):  # nested too deep to re-serialise
-        checksum = None
-    if stored != checksum:
-        raise CorruptSpaceError(mpath, "checksum does not match its content; the file was altered or damaged")
-    _check_schema(mpath, manifest)
+    manifest = read_sealed(mpath, FORMAT, "format_version", FORMAT_VERSION, _REBUILD, limit=MAX_MANIFEST_BYTES)
+    check_fields(mpath, manifest, _SCHEMA, _REBUILD, optional=("metric", "dtype", "info", "meta_columns"))
+    for name, entry in manifest["files"].items():
+        if not is_file_entry(entry):
+            raise CorruptSpaceError(
+                mpath, f"entry {name[:80]!r} of 'files' is {show(entry)}; expected {{size, sha256}}"
+            )
+    for name in (VECTORS, ITEMS):
+        if name not in manifest["files"]:
+            raise CorruptSpaceError(mpath, f"lists no entry for {name}; {_REBUILD}")
     return manifest
 
 
 MAX_MANIFEST_BYTES = 16 << 20
 _REBUILD = "rebuild the space (embspace build / import) and save it again"
-_MAX_COUNT = 1 << 48  # far beyond any real n, dim or file size, far below what breaks int arithmetic
-
-
-def _read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of `path` if it is a regular file (not a symlink, device, FIFO or folder) of at most `limit` bytes."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
-    except FileNotFoundError:
-        raise CorruptSpaceError(path, "missing; this folder is not a complete .space") from None
-    except OSError as exc:  # ELOOP: a symlink; EACCES, ...
-        raise CorruptSpaceError(path, f"cannot be opened as a regular file ({exc.strerror}); {_REBUILD}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise CorruptSpaceError(path, f"is not a regular file (a folder, device or pipe); {_REBUILD}")
-        if st.st_size > limit:
-            raise CorruptSpaceError(path, f"is {st.st_size} bytes, more than the {limit} a manifest may be; {_REBUILD}")
-        chunks, total = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:
-                raise CorruptSpaceError(path, f"is more than the {limit} bytes a manifest may be; {_REBUILD}")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _is_count(value: Any, low: int = 0) -> bool:
-    return type(value) is int and low <= value <= _MAX_COUNT
-
-
-def _check_schema(mpath: Path, manifest: dict) -> None:
-    """Refuse any field load() and the CLI use that has the wrong type, range or version (one line each)."""
-
-    def bad(what: str) -> CorruptSpaceError:
-        return CorruptSpaceError(mpath, f"{what}; {_REBUILD}")
-
-    version = manifest.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise CorruptSpaceError(
-            mpath, f"format version {str(version)[:40]!r}; this embspace reads version {FORMAT_VERSION}"
-        )
-    for key in ("n", "dim", "files"):
-        if key not in manifest:
-            raise bad(f"lacks the {key!r} field")
-    if not _is_count(manifest["n"]):
-        raise bad(f"field 'n' is {str(manifest['n'])[:40]!r}; expected a whole number of rows")
-    if not _is_count(manifest["dim"], 1):
-        raise bad(f"field 'dim' is {str(manifest['dim'])[:40]!r}; expected a whole number of dimensions >= 1")
-    metric = manifest.get("metric", "cosine")
-    if not isinstance(metric, str) or metric not in METRICS:
-        raise bad(f"names an unknown metric {str(metric)[:40]!r} (valid: {', '.join(METRICS)})")
-    if manifest.get("dtype", "float32") != "float32":
-        raise bad(f"field 'dtype' is {str(manifest.get('dtype'))[:40]!r}; expected 'float32'")
-    if not isinstance(manifest.get("info") or {}, dict):
-        raise bad("field 'info' is not an object")
-    columns = manifest.get("meta_columns", [])
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise bad("field 'meta_columns' is not a list of names")
-    files = manifest["files"]
-    if not isinstance(files, dict):
-        raise bad(f"field 'files' is a {type(files).__name__}; expected an object of name -> {{size, sha256}}")
-    for name, entry in files.items():
-        if not isinstance(entry, dict):
-            raise bad(f"entry {name[:80]!r} of 'files' is a {type(entry).__name__}; expected {{size, sha256}}")
-        if not _is_count(entry.get("size")):
-            raise bad(f"entry {name[:80]!r} of 'files' has size {str(entry.get('size'))[:40]!r}; expected bytes >= 0")
-        sha = entry.get("sha256")
-        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
-            raise bad(f"entry {name[:80]!r} of 'files' has no valid sha256")
-    for name in (VECTORS, ITEMS):
-        if name not in files:
-            raise bad(f"lists no entry for {name}")
+_SCHEMA = {
+    "n": (is_count, "a whole number of rows"),
+    "dim": (lambda v: is_count(v, 1), "a whole number of dimensions >= 1"),
+    "metric": one_of(*METRICS),
+    "dtype": one_of("float32"),
+    "info": OBJECT,
+    "meta_columns": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of names"),
+    "files": (lambda v: isinstance(v, dict), "an object of name -> {size, sha256}"),
+}
 
 
 def is_space(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
-
-
-# ---- writing ------------------------------------------------------------------------------------
-_OWNER = ".writer"  # {"pid", "host"} of the process writing a temp folder; removed before it is published
-
-
-@contextlib.contextmanager
-def _writer_lock(parent: Path, name: str) -> Iterator[None]:
-    """Hold an exclusive flock on `.NAME.lock` beside the space, so writers to one path take turns.
-
-    The lock file is removed on release; a waiter that then holds a lock on a removed file
-    opens the path again (the usual lock-file dance), so no `.lock` files pile up.
-    """
-    if fcntl is None:  # no flock (Windows): saves to one path are not serialised
-        yield
-        return
-    lock = parent / f".{name}.lock"
-    while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except OSError as exc:
-            raise EmbspaceError(f"cannot lock {lock} to write {parent / name} ({exc.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            held = os.fstat(fd)
-            try:
-                now = os.stat(lock, follow_symlinks=False)
-            except FileNotFoundError:
-                now = None
-        except BaseException:
-            os.close(fd)
-            raise
-        if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
-            break
-        os.close(fd)  # the previous holder removed the file we locked; lock the new one
-    try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)
-        os.close(fd)
-
-
-def _remove_stale_temps(parent: Path, name: str) -> None:
-    """Remove `.NAME.tmp-*` folders left by writers of this host that were killed (their pid is gone).
-
-    Called under the writer lock. A folder without a readable owner file (an older embspace, or a
-    writer killed within microseconds of mkdir), or whose owner is alive or on another host, is kept.
-    """
-    prefix, host = f".{name}.tmp-", socket.gethostname()
-    with os.scandir(parent) as entries:
-        candidates = [Path(e.path) for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
-    for folder in candidates:
-        try:
-            owner = json.loads(_read_regular(folder / _OWNER, 4096))
-        except (EmbspaceError, ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(owner, dict) and owner.get("host") == host and not _alive(owner.get("pid")):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: Any) -> bool:
-    """False only when `pid` surely names no running process (anything odd counts as alive)."""
-    if type(pid) is not int or not 0 < pid < 1 << 31:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, someone else's
-        return True
-    return True
 
 
 def _manifest(space: Space, files: dict[str, dict]) -> dict[str, Any]:
@@ -335,13 +168,7 @@ def _manifest(space: Space, files: dict[str, dict]) -> dict[str, Any]:
         "info": _jsonable(info),
         "files": files,
     }
-    manifest["checksum"] = _manifest_checksum(manifest)
     return manifest
-
-
-def _manifest_checksum(manifest: dict) -> str:
-    body = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 def _jsonable(value: Any) -> Any:
@@ -399,54 +226,6 @@ def _write_items(space: Space, dest: Path) -> dict:
     return {"size": dest.stat().st_size, "sha256": sha256_file(dest)}
 
 
-def _write_durably(dest: Path, data: bytes) -> None:
-    with open(dest, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put folder `new` at `target`. An existing target is swapped out atomically where the OS can."""
-    if not target.exists():
-        os.rename(new, target)
-    elif _rename_exchange(new, target):
-        shutil.rmtree(new)  # `new` now holds the old space
-    else:  # no atomic exchange: move the old one aside first; it stays recoverable under .old-*
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(target, old)
-        os.rename(new, target)
-        shutil.rmtree(old)
-    _fsync_dir(target.parent if str(target.parent) else Path("."))
-
-
-def _rename_exchange(a: Path, b: Path) -> bool:
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    if rc == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
 # ---- reading ------------------------------------------------------------------------------------
 def _check_file(path: Path, entry: dict, verify: bool) -> None:
     try:
@@ -489,7 +268,7 @@ def _check_npy_size(path: Path, shape: tuple[int, ...]) -> None:
     else:
         offset = 12 + int.from_bytes(prefix[8:12], "little")
     rows, cols = shape
-    if not (0 <= rows <= _MAX_COUNT and 0 <= cols <= _MAX_COUNT):
+    if not (is_count(rows) and is_count(cols)):
         raise CorruptSpaceError(path, f"declares shape {shape}; {_REBUILD}")
     expected = offset + 4 * rows * cols
     actual = path.stat().st_size

@@ -175,6 +175,7 @@ def verify(space_path, as_json):
     start = time.perf_counter()
     space = open_space(space_path)  # load(verify=True): sizes, sha256, schema, ids non-empty, vectors finite
     check_unique_ids(space, space_path)
+    caches = _check_caches(space, space_path)
     seconds = time.perf_counter() - start
     files = len(read_manifest(space_path)["files"])
     if as_json:
@@ -185,14 +186,46 @@ def verify(space_path, as_json):
                 "n": space.n,
                 "dim": space.dim,
                 "files": files,
+                **caches,
                 "seconds": round(seconds, 3),
             }
         )
         return
     click.echo(
         f"{space_path}: ok ({space.n:,} rows × {space.dim}, {files} files: sizes, sha256, finite vectors, "
-        f"unique non-empty ids; {seconds:.2f} s)"
+        f"unique non-empty ids; {_caches_said(caches)}; {seconds:.2f} s)"
     )
+
+
+def _check_caches(space, space_path) -> dict:
+    """Check the index and the maps cached in the folder (each sealed file, each array's checksum); a damaged
+    one raises its typed error with the command that makes it again. Stale maps are counted, not refused."""
+    import importlib.util
+    from pathlib import Path
+
+    from ..index import index_info, open_index
+    from ..reduce import StaleMapError, load_map
+    from ..reduce._cache import is_map_key
+
+    index = None
+    if index_info(space_path) is not None:
+        index = open_index(space) if importlib.util.find_spec("faiss") else index_info(space_path)
+        index = getattr(index, "kind", None) or index["kind"]
+    current = stale = 0
+    folder = Path(space_path) / "maps"
+    keys = sorted(p.name for p in folder.iterdir() if is_map_key(p.name)) if folder.is_dir() else []
+    for key in keys:  # other names (temporary folders of a writer at work) are not maps
+        try:
+            load_map(space_path, key)
+            current += 1
+        except StaleMapError:
+            stale += 1
+    return {"index": index, "maps": current, "stale_maps": stale}
+
+
+def _caches_said(caches: dict) -> str:
+    said = f"index: {caches['index'] or 'none'}, maps: {caches['maps']}"
+    return said + (f" (+{caches['stale_maps']} stale)" if caches["stale_maps"] else "")
 
 
 COMMANDS = [import_, export, info, verify]

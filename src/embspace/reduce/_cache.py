@@ -10,11 +10,8 @@ on demand.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,9 +19,23 @@ from typing import Any
 import numpy as np
 
 from .._files import read_npy_header, sha256_file
+from .._sealed import (
+    COUNT,
+    OBJECT,
+    SHA256,
+    TEXT,
+    check_fields,
+    is_count,
+    is_file_entry,
+    is_number,
+    one_of,
+    read_sealed,
+    sealed_bytes,
+)
 from .._version import __version__
+from .._writers import publishing, write_durably
 from ..errors import CorruptSpaceError, EmbspaceError
-from ..store import VECTORS, _fsync_dir, _replace_dir, _write_durably, load, read_manifest
+from ..store import VECTORS, load, read_manifest
 from ._map import Map, complete_point_trust, make_map, plan_map
 from ._methods import Progress
 from ._trust import TRUST_SAMPLE
@@ -32,7 +43,7 @@ from ._trust import TRUST_SAMPLE
 MAPS = "maps"
 MAP_JSON = "map.json"
 MAP_FORMAT = "embspace.map"
-MAP_FORMAT_VERSION = 1
+MAP_FORMAT_VERSION = 2  # 2: map.json carries its own checksum and is schema-checked
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 _ARRAYS = {
     "coords.npy": ("coords", "<f4", 2),
@@ -67,9 +78,7 @@ def save_map(space_path: str | os.PathLike, m: Map) -> Path:
     _check_key(m.key)
     maps = space_path / MAPS
     maps.mkdir(exist_ok=True)
-    tmp = maps / f".{m.key}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with publishing(maps / m.key) as tmp:
         files = {}
         for name, (attr, dtype, _) in _ARRAYS.items():
             files[name] = _write_npy(tmp / name, np.ascontiguousarray(getattr(m, attr), dtype=dtype))
@@ -82,12 +91,7 @@ def save_map(space_path: str | os.PathLike, m: Map) -> Path:
             embspace_version=__version__,
             files=files,
         )
-        _write_durably(tmp / MAP_JSON, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
-        _fsync_dir(tmp)
-        _replace_dir(tmp, maps / m.key)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_durably(tmp / MAP_JSON, sealed_bytes(info))
     m.vectors_sha256, m.space_n = sha, manifest["n"]
     return maps / m.key
 
@@ -224,28 +228,51 @@ def get_or_make_map(
 
 
 # ---- files ------------------------------------------------------------------------------------------
+def is_map_key(name: str) -> bool:
+    return isinstance(name, str) and _KEY.fullmatch(name) is not None
+
+
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise EmbspaceError(f"{key!r} is not a map key; keys look like 'umap-2d-n50000-s0'")
 
 
 def _read_info(folder: Path) -> dict[str, Any] | None:
+    """map.json of a map folder: None when there is none; CorruptSpaceError unless it is sealed and well-formed."""
     path = folder / MAP_JSON
-    if folder.is_symlink() or not path.is_file():
+    if folder.is_symlink() or not os.path.lexists(path):
         return None
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
-        raise CorruptSpaceError(path, f"is not readable JSON ({exc.__class__.__name__})") from None
-    if not isinstance(info, dict) or info.get("format") != MAP_FORMAT:
-        raise CorruptSpaceError(path, f"is not an {MAP_FORMAT} file")
-    if info.get("format_version") != MAP_FORMAT_VERSION:
-        raise CorruptSpaceError(
-            path, f"format version {info.get('format_version')!r}; this embspace reads version {MAP_FORMAT_VERSION}"
-        )
-    if not isinstance(info.get("files"), dict) or info.get("method") not in ("pca", "tsne", "umap"):
-        raise CorruptSpaceError(path, "lacks its method or file list")
+    redraw = f"draw the map again (embspace map {folder.parent.parent} ...)"
+    info = read_sealed(path, MAP_FORMAT, "format_version", MAP_FORMAT_VERSION, redraw)
+    check_fields(path, info, _SCHEMA, redraw)
+    if info["sample"] is not None and not is_count(info["sample"], 1):
+        raise CorruptSpaceError(path, f"field 'sample' is {info['sample']!r}; expected null or a count; {redraw}")
+    if info["seed"] is not None and not is_count(info["seed"], 0, 2**32 - 1):
+        raise CorruptSpaceError(path, f"field 'seed' is {info['seed']!r}; expected null or 0..2**32-1; {redraw}")
+    if info["n"] > info["space_n"] or sorted(info["files"]) != sorted(_ARRAYS):
+        raise CorruptSpaceError(path, f"lists other points or files than a map has; {redraw}")
     return info
+
+
+_SCHEMA = {
+    "key": TEXT,
+    "method": one_of("pca", "tsne", "umap"),
+    "dims": one_of(2, 3),
+    "n": COUNT,
+    "space_n": COUNT,
+    "sample": (lambda v: v is None or type(v) is int, "null or a count"),
+    "sampling": TEXT,
+    "seed": (lambda v: v is None or type(v) is int, "null or a seed"),
+    "params": OBJECT,
+    "trust": (
+        lambda v: isinstance(v, dict) and all(x is None or type(x) in (int, float, str) for x in v.values()),
+        "an object of measures",
+    ),
+    "seconds": (lambda v: is_number(v, 0), "seconds >= 0"),
+    "created": TEXT,
+    "vectors_sha256": SHA256,
+    "files": (lambda v: isinstance(v, dict) and all(is_file_entry(e) for e in v.values()), "name -> {size, sha256}"),
+}
 
 
 def _write_npy(dest: Path, array: np.ndarray) -> dict:
