@@ -11,6 +11,7 @@ import embspace
 from embspace import CorruptSpaceError, EmbspaceError, _writers, store
 from embspace._files import sha256_file
 from embspace._sealed import checksum
+from embspace.errors import SpaceError
 
 
 def test_round_trip_is_exact(small_space, tmp_path):
@@ -523,3 +524,25 @@ def test_verify_checks_the_cached_index_and_maps_too(small_space, tmp_path):
     (path / "index" / "index.json").write_text("{}")
     bad = CliRunner().invoke(main, ["verify", str(path)])
     assert bad.exit_code == 1 and "rebuild it with `embspace index" in bad.output
+
+
+def test_duplicate_ids_are_refused_by_what_would_answer_wrongly(small_space, tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    path = embspace.save(small_space, tmp_path / "s.space")
+    ids = list(small_space.ids)
+    ids[9] = ids[4]
+    _forge_content(path, ids=ids)
+    space = embspace.load(path)
+    with pytest.raises(CorruptSpaceError, match=r"items\.parquet: repeats the id 'w4' \(second at row 9\)"):
+        space.indices([f"w{i}" for i in range(12)])  # past the first few scans, the id dict is built
+    with pytest.raises(CorruptSpaceError, match="repeats the id"):
+        "w1" in space  # noqa: B015
+    for args in (["export", str(path), "--format", "word2vec", "-o", str(tmp_path / "x.txt")],):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and "repeats the id 'w4'" in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "x.txt").exists()
+    with pytest.raises(SpaceError, match="repeats the id 'a'"):
+        embspace.Space(["a", "b", "a"], np.eye(3, dtype=np.float32), check=False)._lookup  # noqa: B018

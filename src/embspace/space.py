@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import search
-from .errors import EmbspaceError, SpaceError, UnknownIdError, close_matches
+from .errors import CorruptSpaceError, EmbspaceError, SpaceError, UnknownIdError, close_matches
 from .search import METRICS, Neighbor
 
 __all__ = ["METRICS", "Neighbor", "Space"]
@@ -112,8 +112,20 @@ class Space:
     @property
     def _lookup(self) -> dict[str, int]:
         if self._index is None:
-            self._index = dict(zip(self._ids, range(len(self._ids))))
+            index = dict(zip(self._ids, range(len(self._ids))))
+            if len(index) != len(self._ids):  # free to see here; a loaded space is not checked for it up front
+                raise self._duplicate_error()
+            self._index = index
         return self._index
+
+    def _duplicate_error(self) -> EmbspaceError:
+        seen: set[str] = set()
+        row, item = next((r, i) for r, i in enumerate(self._ids) if i in seen or seen.add(i))
+        where = self.info.get("path")
+        text = f"repeats the id {item[:80]!r} (second at row {row})"
+        if where:
+            return CorruptSpaceError(f"{where}/items.parquet", f"{text}; ids must be unique; rebuild the space")
+        return SpaceError(f"the space {text}; ids must be unique")
 
     def index(self, item: str) -> int:
         """Row number of `item`; raises UnknownIdError with close spellings if absent.

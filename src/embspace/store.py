@@ -322,13 +322,6 @@ def check_content(space: Space, path: str | os.PathLike) -> None:
             raise CorruptSpaceError(path / f"{EXTRAS}/{extra}.npy", f"holds NaN or Inf; {_REBUILD}")
 
 
-def check_unique_ids(space: Space, path: str | os.PathLike) -> None:
-    """Refuse duplicate ids (a set over all ids: `embspace verify`, not every load)."""
-    if len(set(space.ids)) != space.n:
-        seen: set[str] = set()
-        for row, item in enumerate(space.ids):
-            if item in seen:
-                raise CorruptSpaceError(
-                    Path(path) / ITEMS, f"repeats the id {item[:80]!r} (second at row {row}); {_REBUILD}"
-                )
-            seen.add(item)
+def check_unique_ids(space: Space) -> None:
+    """Refuse duplicate ids. Building the id lookup does (`embspace verify`, export, evaluate, lookups by id)."""
+    space._lookup  # noqa: B018 - raises CorruptSpaceError naming the first repeated id

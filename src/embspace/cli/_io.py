@@ -94,6 +94,7 @@ def export(space_path, fmt, output, columns, force):
     if existing and not force:
         raise EmbspaceError(f"{existing[0]} exists; pass --force to replace it")
     space = open_space(space_path)
+    check_unique_ids(space)  # two rows under one id make a file other tools read wrongly
     chosen = None if columns is None else [name.strip() for name in columns.split(",") if name.strip()]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatNote)
@@ -174,7 +175,7 @@ def verify(space_path, as_json):
     """
     start = time.perf_counter()
     space = open_space(space_path)  # load(verify=True): sizes, sha256, schema, ids non-empty, vectors finite
-    check_unique_ids(space, space_path)
+    check_unique_ids(space)
     caches = _check_caches(space, space_path)
     seconds = time.perf_counter() - start
     files = len(read_manifest(space_path)["files"])
