@@ -64,6 +64,8 @@ def test_bad_knobs_and_methods():
         build_words(CORPUS, "sgns", windw=5)
     with pytest.raises(EmbspaceError, match="--dim must be at least 1"):
         build_words(CORPUS, "sgns", dim=0)
+    with pytest.raises(EmbspaceError, match="--min-n 50 to --max-n 3: need 1 <= min-n <= max-n"):
+        build_words(CORPUS, "fasttext", min_n=50, max_n=3)
 
 
 def test_svd_dim_larger_than_vocabulary():

@@ -73,6 +73,11 @@ def test_k_too_large_and_bad_queries(small_space):
         small_space.neighbors("nope")
     with pytest.raises(SpaceError, match="expected"):
         small_space.neighbors(np.ones(3, dtype=np.float32))
+    with pytest.raises(SpaceError, match="the query vector is all zeros; its cosine similarity"):
+        small_space.neighbors(np.zeros(small_space.dim, dtype=np.float32))
+    with pytest.raises(SpaceError, match="query vector 1 is all zeros"):
+        small_space.neighbors(np.stack([small_space.vectors[0], np.zeros(small_space.dim, np.float32)]))
+    assert len(small_space.neighbors(np.zeros(small_space.dim, dtype=np.float32), k=3, metric="euclidean")) == 3
     with pytest.raises(SpaceError, match="NaN"):
         small_space.neighbors(np.full(8, np.nan, dtype=np.float32))
     with pytest.raises(EmbspaceError, match="unknown metric"):

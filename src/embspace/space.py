@@ -237,6 +237,11 @@ class Space:
         similarities for cosine and dot (descending), distances for euclidean (ascending).
         """
         single, vectors, rows = self.query_vectors(query)
+        if rows is None and (metric or self.metric) == "cosine":
+            zero = ~vectors.any(axis=1)
+            if zero.any():  # every row would score 0: an answer that means nothing
+                which = "the query vector" if single else f"query vector {int(np.flatnonzero(zero)[0])}"
+                raise SpaceError(f"{which} is all zeros; its cosine similarity to anything is undefined")
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
         found = search.neighbors(
             self._vectors,

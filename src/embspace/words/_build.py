@@ -119,6 +119,10 @@ class WordParams:
             raise EmbspaceError(f"--subsample must be in [0, 1); got {self.subsample}")
         if not 0 <= self.abtt < self.dim:
             raise EmbspaceError(f"--abtt must be from 0 to {self.dim - 1} (below --dim {self.dim}); got {self.abtt}")
+        if not 1 <= self.min_n <= self.max_n:
+            raise EmbspaceError(
+                f"character n-grams from --min-n {self.min_n} to --max-n {self.max_n}: need 1 <= min-n <= max-n"
+            )
 
     def for_method(self, method: str) -> dict[str, Any]:
         """The parameters that `method` uses, as recorded in the manifest."""
