@@ -546,3 +546,25 @@ def test_duplicate_ids_are_refused_by_what_would_answer_wrongly(small_space, tmp
         assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "x.txt").exists()
     with pytest.raises(SpaceError, match="repeats the id 'a'"):
         embspace.Space(["a", "b", "a"], np.eye(3, dtype=np.float32), check=False)._lookup  # noqa: B018
+
+
+def test_assets_round_trip_checked_like_every_file(small_space, tmp_path):
+    space = small_space.subset(slice(0, 50))
+    space.assets["thumbs-000.png"] = b"\x89PNG fake page"
+    space.assets["model.safetensors"] = b"weights"
+    path = embspace.save(space, tmp_path / "s.space")
+    loaded = embspace.load(path)
+    assert sorted(loaded.assets) == ["model.safetensors", "thumbs-000.png"]
+    assert loaded.assets["thumbs-000.png"].read_bytes() == b"\x89PNG fake page"
+    assert loaded.head(3).assets == loaded.assets  # subsets keep them
+    again = embspace.save(loaded, tmp_path / "t.space")  # Paths of a loaded space are copied
+    assert embspace.load(again).assets["model.safetensors"].read_bytes() == b"weights"
+    (path / "assets" / "model.safetensors").write_bytes(b"weighTs")
+    with pytest.raises(CorruptSpaceError, match=r"model\.safetensors: sha256 does not match"):
+        embspace.load(path)
+    bad = small_space.subset(slice(0, 5))
+    for name in ("../x", "a/b", "", ".hidden"):
+        bad.assets = {name: b"x"}
+        with pytest.raises(EmbspaceError, match="not a plain file name"):
+            embspace.save(bad, tmp_path / "bad.space", overwrite=True)
+    assert not (tmp_path / "bad.space").exists()

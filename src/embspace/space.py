@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,9 @@ class Space:
         # Named float32 matrices that belong to the space but are not rows, e.g. the sub-word
         # buckets of a fastText space (see embspace._subwords). Saved under extras/ in the folder.
         self.extras: dict[str, np.ndarray] = {}
+        # Named files that belong to the space: image thumbnails (PNG sprite pages), a trained network
+        # (safetensors). bytes, or the Path of a checked file in a loaded space. Saved under assets/.
+        self.assets: dict[str, bytes | Path] = {}
 
     # ---- basic shape -------------------------------------------------------------------------
     @property
@@ -209,6 +213,7 @@ class Space:
         meta = {k: [col[i] for i in rows] for k, col in self.meta.items()}
         out = Space(ids, vectors, meta, dict(self.info), self.metric, check=len(set(ids)) != len(ids))
         out.extras = dict(self.extras)
+        out.assets = dict(self.assets)
         return out
 
     def head(self, n: int) -> Space:

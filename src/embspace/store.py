@@ -37,6 +37,8 @@ MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 ITEMS = "items.parquet"
 EXTRAS = "extras"  # named float32 matrices that are not rows (e.g. fastText sub-word buckets)
+ASSETS = "assets"  # named files: thumbnail sprite pages, a trained network (space.assets)
+_ASSET_NAME = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9]+)?")
 
 
 def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -59,6 +61,10 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> P
             (tmp / EXTRAS).mkdir()
         for name, matrix in space.extras.items():
             files[f"{EXTRAS}/{name}.npy"] = _write_vectors(matrix, tmp / EXTRAS / f"{name}.npy")
+        if space.assets:
+            (tmp / ASSETS).mkdir()
+        for name, content in space.assets.items():
+            files[f"{ASSETS}/{name}"] = _write_asset(name, content, tmp / ASSETS / name)
         write_durably(tmp / MANIFEST, sealed_bytes(_manifest(space, files)))
     return path
 
@@ -109,6 +115,11 @@ def load(path: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> 
                 raise CorruptSpaceError(path / MANIFEST, f"names an unsafe extra file {name!r}")
             _check_file(path / name, entry, verify)
             space.extras[name[len(EXTRAS) + 1 : -len(".npy")]] = _open_vectors(path / name, None, None, mmap)
+        elif name.startswith(ASSETS + "/"):
+            if not _ASSET_NAME.fullmatch(name[len(ASSETS) + 1 :]):
+                raise CorruptSpaceError(path / MANIFEST, f"names an unsafe asset file {name[:80]!r}")
+            _check_file(path / name, entry, verify)
+            space.assets[name[len(ASSETS) + 1 :]] = path / name
     if verify:
         check_content(space, path)
     space.info.setdefault("path", str(path))
@@ -211,6 +222,17 @@ class _HashingWriter:
     def write(self, data: bytes) -> int:
         self.digest.update(data)
         return self.fh.write(data)
+
+
+def _write_asset(name: str, content: bytes | Path, dest: Path) -> dict:
+    if not isinstance(name, str) or not _ASSET_NAME.fullmatch(name):
+        raise EmbspaceError(f"asset name {str(name)[:80]!r} is not a plain file name (letters, digits, _ - and .ext)")
+    if isinstance(content, Path):
+        content = content.read_bytes()
+    if not isinstance(content, (bytes, bytearray)):
+        raise EmbspaceError(f"asset {name!r} is a {type(content).__name__}; expected bytes or a Path")
+    write_durably(dest, bytes(content))
+    return {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
 
 
 def _write_items(space: Space, dest: Path) -> dict:
