@@ -9,7 +9,7 @@ DEMO := $(VENV)/.installed-demo
 DEV := $(VENV)/.installed-dev
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format setup bench chromium clean
+.PHONY: run test lint format setup bench chromium datasets clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,7 +30,7 @@ setup: $(DEV)
 run: $(DEMO)
 	$(BIN)/embspace demo
 
-test: lint chromium
+test: lint chromium datasets
 	$(BIN)/python -m pytest -q
 
 # The explorer's browser tests drive Debian's Chromium; without it they are skipped, and pytest's summary says so.
@@ -44,6 +44,18 @@ chromium:
 	fi
 	@[ -x $(CHROMIUM) ] || echo "note: no $(CHROMIUM) (sudo apt-get install chromium): the browser tests will be" \
 	    "skipped and the explorer NOT tested" >&2
+
+# Fashion-MNIST (Debian's dataset-fashion-mnist) for the image tests; without it those tests are skipped, and say so.
+FASHION := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+datasets:
+	@if [ ! -f $(FASHION) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's dataset-fashion-mnist for the image tests (apt-get)..."; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+	        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } \
+	        || echo "warning: could not install dataset-fashion-mnist with apt-get" >&2; \
+	fi
+	@[ -f $(FASHION) ] || echo "note: no $(FASHION): the Fashion-MNIST image tests will be skipped" >&2
 
 lint: $(DEV)
 	$(BIN)/ruff check src tests benchmarks
