@@ -25,6 +25,8 @@ Each case ends as one of
   benign     accepted, and the result is the same as from the intact folder (e.g. whitespace in JSON)
   traceback  any other exception, or a traceback / multi-line error from the CLI
   hang       no answer within --timeout seconds (FIFO and /dev/zero cases run in a forked child)
+  forged     a plausible value (right type and range) written with a valid "checksum" was believed: no
+             check can tell such a forgery from a real file, so it is counted apart, not as a failure
   silent     accepted, and the result differs from the intact folder's
   executed   the pickle payload ran
 The target is 0 traceback, 0 hang, 0 silent, 0 executed. tests/test_fuzz.py runs a bounded set of the
@@ -63,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
-OUTCOMES = ("typed", "handled", "benign", "traceback", "hang", "silent", "executed")
+OUTCOMES = ("typed", "handled", "benign", "forged", "traceback", "hang", "silent", "executed")
 BAD = ("traceback", "hang", "silent", "executed")
 HUGE_INT = "9" * 5000
 DEEP = 100_000
@@ -148,6 +150,7 @@ class Damage:
     label: str
     write: Callable[[Path, bytes], None]
     risky: bool = False  # may block a reader (FIFO, /dev/zero): run it in a child process with a timeout
+    forgery: bool = False  # re-signed and plausible: accepting it is "forged", not "silent" (nothing can tell)
 
 
 def _bytes(data: bytes) -> Callable[[Path, bytes], None]:
@@ -258,7 +261,8 @@ def _json_text(obj, raw: str | None = None) -> bytes:
     return text.encode()
 
 
-# values a careless or hostile editor puts in known fields (each must be refused, or change nothing)
+# values a careless or hostile editor puts in known fields: each must be refused (or change nothing) when
+# the file's checksum no longer matches; re-signed, those outside PLAUSIBLE must still be refused by the schema
 OUT_OF_RANGE = {
     "metric": ["cosinf", "Cosine", ""],
     "recall": [0.123, 7.0, -1.0],
@@ -281,6 +285,10 @@ OUT_OF_RANGE = {
     "trustworthiness": [1.5, -0.2],
     "dtype": ["float64", "object"],
 }
+TOP_LEVEL = {"n", "dim", "version", "format"}  # these names mean the file's own fields only (not e.g. stats/n)
+# (field, value) pairs of the right type and range: re-signed, no schema can refuse them (a consistency check may)
+PLAUSIBLE = {("recall", 0.123), ("space_n", 20000), ("dims", 3), ("method", "umap"), ("kind", "ivfpq")}
+PLAUSIBLE |= {("sha256", "0" * 64)}
 
 
 def json_damages(name: str, data: bytes, rng: random.Random, limit: int | None = None) -> list[Damage]:
@@ -304,6 +312,7 @@ def json_damages(name: str, data: bytes, rng: random.Random, limit: int | None =
         return out
     signed = "checksum" in obj
     edits: list[tuple[str, object, str | None]] = []  # (label, new object, raw text for the placeholder)
+    plausible: set[str] = set()  # labels of edits that are valid values, only not the true ones
     for key in [k for k in obj if k != "checksum"]:
         renamed = {(k.upper() if k == key else k): v for k, v in obj.items()}
         edits.append((f"key {key!r} renamed to {key.upper()!r}", renamed, None))
@@ -328,9 +337,12 @@ def json_damages(name: str, data: bytes, rng: random.Random, limit: int | None =
             edits.append((f"{where}: list as object", _set(obj, path, {"0": value}), None))
         elif value is None:
             edits.append((f"{where}: null as object", _set(obj, path, {}), None))
-        for bad in OUT_OF_RANGE.get(path[-1], []) if isinstance(path[-1], str) else []:
+        field = path[-1] if isinstance(path[-1], str) and (len(path) == 1 or path[-1] not in TOP_LEVEL) else None
+        for bad in OUT_OF_RANGE.get(field, []):
             if bad != value:
                 edits.append((f"{where} = {json.dumps(bad)[:40]}", _set(obj, path, bad), None))
+                if (path[-1], bad) in PLAUSIBLE and type(bad) is type(value):
+                    plausible.add(edits[-1][0])
     if limit is not None and len(edits) > limit:
         keep = sorted(rng.sample(range(len(edits)), limit))
         # renamed keys and the out-of-range values named in the issue are always kept
@@ -341,7 +353,8 @@ def json_damages(name: str, data: bytes, rng: random.Random, limit: int | None =
         # re-signed, a wrong type or value must be refused by the schema (a missing optional key may be fine)
         if signed and not label.startswith("key "):
             try:
-                out.append(Damage("json-resigned", label + " (re-signed)", _bytes(_json_text(resign(new), raw))))
+                text = _json_text(resign(new), raw)
+                out.append(Damage("json-resigned", label + " (re-signed)", _bytes(text), forgery=label in plausible))
             except (TypeError, ValueError):
                 pass
     return out
@@ -748,6 +761,8 @@ class FileFuzz:
             damage.write(target, original)
             run = _in_child if damage.risky else _outcome
             outcome, message = run(READERS[reader], folder, self.ctx, baseline, self.timeout)
+            if outcome == "silent" and damage.forgery:
+                outcome, message = "forged", "accepted a re-signed, plausible value"
             if self.marker.exists():
                 outcome, message = "executed", f"the pickle payload ran ({message})"
                 shutil.rmtree(self.marker, ignore_errors=True)

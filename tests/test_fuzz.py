@@ -38,11 +38,26 @@ FILES = [
     f"maps/{MAP_KEY}/point_trust.npy",
     f"maps/{MAP_KEY}/rows.npy",
 ]
-ITEM_2 = "issue 12 item 2 (index.json / map.json carry no checksum or schema and are believed): being fixed in src/"
-KNOWN = {
-    "index/index.json": ITEM_2,
-    f"maps/{MAP_KEY}/map.json": ITEM_2,
+# damages that src/ does not handle yet: (file, label pattern, reason); each has a strict xfail test below, and
+# the per-file tests leave them out, so that everything else stays checked
+KNOWN_GAPS = {
+    "index-kind": (
+        "index/index.json",
+        r'kind = "ivfpq" \(re-signed\)',
+        "src bug: a re-signed index.json whose kind (ivfpq) differs from the index file's (HNSW) passes the schema; "
+        "open_index / `search` then fail with AttributeError: 'IndexHNSWFlat' object has no attribute 'nprobe'",
+    ),
+    "map-trust": (
+        f"maps/{MAP_KEY}/map.json",
+        r"trust/\w+ = .* \(re-signed\)",
+        "src schema gap: map.json's trust measures are only type-checked: trustworthiness 1.5 or -0.2, "
+        "sample -5 and metric 'cosinf' load (load_map, list_maps, get_or_make_map) and are shown as fact",
+    ),
 }
+
+
+def _known(name: str, label: str) -> bool:
+    return any(f == name and re.fullmatch(p, label) for f, p, _ in KNOWN_GAPS.values())
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +74,25 @@ def test_every_file_of_the_folder_is_fuzzed(pristine):
     assert fz.space_files(pristine) == FILES
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=KNOWN[f])) if f in KNOWN else f for f in FILES],
-)
+@pytest.mark.parametrize("name", FILES)
 def test_damaged_file_is_refused_never_believed(fuzz, name):
-    cases = fuzz.run_file(name)
+    cases = []
+    for damage in fuzz.damages(name):
+        if not _known(name, damage.label):
+            cases += fuzz.run_damage(name, damage)
     assert len(cases) >= 20
+    bad = fz.failures(cases)
+    assert not bad, f"{len(bad)} of {len(cases)} cases of {name} ended badly:\n{fz.describe(bad)}"
+
+
+@pytest.mark.parametrize(
+    "gap", [pytest.param(g, marks=pytest.mark.xfail(strict=True, reason=r)) for g, (_, _, r) in KNOWN_GAPS.items()]
+)
+def test_known_gap(fuzz, gap):
+    name, pattern, _ = KNOWN_GAPS[gap]
+    damages = [d for d in fuzz.damages(name) if re.fullmatch(pattern, d.label)]
+    assert damages
+    cases = [c for d in damages for c in fuzz.run_damage(name, d)]
     bad = fz.failures(cases)
     assert not bad, f"{len(bad)} of {len(cases)} cases of {name} ended badly:\n{fz.describe(bad)}"
 
