@@ -473,3 +473,57 @@ def test_probe_method_by_number_of_classes_and_refusals():
     lonely = Space(["a", "b", "c"], np.eye(3), meta={"label": ["x", "y", "z"]})
     with pytest.raises(EmbspaceError, match="single item"):
         probe(lonely)
+
+
+# ---- kNN accuracy and same-label recall (image spaces first) -----------------------------------------------------
+def _digits_space():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    split = ["test" if i % 5 == 0 else "train" for i in range(len(digits.target))]
+    ids = [f"digit-{i}" for i in range(len(digits.target))]
+    meta = {"label": [str(t) for t in digits.target], "split": split}
+    return embspace.Space(ids, digits.data.astype(np.float32) + 1e-3, meta), digits
+
+
+def test_knn_accuracy_matches_scikit_learn_on_a_split_and_leave_one_out():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from embspace.evaluate import knn_accuracy
+
+    space, digits = _digits_space()
+    results = knn_accuracy(space, "label", k=10, queries="split=test", recall_ks=(1, 5))
+    knn, r1, r5, r10 = results
+    test = np.array(space.meta["split"]) == "test"
+    x = space.vectors
+    clf = KNeighborsClassifier(10, metric="cosine", algorithm="brute").fit(x[~test], digits.target[~test])
+    expected = float((clf.predict(x[test]) == digits.target[test]).mean())
+    assert (
+        knn.task == "knn_accuracy" and knn.details["queries"] == test.sum() and knn.details["database"] == (~test).sum()
+    )
+    assert abs(knn.score - expected) <= 2 / test.sum()  # ties may be broken differently (nearest class first here)
+    assert knn.score > 0.9 and knn.details["majority"] < 0.2
+    assert 0.9 < r1.score <= r5.score <= r10.score <= 1.0 and r1.name == "recall@1/label"
+    loo = knn_accuracy(space, "label", k=10, sample=None)[0]
+    assert loo.details["split"] == "leave-one-out" and loo.details["queries"] == space.n and loo.score > 0.9
+    shuffled = embspace.Space(space.ids, x, {"label": list(np.random.default_rng(0).permutation(space.meta["label"]))})
+    assert knn_accuracy(shuffled, "label", sample=None)[0].score < 0.2  # no structure: chance level
+    base = knn_accuracy(space, "label", queries=("split", "test"), baseline=np.asarray(x) ** 2)[0]
+    assert "pixels" in base.baselines
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"queries": "split"}, "is not COLUMN=VALUE"),
+        ({"queries": "fold=test"}, "no 'fold' column for the query split"),
+        ({"queries": "split=dev"}, "split=dev leaves 0 labelled queries"),
+        ({"label": "colour"}, "no 'colour' column"),
+    ],
+)
+def test_knn_accuracy_bad_input(kwargs, message):
+    from embspace.evaluate import knn_accuracy
+
+    space, _ = _digits_space()
+    with pytest.raises(EmbspaceError, match=message):
+        knn_accuracy(space, **{"label": "label", **kwargs})

@@ -50,11 +50,18 @@ from ._output import echo_json, json_option, open_space
 )
 @click.option(
     "--label",
-    help="Text spaces: label column for kNN agreement and a linear probe, shown beside a bag-of-words probe "
-    "and the majority-class rate [label].",
+    help="Text and image spaces: label column for kNN agreement/accuracy and a linear probe, shown beside a "
+    "bag-of-words probe (texts) or raw pixels (images) and the majority-class rate [label].",
+)
+@click.option(
+    "--queries",
+    metavar="COLUMN=VALUE",
+    help="Image spaces: the rows that query the others for kNN accuracy, e.g. split=test [leave-one-out].",
 )
 @json_option
-def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_files, retrieval_sets, label, as_json):
+def evaluate(
+    space_path, pairs, analogies, oov, restrict_vocab, methods, sts_files, retrieval_sets, label, queries, as_json
+):
     """Does distance match human judgement?  No files: the report card
     (WS-353, SimLex-999, MEN, Google analogies with 3CosAdd and 3CosMul).
 
@@ -63,6 +70,7 @@ def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_fil
       embspace evaluate glove.space
       embspace evaluate glove.space --pairs EN-RG-65.txt --analogies questions-words.txt --oov wrong --json
       embspace evaluate questions.space --sts sts-dev.csv --label label
+      embspace evaluate fashion.space --queries split=test
     """
     from ..evaluate import format_table
     from ..evaluate import report_card as run
@@ -73,6 +81,8 @@ def evaluate(space_path, pairs, analogies, oov, restrict_vocab, methods, sts_fil
         kwargs["methods"] = tuple(methods)
     if sts_files or retrieval_sets or label:
         kwargs.update(sts=list(sts_files), retrieval=list(retrieval_sets), label=label)
+    if queries:
+        kwargs["queries"] = queries
     results = run(space, pairs=list(pairs) or None, analogies=list(analogies) or None, **kwargs)
     if as_json:
         echo_json({"space": str(space_path), "tasks": [r.to_dict() for r in results]})

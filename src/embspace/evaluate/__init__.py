@@ -4,9 +4,9 @@
     >>> print(format_table(report_card(space)))  # doctest: +SKIP
 
 Tasks: word pairs (`word_pairs`), analogies (`analogies`), STS (`sts`), retrieval (`retrieval`),
-labels (`knn_labels`, `probe`: any space with a label column), and how far two spaces' neighbourhoods
-agree (`neighbour_overlap`). Every score comes with its coverage: how many of the set's items the
-space could answer.
+labels (`knn_labels`, `knn_accuracy` with same-label recall@k, `probe`: any space with a label
+column), and how far two spaces' neighbourhoods agree (`neighbour_overlap`). Every score comes
+with its coverage: how many of the set's items the space could answer.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ._analogies import analogies
 from ._card import report_card
 from ._compare import neighbour_overlap
 from ._files import BUILTIN, builtin_path
-from ._labels import knn_labels, probe
+from ._labels import knn_accuracy, knn_labels, probe
 from ._pairs import word_pairs
 from ._result import Result, Results, format_table
 from ._retrieval import retrieval
@@ -32,6 +32,7 @@ __all__ = [
     "analogies",
     "builtin_path",
     "format_table",
+    "knn_accuracy",
     "knn_labels",
     "neighbour_overlap",
     "probe",

@@ -11,7 +11,7 @@ from ..errors import EmbspaceError
 from ..space import Space
 from ._analogies import check_method, score_analogies
 from ._files import ANALOGY_SETS, PAIR_SETS
-from ._labels import knn_labels, probe
+from ._labels import knn_accuracy, knn_labels, probe
 from ._pairs import score_pairs
 from ._result import Results, check_oov
 from ._retrieval import retrieval as score_retrieval
@@ -33,6 +33,7 @@ def report_card(
     sts: PathOrName | Iterable[PathOrName] | None = None,
     retrieval: Sequence[tuple[PathOrName, PathOrName]] | None = None,
     label: str | None = None,
+    queries: str | tuple[str, str] | None = None,
 ) -> Results:
     """Score a word space on word-pair and analogy sets, each score with its coverage.
 
@@ -58,7 +59,10 @@ def report_card(
     retrieval : list of (queries file, qrels file), optional
         Text spaces: retrieval sets scored by recall@k, MRR@10 and nDCG@10.
     label : str, optional
-        Text spaces: the label column for kNN agreement and the probe (default: ``label`` if present).
+        Text and image spaces: the label column for kNN agreement / accuracy and the probe (default:
+        ``label`` if present).
+    queries : "COLUMN=VALUE", optional
+        Image spaces: the rows that query the others for kNN accuracy (default: leave-one-out).
 
     A space built from texts (it records an encoder) gets the text card instead of the word card:
     the STS and retrieval sets given, plus kNN label agreement and a logistic-regression probe
@@ -76,6 +80,8 @@ def report_card(
     >>> from embspace.evaluate import format_table, report_card
     >>> print(format_table(report_card(space)))  # doctest: +SKIP
     """
+    if is_image_space(space) and pairs is None and analogies is None:
+        return image_card(space, label, queries)
     if sts is not None or retrieval is not None or (is_text_space(space) and pairs is None and analogies is None):
         return text_card(space, _as_list(sts), list(retrieval or []), label)
     check_oov(oov)
@@ -122,6 +128,38 @@ def text_card(
             "(--retrieval QUERIES QRELS), or build it from a file with a 'label' column"
         )
     return Results(results)
+
+
+def image_card(space: Space, label: str | None = None, queries: str | tuple[str, str] | None = None) -> Results:
+    """The report card of an image space: kNN accuracy (k = 10) and same-label recall@1/@10 for its label
+    column, with the same scores of the thumbnails' raw pixels beside them where the space keeps
+    thumbnails, and the linear probe (majority-class rate beside it)."""
+    column = label or next((c for c in ("label", "class", "category") if c in space.meta), None)
+    if column is None:
+        raise EmbspaceError(
+            "an image space is scored against labels: build it with --labels folders or --label COLUMN, "
+            "or name its label column with --label"
+        )
+    baseline = _thumbnail_pixels(space)
+    results = list(knn_accuracy(space, column, queries=queries, baseline=baseline))
+    results.append(probe(space, column))
+    return Results(results)
+
+
+def _thumbnail_pixels(space: Space):
+    """The raw-pixel baseline's vectors: each row's thumbnail at 28 x 28, or None without thumbnails."""
+    if not space.info.get("thumbnails") or "thumbnail" not in space.meta:
+        return None
+    try:
+        from ..images import thumbnail_pixels
+    except ImportError:  # the images extra (Pillow) is not installed: no baseline
+        return None
+    return thumbnail_pixels(space, size=28)
+
+
+def is_image_space(space: Space) -> bool:
+    """Built from images (it records an image method)."""
+    return space.info.get("builder") == "embspace.images"
 
 
 def is_text_space(space: Space) -> bool:

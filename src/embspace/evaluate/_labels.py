@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
 from .._progress import progress
 from ..errors import EmbspaceError
 from ..space import Space
-from ._result import Result
+from ._result import Result, Results
 
 
 def _labels(space: Space, label: str) -> np.ndarray:
@@ -222,3 +223,149 @@ def _quiet_sklearn():
             return
         with threadpool_limits(1, user_api="blas"):
             yield
+
+
+# ---- kNN classification and same-label recall (image spaces first, any labelled space) --------------------------
+def knn_accuracy(
+    space: Space,
+    label: str = "label",
+    k: int = 10,
+    queries: str | tuple[str, str] | None = None,
+    sample: int | None = 5000,
+    seed: int = 0,
+    recall_ks: Sequence[int] = (1, 10),
+    baseline: np.ndarray | None = None,
+) -> Results:
+    """kNN classification accuracy and same-label recall@k, from one exact neighbour search.
+
+    Each query item gets the majority label of its `k` nearest neighbours (a tie goes to the class met
+    first, i.e. nearest); accuracy is the share of queries it gets right, as scikit-learn's
+    ``KNeighborsClassifier`` with uniform weights. recall@k is the share of queries with at least one
+    item of their own label among their k nearest, the metric-learning definition (Recall@K of
+    Song et al. 2016 / SupCon).
+
+    Parameters
+    ----------
+    queries : "COLUMN=VALUE" or (column, value), optional
+        The query split: the rows whose `column` is `value` query the other labelled rows (e.g.
+        ``split=test`` against the training images). Without it, leave-one-out over up to `sample`
+        labelled rows (the whole space is the database; each query leaves itself out).
+    baseline : float32 array (n, d), optional
+        Other vectors of the same rows (e.g. raw pixels) scored the same way; their accuracy and
+        recall go into ``details["pixels_accuracy"]`` / ``details["pixels_recall"]``.
+    """
+    labels = _labels(space, label)
+    query_rows, database = _label_split(space, labels, label, queries, sample, seed)
+    k = int(min(k, len(database) - (0 if queries else 1)))
+    if k < 1:
+        raise EmbspaceError("kNN accuracy needs at least 2 labelled items")
+    ks = sorted({min(int(x), k) for x in recall_ks} | {k})
+    scores = _label_search(space.vectors, labels, query_rows, database, k, ks, space.metric, bool(queries))
+    details = {"k": k, "classes": len(np.unique(labels[database])), "queries": len(query_rows)}
+    details["database"] = len(database)
+    details["split"] = f"{queries[0]}={queries[1]}" if isinstance(queries, tuple) else queries or "leave-one-out"
+    _, counts = np.unique(labels[database], return_counts=True)
+    details["majority"] = float(counts.max() / counts.sum())
+    if baseline is not None:
+        base = _label_search(
+            np.asarray(baseline, np.float32), labels, query_rows, database, k, ks, "cosine", bool(queries)
+        )
+        details["pixels_accuracy"] = base["accuracy"]
+    coverage = float((labels != "").mean())
+    labelled = int((labels != "").sum())
+    out = [
+        Result(
+            f"knn@{k}/{label}",
+            "knn_accuracy",
+            "accuracy",
+            scores["accuracy"],
+            coverage,
+            labelled,
+            space.n,
+            "drop",
+            dict(details),
+        )
+    ]
+    for x in ks:
+        extra = {"k": x, "queries": len(query_rows), "split": details["split"]}
+        if baseline is not None:
+            extra["pixels_recall"] = base[f"recall@{x}"]
+        out.append(
+            Result(
+                f"recall@{x}/{label}",
+                "same_label_recall",
+                "recall",
+                scores[f"recall@{x}"],
+                coverage,
+                labelled,
+                space.n,
+                "drop",
+                extra,
+            )
+        )
+    return Results(out)
+
+
+def parse_split(queries: str | tuple[str, str] | None) -> tuple[str, str] | None:
+    """("column", "value") from ``"column=value"``; one-line error otherwise."""
+    if queries is None or isinstance(queries, tuple):
+        return queries
+    column, sep, value = str(queries).partition("=")
+    if not sep or not column or not value:
+        raise EmbspaceError(f"queries {queries!r} is not COLUMN=VALUE (e.g. split=test)")
+    return column, value
+
+
+def _label_split(space, labels, label, queries, sample, seed) -> tuple[np.ndarray, np.ndarray]:
+    labelled = np.flatnonzero(labels != "")
+    if len(labelled) < 2:
+        raise EmbspaceError(f"fewer than 2 items carry a {label!r}; kNN accuracy needs labels")
+    split = parse_split(queries)
+    if split is None:
+        rows = labelled
+        if sample and len(rows) > sample:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, sample, replace=False))
+        return rows, labelled
+    column, value = split
+    if column not in space.meta:
+        raise EmbspaceError(
+            f"the space has no {column!r} column for the query split; its columns are "
+            + (", ".join(repr(c) for c in space.meta) or "none")
+        )
+    is_query = np.array([str(v) == value for v in space.meta[column]], dtype=bool)
+    query_rows = np.flatnonzero(is_query & (labels != ""))
+    database = np.flatnonzero(~is_query & (labels != ""))
+    if not len(query_rows) or not len(database):
+        found = sorted({str(v) for v in space.meta[column]})[:10]
+        raise EmbspaceError(
+            f"{column}={value} leaves {len(query_rows)} labelled queries and {len(database)} labelled database "
+            f"items; both must be non-empty ({column} holds {', '.join(map(repr, found))})"
+        )
+    return query_rows, database
+
+
+def _label_search(vectors, labels, query_rows, database, k, ks, metric, split) -> dict[str, float]:
+    from ..search import topk
+
+    db = np.ascontiguousarray(np.asarray(vectors[database], dtype=np.float32))
+    if split:
+        q = np.ascontiguousarray(np.asarray(vectors[query_rows], dtype=np.float32))
+        exclude = None
+    else:  # leave-one-out: the database is every labelled row; a query leaves out its own
+        position = np.searchsorted(database, query_rows)
+        q, exclude = db[position], position[:, None]
+    found, _ = topk(db, q, k=k, metric=metric, exclude=exclude)
+    neighbour_labels = labels[database][found]  # (q, k)
+    truth = labels[query_rows]
+    votes = np.array([_vote(row) for row in neighbour_labels], dtype=object)
+    out = {"accuracy": float(np.mean(votes == truth))}
+    hit = neighbour_labels == truth[:, None]
+    for x in ks:
+        out[f"recall@{x}"] = float(hit[:, :x].any(axis=1).mean())
+    return out
+
+
+def _vote(neighbour_labels: np.ndarray) -> str:
+    values, first, counts = np.unique(neighbour_labels, return_index=True, return_counts=True)
+    best = counts == counts.max()
+    return values[best][np.argmin(first[best])]  # a tie: the class met first (nearest)

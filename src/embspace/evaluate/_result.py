@@ -15,7 +15,13 @@ from ..errors import EmbspaceError
 
 OOV_POLICIES = ("drop", "wrong")
 # What gives a score its meaning, where a task has it: (key in details, name in the table)
-BASELINES = (("bow_accuracy", "bag of words"), ("majority", "majority class"), ("chance", "chance"))
+BASELINES = (
+    ("bow_accuracy", "bag of words"),
+    ("pixels_accuracy", "pixels"),
+    ("pixels_recall", "pixels"),
+    ("majority", "majority class"),
+    ("chance", "chance"),
+)
 
 
 @dataclass
