@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from .errors import CorruptSpaceError, EmbspaceError, SpaceError, UnknownIdError
 from .search import METRICS, Neighbor
 
 __all__ = ["METRICS", "Neighbor", "Space"]
+
+# The kinds of data whose spaces take queries that are not ids or vectors (an image), by the builder the
+# space's info names: "module:function(space, items) -> (q, dim) vectors", imported only when such a query
+# comes (the core imports no kind of data).
+QUERY_ENCODERS = {"embspace.images": "embspace.images:embed_images"}
 
 
 class Space:
@@ -262,7 +268,12 @@ class Space:
 
     def query_vectors(self, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
         """(one query?, query vectors (q, dim) float32, their row numbers or None) for any query form
-        `neighbors` takes: an id, a vector, a list of ids or an array of vectors."""
+        `neighbors` takes: an id, a vector, a list of ids or an array of vectors; in a space built from
+        images also an image (a pathlib.Path, a PIL image, or a path string that is not an id) or a list of them,
+        embedded the way the space was built."""
+        media = self._media_query(query)
+        if media is not None:
+            return media
         if isinstance(query, str):
             if query not in self and "subwords" in self.extras:  # fastText: a vector from sub-words
                 return True, self.vector(query)[None, :], None
@@ -280,6 +291,26 @@ class Space:
             rows, vectors = self._rows_and_vectors(items)
             return False, vectors, rows
         return self.query_vectors(np.asarray(items, dtype=np.float32))
+
+    def _media_query(self, query) -> tuple[bool, np.ndarray, None] | None:
+        """Images as queries, embedded by the kind of data that built the space (see QUERY_ENCODERS)."""
+        hook = QUERY_ENCODERS.get(self.info.get("builder"))
+        if hook is None:
+            return None
+        single = not isinstance(query, (list, tuple))
+        items = [query] if single else list(query)
+        if not items or not all(self._is_media(i) for i in items):
+            return None
+        import importlib
+
+        module, name = hook.split(":")
+        vectors = getattr(importlib.import_module(module), name)(self, items)
+        return single, search.check_query_vectors(vectors, self.dim), None
+
+    def _is_media(self, item) -> bool:
+        if isinstance(item, os.PathLike) or type(item).__module__.startswith("PIL."):
+            return True
+        return isinstance(item, str) and item not in self and os.path.isfile(item)
 
     def _rows_and_vectors(self, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers (-1 for an id the space does not hold) and vectors (q, dim) float32 of `items`;

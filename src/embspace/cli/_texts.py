@@ -115,20 +115,30 @@ def build_tokens_cmd(file, words, output, column, id_column, fmt, model, batch_s
 
 @click.command("search")
 @click.argument("space_path", metavar="SPACE")
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 100_000), help="How many results.")
 @click.option("--id", "by_id", is_flag=True, help="QUERY is an id of the space, not a text.")
+@click.option(
+    "--image",
+    type=click.Path(exists=True),
+    help="Image spaces: search by this image, or by every image in this folder (embedded as the space was built).",
+)
 @click.option("--exact", is_flag=True, help="Ignore a cached ANN index; search every row.")
 @json_option
-def search(space_path, query, k, by_id, exact, as_json):
+def search(space_path, query, k, by_id, image, exact, as_json):
     """Search a space by meaning: the query is encoded with the space's own model.
 
     \b
     Examples:
       embspace search questions.space "who wrote hamlet" -k 5
       embspace search questions.space 17 --id --json
+      embspace search fashion.space --image shoe.jpg -k 5
     """
-    if not query.strip():
+    if image is not None:
+        if query is not None or by_id:
+            raise click.ClickException("give either QUERY (a text or, with --id, an id) or --image, not both")
+        return _search_images(space_path, image, k, exact, as_json)
+    if query is None or not query.strip():
         raise click.ClickException("the query is empty; give a text to search for (or an id with --id)")
     space = open_space(space_path)
     index, how = _index_for(space, exact)
@@ -161,6 +171,39 @@ def search(space_path, query, k, by_id, exact, as_json):
             align="rlrl",
         )
     )
+
+
+def _search_images(space_path, image, k, exact, as_json):
+    """`search --image`: one image, or each image of a folder, against an image space."""
+    from pathlib import Path
+
+    from ..images import embed_images, image_files
+
+    space = open_space(space_path)
+    if space.info.get("builder") != "embspace.images":
+        raise click.ClickException(f"{space_path} was not built from images; --image searches image spaces")
+    files = image_files(image) if Path(image).is_dir() else [Path(image)]
+    if not files:
+        raise click.ClickException(f"{image} holds no image files")
+    index, how = _index_for(space, exact)
+    vectors = embed_images(space, files)
+    results = _neighbors(space, index, vectors, k, False)
+    labels = space.meta.get("label")
+    if as_json:
+        echo_json(
+            {
+                "search": how,
+                "metric": space.metric,
+                "queries": [
+                    {"image": str(f), "results": neighbors_json(r, space.metric)} for f, r in zip(files, results)
+                ],
+            }
+        )
+        return
+    for f, result in zip(files, results):
+        click.echo(f"image query {str(f)!r} ({space.metric}, {how}, {space.n:,} items)")
+        rows = [(r, nb.id, nb.score, labels[space.index(nb.id)] if labels else "") for r, nb in enumerate(result, 1)]
+        click.echo(table(rows, ["#", "id", "distance" if space.metric == "euclidean" else "score", "label"], "rlrl"))
 
 
 def _short(text, width: int = 90) -> str:
