@@ -240,7 +240,8 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
     if cards:
         click.echo()
     texts = "text_column" in overlap
-    what = "shared texts" if texts else "shared words"
+    images = a.info.get("builder") == "embspace.images" and b.info.get("builder") == "embspace.images"
+    what = "shared texts" if texts else "shared images" if images else "shared words"
     click.echo(
         f"top-{k} neighbour overlap over {overlap['compared']:,} {what} "
         f"(of {overlap['shared']:,} shared): mean {overlap['mean']:.3f}"
@@ -259,8 +260,17 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
         ]
         click.echo(table(body, ["id", "text", "overlap", "only in A", "only in B"], align="llrll"))
         return
+    if images and "label" in a.meta:  # how differently two image spaces group: the neighbours' labels tell
+        labels = a.meta["label"]
+
+        def named(ids):
+            return ", ".join(f"{i} ({labels[a.index(i)]})" for i in ids[:3])
+
+        body = [(w["id"], labels[a.index(w["id"])], w["overlap"], named(w["a_only"]), named(w["b_only"])) for w in rows]
+        click.echo(table(body, ["image", "label", "overlap", "only in A", "only in B"], align="llrll"))
+        return
     body = [(w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4])) for w in rows]
-    click.echo(table(body, ["word", "overlap", "only in A", "only in B"], align="lrll"))
+    click.echo(table(body, ["image" if images else "word", "overlap", "only in A", "only in B"], align="lrll"))
 
 
 def _card_or_reason(space, which: str, missing: dict) -> list:
