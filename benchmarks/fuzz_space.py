@@ -4,10 +4,10 @@
                                               [--requests 2000] [--clients 8] [--no-files] [--no-server]
                                               [--json F] [--md F]
 
-Files: a space with everything a folder can hold (ids, a metadata column, an extras matrix, an HNSW index
-and a cached PCA map), made here (300 x 16) or copied from --space (hard links; the original is checked
+Files: a space with everything a folder can hold (ids, a metadata column, an extras matrix, an asset file,
+an HNSW index and a cached PCA map), made here (300 x 16) or copied from --space (hard links; the original is checked
 to be unchanged at the end; an index and a map are added to the copy when it has none). Every file of
-the folder (manifest.json, vectors.npy, items.parquet, extras/*.npy, index/index.json, index/index.faiss,
+the folder (manifest.json, vectors.npy, items.parquet, extras/*.npy, assets/*, index/index.json, index/index.faiss,
 maps/KEY/map.json and its .npy arrays) is damaged in turn: truncations (0, 1, the header's end, the
 middle, size - 1 and --cases random offsets), --cases seeded bit flips, appended bytes, replaced by an
 empty file, a folder, a symlink to /dev/zero, a FIFO; JSON files also by nesting 100,000 deep, a
@@ -88,6 +88,8 @@ def make_space(folder: Path, n: int = 300, dim: int = 16, seed: int = 0) -> Path
         info={"name": "fuzz", "subwords": {"min_n": 3, "max_n": 5, "buckets": 64}},
     )
     space.extras["subwords"] = rng.normal(size=(64, dim)).astype(np.float32)
+    if hasattr(space, "assets"):  # named files (thumbnail pages, a network), listed in the manifest
+        space.assets["notes.bin"] = rng.integers(0, 256, size=300, dtype=np.uint8).tobytes()
     path = embspace.save(space, folder)
     complete_space(path)
     return path
@@ -460,6 +462,9 @@ def _space_value(space) -> dict:
         "metric": space.metric,
         "info": info,
         "extras": {k: np.asarray(v) for k, v in space.extras.items()},
+        "assets": {
+            k: v if isinstance(v, bytes) else Path(v).read_bytes() for k, v in getattr(space, "assets", {}).items()
+        },
     }
 
 

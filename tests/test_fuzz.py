@@ -30,6 +30,7 @@ FILES = [
     "manifest.json",
     "vectors.npy",
     "items.parquet",
+    "assets/notes.bin",
     "extras/subwords.npy",
     "index/index.faiss",
     "index/index.json",
