@@ -1015,12 +1015,16 @@ def server_bench(space: Path, seed: int, hostile: int, requests: int, clients: i
     proc, host, port = start_server(space)
     try:
         # 1. hostile requests, one at a time
-        statuses, bad = Counter(), []
+        statuses, bad, routes = Counter(), [], {}
         t0 = time.perf_counter()
         for req in server_requests(seed, hostile):
-            status, kind, _ = fetch(host, port, req)
+            status, kind, seconds = fetch(host, port, req)
             statuses[status // 100 * 100 if status else 0] += 1
             problem = "no answer (" + kind + ")" if status == 0 else acceptable(status, kind, req.url)
+            route = routes.setdefault(req.route, {"requests": 0, "ok": 0, "bad": 0, "slowest_s": 0.0})
+            route["requests"] += 1
+            route["bad" if problem else "ok"] += 1
+            route["slowest_s"] = round(max(route["slowest_s"], seconds), 3)
             if problem:
                 bad.append(f"{req.method} {req.url[:120]} -> {problem}")
         hostile_s = time.perf_counter() - t0
@@ -1086,7 +1090,13 @@ def server_bench(space: Path, seed: int, hostile: int, requests: int, clients: i
     finally:
         stop_server(proc)
     return {
-        "hostile": {"requests": hostile, "seconds": round(hostile_s, 1), "statuses": dict(statuses), "bad": bad},
+        "hostile": {
+            "requests": hostile,
+            "seconds": round(hostile_s, 1),
+            "statuses": dict(statuses),
+            "routes": routes,
+            "bad": bad,
+        },
         "under_regex_attack": {
             "requests": latency_requests,
             "answered": len(under_attack),
@@ -1221,6 +1231,13 @@ def main(argv: list[str] | None = None) -> int:
                         ],
                     ],
                 ),
+                "",
+            ]
+            rows = [[r, v["requests"], v["ok"], v["bad"], v["slowest_s"]] for r, v in sorted(h["routes"].items())]
+            lines += [
+                "Hostile requests per route (ok: a 2xx/4xx answer of the expected content type; bad: a 5xx, another "
+                "content type, or no answer):\n",
+                _table(["route", "requests", "ok", "bad", "slowest (s)"], rows),
                 "",
             ]
             if h["bad"]:
