@@ -183,6 +183,8 @@ class _Api:
             ("/api/space/{i:int}/map/{key}/colors", self.map_colors, g),
             ("/api/space/{i:int}/map/{key}/colors.f32", self.map_colors_binary, g),
             ("/api/space/{i:int}/point/{row:int}", self.point, g),
+            ("/api/space/{i:int}/thumbs/tiles", self.thumb_tiles, g),
+            ("/api/space/{i:int}/thumbs/{page:int}.png", self.thumb_page, g),
             ("/api/space/{i:int}/neighbors", self.neighbors, g),
             ("/api/space/{i:int}/search", self.search, g),
             ("/api/space/{i:int}/analogy", self.analogy, g),
@@ -355,6 +357,35 @@ class _Api:
         s = self._space(request)
         _, legend = s.colour_codes(self._map_key(s, request), request.query_params.get("column", ""))
         return legend
+
+    def thumb_tiles(self, request):
+        """int32 (n,): the thumbnail tile of each space row (-1: none); 404 for a space without thumbnails."""
+        from starlette.responses import Response
+
+        try:
+            tiles = self._space(request).thumbnail_tiles()
+        except EmbspaceError as exc:
+            return _error(404, str(exc))
+        return Response(
+            tiles.astype("<i4", copy=False).tobytes(),
+            media_type="application/octet-stream",
+            headers={"x-embspace-shape": str(len(tiles)), "x-embspace-dtype": "int32", "cache-control": "no-cache"},
+        )
+
+    def thumb_page(self, request):
+        """A sprite page of thumbnails (PNG): only the pages the space's layout lists, nothing else of
+        the folder; cached by the browser, revalidated by its sha256."""
+        from starlette.responses import Response
+
+        try:
+            body, digest = self._space(request).thumbnail_page(request.path_params["page"])
+        except EmbspaceError as exc:
+            return _error(404, str(exc))
+        etag = f'"{digest}"'
+        headers = {"etag": etag, "cache-control": "private, max-age=3600"}
+        if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="image/png", headers=headers)
 
     @_json_view
     def point(self, request):

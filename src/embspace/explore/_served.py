@@ -70,6 +70,7 @@ class ServedSpace:
         self._maps: OrderedDict[str, ViewOfMap] = OrderedDict()
         self._ids_json: bytes | None = None
         self._ids_gzip: bytes | None = None
+        self._thumbs = _Thumbs(self)
 
     # ---- description ------------------------------------------------------------------------------
     def summary(self) -> dict:
@@ -84,7 +85,17 @@ class ServedSpace:
             "metric": self.space.metric,
             "columns": self.columns(),
             "info": {k: info[k] for k in keep if k in info and isinstance(info[k], (str, int, float, bool))},
+            "thumbnails": self._thumbs.description(),
         }
+
+    # ---- thumbnails (a space of images) -----------------------------------------------------------
+    def thumbnail_tiles(self) -> np.ndarray:
+        """int32 (n,): the thumbnail tile of each row (-1: none); refused when the space has none."""
+        return self._thumbs.tiles()
+
+    def thumbnail_page(self, page: int) -> tuple[bytes, str]:
+        """(PNG bytes, sha256) of sprite page `page`: only the pages the layout lists."""
+        return self._thumbs.page(page)
 
     def columns(self) -> list[dict]:
         """Columns the page can colour by: the metadata columns, then derived ones. The row number
@@ -169,6 +180,89 @@ class ServedSpace:
             return _trust_codes(view.map.point_trust)
         have = ", ".join(c["name"] for c in self.columns())
         raise EmbspaceError(f"unknown column {column!r}; this space can be coloured by: {have}")
+
+
+class _Thumbs:
+    """The sprite pages of a served space of images: the layout (checked once), the tile of each
+    row, and the pages read from the space folder, checked against the sha256 the manifest lists."""
+
+    PAGES_KEPT = 8  # pages kept in memory (a page of 1,024 tiles of 64 px is 1-4 MB of PNG)
+
+    def __init__(self, served: ServedSpace):
+        self.served = served
+        self._layout = None
+        self._problem = None
+        self._tiles: np.ndarray | None = None
+        self._pages: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        from ..images._sprites import layout
+
+        try:
+            self._layout = layout(served.space)
+        except EmbspaceError as exc:  # the page shows the space without pictures
+            self._problem = str(exc)
+
+    def description(self) -> dict | None:
+        if self._layout is None:
+            return None
+        return {k: v for k, v in self._layout.as_dict().items() if k != "format"}
+
+    def _require(self):
+        if self._layout is None:
+            raise EmbspaceError(self._problem or f"{self.served.name} keeps no thumbnails")
+        return self._layout
+
+    def tiles(self) -> np.ndarray:
+        from ..images._sprites import tiles
+
+        lay = self._require()
+        with self._lock:
+            if self._tiles is None:
+                self._tiles = tiles(self.served.space, lay).astype(np.int32)
+            return self._tiles
+
+    def page(self, page: int) -> tuple[bytes, str]:
+        import hashlib
+
+        from ..images._sprites import page_name
+        from ..store import read_manifest
+
+        lay = self._require()
+        name = page_name(page) if 0 <= page < lay.pages else None
+        if name is None or name not in self.served.space.assets:
+            raise EmbspaceError(f"no thumbnail page {page}; this space has {lay.pages} (0 to {lay.pages - 1})")
+        with self._lock:
+            if page in self._pages:
+                self._pages.move_to_end(page)
+                return self._pages[page]
+        content = self.served.space.assets[name]
+        body = content if isinstance(content, bytes) else _read_regular(Path(content))
+        digest = hashlib.sha256(body).hexdigest()
+        if not isinstance(content, bytes):
+            listed = read_manifest(self.served.path)["files"].get(f"assets/{name}", {}).get("sha256")
+            if listed != digest:
+                raise EmbspaceError(f"thumbnail page {name} changed on disk since the space was opened")
+        with self._lock:
+            self._pages[page] = (body, digest)
+            while len(self._pages) > self.PAGES_KEPT:
+                self._pages.popitem(last=False)
+        return body, digest
+
+
+def _read_regular(path: Path, limit: int = 256 * 1024 * 1024) -> bytes:
+    """The bytes of a regular file (no device, FIFO or link followed out of the folder)."""
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise EmbspaceError(f"thumbnail page {path.name} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise EmbspaceError(f"thumbnail page {path.name} is not a regular file of at most {limit:,} bytes")
+        return fh.read(limit + 1)
 
 
 def _view_of(m, space_n: int) -> ViewOfMap:

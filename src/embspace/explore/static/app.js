@@ -78,6 +78,7 @@ async function openMap(pane, spaceIndex, key, { keepStyle = false } = {}) {
     $('#size').value = pane.style.size;
     $('#opacity').value = pane.style.opacity;
     fillMapSelect($('#map'), maps, key);
+    $('#pictures').hidden = !pane.thumbs || pane.dims !== 2;
     trustBadge(pane.info);
     legend(pane);
   } else {
@@ -157,17 +158,29 @@ async function focusId(id, { fly = true, from = panes.a, only = null, quiet = fa
   if (results.has(panes.a)) {
     const result = results.get(panes.a);
     const point = await getJSON(spaceUrl(panes.a.space.index, `/point/${result.query.row}`));
+    const thumbs = await picturesOf(panes.a);
     state.lastA = result;
-    renderSelection(point, result, go(panes.a));
+    renderSelection(point, result, go(panes.a), thumbs);
   } else if (!only) {
     state.lastA = null;
     renderMissing(id, panes.a.space.name);
   }
   if (comparing() && (!only || only === panes.b)) {
     const firstIds = new Set((state.lastA ? state.lastA.neighbors : []).map((n) => n.id));
-    renderSecondList(id, results.get(panes.b), panes.b.space.name, firstIds, go(panes.b));
+    renderSecondList(id, results.get(panes.b), panes.b.space.name, firstIds, go(panes.b), await picturesOf(panes.b));
   }
   writeHash(viewState());
+}
+
+/** The thumbnails of the space `pane` shows, once their tiles have arrived (null: none). */
+async function picturesOf(pane) {
+  if (!pane.thumbs) return null;
+  try {
+    await pane.thumbs.ready;
+    return pane.thumbs;
+  } catch (err) {
+    return null; // the map and the lists work without pictures
+  }
 }
 
 function clearFocus() {
@@ -350,6 +363,11 @@ function bind() {
     for (const p of activePanes()) p.plot.setLasso(on);
   });
   $('#reset-view').addEventListener('click', () => { for (const p of activePanes()) p.plot.reset(); });
+  $('#pictures').addEventListener('click', (e) => {
+    const on = e.target.getAttribute('aria-pressed') !== 'true';
+    e.target.setAttribute('aria-pressed', String(on));
+    for (const p of [panes.a, panes.b]) p.showPictures(on);
+  });
   $('#export-png').addEventListener('click', exportPng);
   $('#export-csv').addEventListener('click', exportCsv);
   $('#new-map-toggle').addEventListener('click', () => { $('#new-map').hidden = !$('#new-map').hidden; });

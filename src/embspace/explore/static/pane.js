@@ -5,6 +5,7 @@ import { $, fill, h } from './dom.js';
 import { autoStyle, codesFor, coloursFor } from './palette.js';
 import { Plot2D } from './plot2d.js';
 import { Plot3D } from './plot3d.js';
+import { thumbsOf } from './thumbs.js';
 import { explainDrawingError } from './webgl.js';
 
 const idsCache = new Map();
@@ -32,6 +33,8 @@ export class Pane {
     this.column = '';
     this.legend = null;
     this.style = null;
+    this.thumbs = null; // the space's thumbnails (a space of images), or null
+    this.pictures = true; // draw thumbnails in place of points when zoomed in
     this.mouse = [0, 0];
     root.addEventListener('mousemove', (e) => {
       const r = this.plotBox.getBoundingClientRect();
@@ -55,6 +58,7 @@ export class Pane {
     // would look at a corner of the new coordinates, or at nothing
     const another = !this.space || this.space.index !== space.index || this.key !== key;
     this.space = space;
+    this.thumbs = thumbsOf(space);
     this.key = key;
     this.info = info;
     this.n = info.n;
@@ -93,6 +97,17 @@ export class Pane {
     this.position = new Int32Array(space.n).fill(-1);
     for (let i = 0; i < rows.length; i += 1) this.position[rows[i]] = i;
     this.plot.marks([], []);
+    this.showPictures(this.pictures);
+    if (this.thumbs) {
+      const thumbs = this.thumbs;
+      thumbs.ready.then(() => { if (this.thumbs === thumbs) this.showPictures(this.pictures); }).catch(() => {});
+    }
+  }
+
+  /** Draw thumbnails in place of points when zoomed in (2-D maps of spaces of images). */
+  showPictures(on) {
+    this.pictures = on;
+    if (this.plot && this.plot.setPictures) this.plot.setPictures(this.thumbs, this.rows, on);
   }
 
   async colourCodes(column) {
@@ -133,8 +148,7 @@ export class Pane {
     }
     if (!this.rows || !this.ids) return; // still arriving
     this.hovered = index;
-    const row = this.rows[index];
-    fill(this.tip, h('div', { className: 'tip-id' }, this.ids[row]));
+    this.fillTip(index, null);
     this.tip.hidden = false;
     this.placeTip();
     this.on.hover(this, index);
@@ -144,14 +158,21 @@ export class Pane {
   hoverNeighbours(index, result) {
     if (this.hovered !== index || this.tip.hidden) return;
     const names = result.neighbors.slice(0, 5).map((n) => n.id).join(', ');
-    fill(this.tip, h('div', { className: 'tip-id' }, this.idOf(index)), h('div', { className: 'tip-near' }, `nearest: ${names}`));
+    this.fillTip(index, h('div', { className: 'tip-near' }, `nearest: ${names}`));
     this.placeTip();
+  }
+
+  /** The tooltip of map point `index`: its thumbnail (in a space of images), its id, `more`. */
+  fillTip(index, more) {
+    const row = this.rows[index];
+    const picture = this.thumbs ? this.thumbs.element(row, Math.min(128, 2 * this.thumbs.layout.tile), 'thumb tip-thumb') : null;
+    fill(this.tip, picture, h('div', { className: 'tip-id' }, this.ids[row]), more);
   }
 
   placeTip() {
     const box = this.plotBox.getBoundingClientRect();
-    const x = Math.min(this.mouse[0] + 14, box.width - 200);
-    const y = Math.min(this.mouse[1] + 14, box.height - 60);
+    const x = Math.min(this.mouse[0] + 14, box.width - Math.max(200, this.tip.offsetWidth));
+    const y = Math.min(this.mouse[1] + 14, box.height - Math.max(60, this.tip.offsetHeight));
     this.tip.style.left = `${Math.max(0, x)}px`;
     this.tip.style.top = `${Math.max(0, y)}px`;
   }

@@ -64,40 +64,49 @@ function goButton(id, onGo) {
   return h('button', { className: 'go', type: 'button', onClick: () => onGo(id) }, id);
 }
 
-/** List items of a /neighbors result; `shared` (a Set of ids) tags the ones both spaces have. */
-export function neighbourItems(result, onGo, shared = null) {
+const NEIGHBOUR_THUMB = 40; // CSS px of the pictures beside neighbours
+const SELECTED_THUMB = 128;
+
+/** List items of a /neighbors result; `shared` (a Set of ids) tags the ones both spaces have;
+ * `thumbs` (a space of images) puts each neighbour's picture beside it. */
+export function neighbourItems(result, onGo, shared = null, thumbs = null) {
   return result.neighbors.map((nb) => {
     let tag;
     if (nb.near_on_map === true) tag = h('span', { className: 'tag near', title: `${nb.map_rank}th nearest on the map` }, `map #${nb.map_rank}`);
     else if (nb.near_on_map === false) tag = h('span', { className: 'tag far', title: `far on the map: ${nb.map_rank}th nearest there` }, `far · map #${int(nb.map_rank)}`);
     else tag = h('span', { className: 'tag' }, 'not on map');
     const both = shared && shared.has(nb.id) ? h('span', { className: 'tag', title: 'a neighbour in both spaces' }, 'both') : null;
-    return h('li', { dataset: { id: nb.id } }, goButton(nb.id, onGo), h('span', { className: 'score' }, fmt(nb.score, 3)), tag, both);
+    const picture = thumbs ? thumbs.element(nb.row, NEIGHBOUR_THUMB, 'thumb nb-thumb') : null;
+    return h('li', { dataset: { id: nb.id }, className: picture ? 'with-thumb' : null }, picture, goButton(nb.id, onGo),
+      h('span', { className: 'score' }, fmt(nb.score, 3)), tag, both);
   });
 }
 
-/** The selected point (a /point answer) and its neighbours (a /neighbors answer). */
-export function renderSelection(point, result, onGo) {
+/** The selected point (a /point answer) and its neighbours (a /neighbors answer); `thumbs` (a
+ * space of images) shows its picture and theirs. */
+export function renderSelection(point, result, onGo, thumbs = null) {
   fill($('#sel-id'), result.query.id);
+  fill($('#sel-thumb'), thumbs ? thumbs.element(point.row, SELECTED_THUMB, 'thumb sel-thumb') : null);
   const meta = [['row', int(point.row)], ['vector length', fmt(point.norm, 3)]];
   for (const [k, v] of Object.entries(point.meta)) meta.push([k, v === null ? '–' : String(v)]);
   fill($('#sel-meta'), ...meta.flatMap(([k, v]) => [h('span', { className: 'k' }, k), h('span', { className: 'v' }, v)]));
   const measured = result.neighbors.filter((n) => n.near_on_map !== null);
   fill($('#sel-kept'), measured.length === 0 ? 'not on this map'
     : `${measured.filter((n) => n.near_on_map).length} of ${measured.length} are among its ${result.k} nearest on the map`);
-  fill($('#neighbors'), ...neighbourItems(result, onGo));
+  fill($('#neighbors'), ...neighbourItems(result, onGo, null, thumbs));
   $('#sel-hint').hidden = true;
 }
 
 export function renderMissing(id, spaceName) {
   fill($('#sel-id'), id);
+  fill($('#sel-thumb'));
   fill($('#sel-meta'), h('span', { className: 'k' }, 'not in'), h('span', { className: 'v' }, spaceName));
   fill($('#neighbors'));
   fill($('#sel-kept'), '');
 }
 
 /** The neighbours of the same id in the second space, tagged where the first space agrees. */
-export function renderSecondList(id, result, spaceName, firstIds, onGo) {
+export function renderSecondList(id, result, spaceName, firstIds, onGo, thumbs = null) {
   const title = $('#nb-b-title');
   title.hidden = false;
   if (!result) {
@@ -107,11 +116,11 @@ export function renderSecondList(id, result, spaceName, firstIds, onGo) {
   }
   const shared = result.neighbors.filter((n) => firstIds.has(n.id)).length;
   fill(title, `in ${spaceName}: ${shared} of ${result.neighbors.length} shared`);
-  fill($('#neighbors-b'), ...neighbourItems(result, onGo, firstIds));
+  fill($('#neighbors-b'), ...neighbourItems(result, onGo, firstIds, thumbs));
 }
 
 export function clearSelection() {
-  for (const sel of ['#sel-id', '#sel-meta', '#neighbors', '#neighbors-b', '#sel-kept']) fill($(sel));
+  for (const sel of ['#sel-id', '#sel-thumb', '#sel-meta', '#neighbors', '#neighbors-b', '#sel-kept']) fill($(sel));
   $('#nb-b-title').hidden = true;
   $('#sel-hint').hidden = false;
 }

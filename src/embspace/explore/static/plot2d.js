@@ -2,6 +2,7 @@
 import createPubSub from './vendor/pub-sub-es.js';
 import { h } from './dom.js';
 import { Overlay } from './overlay.js';
+import { PictureLayer } from './pictures.js';
 import { ACTIVE, BACKGROUND, HOVER, POINT } from './palette.js';
 
 let library = null;
@@ -40,9 +41,11 @@ export class Plot2D {
     this.container = container;
     this.on = on;
     this.canvas = h('canvas', { className: 'gl' });
+    this.pictureCanvas = h('canvas', { className: 'overlay pictures' });
     this.overlayCanvas = h('canvas', { className: 'overlay' });
-    container.append(this.canvas, this.overlayCanvas);
+    container.append(this.canvas, this.pictureCanvas, this.overlayCanvas);
     this.overlay = new Overlay(this.overlayCanvas);
+    this.pictures = new PictureLayer(this.pictureCanvas, this);
     this.highlighted = [];
     this.queue = Promise.resolve();
     this.lassoing = false;
@@ -97,6 +100,7 @@ export class Plot2D {
   resize() {
     const { width, height } = this.container.getBoundingClientRect();
     this.overlay.resize(width, height);
+    this.pictures.resize(width, height);
     this.redrawOverlay();
   }
 
@@ -111,7 +115,9 @@ export class Plot2D {
       this.y[i] = coords[2 * i + 1];
     }
     this.codes = codes;
+    this.colours = colours;
     this.highlighted = [];
+    this.pictures.points();
     return this.enqueue(async () => {
       this.sp.set({ pointColor: colours });
       await this.sp.draw({ x: this.x, y: this.y, valueA: codes }, { zDataType: 'categorical' });
@@ -120,6 +126,7 @@ export class Plot2D {
 
   setColours(codes, colours) {
     this.codes = codes;
+    this.colours = colours;
     return this.enqueue(async () => {
       this.sp.set({ pointColor: colours });
       await this.sp.draw({ x: this.x, y: this.y, valueA: codes }, {
@@ -145,6 +152,13 @@ export class Plot2D {
     else this.sp.deselect({ preventEvent: true });
   }
 
+  /** Draw thumbnails in place of the points when few enough are in view: `thumbs` (a Thumbs, or
+   * null for none) and `rows` (the space row of each map point). */
+  setPictures(thumbs, rows, on = true) {
+    this.pictures.set(thumbs, rows, on);
+    this.redrawOverlay();
+  }
+
   marks(marks, arrows) {
     this.overlay.set(marks, arrows);
     this.redrawOverlay();
@@ -154,6 +168,7 @@ export class Plot2D {
     if (this.pending || !this.sp) return;
     this.pending = requestAnimationFrame(() => {
       this.pending = null;
+      this.pictures.draw();
       this.overlay.draw((i) => this.screen(i));
     });
   }
@@ -211,6 +226,7 @@ export class Plot2D {
     ctx.fillStyle = BACKGROUND;
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(this.canvas, 0, 0);
+    ctx.drawImage(this.pictureCanvas, 0, 0, out.width, out.height);
     ctx.drawImage(this.overlayCanvas, 0, 0, out.width, out.height);
     return out;
   }
@@ -219,6 +235,7 @@ export class Plot2D {
     if (this.resizer) this.resizer.disconnect();
     if (this.sp) this.sp.destroy();
     this.canvas.remove();
+    this.pictureCanvas.remove();
     this.overlayCanvas.remove();
   }
 }

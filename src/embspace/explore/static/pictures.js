@@ -1,0 +1,154 @@
+// Thumbnails in place of points on a 2-D map, drawn on a canvas above the WebGL points when few
+// enough are in view (zoomed in): the visible points are found with one affine transform of the
+// map coordinates (three reference points project the rest), so a 70,000-point map costs one pass
+// of a few multiplications per redraw, and at most BUDGET pictures are drawn. Beyond that, dots.
+
+const BUDGET = 600; // pictures drawn at once; more points in view and the map stays dots
+const MIN_SIZE = 18; // CSS px: smaller pictures would show nothing
+const MAX_SIZE = 112;
+
+export class PictureLayer {
+  constructor(canvas, plot) {
+    this.canvas = canvas;
+    this.plot = plot;
+    this.thumbs = null;
+    this.rows = null;
+    this.on = true;
+    this.anchors = undefined;
+    this.width = 1;
+    this.height = 1;
+  }
+
+  set(thumbs, rows, on = true) {
+    this.thumbs = thumbs;
+    this.rows = rows;
+    this.on = on;
+  }
+
+  /** New coordinates: the reference points are chosen again on the next draw. */
+  points() {
+    this.anchors = undefined;
+  }
+
+  resize(width, height) {
+    const ratio = window.devicePixelRatio || 1;
+    this.width = width;
+    this.height = height;
+    this.canvas.width = Math.max(1, Math.round(width * ratio));
+    this.canvas.height = Math.max(1, Math.round(height * ratio));
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${height}px`;
+  }
+
+  /** Redraw: pictures of the points in view, or nothing (dots only) when too many are. */
+  draw() {
+    const ctx = this.canvas.getContext('2d');
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const state = this.drawPictures(ctx);
+    this.canvas.dataset.state = state.state;
+    this.canvas.dataset.shown = String(state.shown);
+  }
+
+  drawPictures(ctx) {
+    const { plot, thumbs, rows } = this;
+    if (!this.on || !thumbs || !rows || !thumbs.tiles || !plot.n || !plot.x) return { state: 'off', shown: 0 };
+    const project = this.transform();
+    if (!project) return { state: 'off', shown: 0 };
+    const visible = this.inView(project);
+    if (!visible) return { state: 'dots', shown: 0 };
+    const w = this.width;
+    const h = this.height;
+    const tile = thumbs.layout.tile;
+    const fit = Math.sqrt((w * h) / Math.max(visible.length, 1)) * 0.6;
+    const size = Math.round(Math.max(MIN_SIZE, Math.min(MAX_SIZE, 2 * tile, fit)));
+    const ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.imageSmoothingQuality = 'medium';
+    const framed = plot.colours && plot.colours.length > 2; // coloured by a column: a frame says which
+    const redraw = () => plot.redrawOverlay();
+    let shown = 0;
+    for (let k = 0; k < visible.length; k += 1) {
+      const i = visible[k];
+      const [x, y] = project(i);
+      const left = Math.round(x - size / 2);
+      const top = Math.round(y - size / 2);
+      if (!thumbs.draw(ctx, rows[i], left, top, size, redraw)) continue;
+      shown += 1;
+      if (framed) {
+        ctx.strokeStyle = plot.colours[plot.codes[i]] || plot.colours[plot.colours.length - 1];
+        ctx.lineWidth = 2;
+        ctx.strokeRect(left + 1, top + 1, size - 2, size - 2);
+      }
+    }
+    return { state: 'pictures', shown };
+  }
+
+  /** Map indices of the points within the view (with a margin), or null when more than BUDGET. */
+  inView(project) {
+    const margin = MAX_SIZE / 2;
+    const w = this.width + margin;
+    const h = this.height + margin;
+    const out = [];
+    for (let i = 0; i < this.plot.n; i += 1) {
+      const p = project(i);
+      if (!p) continue;
+      if (p[0] >= -margin && p[0] <= w && p[1] >= -margin && p[1] <= h) {
+        out.push(i);
+        if (out.length > BUDGET) return null;
+      }
+    }
+    return out;
+  }
+
+  /** (i) -> [x, y] CSS px for the current camera: affine from three reference points, or the
+   * plot's own projection point by point when the map is a line (no three points span it). */
+  transform() {
+    const { plot } = this;
+    if (this.anchors === undefined) this.anchors = anchors(plot.x, plot.y);
+    if (!this.anchors) return (i) => plot.screen(i);
+    const [i0, i1, i2] = this.anchors;
+    const s0 = plot.screen(i0);
+    const s1 = plot.screen(i1);
+    const s2 = plot.screen(i2);
+    if (!s0 || !s1 || !s2) return null;
+    const { x, y } = plot;
+    const dx1 = x[i1] - x[i0];
+    const dy1 = y[i1] - y[i0];
+    const dx2 = x[i2] - x[i0];
+    const dy2 = y[i2] - y[i0];
+    const det = dx1 * dy2 - dx2 * dy1;
+    const [u1, v1, u2, v2] = [s1[0] - s0[0], s1[1] - s0[1], s2[0] - s0[0], s2[1] - s0[1]];
+    const a = (u1 * dy2 - u2 * dy1) / det;
+    const b = (u2 * dx1 - u1 * dx2) / det;
+    const d = (v1 * dy2 - v2 * dy1) / det;
+    const e = (v2 * dx1 - v1 * dx2) / det;
+    const c = s0[0] - a * x[i0] - b * y[i0];
+    const f = s0[1] - d * x[i0] - e * y[i0];
+    return (i) => [a * x[i] + b * y[i] + c, d * x[i] + e * y[i] + f];
+  }
+}
+
+/** Three points that span the map (the leftmost, the farthest from it, the farthest from that
+ * line), or null when every point lies on one line. */
+function anchors(x, y) {
+  const n = x.length;
+  if (n < 3) return null;
+  let i0 = 0;
+  for (let i = 1; i < n; i += 1) if (x[i] < x[i0]) i0 = i;
+  let i1 = i0;
+  let far = 0;
+  for (let i = 0; i < n; i += 1) {
+    const d = (x[i] - x[i0]) ** 2 + (y[i] - y[i0]) ** 2;
+    if (d > far) { far = d; i1 = i; }
+  }
+  let i2 = i0;
+  let area = 0;
+  const ux = x[i1] - x[i0];
+  const uy = y[i1] - y[i0];
+  for (let i = 0; i < n; i += 1) {
+    const cross = Math.abs(ux * (y[i] - y[i0]) - uy * (x[i] - x[i0]));
+    if (cross > area) { area = cross; i2 = i; }
+  }
+  return area > 1e-4 * far ? [i0, i1, i2] : null;
+}
