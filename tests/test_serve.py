@@ -584,3 +584,96 @@ def test_uvicorn_answers_a_megabyte_url_with_414(spaces):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ---- thumbnails of a space of images (issue 13) -------------------------------------------------------
+@pytest.fixture(scope="module")
+def images(spaces, tmp_path_factory):
+    """A served space of 100 digits with thumbnails on two sprite pages, beside a plain space."""
+    from _thumbspace import image_space
+
+    folder = tmp_path_factory.mktemp("images")
+    path = embspace.save(image_space(100), folder / "digits.space")
+    app = create_app([spaces[0], path], "127.0.0.1", PORT)
+    with TestClient(app, base_url=BASE) as c:
+        yield c, path, app
+
+
+def test_thumbnail_pages_and_tiles_are_served(images):
+    client, path, _ = images
+    plain, digits = client.get("/api/spaces").json()["spaces"]
+    assert plain["thumbnails"] is None
+    layout = digits["thumbnails"]
+    assert layout == {"tile": 32, "cols": 8, "rows": 8, "per_page": 64, "pages": 2, "count": 100}
+    assert client.get("/api/space/1").json()["thumbnails"] == layout
+    for page in (0, 1):
+        r = client.get(f"/api/space/1/thumbs/{page}.png")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert r.content == (path / "assets" / f"thumbs-{page:03d}.png").read_bytes()
+        assert "max-age" in r.headers["cache-control"] and r.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+        again = client.get(f"/api/space/1/thumbs/{page}.png", headers={"if-none-match": r.headers["etag"]})
+        assert again.status_code == 304 and not again.content
+    tiles = client.get("/api/space/1/thumbs/tiles")
+    assert tiles.status_code == 200 and tiles.headers["x-embspace-dtype"] == "int32"
+    expected = embspace.load(path).meta["thumbnail"]
+    assert np.frombuffer(tiles.content, dtype="<i4").tolist() == expected and expected[-1] == -1
+
+
+def test_thumbnail_routes_refuse_what_is_not_a_listed_page(images):
+    client, _, app = images
+    for url in (
+        "/api/space/1/thumbs/2.png",
+        "/api/space/1/thumbs/99999999999999999999.png",
+        "/api/space/0/thumbs/0.png",
+    ):
+        r = client.get(url)
+        assert r.status_code == 404 and "error" in r.json(), url
+    assert "keeps no thumbnails" in client.get("/api/space/0/thumbs/tiles").json()["error"]
+    for raw in (
+        b"/api/space/1/thumbs/manifest.json",
+        b"/api/space/1/thumbs/vectors.npy",
+        b"/api/space/1/thumbs/-1.png",
+        b"/api/space/1/thumbs/0.npy",
+        b"/api/space/1/thumbs/thumbs-000.png",
+        b"/api/space/1/thumbs/..%2Fmanifest.json",
+        b"/api/space/1/thumbs/0.png/../../manifest.json",
+        b"/api/space/1/thumbs/%2e%2e/%2e%2e/items.parquet",
+    ):
+        status, body = _raw_get(app, raw)
+        assert status in (400, 404) and b"PNG" not in body and b"embspace.space" not in body, raw
+    # the same guards as every API route: another site, another Host
+    assert client.get("/api/space/1/thumbs/0.png", headers={"sec-fetch-site": "cross-site"}).status_code == 403
+    assert client.get("/api/space/1/thumbs/0.png", headers={"host": "evil.example:8765"}).status_code == 400
+
+
+def test_a_page_changed_or_linked_away_after_opening_is_not_served(images, tmp_path):
+    import shutil
+
+    _, path, _ = images
+    copy = shutil.copytree(path, tmp_path / "digits.space")
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"TOP-SECRET")
+    app = create_app([copy], "127.0.0.1", PORT)
+    with TestClient(app, base_url=BASE) as c:
+        (copy / "assets" / "thumbs-000.png").write_bytes(b"\x89PNG other picture")
+        r = c.get("/api/space/0/thumbs/0.png")
+        assert r.status_code == 404 and "changed on disk" in r.json()["error"]
+        (copy / "assets" / "thumbs-001.png").unlink()
+        os.symlink(secret, copy / "assets" / "thumbs-001.png")
+        r = c.get("/api/space/0/thumbs/1.png")
+        assert r.status_code == 404 and b"TOP-SECRET" not in r.content
+
+
+def test_a_damaged_thumbnail_layout_leaves_the_space_served_without_pictures(tmp_path):
+    from _thumbspace import image_space
+
+    space = image_space(40, cols=4, rows=4)
+    space.info["thumbnails"]["pages"] = 5  # lists pages the space does not hold
+    path = embspace.save(space, tmp_path / "damaged.space")
+    get_or_make_map(path, "pca", 2)
+    with TestClient(create_app([path], "127.0.0.1", PORT), base_url=BASE) as c:
+        assert c.get("/api/spaces").json()["spaces"][0]["thumbnails"] is None
+        r = c.get("/api/space/0/thumbs/0.png")
+        assert r.status_code == 404 and "thumbnail layout is damaged" in r.json()["error"]
+        assert c.get("/api/space/0/neighbors", params={"row": 0, "k": 3}).status_code == 200
