@@ -12,14 +12,15 @@ import numpy as np
 import embspace
 
 
-def digit_tiles(n: int, tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 (n, tile, tile, 3) pictures, int labels) of the first `n` digits."""
+def digit_tiles(n: int, tile: int, ink=(0, 0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 (n, tile, tile, 3) pictures, int labels) of the first `n` digits, in `ink` on white."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = 255 - (digits.images[:n] * (255 / 16)).astype(np.uint8)  # dark ink on white
-    big = images.repeat(tile // 8, axis=1).repeat(tile // 8, axis=2)
-    return np.repeat(big[..., None], 3, axis=3), digits.target[:n].astype(int)
+    amount = digits.images[:n] / 16.0  # 0 (paper) to 1 (ink)
+    big = amount.repeat(tile // 8, axis=1).repeat(tile // 8, axis=2)[..., None]
+    pictures = 255 * (1 - big) + np.asarray(ink, dtype=np.float64) * big
+    return np.round(pictures).astype(np.uint8), digits.target[:n].astype(int)
 
 
 def pages_of(pictures: np.ndarray, cols: int, rows: int) -> list[bytes]:
@@ -39,10 +40,12 @@ def pages_of(pictures: np.ndarray, cols: int, rows: int) -> list[bytes]:
     return out
 
 
-def image_space(n: int = 100, tile: int = 32, cols: int = 8, rows: int = 8, ids=None, name="digits") -> embspace.Space:
+def image_space(
+    n: int = 100, tile: int = 32, cols: int = 8, rows: int = 8, ids=None, name="digits", ink=(0, 0, 0)
+) -> embspace.Space:
     """`n` digits as a space of images: vectors are the 64 pixels; tiles are stored in reverse row
     order (so a viewer must read the "thumbnail" column), and the last row has no thumbnail (-1)."""
-    pictures, labels = digit_tiles(n, tile)
+    pictures, labels = digit_tiles(n, tile, ink)
     order = np.arange(n)[::-1]  # row r's picture is tile n - 1 - r
     stored = pictures[order]
     from sklearn.datasets import load_digits
@@ -71,6 +74,6 @@ def image_space(n: int = 100, tile: int = 32, cols: int = 8, rows: int = 8, ids=
     return space
 
 
-def picture_of(space_n: int, row: int, tile: int = 32) -> np.ndarray:
+def picture_of(space_n: int, row: int, tile: int = 32, ink=(0, 0, 0)) -> np.ndarray:
     """The picture the test space shows for `row` (uint8 (tile, tile, 3))."""
-    return digit_tiles(space_n, tile)[0][row]
+    return digit_tiles(space_n, tile, ink)[0][row]

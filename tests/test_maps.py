@@ -512,3 +512,68 @@ def test_cli_errors_are_one_line_and_write_nothing(space_path, tmp_path, args, m
     assert not (space_path / "maps").exists()  # nothing was drawn
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.png", "words.space"]
     assert (tmp_path / "exists.png").read_bytes() == b"keep"
+
+
+# ---- thumbnails of a space of images (issue 13) -------------------------------------------------------
+MAGENTA = (230, 0, 200)
+
+
+def _magenta_pixels(path) -> int:
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.int64)
+    return int(np.count_nonzero(np.abs(rgb - np.array(MAGENTA)).max(axis=2) < 40))
+
+
+def test_png_thumbnails_draw_the_pictures_in_place_of_dots(tmp_path):
+    from _thumbspace import image_space
+
+    path = embspace.save(image_space(300, ink=MAGENTA), tmp_path / "digits.space")
+    plain, pictures = tmp_path / "plain.png", tmp_path / "pictures.png"
+    assert run("map", str(path), "--method", "pca", "--color", "label", "-o", str(plain)).exit_code == 0
+    result = run("map", str(path), "--method", "pca", "--color", "label", "--thumbnails", "-o", str(pictures))
+    assert result.exit_code == 0 and "wrote" in result.output, result.output
+    assert _magenta_pixels(plain) == 0
+    # a 32 px digit shows ~100 ink pixels at 50 px; dozens of pictures fit without overlapping
+    assert _magenta_pixels(pictures) > 30 * 100
+    run("map", str(path), "--method", "pca", "--dims", "3", "--thumbnails", "-o", str(tmp_path / "3d.png"))
+    assert _magenta_pixels(tmp_path / "3d.png") > 10 * 100
+
+
+def test_thumbnail_placement_never_overlaps_and_leaves_no_room_unused():
+    from embspace.reduce._draw import place_squares
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 500, size=(3000, 2))
+    side, bounds = 40.0, (0.0, 0.0, 500.0, 500.0)
+
+    class Box:
+        x0, y0, x1, y1 = 400.0, 400.0, 500.0, 500.0  # a legend
+
+    kept = place_squares(centres, side, bounds, [Box()])
+    k = centres[kept]
+    apart = (np.abs(k[:, None, 0] - k[None, :, 0]) >= side) | (np.abs(k[:, None, 1] - k[None, :, 1]) >= side)
+    assert apart[~np.eye(len(k), dtype=bool)].all() and len(kept) > 50
+    assert not ((k[:, 0] + side / 2 > 400) & (k[:, 1] + side / 2 > 400)).any()
+    for j in sorted(set(range(len(centres))) - set(kept))[:300]:  # greedy: each left out meets a kept one
+        x, y = centres[j]
+        inside = side / 2 <= x <= 500 - side / 2 and side / 2 <= y <= 500 - side / 2
+        clash = ((np.abs(k[:, 0] - x) < side) & (np.abs(k[:, 1] - y) < side)).any()
+        assert clash or not inside or (x + side / 2 > 400 and y + side / 2 > 400)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--thumbnails", "-o", "{tmp}/m.png"], "keeps no thumbnails, which --thumbnails needs"),
+        (["--thumbnails", "-o", "{tmp}/m.html"], "--thumbnails draws on a PNG picture"),
+        (["--thumbnails"], "--thumbnails draws on a PNG picture"),
+    ],
+)
+def test_thumbnails_errors_are_one_line_and_write_nothing(small_space, tmp_path, args, message):
+    path = embspace.save(small_space, tmp_path / "small.space")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = CliRunner().invoke(main, ["-q", "map", str(path), "--method", "pca", *args])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+    assert not (path / "maps").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["small.space"]

@@ -49,10 +49,15 @@ METHOD_NAMES = ("pca", "tsne", "umap")  # embspace.reduce.METHODS, without impor
     show_default=True,
     help="How many ids to write on the picture.",
 )
+@click.option(
+    "--thumbnails",
+    is_flag=True,
+    help="PNG of a space of images: draw the pictures in place of dots (as many as fit without overlapping).",
+)
 @click.option("--recompute", is_flag=True, help="Draw the map again even if it is cached.")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @json_option
-def map_(space_path, method, dims, sample, seed, output, color, labels, recompute, force, as_json):
+def map_(space_path, method, dims, sample, seed, output, color, labels, thumbnails, recompute, force, as_json):
     """Draw a 2-D or 3-D map of a space and say how far it can be trusted.
 
     The map is cached in SPACE/maps/ with its method, parameters, seed and trust, and reused
@@ -65,6 +70,7 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
       embspace map glove.space --method tsne --sample 5000 -o glove-tsne.html
       embspace map glove.space --method pca --dims 3 --sample 10000 --json
       embspace map items.space --method umap --color category -o items.png
+      embspace map photos.space --method umap --color label --thumbnails -o photos.png
     """
     from .._progress import fraction_progress
     from ..reduce import get_or_make_map
@@ -74,9 +80,18 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
 
     if dims not in (2, 3):
         raise EmbspaceError(f"--dims must be 2 or 3; got {dims}")
+    if thumbnails and not (output and output.lower().endswith(".png")):
+        raise EmbspaceError(
+            "--thumbnails draws on a PNG picture: add -o FILE.png (the explorer, embspace serve, shows the "
+            "pictures interactively)"
+        )
     if output:  # every check that needs no map comes first: nothing is drawn for a bad request
         check_picture_path(output, force)
     space = open_space(space_path)  # checks the folder and its files
+    if thumbnails:
+        from ..images._sprites import require
+
+        require(space, "--thumbnails")
     if color and color not in space.meta and color != "trust":
         have = ", ".join(space.meta) or "none"
         raise EmbspaceError(
@@ -105,7 +120,7 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
     if output:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            wrote = str(_write_picture(m, space, output, color, labels))
+            wrote = str(_write_picture(m, space, output, color, labels, thumbnails))
         for w in caught:  # e.g. ids no installed font can draw: one line each, no file paths
             if issubclass(w.category, UserWarning):
                 click.echo(f"warning: {w.message}", err=True)
@@ -141,14 +156,14 @@ def map_(space_path, method, dims, sample, seed, output, color, labels, recomput
         click.echo(f"wrote {wrote}")
 
 
-def _write_picture(m, space, output: str, color: str | None, labels: int):
+def _write_picture(m, space, output: str, color: str | None, labels: int, thumbnails: bool = False):
     if output.lower().endswith(".html"):
         from ..reduce._html import write_html
 
         return write_html(m, space, output, color=color, labels=labels)
     from ..reduce._draw import draw_png
 
-    return draw_png(m, space, output, color=color, labels=labels)
+    return draw_png(m, space, output, color=color, labels=labels, thumbnails=thumbnails)
 
 
 COMMANDS = [map_]

@@ -188,6 +188,7 @@ def draw_png(
     labels: int = 30,
     size: float = 10.0,
     dpi: int = 120,
+    thumbnails: bool = False,
 ) -> Path:
     """Write a static picture of map `m` of `space` (PNG, matplotlib's Agg renderer).
 
@@ -200,6 +201,11 @@ def draw_png(
         How many points get a label (their id, or the start of their text in a space of texts):
         the most frequent (or a seeded random choice) whose labels do not overlap.
     size, dpi : the picture is `size` inches square at `dpi` dots per inch.
+    thumbnails : bool
+        In a space of images (one that keeps thumbnails): draw each point's picture in place of its
+        dot, as many as fit without overlapping (a seeded sample spread over the map; the other points
+        stay dots), framed in the point's colour. Labels are left out. A space without thumbnails is
+        refused.
 
     Labels in scripts that matplotlib's default font lacks (Chinese, Japanese, Korean, Devanagari,
     Thai...) are drawn with installed fonts that have them (see `embspace.reduce._fonts`); the ids
@@ -213,6 +219,11 @@ def draw_png(
         raise EmbspaceError(f"PNG maps need matplotlib; run: {EXTRA_HINT}") from None
     from ._fonts import fonts_for
 
+    if thumbnails:
+        from ..images._sprites import require
+
+        require(space, "--thumbnails")
+        labels = 0  # the pictures are the labels
     paint = coloring(m, space, color)
     title = title_of(m, space)
     candidates = label_priority(m, space, max(50 * labels, 500)) if labels > 0 else np.empty(0, dtype=np.int64)
@@ -250,6 +261,8 @@ def draw_png(
             ax.set_zticklabels([])
         fig.canvas.draw()  # settles limits and projections so the labels can be placed in pixels
         _draw_labels(ax, m, candidates[drawable], [t for t, ok in zip(texts, drawable) if ok], labels, dpi)
+        if thumbnails:
+            _draw_thumbnails(fig, ax, m, space, paint, kwargs)
         out = write_atomically(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, facecolor="white"))
     if fonts.missing:
         warnings.warn(missing_glyphs_message(fonts.missing, left_out), UserWarning, stacklevel=2)
@@ -359,6 +372,79 @@ def _draw_labels(ax, m: Map, candidates: np.ndarray, texts: list[str], want: int
             path_effects=outline,
             clip_on=True,
         )
+
+
+def _draw_thumbnails(fig, ax, m: Map, space: Space, paint: Coloring, style: dict) -> int:
+    """Draw the pictures of as many map points as fit without overlapping, over their dots: a seeded
+    random order spread over the map, placed greedily. Returns how many were drawn."""
+    from PIL import Image
+
+    from ..images._sprites import Pages, require, tiles
+
+    lay = require(space, "--thumbnails")
+    width, height = (int(round(v)) for v in fig.canvas.get_width_height())
+    side = max(16, int(round(min(width, height) / 24)))  # about 24 pictures across
+    tile_of = tiles(space, lay)[m.rows]
+    pixels = _pixels(ax, m.coords)
+    ranked = label_priority(m, space, m.n)  # a seeded random order (or frequency order), as for labels
+    order = ranked[tile_of[ranked] >= 0]
+    box = ax.get_window_extent()
+    legend = ax.get_legend()
+    blocked = [legend.get_window_extent()] if legend is not None else []
+    chosen = place_squares(pixels[order], side, (box.x0, box.y0, box.x1, box.y1), blocked)
+    layer = np.zeros((height, width, 4), dtype=np.uint8)
+    frames = _frame_colours(m.n, paint, style)
+    pages = Pages(space, lay, keep=2)
+    picks = order[chosen]
+    for i in picks[np.argsort(tile_of[picks] // lay.per_page, kind="stable")]:  # each page decoded once
+        picture = np.asarray(pages.tile(int(tile_of[i])).resize((side, side), Image.Resampling.LANCZOS))
+        x0 = int(round(pixels[i, 0] - side / 2))
+        y0 = height - int(round(pixels[i, 1] + side / 2))  # rows of the layer count from the top
+        cell = layer[y0 : y0 + side, x0 : x0 + side]
+        cell[..., :3] = picture[: cell.shape[0], : cell.shape[1]]
+        cell[..., 3] = 255
+        cell[[0, 1, -2, -1], :, :3] = frames[i]
+        cell[:, [0, 1, -2, -1], :3] = frames[i]
+    fig.figimage(layer, xo=0, yo=0, origin="upper", zorder=5)
+    return len(picks)
+
+
+def place_squares(centres: np.ndarray, side: float, bounds: tuple[float, float, float, float], blocked=()) -> list[int]:
+    """Greedy placement of squares of `side` px centred on `centres` (best first): keep each that
+    overlaps no kept square, lies inside `bounds` = (x0, y0, x1, y1) and meets none of the `blocked`
+    boxes (with x0, y0, x1, y1). A grid of `side` cells finds the kept squares near each candidate."""
+    x0, y0, x1, y1 = bounds
+    half = side / 2
+    grid: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    kept: list[int] = []
+    for j, (x, y) in enumerate(centres):
+        if x - half < x0 or x + half > x1 or y - half < y0 or y + half > y1:
+            continue
+        if any(b.x0 < x + half and x - half < b.x1 and b.y0 < y + half and y - half < b.y1 for b in blocked):
+            continue
+        cx, cy = int(x // side), int(y // side)
+        near = (p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in grid.get((cx + dx, cy + dy), ()))
+        if any(abs(px - x) < side and abs(py - y) < side for px, py in near):
+            continue
+        grid.setdefault((cx, cy), []).append((x, y))
+        kept.append(j)
+    return kept
+
+
+def _frame_colours(n: int, paint: Coloring, style: dict) -> np.ndarray:
+    """uint8 (n, 3): each point's colour on the picture (grey when points have one colour)."""
+    if paint.kind == "none":
+        return np.tile(np.array([[150, 150, 150]], dtype=np.uint8), (n, 1))
+    if paint.kind == "categorical":
+        rgba = np.asarray(style["c"], dtype=np.float64)
+    else:
+        from matplotlib import colors
+
+        cmap = style["cmap"]
+        finite = np.isfinite(paint.values)
+        lo, hi = (paint.values[finite].min(), paint.values[finite].max()) if finite.any() else (0.0, 1.0)
+        rgba = cmap(colors.Normalize(lo, hi)(np.where(finite, paint.values, np.nan)))
+    return np.round(np.asarray(rgba)[:, :3] * 255).astype(np.uint8)
 
 
 def _pixels(ax, points: np.ndarray) -> np.ndarray:
