@@ -821,3 +821,75 @@ def test_fasttext_bin_settings_beyond_the_file_are_refused(gensim_data, tmp_path
     assert "10 dimensions; more than the 5 allowed" in error_of(
         read, gensim_data / "lee_fasttext_new.bin", "fasttext-bin", max_dim=5
     )
+
+
+# ---- the Embedding Projector's sprite for a space of images (issue 13) ---------------------------------
+def _export(*args):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    return CliRunner().invoke(main, ["-q", "export", *map(str, args)])
+
+
+def test_tsv_export_of_images_writes_the_projector_sprite_and_config(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from _thumbspace import image_space, picture_of
+
+    path = embspace.save(image_space(100), tmp_path / "digits.space")
+    out = tmp_path / "projector" / "vecs.tsv"
+    result = _export(path, "--format", "tsv", "-o", out)
+    assert result.exit_code == 0, result.output
+    folder = out.parent
+    names = {"vecs.tsv", "meta.tsv", "sprite.png", "projector_config.json", "projector_config.pbtxt"}
+    assert {p.name for p in folder.iterdir()} == names
+    sheet = np.asarray(Image.open(folder / "sprite.png").convert("RGB"))
+    assert sheet.shape == (320, 320, 3)  # 10 x 10 tiles of 32 px, in row order
+    for row in (0, 1, 37, 98):
+        tile = sheet[(row // 10) * 32 : (row // 10 + 1) * 32, (row % 10) * 32 : (row % 10 + 1) * 32]
+        assert np.array_equal(tile, picture_of(100, row)), row
+    assert (sheet[9 * 32 :, 9 * 32 :] == 255).all()  # the last row has no thumbnail: a blank tile
+    config = json.loads((folder / "projector_config.json").read_text())["embeddings"][0]
+    assert config == {
+        "tensorName": "digits",
+        "tensorShape": [100, 64],
+        "tensorPath": "vecs.tsv",
+        "metadataPath": "meta.tsv",
+        "sprite": {"imagePath": "sprite.png", "singleImageDim": [32, 32]},
+    }
+    text = (folder / "projector_config.pbtxt").read_text()
+    assert 'image_path: "sprite.png"' in text and text.count("single_image_dim: 32") == 2
+    assert len((folder / "meta.tsv").read_text().splitlines()) == 101
+    # --force covers the new files: a sprite left there is not replaced without it
+    for name in ("vecs.tsv", "meta.tsv", "projector_config.json", "projector_config.pbtxt"):
+        (folder / name).unlink()
+    (folder / "sprite.png").write_bytes(b"keep")
+    blocked = _export(path, "--format", "tsv", "-o", out)
+    assert blocked.exit_code != 0 and "sprite.png exists; pass --force" in blocked.output
+    assert (folder / "sprite.png").read_bytes() == b"keep" and not out.exists()
+    assert _export(path, "--format", "tsv", "-o", out, "--force").exit_code == 0
+    assert Image.open(folder / "sprite.png").size == (320, 320)
+    # the library writes the same files; a space without thumbnails only the two
+    assert len(write(embspace.load(path), tmp_path / "again", "tsv")) == 5
+    plain = Space(["a", "b"], np.eye(2, dtype=np.float32))
+    assert [p.name for p in write(plain, tmp_path / "plain", "tsv")] == ["vecs.tsv", "meta.tsv"]
+
+
+def test_the_sprite_shrinks_for_big_spaces_and_refuses_past_8_px(tmp_path, monkeypatch):
+    from _thumbspace import image_space
+    from embspace.formats import _projector
+
+    assert _projector.sprite_tile(100, 32) == 32
+    assert _projector.sprite_tile(70_000, 64) == 30  # 265 x 265 tiles of 30 px: 7,950 px a side
+    assert _projector.sprite_tile(1_048_576, 64) == 8
+    with pytest.raises(FormatError, match="at most 1,048,576 pictures"):
+        _projector.sprite_tile(1_048_577, 64)
+    path = embspace.save(image_space(100), tmp_path / "digits.space")
+    monkeypatch.setattr(_projector, "MAX_SIDE", 64)  # 10 x 10 pictures would need 6 px tiles
+    result = _export(path, "--format", "tsv", "-o", tmp_path / "out" / "vecs.tsv")
+    assert result.exit_code != 0 and "sprite holds at most" in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

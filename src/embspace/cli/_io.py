@@ -86,6 +86,7 @@ def export(space_path, fmt, output, columns, force):
       embspace export glove.space --format word2vec-binary -o glove.bin
       embspace export glove.space --format tsv -o projector/vecs.tsv   # + meta.tsv for projector.tensorflow.org
       embspace export reviews.space --format tsv --columns text,label -o projector/vecs.tsv
+      embspace export photos.space --format tsv -o projector/vecs.tsv   # + sprite.png, projector_config.json
     """
     from ..errors import EmbspaceError
     from ..formats import FormatNote, output_files, write
@@ -94,6 +95,9 @@ def export(space_path, fmt, output, columns, force):
     if existing and not force:
         raise EmbspaceError(f"{existing[0]} exists; pass --force to replace it")
     space = open_space(space_path)
+    existing = [target for target in output_files(output, fmt, space) if target.exists()]
+    if existing and not force:  # a space of images adds the Projector's sprite and configs
+        raise EmbspaceError(f"{existing[0]} exists; pass --force to replace it")
     check_unique_ids(space)  # two rows under one id make a file other tools read wrongly
     chosen = None if columns is None else [name.strip() for name in columns.split(",") if name.strip()]
     with warnings.catch_warnings(record=True) as caught:

@@ -7,7 +7,8 @@ format                    files
 ``word2vec``              text, a ``COUNT DIM`` header line, then rows as in GloVe
 ``fasttext-vec``          fastText's ``.vec``: the same layout as ``word2vec``
 ``word2vec-binary``       ``COUNT DIM\\n`` then ``word<space>`` + dim little-endian float32
-``tsv``                   TensorBoard projector: ``vecs.tsv`` (numbers) + ``meta.tsv`` (labels)
+``tsv``                   TensorBoard projector: ``vecs.tsv`` (numbers) + ``meta.tsv`` (labels);
+                          a space of images adds ``sprite.png`` and ``projector_config.json/.pbtxt``
 ``numpy``                 ``x.npy`` (float array, never pickled) + ``x.ids.txt`` (one id per line)
 ``parquet``               columns ``id`` (string), ``vector`` (fixed_size_list<float32>[dim]), meta
 ``fasttext-bin``          import only: fastText's ``.bin`` model, word vectors + sub-word buckets
@@ -309,11 +310,17 @@ def _read_tsv(
     return ids[:n], got.vectors, columns, source
 
 
-def output_files(path: str | os.PathLike, format: str) -> list[Path]:
-    """The files :func:`write` makes for `path` in `format` (two for ``tsv`` and ``numpy``)."""
+def output_files(path: str | os.PathLike, format: str, space: Space | None = None) -> list[Path]:
+    """The files :func:`write` makes for `path` in `format` (two for ``tsv`` and ``numpy``; ``tsv`` of a
+    `space` of images adds the Projector's sprite and configs)."""
     fmt, path = _check_format(format), Path(path)
     if fmt == "tsv":
-        return list(tsv.tsv_paths(path))
+        vecs, meta = tsv.tsv_paths(path)
+        if space is not None and space.info.get("thumbnails") is not None:
+            from ._projector import projector_files
+
+            return [vecs, meta, *projector_files(vecs)]
+        return [vecs, meta]
     if fmt == "numpy":
         return list(arrays.npy_paths(path))
     return [path]
@@ -339,18 +346,49 @@ def _chosen_columns(space: Space, fmt: str, columns: Sequence[str] | None) -> di
 def _write_tsv(space: Space, meta: dict[str, list], path: Path) -> list[Path]:
     vecs, meta_path = tsv.tsv_paths(path)
     meta_bytes, flattened = tsv.meta_tsv_bytes(space.ids, meta, meta_path)
+    pictures = _projector_pictures(space, vecs, meta_path)  # checked before anything is written
     if vecs.parent != path.parent:  # a folder target
         make_parents(vecs)
-    with atomic_files(vecs, meta_path) as (tmp_vecs, tmp_meta):
+    extra = list(pictures) if pictures else []
+    with atomic_files(vecs, meta_path, *extra) as (tmp_vecs, tmp_meta, *tmp_extra):
         with open(tmp_vecs, "wb") as fh:
             write_text(fh, space.vectors, None, "\t")
             finish(fh)
         with open(tmp_meta, "wb") as fh:
             fh.write(meta_bytes)
             finish(fh)
+        for tmp, make in zip(tmp_extra, pictures.values() if pictures else ()):
+            with open(tmp, "wb") as fh:
+                make(fh)
+                finish(fh)
     if flattened:
         warnings.warn(tsv.flattened_note(meta_path, flattened), FormatNote, stacklevel=3)
-    return [vecs, meta_path]
+    return [vecs, meta_path, *extra]
+
+
+def _projector_pictures(space: Space, vecs: Path, meta_path: Path) -> dict | None:
+    """For a space of images (one that keeps thumbnails): {path: write(fh)} of the Projector's sprite
+    sheet and the configs that point at it; None for any other space. Refuses (FormatError) a space
+    too big for one sprite before anything is written."""
+    from ..images._sprites import layout
+
+    lay = layout(space)
+    if lay is None:
+        return None
+    from . import _projector as projector
+
+    sprite = projector.sprite_path(vecs)
+    tile = projector.sprite_tile(space.n, lay.tile, sprite)
+    name = str(space.info.get("name") or vecs.parent.name or vecs.stem)
+    as_json, as_text = projector.configs(name, space.n, space.dim, vecs, meta_path, sprite, tile)
+
+    def write_sprite(fh) -> None:
+        from ..images._sprites import sprite as sheet
+
+        sheet(space, np.arange(space.n), tile).save(fh, format="PNG", optimize=False)
+
+    files = dict(zip(projector.projector_files(vecs), (write_sprite, as_json, as_text)))
+    return {p: (make if callable(make) else (lambda fh, body=make: fh.write(body))) for p, make in files.items()}
 
 
 def _read_numpy(path: Path, ids: Any, limit: int | None, decode: Decoder):
