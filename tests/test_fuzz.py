@@ -68,7 +68,9 @@ def pristine(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def fuzz(pristine, tmp_path_factory) -> fz.FileFuzz:
-    return fz.FileFuzz(pristine, tmp_path_factory.mktemp("fuzz-cases"), seed=0, cases=3, timeout=10, json_limit=10)
+    return fz.FileFuzz(
+        pristine, tmp_path_factory.mktemp("fuzz-cases"), seed=0, cases=3, timeout=30, json_limit=10, quick=True
+    )
 
 
 def test_every_file_of_the_folder_is_fuzzed(pristine):
@@ -96,6 +98,17 @@ def test_known_gap(fuzz, gap):
     cases = [c for d in damages for c in fuzz.run_damage(name, d)]
     bad = fz.failures(cases)
     assert not bad, f"{len(bad)} of {len(cases)} cases of {name} ended badly:\n{fz.describe(bad)}"
+
+
+@pytest.mark.parametrize("name", [f for f in FILES if f.startswith("maps/")])
+def test_damaged_map_is_drawn_again(fuzz, name):
+    """get_or_make_map takes a damaged map as absent and draws it again (a few damages: each draws a map)."""
+    wanted = {"truncate@0", "a FIFO", "symlink to /dev/zero", "nested 100,000 deep", "format_version = 99"}
+    damages = [d for d in fuzz.damages(name) if d.label in wanted or d.kind == "bitflip"][:6]
+    cases = [c for d in damages for c in fuzz.run_damage(name, d, ["get_or_make_map"])]
+    bad = fz.failures(cases)
+    assert not bad, fz.describe(bad)
+    assert {c.outcome for c in cases} <= {"handled", "benign"}, fz.describe(cases)
 
 
 def test_damage_kinds_cover_the_issue(fuzz):
