@@ -267,6 +267,7 @@ def test_hostile_ids_stay_inert(served, page):
     legend = page.text_content("#legend")
     assert "<b>adj</b>" in legend and XSS[1] in legend
     assert page.title() == "embspace explorer" and "<i>hostile</i>" in page.text_content("#space")
+    assert page.is_hidden("#pictures") and page.locator("canvas.thumb").count() == 0  # a space without pictures
     for word in XSS[1:4]:
         page.evaluate("id => embspace.focusId(id)", word)
         page.wait_for_function("id => document.querySelector('#sel-id').textContent === id", arg=word, timeout=30_000)
@@ -405,3 +406,119 @@ def test_without_webgl_the_page_says_what_to_do(served, playwright):
         assert not errors and "getExtension" not in page.text_content("#status")
     finally:
         browser.close()
+
+
+# ---- a space of images: thumbnails on hover, in the panel, beside neighbours, in place of points ----------
+IMAGES = 1000
+
+
+@pytest.fixture(scope="module")
+def image_served(tmp_path_factory):
+    """1,000 scikit-learn digits as a space of images (thumbnails on four sprite pages, a few hostile
+    ids), with a PCA map, served by uvicorn on a free port."""
+    import uvicorn
+
+    from _thumbspace import image_space
+    from embspace.explore import create_app
+    from embspace.explore._server import bind
+    from embspace.reduce import get_or_make_map
+
+    ids = [f"digits/{i:04d}.png" for i in range(IMAGES)]
+    ids[1 : 1 + len(XSS)] = XSS
+    folder = tmp_path_factory.mktemp("images")
+    path = embspace.save(image_space(IMAGES, cols=16, rows=16, ids=ids), folder / "digits.space")
+    get_or_make_map(path, "pca", 2)
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app([path], "127.0.0.1", port), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{port}/", "space": embspace.load(path)}
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def _canvas_grey(page, selector: str) -> np.ndarray:
+    """The pixels of a canvas, grey, averaged down to 8 x 8 (the digits' own resolution)."""
+    got = page.evaluate(
+        """sel => { const c = document.querySelector(sel);
+                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    return [c.width, c.height, Array.from(d)]; }""",
+        selector,
+    )
+    w, h, data = got
+    rgba = np.array(data, dtype=np.float64).reshape(h, w, 4)
+    return rgba[..., :3].mean(axis=2).reshape(8, h // 8, 8, w // 8).mean(axis=(1, 3))
+
+
+def _expected_grey(row: int) -> np.ndarray:
+    from _thumbspace import picture_of
+
+    return picture_of(IMAGES, row).astype(np.float64).mean(axis=2).reshape(8, 4, 8, 4).mean(axis=(1, 3))
+
+
+def _pictures_layer(page) -> dict:
+    return page.evaluate("() => ({...document.querySelector('#pane-a canvas.pictures').dataset})")
+
+
+def test_thumbnails_on_hover_in_the_panel_beside_neighbours_and_in_place_of_points(image_served, page):
+    space = image_served["space"]
+    _open(page, image_served["url"], IMAGES)
+    assert page.is_visible("#pictures")
+    page.wait_for_function("document.querySelector('#pane-a canvas.pictures').dataset.state === 'dots'")
+    # hover: the tooltip shows the picture of the point under the mouse
+    x, y = _settled_position(page, "digits/0100.png")
+    page.mouse.move(x, y)
+    page.wait_for_selector("#pane-a .tooltip canvas.thumb[data-drawn='true']", timeout=10_000)
+    hovered = page.text_content("#pane-a .tooltip .tip-id")
+    row = space.index(hovered)
+    assert np.abs(_canvas_grey(page, "#pane-a .tooltip canvas.thumb") - _expected_grey(row)).mean() < 20
+    # select: the picture in the panel, and beside each neighbour its own
+    _click_point(page, "digits/0100.png")
+    page.wait_for_selector("#sel-thumb canvas[data-drawn='true']", timeout=10_000)
+    grey = _canvas_grey(page, "#sel-thumb canvas")
+    assert np.abs(grey - _expected_grey(100)).mean() < 20 and np.abs(grey - _expected_grey(101)).mean() > 20
+    page.wait_for_function(
+        "document.querySelectorAll('#neighbors li canvas.nb-thumb[data-drawn=\"true\"]').length >= 9", timeout=10_000
+    )
+    shown = page.eval_on_selector_all(
+        "#neighbors li", "els => els.map(e => [e.dataset.id, e.querySelector('canvas')?.dataset.tile ?? null])"
+    )
+    assert [i for i, _ in shown] == [n.id for n in space.neighbors("digits/0100.png", k=10)]
+    for item, tile in shown:
+        expected = space.meta["thumbnail"][space.index(item)]
+        assert tile == (str(expected) if expected >= 0 else None), item
+    # zoomed in on it: pictures in place of points; the button turns them off and on
+    page.evaluate("embspace.focusId('digits/0100.png')")
+    page.wait_for_function(
+        "(() => { const d = document.querySelector('#pane-a canvas.pictures').dataset;"
+        " return d.state === 'pictures' && Number(d.shown) > 0; })()",
+        timeout=30_000,
+    )
+    page.click("#pictures")
+    page.wait_for_function("document.querySelector('#pane-a canvas.pictures').dataset.state === 'off'")
+    page.click("#pictures")
+    page.wait_for_function("document.querySelector('#pane-a canvas.pictures').dataset.state === 'pictures'")
+    _not_blank(page)
+    assert not page.problems, page.problems
+
+
+def test_hostile_ids_of_images_stay_inert(image_served, page):
+    _open(page, image_served["url"], IMAGES)
+    for hostile in XSS[:3]:
+        page.evaluate("id => embspace.focusId(id)", hostile)
+        page.wait_for_function(
+            "id => document.querySelector('#sel-id').textContent === id", arg=hostile, timeout=30_000
+        )
+        page.wait_for_selector("#sel-thumb canvas[data-drawn='true']", timeout=10_000)
+        x, y = _settled_position(page, hostile)
+        page.mouse.move(x, y)
+        page.wait_for_function("!document.querySelector('#pane-a .tooltip').hidden", timeout=10_000)
+        page.wait_for_timeout(400)
+    assert page.locator("#side img, #pane-a img").count() == 0  # ids are text, pictures are canvases
+    assert not page.problems, page.problems

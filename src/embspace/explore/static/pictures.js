@@ -53,9 +53,11 @@ export class PictureLayer {
   drawPictures(ctx) {
     const { plot, thumbs, rows } = this;
     if (!this.on || !thumbs || !rows || !thumbs.tiles || !plot.n || !plot.x) return { state: 'off', shown: 0 };
-    const project = this.transform();
-    if (!project) return { state: 'off', shown: 0 };
-    const visible = this.inView(project);
+    const f = this.transform();
+    if (!f) return { state: 'off', shown: 0 };
+    const { x: xs, y: ys } = plot;
+    const project = f.each || ((i) => [f.a * xs[i] + f.b * ys[i] + f.c, f.d * xs[i] + f.e * ys[i] + f.f]);
+    const visible = this.inView(f);
     if (!visible) return { state: 'dots', shown: 0 };
     const w = this.width;
     const h = this.height;
@@ -84,16 +86,26 @@ export class PictureLayer {
     return { state: 'pictures', shown };
   }
 
-  /** Map indices of the points within the view (with a margin), or null when more than BUDGET. */
-  inView(project) {
+  /** Map indices of the points within the view (with a margin), or null when more than BUDGET.
+   * One pass of two multiply-adds a point, nothing allocated but the answer. */
+  inView(f) {
     const margin = MAX_SIZE / 2;
     const w = this.width + margin;
     const h = this.height + margin;
+    const { x, y, n } = this.plot;
     const out = [];
-    for (let i = 0; i < this.plot.n; i += 1) {
-      const p = project(i);
-      if (!p) continue;
-      if (p[0] >= -margin && p[0] <= w && p[1] >= -margin && p[1] <= h) {
+    for (let i = 0; i < n; i += 1) {
+      let sx;
+      let sy;
+      if (f.each) {
+        const p = f.each(i);
+        if (!p) continue;
+        [sx, sy] = p;
+      } else {
+        sx = f.a * x[i] + f.b * y[i] + f.c;
+        sy = f.d * x[i] + f.e * y[i] + f.f;
+      }
+      if (sx >= -margin && sx <= w && sy >= -margin && sy <= h) {
         out.push(i);
         if (out.length > BUDGET) return null;
       }
@@ -101,12 +113,14 @@ export class PictureLayer {
     return out;
   }
 
-  /** (i) -> [x, y] CSS px for the current camera: affine from three reference points, or the
-   * plot's own projection point by point when the map is a line (no three points span it). */
+  /** The screen position (CSS px) of map point i for the current camera, as the affine map
+   * {a, b, c, d, e, f}: x' = a x + b y + c, y' = d x + e y + f, found from three reference points;
+   * or {each(i)}, the plot's own projection point by point, when the map is a line (no three points
+   * span it). */
   transform() {
     const { plot } = this;
     if (this.anchors === undefined) this.anchors = anchors(plot.x, plot.y);
-    if (!this.anchors) return (i) => plot.screen(i);
+    if (!this.anchors) return { each: (i) => plot.screen(i) };
     const [i0, i1, i2] = this.anchors;
     const s0 = plot.screen(i0);
     const s1 = plot.screen(i1);
@@ -125,7 +139,7 @@ export class PictureLayer {
     const e = (v2 * dx1 - v1 * dx2) / det;
     const c = s0[0] - a * x[i0] - b * y[i0];
     const f = s0[1] - d * x[i0] - e * y[i0];
-    return (i) => [a * x[i] + b * y[i] + c, d * x[i] + e * y[i] + f];
+    return { a, b, c, d, e, f };
   }
 }
 

@@ -3,7 +3,7 @@
 import { getArray, spaceUrl } from './api.js';
 import { h } from './dom.js';
 
-const PAGES_KEPT = 24; // decoded pages kept (a page of 1,024 tiles of 64 px is 16 MB decoded)
+const PAGES_KEPT = 12; // pages kept (a page of 1,024 tiles of 64 px is 16 MB decoded)
 const bySpace = new Map();
 
 /** The Thumbs of a space summary (from /api/spaces), or null when it keeps no thumbnails. */
