@@ -1,0 +1,565 @@
+"""Reading images: folders of image files, CSV/Parquet tables of paths, .npy arrays and IDX files, as batches.
+
+Every source becomes an `ImageSource`: its candidate rows (ids, labels, meta columns) are listed up front,
+and `batches(size)` decodes them a batch at a time, as often as asked (memory bounded by the batch). A file
+that cannot be decoded (unreadable, truncated, empty, not what its extension says, above the pixel limit)
+is skipped and recorded in `skipped` with the reason; the rows that were read keep their order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmbspaceError
+from ._base import Batch
+
+MAX_PIXELS = 50_000_000  # an image above this many pixels is refused (decompression bombs)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+KEEP_SKIPPED = 100  # skipped files listed by name (all are counted)
+
+
+class ImageSkip(Exception):
+    """One image could not be used; the message is the reason (the source goes on without it)."""
+
+
+@dataclass
+class ImageSource:
+    """Images to read: one candidate per row, decoded a batch at a time by `batches`.
+
+    Attributes
+    ----------
+    ids : list of str
+        One per candidate: a path relative to the source folder, or ``NAME:ROW`` for arrays.
+    labels : list or None
+        The label of each candidate (folder name, table column, IDX label) when labels were asked for.
+    meta : dict of column name -> list
+        Other per-candidate columns (a table's path and other columns).
+    gray : bool
+        Every image is known to be single-channel (IDX, a .npy of shape (n, h, w)).
+    described : list of dict
+        What was read, for the manifest (file, kind, rows, size).
+    skipped : list of (id, reason)
+        Filled by the latest pass (first KEEP_SKIPPED); `skipped_count` counts them all.
+    """
+
+    ids: list[str]
+    readers: list  # one per part: (start row, reader(rows) -> list of (array or ImageSkip))
+    labels: list | None = None
+    meta: dict[str, list] = field(default_factory=dict)
+    gray: bool = False
+    described: list[dict] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_count: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def classes(self) -> tuple[list, np.ndarray] | None:
+        """(sorted label values, int64 class of each candidate), or None without labels."""
+        if self.labels is None:
+            return None
+        names = sorted(set(self.labels), key=lambda v: (str(type(v)), v))
+        index = {v: i for i, v in enumerate(names)}
+        return names, np.array([index[v] for v in self.labels], dtype=np.int64)
+
+    def batches(self, batch_size: int = 256) -> Iterator[tuple[np.ndarray, Batch]]:
+        """Decoded batches in row order: (candidate rows kept, Batch with labels as int classes).
+
+        Resets `skipped` at the start of each pass; a skipped row is missing from the batch.
+        """
+        if batch_size < 1:
+            raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
+        self.skipped, self.skipped_count = [], 0
+        classes = self.classes()
+        bounds = [start for start, _ in self.readers] + [self.n]
+        for part, (start, reader) in enumerate(self.readers):
+            end = bounds[part + 1]
+            for lo in range(start, end, batch_size):
+                rows = range(lo, min(lo + batch_size, end))
+                kept, images = [], []
+                for row, image in zip(rows, reader(rows)):
+                    if isinstance(image, ImageSkip):
+                        self.skipped_count += 1
+                        if len(self.skipped) < KEEP_SKIPPED:
+                            self.skipped.append((self.ids[row], str(image)))
+                        continue
+                    kept.append(row)
+                    images.append(image)
+                if not kept:
+                    continue
+                kept_rows = np.array(kept, dtype=np.int64)
+                labels = None if classes is None else [int(c) for c in classes[1][kept_rows]]
+                yield kept_rows, Batch([self.ids[r] for r in kept], images, labels)
+
+
+# ---- decoding one image --------------------------------------------------------------------------------------
+
+
+def decode_image(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """One image as uint8 RGB of shape (h, w, 3): a path, bytes, a PIL image or an array.
+
+    EXIF orientation applied, animated images give their first frame, grayscale / palette / 16-bit /
+    CMYK converted, alpha composited on white. Raises ImageSkip with the reason when it cannot be used.
+    """
+    from PIL import Image, ImageOps
+
+    if isinstance(source, np.ndarray):
+        return array_to_rgb(source)
+    if isinstance(source, Image.Image):
+        return _pil_to_rgb(source, max_pixels)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageSkip("empty (0 bytes)")
+        fh: Any = io.BytesIO(source)
+    else:
+        path = Path(source)
+        try:
+            if path.stat().st_size == 0:
+                raise ImageSkip("empty file (0 bytes)")
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ImageSkip(f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                image = Image.open(fh)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise ImageSkip(f"larger than the limit of {max_pixels:,} pixels (--max-pixels)") from None
+            except Image.UnidentifiedImageError:
+                raise ImageSkip("not an image Pillow can read (not what its name says?)") from None
+            except (OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
+                raise ImageSkip(f"unreadable: {_short(exc)}") from None
+            return _pil_to_rgb(image, max_pixels, ImageOps)
+    finally:
+        fh.close()
+
+
+def _pil_to_rgb(image, max_pixels: int, image_ops=None) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    w, h = image.size
+    if w * h > max_pixels:  # checked on the header, before any pixel is decoded
+        raise ImageSkip(f"{w:,} x {h:,} pixels is larger than the limit of {max_pixels:,} (--max-pixels)")
+    if w < 1 or h < 1:
+        raise ImageSkip(f"has no pixels ({w} x {h})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # an animation: its first frame
+            image.load()
+            image = (image_ops or ImageOps).exif_transpose(image)
+            return _modes_to_rgb(image)
+    except ImageSkip:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageSkip(f"larger than the limit of {max_pixels:,} pixels (--max-pixels)") from None
+    except (OSError, ValueError, SyntaxError, struct.error, EOFError, TypeError, KeyError) as exc:
+        raise ImageSkip(f"truncated or damaged: {_short(exc)}") from None
+
+
+def _modes_to_rgb(image) -> np.ndarray:
+    """RGB uint8 from any Pillow mode: 16/32-bit and float scaled, alpha on white, CMYK/YCbCr/LAB converted."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if (mode.startswith("I;16") or values.max(initial=0) > 255) else 255.0
+        if mode == "F" and values.max(initial=0) <= 1.0:
+            top = 1.0
+        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    elif mode == "L" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def array_to_rgb(array: np.ndarray) -> np.ndarray:
+    """uint8 RGB (h, w, 3) from an array (h, w) or (h, w, 1|3|4): uint8, or float in [0, 1] or [0, 255]."""
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+        raise ImageSkip(f"an array of shape {a.shape} is not an image; expected (h, w) or (h, w, 1|3|4)")
+    a = _to_uint8(a)
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.shape[2] == 4:  # alpha on white
+        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
+        a = np.rint(a[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def _to_uint8(a: np.ndarray, scale: float | None = None) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    if np.issubdtype(a.dtype, np.floating):
+        values = a.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise ImageSkip("holds NaN or Inf pixel values")
+        if scale is None:
+            scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0
+        return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.integer):
+        top = int(a.max(initial=0))
+        if a.min(initial=0) < 0:
+            raise ImageSkip("holds negative pixel values")
+        return (a if top <= 255 else a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+    raise ImageSkip(f"pixels of dtype {a.dtype} are not an image; expected uint8 or float")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
+
+
+# ---- sources ----------------------------------------------------------------------------------------------
+
+
+def read_images(
+    source: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    labels: str | None = None,
+    label: str | None = None,
+    path_column: str = "path",
+    max_pixels: int = MAX_PIXELS,
+    limit: int | None = None,
+) -> ImageSource:
+    """Open image sources (not decoded yet): folders, image files, CSV/Parquet tables, .npy and IDX files.
+
+    Parameters
+    ----------
+    source : path or list of paths
+        A folder (recursive, sorted; PNG, JPEG, WebP, GIF, BMP, TIFF), one image file, a ``.csv``/``.tsv``/
+        ``.parquet`` with a column of image paths (relative to the table's folder), a ``.npy`` of shape
+        (n, h, w) or (n, h, w, c), or an IDX file ``*-idx3-ubyte[.gz]`` (labels from ``*-idx1-ubyte[.gz]``
+        beside it). Several sources are read one after another; their ids must not repeat.
+    labels : {"folders"}, optional
+        Folders: the first sub-folder name of each image is its label.
+    label : str, optional
+        Tables: the column of labels.
+    path_column : str
+        Tables: the column of image paths.
+    max_pixels : int
+        Images above this many pixels are skipped (decompression bombs).
+    limit : int, optional
+        Read at most this many images of each source (a slice for tests and benchmarks).
+
+    Returns
+    -------
+    ImageSource; `ImageSource.batches(size)` decodes.
+    """
+    if labels not in (None, "folders"):
+        raise EmbspaceError(f"unknown labels {labels!r}; the only choice is 'folders' (the sub-folder names)")
+    if max_pixels < 1:
+        raise EmbspaceError(f"max_pixels must be at least 1; got {max_pixels}")
+    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if not paths:
+        raise EmbspaceError("no image source given; pass a folder, a table of paths, a .npy or an IDX file")
+    parts = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise EmbspaceError(f"{path}: no such file or folder")
+        kind = source_kind(path)
+        if labels == "folders" and kind != "folder":
+            raise EmbspaceError(f"{path}: labels='folders' needs a folder of images; this is a {kind} source")
+        if label is not None and kind != "table":
+            raise EmbspaceError(f"{path}: label={label!r} names a table column; this is a {kind} source")
+        opener = {"folder": _folder, "file": _one_file, "table": _table, "npy": _npy, "idx": _idx}[kind]
+        part = opener(path, labels=labels, label=label, path_column=path_column, max_pixels=max_pixels)
+        if limit is not None:
+            part = part.head(limit)
+        parts.append((path, part))
+    return _join(parts)
+
+
+def source_kind(path: Path) -> str:
+    name = path.name.lower()
+    if path.is_dir():
+        return "folder"
+    if name.endswith(("-ubyte", "-ubyte.gz", ".idx", ".idx.gz")):
+        return "idx"
+    if name.endswith(".npy"):
+        return "npy"
+    if name.endswith(TABLE_SUFFIXES):
+        return "table"
+    if name.endswith(IMAGE_SUFFIXES):
+        return "file"
+    raise EmbspaceError(
+        f"{path}: not an image source; expected a folder, an image file ({', '.join(IMAGE_SUFFIXES)}), "
+        "a .csv/.tsv/.parquet table of paths, a .npy array or an IDX file (*-idx3-ubyte[.gz])"
+    )
+
+
+@dataclass
+class _Part:
+    ids: list[str]
+    reader: Any
+    labels: list | None
+    meta: dict[str, list]
+    gray: bool
+    described: dict
+
+    def head(self, limit: int) -> _Part:
+        if limit < 0:
+            raise EmbspaceError(f"limit must be at least 0; got {limit}")
+        cut = {k: v[:limit] for k, v in self.meta.items()}
+        labels = None if self.labels is None else self.labels[:limit]
+        return _Part(self.ids[:limit], self.reader, labels, cut, self.gray, dict(self.described, limit=limit))
+
+
+def _join(parts: list[tuple[Path, _Part]]) -> ImageSource:
+    ids: list[str] = []
+    readers = []
+    several = len(parts) > 1
+    all_labels: list | None = [] if all(p.labels is not None for _, p in parts) else None
+    columns = list(dict.fromkeys(name for _, p in parts for name in p.meta))
+    meta: dict[str, list] = {name: [] for name in columns}
+    for path, part in parts:
+        start = len(ids)
+        prefix = f"{path.name}/" if several and part.described["kind"] in ("folder", "table") else ""
+        ids.extend(prefix + i for i in part.ids)
+        readers.append((start, _offset_reader(part.reader, start)))
+        if all_labels is not None:
+            all_labels.extend(part.labels)
+        for name in columns:
+            meta[name].extend(part.meta.get(name, [None] * len(part.ids)))
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        repeated = next(i for i in ids if i in seen or seen.add(i))
+        raise EmbspaceError(f"the sources name the image {repeated!r} twice; ids must be unique")
+    gray = all(p.gray for _, p in parts)
+    return ImageSource(ids, readers, all_labels, meta, gray, [p.described for _, p in parts])
+
+
+def _offset_reader(reader, start: int):
+    return lambda rows: reader(range(rows.start - start, rows.stop - start))
+
+
+def _files_reader(files: list[Path], max_pixels: int):
+    def read(rows: range) -> list:
+        out = []
+        for row in rows:
+            try:
+                out.append(decode_image(files[row], max_pixels))
+            except ImageSkip as skip:
+                out.append(skip)
+        return out
+
+    return read
+
+
+def _folder(path: Path, *, labels, max_pixels, **_) -> _Part:
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(root) / n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))
+    files.sort(key=lambda f: f.relative_to(path).as_posix())
+    ids = [f.relative_to(path).as_posix() for f in files]
+    found = None
+    if labels == "folders":
+        found = [i.split("/", 1)[0] if "/" in i else None for i in ids]
+        loose = [i for i, lab in zip(ids, found) if lab is None]
+        if loose:
+            raise EmbspaceError(
+                f"{path}: labels='folders' takes each image's sub-folder as its label, but {len(loose):,} "
+                f"image(s) sit at the top (e.g. {loose[0]!r}); move them into a folder per label"
+            )
+    described = {"kind": "folder", "path": str(path), "files": len(files)}
+    return _Part(ids, _files_reader(files, max_pixels), found, {}, False, described)
+
+
+def _one_file(path: Path, *, max_pixels, **_) -> _Part:
+    described = {"kind": "file", "path": str(path), "bytes": path.stat().st_size}
+    return _Part([path.name], _files_reader([path], max_pixels), None, {}, False, described)
+
+
+def _table(path: Path, *, label, path_column, max_pixels, **_) -> _Part:
+    columns = _read_table(path)
+    if path_column not in columns:
+        raise EmbspaceError(
+            f"{path}: no column {path_column!r} of image paths; the columns are {', '.join(columns)} "
+            "(choose one with --path-column)"
+        )
+    if label is not None and label not in columns:
+        raise EmbspaceError(f"{path}: no label column {label!r}; the columns are {', '.join(columns)}")
+    names = [str(v) if v is not None else "" for v in columns[path_column]]
+    files = [path.parent / n for n in names]
+    ids = list(names)
+    found = None
+    if label is not None:
+        found = [("" if v is None else v) for v in columns[label]]
+        if any(isinstance(v, float) and v != v for v in found):  # NaN in a numeric column
+            found = ["" if isinstance(v, float) and v != v else v for v in found]
+    meta = {("path" if k == path_column else k): v for k, v in columns.items() if k != label}
+    described = {"kind": "table", "path": str(path), "rows": len(ids), "path_column": path_column}
+    return _Part(ids, _files_reader(files, max_pixels), found, meta, False, described)
+
+
+def _read_table(path: Path) -> dict[str, list]:
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            return {c: table.column(c).to_pylist() for c in table.column_names}
+        import pyarrow.csv as pacsv
+
+        options = pacsv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ",")
+        convert = pacsv.ConvertOptions(strings_can_be_null=False)
+        table = pacsv.read_csv(path, parse_options=options, convert_options=convert)
+        return {c: table.column(c).to_pylist() for c in table.column_names}
+    except EmbspaceError:
+        raise
+    except Exception as exc:  # pyarrow's errors for a damaged table come in several types
+        raise EmbspaceError(f"{path}: cannot be read as a table: {_short(exc)}") from None
+
+
+def _npy(path: Path, **_) -> _Part:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise EmbspaceError(f"{path}: not a readable .npy array: {_short(exc)}") from None
+    if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[3] not in (1, 3, 4)) or 0 in array.shape[1:]:
+        raise EmbspaceError(f"{path}: an array of shape {array.shape}; expected (n, h, w) or (n, h, w, 1|3|4)")
+    if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
+        raise EmbspaceError(f"{path}: pixels of dtype {array.dtype}; expected uint8, or float in [0, 1] or [0, 255]")
+    scale = None
+    if np.issubdtype(array.dtype, np.floating):  # one scale for the whole array, read in blocks
+        top = max((float(np.nanmax(array[i : i + 4096])) for i in range(0, len(array), 4096)), default=0.0)
+        scale = 255.0 if top <= 1.0 else 1.0
+    stem = path.name[: -len(".npy")]
+
+    def read(rows: range) -> list:
+        block = np.asarray(array[rows.start : rows.stop])
+        out = []
+        for image in block:
+            try:
+                out.append(array_to_rgb(_to_uint8(image, scale)))
+            except ImageSkip as skip:
+                out.append(skip)
+        return out
+
+    gray = array.ndim == 3 or array.shape[3] == 1
+    described = {"kind": "npy", "path": str(path), "shape": list(array.shape), "dtype": str(array.dtype)}
+    return _Part([f"{stem}:{i}" for i in range(len(array))], read, None, {}, gray, described)
+
+
+# ---- IDX (MNIST, Fashion-MNIST) -------------------------------------------------------------------------------
+
+
+def _idx_open(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+
+
+def _idx_header(path: Path, dims_expected: int) -> tuple[tuple[int, ...], int]:
+    """(shape, offset of the data) of an unsigned-byte IDX file, its size checked against the header."""
+    try:
+        with _idx_open(path) as fh:
+            head = fh.read(4)
+            if len(head) < 4 or head[0:2] != b"\x00\x00" or head[2] != 0x08:
+                raise EmbspaceError(f"{path}: not an IDX file of unsigned bytes (magic {head.hex() or 'missing'})")
+            ndim = head[3]
+            if ndim != dims_expected:
+                raise EmbspaceError(f"{path}: an IDX file of {ndim} dimensions; expected {dims_expected}")
+            raw = fh.read(4 * ndim)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise EmbspaceError(f"{path}: cannot be read as IDX: {_short(exc)}") from None
+    if len(raw) < 4 * ndim:
+        raise EmbspaceError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw)
+    offset = 4 + 4 * ndim
+    need = offset + int(np.prod(shape, dtype=np.int64))
+    have = _data_size(path)
+    if have is not None and have != need % (1 << 32 if path.name.lower().endswith(".gz") else 1 << 63):
+        raise EmbspaceError(
+            f"{path}: the header says {' x '.join(map(str, shape))} bytes of data ({need:,} bytes in all) "
+            f"but the file holds {have:,}; it is truncated or not this IDX file"
+        )
+    return shape, offset
+
+
+def _data_size(path: Path) -> int | None:
+    """Bytes of data in the file: its size, or a gzip's recorded uncompressed size (mod 2**32)."""
+    size = path.stat().st_size
+    if not path.name.lower().endswith(".gz"):
+        return size
+    if size < 18:
+        raise EmbspaceError(f"{path}: too short to be a gzip file ({size} bytes)")
+    with open(path, "rb") as fh:
+        fh.seek(-4, os.SEEK_END)
+        return struct.unpack("<I", fh.read(4))[0]
+
+
+def _idx_labels_path(path: Path) -> Path | None:
+    name = path.name
+    for images, labels in (("idx3-ubyte", "idx1-ubyte"), ("images", "labels")):
+        if images in name:
+            candidate = path.with_name(name.replace(images, labels, 1).replace("images", "labels", 1))
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _idx(path: Path, **_) -> _Part:
+    shape, offset = _idx_header(path, 3)
+    n, h, w = shape
+    if h < 1 or w < 1:
+        raise EmbspaceError(f"{path}: images of {h} x {w} pixels")
+    labels = None
+    labels_path = _idx_labels_path(path)
+    if labels_path is not None:
+        (n_labels,), label_offset = _idx_header(labels_path, 1)
+        if n_labels != n:
+            raise EmbspaceError(f"{labels_path}: {n_labels:,} labels for {n:,} images in {path.name}")
+        with _idx_open(labels_path) as fh:
+            fh.read(label_offset)
+            labels = [int(v) for v in np.frombuffer(fh.read(n_labels), dtype=np.uint8)]
+    size = h * w
+
+    state: dict[str, Any] = {"fh": None, "at": None}
+
+    def read(rows: range) -> list:
+        # Sequential reads through one open stream; a pass that starts over reopens the file.
+        if state["fh"] is None or state["at"] != rows.start:
+            if state["fh"] is not None:
+                state["fh"].close()
+            state["fh"] = _idx_open(path)
+            state["fh"].read(offset + rows.start * size)
+        data = state["fh"].read(len(rows) * size)
+        if len(data) != len(rows) * size:
+            raise EmbspaceError(f"{path}: truncated after {rows.start + len(data) // size:,} images")
+        state["at"] = rows.stop
+        if rows.stop >= n:
+            state["fh"].close()
+            state["fh"] = None
+        block = np.frombuffer(data, dtype=np.uint8).reshape(len(rows), h, w)
+        return [np.repeat(image[:, :, None], 3, axis=2) for image in block]
+
+    stem = path.name.split("-idx")[0] if "-idx" in path.name else path.name.split(".")[0]
+    described = {"kind": "idx", "path": str(path), "shape": [n, h, w], "labels": str(labels_path or "")}
+    return _Part([f"{stem}:{i}" for i in range(n)], read, labels, {}, True, described)

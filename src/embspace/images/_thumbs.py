@@ -1,0 +1,194 @@
+"""Thumbnails of an image space: PNG sprite pages in ``space.assets``, and reading tiles back.
+
+The format (shared with the explorer, PNG maps and the Projector export): pages ``thumbs-000.png``,
+``thumbs-001.png``, ... each a grid of ``cols`` x ``rows`` tiles of ``tile`` x ``tile`` RGB pixels; an
+image is scaled to fit its tile, aspect kept, centred on white. Tile ``t`` is on page ``t // per_page``
+at ``j = t % per_page``: column ``j % cols``, row ``j // cols``. ``space.info["thumbnails"]`` holds
+``{"tile", "cols", "rows", "per_page", "pages", "count", "format": "png"}`` and the integer meta column
+``thumbnail`` names each row's tile (-1: none), so subsets keep their pictures.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmbspaceError
+
+MAX_SIDE = 2048  # a page is at most this many pixels wide and high
+PAGE = "thumbs-{:03d}.png"
+
+
+def page_name(page: int) -> str:
+    return PAGE.format(page)
+
+
+class ThumbnailWriter:
+    """Tiles added in order go onto pages, each page PNG-encoded as soon as it is full (memory: one page).
+
+    Parameters
+    ----------
+    tile : int
+        Tile side in pixels (8..256).
+    expected : int
+        How many images may come (an upper bound): small collections get short pages.
+    """
+
+    def __init__(self, tile: int = 64, expected: int | None = None):
+        if not 8 <= int(tile) <= 256:
+            raise EmbspaceError(f"thumbnail size must be in 8..256 pixels; got {tile}")
+        self.tile = int(tile)
+        self.cols = MAX_SIDE // self.tile
+        rows = self.cols if not expected else min(self.cols, max(1, math.ceil(expected / self.cols)))
+        self.rows = rows
+        self.per_page = self.cols * self.rows
+        self.pages: dict[str, bytes] = {}
+        self.count = 0
+        self._page: np.ndarray | None = None
+
+    def add(self, images: list[np.ndarray]) -> list[int]:
+        """Put uint8 RGB images (h, w, 3) on the pages; returns their tile numbers."""
+        tiles = []
+        for image in images:
+            j = self.count % self.per_page
+            if self._page is None:
+                self._page = np.full((self.rows * self.tile, self.cols * self.tile, 3), 255, dtype=np.uint8)
+            r, c = divmod(j, self.cols)
+            y, x = r * self.tile, c * self.tile
+            self._page[y : y + self.tile, x : x + self.tile] = fit_tile(image, self.tile)
+            tiles.append(self.count)
+            self.count += 1
+            if self.count % self.per_page == 0:
+                self._flush()
+        return tiles
+
+    def _flush(self) -> None:
+        if self._page is None:
+            return
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(self._page).save(out, format="PNG", optimize=False, compress_level=6)
+        self.pages[page_name(len(self.pages))] = out.getvalue()
+        self._page = None
+
+    def finish(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """(assets: page name -> PNG bytes, the ``info["thumbnails"]`` entry)."""
+        self._flush()
+        layout = {
+            "tile": self.tile,
+            "cols": self.cols,
+            "rows": self.rows,
+            "per_page": self.per_page,
+            "pages": len(self.pages),
+            "count": self.count,
+            "format": "png",
+        }
+        return dict(self.pages), layout
+
+
+def fit_tile(image: np.ndarray, tile: int) -> np.ndarray:
+    """`image` scaled to fit a `tile` x `tile` square (aspect kept, antialiased), centred on white."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    scale = tile / max(h, w)
+    th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = (
+        image if (th, tw) == (h, w) else np.asarray(Image.fromarray(image).resize((tw, th), Image.Resampling.LANCZOS))
+    )
+    out = np.full((tile, tile, 3), 255, dtype=np.uint8)
+    y, x = (tile - th) // 2, (tile - tw) // 2
+    out[y : y + th, x : x + tw] = small
+    return out
+
+
+# ---- reading tiles back --------------------------------------------------------------------------------------
+
+
+def layout_of(space) -> dict[str, Any]:
+    """The space's ``info["thumbnails"]``, checked; a one-line error when the space has none."""
+    layout = space.info.get("thumbnails")
+    if not isinstance(layout, dict) or "thumbnail" not in space.meta:
+        raise EmbspaceError(
+            "this space has no thumbnails; build it with `embspace build images` (without --no-thumbnails)"
+        )
+    for key in ("tile", "cols", "rows", "per_page", "pages"):
+        if not isinstance(layout.get(key), int) or layout[key] < (0 if key == "pages" else 1):
+            raise EmbspaceError(f"the space's thumbnail layout has a bad {key!r}: {layout.get(key)!r}; rebuild it")
+    if layout["per_page"] != layout["cols"] * layout["rows"]:
+        raise EmbspaceError("the space's thumbnail layout is inconsistent (per_page != cols * rows); rebuild it")
+    return layout
+
+
+def _page(space, page: int, cache: dict):
+    from PIL import Image
+
+    if page not in cache:
+        name = page_name(page)
+        content = space.assets.get(name)
+        if content is None:
+            raise EmbspaceError(f"the space lacks its thumbnail page {name}; rebuild it")
+        data = Path(content).read_bytes() if isinstance(content, (str, Path)) else bytes(content)
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        cache[page] = image.convert("RGB")
+    return cache[page]
+
+
+def _tile_box(layout: dict, tile_number: int) -> tuple[int, tuple[int, int, int, int]]:
+    page, j = divmod(tile_number, layout["per_page"])
+    r, c = divmod(j, layout["cols"])
+    t = layout["tile"]
+    return page, (c * t, r * t, c * t + t, r * t + t)
+
+
+def thumbnail(space, row: int | str, *, cache: dict | None = None):
+    """The thumbnail of one row (a row number or an id) as a PIL RGB image, or None when it has none.
+
+    >>> thumbnail(space, 0).size  # doctest: +SKIP
+    (64, 64)
+    """
+    layout = layout_of(space)
+    index = space.index(row) if isinstance(row, str) else int(row)
+    if not 0 <= index < space.n:
+        raise EmbspaceError(f"row {index} is outside the space (0..{space.n - 1})")
+    number = space.meta["thumbnail"][index]
+    if number is None or int(number) < 0:
+        return None
+    page, box = _tile_box(layout, int(number))
+    return _page(space, page, {} if cache is None else cache).crop(box)
+
+
+def sprite(space, rows, tile: int | None = None, cols: int | None = None) -> bytes:
+    """One PNG of the thumbnails of `rows` (row numbers or ids), in order, `cols` per line (default a square).
+
+    Tiles are resized to `tile` pixels (default the space's own); rows without a thumbnail stay white.
+    What the Embedding Projector calls a sprite, and what a page of the explorer can draw.
+    """
+    from PIL import Image
+
+    layout = layout_of(space)
+    rows = list(rows)
+    tile = int(tile or layout["tile"])
+    if not 1 <= tile <= 1024:
+        raise EmbspaceError(f"sprite tile must be in 1..1024 pixels; got {tile}")
+    cols = int(cols or max(1, math.ceil(math.sqrt(len(rows)))))
+    lines = max(1, math.ceil(len(rows) / cols))
+    sheet = Image.new("RGB", (cols * tile, lines * tile), (255, 255, 255))
+    cache: dict = {}
+    for k, row in enumerate(rows):
+        image = thumbnail(space, row, cache=cache)
+        if image is None:
+            continue
+        if image.size != (tile, tile):
+            image = image.resize((tile, tile), Image.Resampling.LANCZOS)
+        r, c = divmod(k, cols)
+        sheet.paste(image, (c * tile, r * tile))
+    out = io.BytesIO()
+    sheet.save(out, format="PNG")
+    return out.getvalue()
