@@ -325,3 +325,4 @@ def _add_text_builders() -> None:
 _add_text_builders()
 
 COMMANDS = [build, compare]
+from . import _images  # noqa: E402, F401 - registers `embspace build images` on the build group
