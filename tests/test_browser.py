@@ -470,7 +470,14 @@ def test_thumbnails_on_hover_in_the_panel_beside_neighbours_and_in_place_of_poin
     space = image_served["space"]
     _open(page, image_served["url"], IMAGES)
     assert page.is_visible("#pictures")
-    page.wait_for_function("document.querySelector('#pane-a canvas.pictures').dataset.state === 'dots'")
+    # the whole map: pictures where they overlap no other (a sample), dots elsewhere
+    page.wait_for_function(
+        "(() => { const d = document.querySelector('#pane-a canvas.pictures').dataset;"
+        " return d.state === 'pictures' && Number(d.shown) > 0; })()",
+        timeout=30_000,
+    )
+    layer = _pictures_layer(page)
+    assert 0 < int(layer["shown"]) < IMAGES and int(layer["inView"]) == IMAGES
     # hover: the tooltip shows the picture of the point under the mouse
     x, y = _settled_position(page, "digits/0100.png")
     page.mouse.move(x, y)
@@ -493,11 +500,11 @@ def test_thumbnails_on_hover_in_the_panel_beside_neighbours_and_in_place_of_poin
     for item, tile in shown:
         expected = space.meta["thumbnail"][space.index(item)]
         assert tile == (str(expected) if expected >= 0 else None), item
-    # zoomed in on it: pictures in place of points; the button turns them off and on
+    # zoomed in on it: fewer points in view, each picture bigger; the button turns them off and on
     page.evaluate("embspace.focusId('digits/0100.png')")
     page.wait_for_function(
         "(() => { const d = document.querySelector('#pane-a canvas.pictures').dataset;"
-        " return d.state === 'pictures' && Number(d.shown) > 0; })()",
+        f" return d.state === 'pictures' && Number(d.shown) > 0 && Number(d.inView) < {IMAGES}; }})()",
         timeout=30_000,
     )
     page.click("#pictures")

@@ -1,11 +1,14 @@
-// Thumbnails in place of points on a 2-D map, drawn on a canvas above the WebGL points when few
-// enough are in view (zoomed in): the visible points are found with one affine transform of the
-// map coordinates (three reference points project the rest), so a 70,000-point map costs one pass
-// of a few multiplications per redraw, and at most BUDGET pictures are drawn. Beyond that, dots.
+// Thumbnails in place of points on a 2-D map, drawn on a canvas above the WebGL points once few
+// enough are in view (zoomed in): the points in view are found with one affine transform of the map
+// coordinates (three reference points project the rest), so a 70,000-point map costs one pass of a
+// few multiplications per redraw. Pictures go where they overlap no other, the highlighted points
+// first, then in map order (stable while panning, so pictures do not jump); zooming in makes room
+// for more. At most BUDGET are drawn; the other points stay dots.
 
-const BUDGET = 600; // pictures drawn at once; more points in view and the map stays dots
-const MIN_SIZE = 18; // CSS px: smaller pictures would show nothing
-const MAX_SIZE = 112;
+const DENSE = 10000; // more points than this in view: dots only
+const BUDGET = 500; // pictures drawn at once
+const SIZE = 48; // CSS px of a picture...
+const MAX_SIZE = 112; // ...growing up to this when few points are in view
 
 export class PictureLayer {
   constructor(canvas, plot) {
@@ -17,6 +20,7 @@ export class PictureLayer {
     this.anchors = undefined;
     this.width = 1;
     this.height = 1;
+    this.redraw = () => plot.redrawOverlay(); // when a page of pictures arrives
   }
 
   set(thumbs, rows, on = true) {
@@ -48,6 +52,7 @@ export class PictureLayer {
     const state = this.drawPictures(ctx);
     this.canvas.dataset.state = state.state;
     this.canvas.dataset.shown = String(state.shown);
+    this.canvas.dataset.inView = String(state.inView ?? '');
   }
 
   drawPictures(ctx) {
@@ -59,23 +64,18 @@ export class PictureLayer {
     const project = f.each || ((i) => [f.a * xs[i] + f.b * ys[i] + f.c, f.d * xs[i] + f.e * ys[i] + f.f]);
     const visible = this.inView(f);
     if (!visible) return { state: 'dots', shown: 0 };
-    const w = this.width;
-    const h = this.height;
-    const tile = thumbs.layout.tile;
-    const fit = Math.sqrt((w * h) / Math.max(visible.length, 1)) * 0.6;
-    const size = Math.round(Math.max(MIN_SIZE, Math.min(MAX_SIZE, 2 * tile, fit)));
+    const fit = Math.sqrt((this.width * this.height) / Math.max(visible.length, 1)) * 0.5;
+    const size = Math.round(Math.max(SIZE, Math.min(MAX_SIZE, 2 * thumbs.layout.tile, fit)));
+    const placed = place(this.order(visible), project, size, (i) => thumbs.tileOf(rows[i]) >= 0);
     const ratio = window.devicePixelRatio || 1;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.imageSmoothingQuality = 'medium';
     const framed = plot.colours && plot.colours.length > 2; // coloured by a column: a frame says which
-    const redraw = () => plot.redrawOverlay();
     let shown = 0;
-    for (let k = 0; k < visible.length; k += 1) {
-      const i = visible[k];
-      const [x, y] = project(i);
+    for (const [i, x, y] of placed) {
       const left = Math.round(x - size / 2);
       const top = Math.round(y - size / 2);
-      if (!thumbs.draw(ctx, rows[i], left, top, size, redraw)) continue;
+      if (!thumbs.draw(ctx, rows[i], left, top, size, this.redraw)) continue;
       shown += 1;
       if (framed) {
         ctx.strokeStyle = plot.colours[plot.codes[i]] || plot.colours[plot.colours.length - 1];
@@ -83,10 +83,18 @@ export class PictureLayer {
         ctx.strokeRect(left + 1, top + 1, size - 2, size - 2);
       }
     }
-    return { state: 'pictures', shown };
+    return { state: 'pictures', shown, inView: visible.length };
   }
 
-  /** Map indices of the points within the view (with a margin), or null when more than BUDGET.
+  /** The points in view, the highlighted ones (the selection, its neighbours) first. */
+  order(visible) {
+    const first = (this.plot.highlighted || []).filter((i) => i >= 0 && i < this.plot.n);
+    if (!first.length) return visible;
+    const seen = new Set(first);
+    return [...first, ...visible.filter((i) => !seen.has(i))];
+  }
+
+  /** Map indices of the points within the view (with a margin), or null when more than DENSE.
    * One pass of two multiply-adds a point, nothing allocated but the answer. */
   inView(f) {
     const margin = MAX_SIZE / 2;
@@ -107,7 +115,7 @@ export class PictureLayer {
       }
       if (sx >= -margin && sx <= w && sy >= -margin && sy <= h) {
         out.push(i);
-        if (out.length > BUDGET) return null;
+        if (out.length > DENSE) return null;
       }
     }
     return out;
@@ -141,6 +149,37 @@ export class PictureLayer {
     const f = s0[1] - d * x[i0] - e * y[i0];
     return { a, b, c, d, e, f };
   }
+}
+
+/** Greedy placement of `size` px squares centred on the points of `order` that `has` a picture:
+ * each that overlaps no square kept before it is kept, up to BUDGET. A grid of `size` px cells
+ * finds the kept squares near each one. Returns [[index, x, y]]. */
+function place(order, project, size, has) {
+  const grid = new Map();
+  const kept = [];
+  for (const i of order) {
+    if (kept.length >= BUDGET) break;
+    if (!has(i)) continue;
+    const p = project(i);
+    if (!p) continue;
+    const [x, y] = p;
+    const cx = Math.floor(x / size);
+    const cy = Math.floor(y / size);
+    let free = true;
+    for (let dx = -1; dx <= 1 && free; dx += 1) {
+      for (let dy = -1; dy <= 1 && free; dy += 1) {
+        for (const [ox, oy] of grid.get(`${cx + dx},${cy + dy}`) || []) {
+          if (Math.abs(ox - x) < size && Math.abs(oy - y) < size) { free = false; break; }
+        }
+      }
+    }
+    if (!free) continue;
+    const key = `${cx},${cy}`;
+    if (!grid.has(key)) grid.set(key, []);
+    grid.get(key).push([x, y]);
+    kept.push([i, x, y]);
+  }
+  return kept;
 }
 
 /** Three points that span the map (the leftmost, the farthest from it, the farthest from that
