@@ -105,7 +105,14 @@ def build(
     classes = images.classes()
 
     def passes():
-        return (batch for _, batch in images.batches(batch_size))
+        # After a whole pass, ctx.labels holds the classes of the images that pass could read: a file
+        # skipped as unreadable has no row, so labels stay aligned with the images fit() was given.
+        kept = []
+        for rows, batch in images.batches(batch_size):
+            kept.append(rows)
+            yield batch
+        if classes is not None:
+            ctx.labels = classes[1][np.concatenate(kept)] if kept else classes[1][:0]
 
     ctx = FitContext(
         passes=passes,

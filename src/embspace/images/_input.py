@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -136,8 +137,8 @@ def decode_image(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
                 image = Image.open(fh)
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-                raise ImageSkip(f"larger than the limit of {max_pixels:,} pixels (--max-pixels)") from None
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise ImageSkip(_bomb(exc, max_pixels)) from None
             except Image.UnidentifiedImageError:
                 raise ImageSkip("not an image Pillow can read (not what its name says?)") from None
             except (OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
@@ -152,7 +153,7 @@ def _pil_to_rgb(image, max_pixels: int, image_ops=None) -> np.ndarray:
 
     w, h = image.size
     if w * h > max_pixels:  # checked on the header, before any pixel is decoded
-        raise ImageSkip(f"{w:,} x {h:,} pixels is larger than the limit of {max_pixels:,} (--max-pixels)")
+        raise ImageSkip(f"{w:,} x {h:,} = {w * h:,} pixels is larger than the limit of {max_pixels:,} (--max-pixels)")
     if w < 1 or h < 1:
         raise ImageSkip(f"has no pixels ({w} x {h})")
     try:
@@ -165,10 +166,17 @@ def _pil_to_rgb(image, max_pixels: int, image_ops=None) -> np.ndarray:
             return _modes_to_rgb(image)
     except ImageSkip:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageSkip(f"larger than the limit of {max_pixels:,} pixels (--max-pixels)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageSkip(_bomb(exc, max_pixels)) from None
     except (OSError, ValueError, SyntaxError, struct.error, EOFError, TypeError, KeyError) as exc:
         raise ImageSkip(f"truncated or damaged: {_short(exc)}") from None
+
+
+def _bomb(exc: BaseException, max_pixels: int) -> str:
+    """The reason for an image Pillow itself refused as a decompression bomb (its size is in the message)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else "the image"
+    return f"{size} is larger than the limit of {max_pixels:,} pixels (--max-pixels)"
 
 
 def _modes_to_rgb(image) -> np.ndarray:
