@@ -325,4 +325,6 @@ def _add_text_builders() -> None:
 _add_text_builders()
 
 COMMANDS = [build, compare]
-from . import _images  # noqa: E402, F401 - registers `embspace build images` on the build group
+from ._images import build_images_cmd  # noqa: E402 - `embspace build images`, on the build group
+
+build.add_command(build_images_cmd)

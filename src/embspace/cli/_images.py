@@ -132,12 +132,3 @@ def _report(space, output: str, method: str, as_json: bool) -> None:
     )
     if as_json:
         echo_json(summary)
-
-
-def _register() -> None:
-    from ._build import build
-
-    build.add_command(build_images_cmd)
-
-
-_register()
