@@ -352,14 +352,30 @@ def test_thumbnail_pages_follow_the_format(photos, tmp_path):
         images.thumbnail(none, 0)
 
 
-def test_many_thumbnails_fill_several_pages(tmp_path):
+def test_many_thumbnails_fill_several_pages(tmp_path, monkeypatch):
+    from embspace.images import _thumbs
+
+    monkeypatch.setattr(_thumbs, "MEMORY_PAGES", 1)  # so these pages go to a temporary folder
     np.save(tmp_path / "many.npy", np.random.default_rng(1).integers(0, 255, (70, 8, 8), np.uint8))
     space = images.build(tmp_path / "many.npy", "pixels", size=4, thumb_size=256)  # 8 x 8 tiles a page
     layout = space.info["thumbnails"]
     assert (layout["cols"], layout["rows"], layout["per_page"], layout["pages"]) == (8, 8, 64, 2)
     assert sorted(space.assets) == ["thumbs-000.png", "thumbs-001.png"]
+    spooled = space.assets["thumbs-001.png"]
+    assert isinstance(spooled, Path) and spooled.exists()
     last = np.asarray(images.thumbnail(space, 69))
     assert last.shape == (256, 256, 3) and not (last == 255).all()
+    part = space.subset(["many:69"])
+    embspace.save(part, tmp_path / "part.space")
+    del space
+    assert spooled.exists()  # the subset still holds the page
+    assert np.array_equal(np.asarray(images.thumbnail(embspace.load(tmp_path / "part.space"), 0)), last)
+    folder = spooled.parent
+    del part, spooled
+    import gc
+
+    gc.collect()
+    assert not folder.exists()  # the temporary folder goes with the last page
 
 
 # ---- the command line -------------------------------------------------------------------------------------

@@ -21,6 +21,14 @@ from ..errors import EmbspaceError
 
 MAX_SIDE = 2048  # a page is at most this many pixels wide and high
 PAGE = "thumbs-{:03d}.png"
+MEMORY_PAGES = 8  # collections needing more pages than this keep them in a temporary folder, not in memory
+
+
+class SpooledPage(type(Path())):
+    """A page written to a temporary folder, which lives as long as any page of it is referenced
+    (the built space's assets, a subset's): so memory stays bounded by one page at any size."""
+
+    _spool: Any = None
 
 
 def page_name(page: int) -> str:
@@ -46,9 +54,14 @@ class ThumbnailWriter:
         rows = self.cols if not expected else min(self.cols, max(1, math.ceil(expected / self.cols)))
         self.rows = rows
         self.per_page = self.cols * self.rows
-        self.pages: dict[str, bytes] = {}
+        self.pages: dict[str, bytes | Path] = {}
         self.count = 0
         self._page: np.ndarray | None = None
+        self._spool = None
+        if expected and expected > MEMORY_PAGES * self.per_page:
+            import tempfile
+
+            self._spool = tempfile.TemporaryDirectory(prefix="embspace-thumbs-")
 
     def add(self, images: list[np.ndarray]) -> list[int]:
         """Put uint8 RGB images (h, w, 3) on the pages; returns their tile numbers."""
@@ -73,11 +86,18 @@ class ThumbnailWriter:
 
         out = io.BytesIO()
         Image.fromarray(self._page).save(out, format="PNG", optimize=False, compress_level=6)
-        self.pages[page_name(len(self.pages))] = out.getvalue()
+        name = page_name(len(self.pages))
+        if self._spool is None:
+            self.pages[name] = out.getvalue()
+        else:
+            path = SpooledPage(self._spool.name, name)
+            path.write_bytes(out.getvalue())
+            path._spool = self._spool  # the folder goes when the last page referencing it does
+            self.pages[name] = path
         self._page = None
 
-    def finish(self) -> tuple[dict[str, bytes], dict[str, Any]]:
-        """(assets: page name -> PNG bytes, the ``info["thumbnails"]`` entry)."""
+    def finish(self) -> tuple[dict[str, bytes | Path], dict[str, Any]]:
+        """(assets: page name -> PNG bytes or a spooled file, the ``info["thumbnails"]`` entry)."""
         self._flush()
         layout = {
             "tile": self.tile,
