@@ -661,14 +661,14 @@ def _outcome(reader: Callable, folder: Path, ctx: dict, baseline: str | None, ti
 
 def _in_child(reader: Callable, folder: Path, ctx: dict, baseline: str | None, timeout: float) -> tuple[str, str]:
     """`_outcome` in a forked child killed after `timeout` (a read that blocks in C cannot be interrupted),
-    with its address space capped 4 GiB above the parent's (so /dev/zero read to the end fails fast)."""
+    with its address space capped 2 GiB above the parent's (so /dev/zero read to the end fails fast)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
         try:
             os.close(r)
             with contextlib.suppress(ValueError, OSError):
-                limit = _vm_size() + (4 << 30)
+                limit = _vm_size() + (2 << 30)
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             result = _outcome(reader, folder, ctx, baseline, timeout * 10)
             os.write(w, json.dumps(result).encode()[:60000])
