@@ -374,7 +374,8 @@ class _Api:
 
     def thumb_page(self, request):
         """A sprite page of thumbnails (PNG): only the pages the space's layout lists, nothing else of
-        the folder; cached by the browser, revalidated by its sha256."""
+        the folder. Kept by the browser and revalidated by its sha256 (ETag): the same URL names
+        another space's page once the explorer is started on other spaces."""
         from starlette.responses import Response
 
         try:
@@ -382,7 +383,7 @@ class _Api:
         except EmbspaceError as exc:
             return _error(404, str(exc))
         etag = f'"{digest}"'
-        headers = {"etag": etag, "cache-control": "private, max-age=3600"}
+        headers = {"etag": etag, "cache-control": "private, no-cache"}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="image/png", headers=headers)
