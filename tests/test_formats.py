@@ -893,3 +893,19 @@ def test_the_sprite_shrinks_for_big_spaces_and_refuses_past_8_px(tmp_path, monke
     assert result.exit_code != 0 and "sprite holds at most" in result.output and "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_sprite_of_a_subset_keeps_each_rows_picture(tmp_path):
+    from PIL import Image
+
+    from _thumbspace import image_space, picture_of
+
+    space = embspace.load(embspace.save(image_space(100), tmp_path / "digits.space"))
+    rows = [50, 5, 99, 0]
+    part = space.subset(np.array(rows))
+    files = write(part, tmp_path / "part", "tsv")
+    sheet = np.asarray(Image.open(files[2]).convert("RGB"))
+    assert sheet.shape == (64, 64, 3)  # 2 x 2 tiles of 32 px
+    for k, row in enumerate(rows):
+        tile = sheet[(k // 2) * 32 : (k // 2 + 1) * 32, (k % 2) * 32 : (k % 2 + 1) * 32]
+        assert np.array_equal(tile, picture_of(100, row) if row != 99 else np.full_like(tile, 255)), row

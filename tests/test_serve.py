@@ -677,3 +677,31 @@ def test_a_damaged_thumbnail_layout_leaves_the_space_served_without_pictures(tmp
         r = c.get("/api/space/0/thumbs/0.png")
         assert r.status_code == 404 and "thumbnail layout is damaged" in r.json()["error"]
         assert c.get("/api/space/0/neighbors", params={"row": 0, "k": 3}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.info["thumbnails"].update(tile=0), "tile 0 px"),
+        (lambda s: s.info["thumbnails"].update(tile="32"), "expected integers"),
+        (lambda s: s.info["thumbnails"].update(per_page=65), "per_page 65 is not cols x rows"),
+        (lambda s: s.info["thumbnails"].update(cols=1000), "pages of 32000 x 256 px"),
+        (lambda s: s.info["thumbnails"].update(format="jpeg"), "only png is read"),
+        (lambda s: s.assets.pop("thumbs-001.png"), "page thumbs-001.png is not among the space's files"),
+        (lambda s: s.meta.pop("thumbnail"), "no 'thumbnail' column"),
+        (lambda s: s.info.update(thumbnails=[1, 2]), "expected integers"),
+    ],
+)
+def test_a_damaged_thumbnail_layout_is_named(edit, message):
+    from _thumbspace import image_space
+    from embspace.images import _sprites
+
+    space = image_space(100)
+    edit(space)
+    with pytest.raises(embspace.EmbspaceError, match="thumbnail layout is damaged") as caught:
+        _sprites.layout(space)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    plain = embspace.Space(["a", "b"], np.eye(2, dtype=np.float32), info={"name": "plain"})
+    assert _sprites.layout(plain) is None and _sprites.tiles(plain).tolist() == [-1, -1]
+    with pytest.raises(embspace.EmbspaceError, match="plain keeps no thumbnails, which a thumbnail needs"):
+        _sprites.thumbnail(plain, 0)
