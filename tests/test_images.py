@@ -206,6 +206,10 @@ def test_idx_fashion_slice_with_labels(fashion_idx, tmp_path):
     assert space.meta["label"][:5] == [9, 2, 1, 1, 6] and space.info["labels"]["classes"] == 10
     assert _loo_agreement(space.vectors, np.array(space.meta["label"])) > 0.6  # chance is 0.1
     assert images.build(fashion_idx, "pixels", limit=10).n == 10
+    unpacked = tmp_path / "slice-images-idx3-ubyte"  # its labels beside it still packed: found too
+    unpacked.write_bytes(gzip.decompress(fashion_idx.read_bytes()))
+    same = images.build(unpacked, "pixels")
+    assert np.array_equal(same.vectors, space.vectors) and same.meta["label"] == space.meta["label"]
     # A file shorter than its header says: refused in one line before reading.
     cut = tmp_path / "cut-images-idx3-ubyte"
     cut.write_bytes(gzip.decompress(fashion_idx.read_bytes())[:-100])

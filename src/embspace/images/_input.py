@@ -527,9 +527,11 @@ def _idx_labels_path(path: Path) -> Path | None:
     name = path.name
     for images, labels in (("idx3-ubyte", "idx1-ubyte"), ("images", "labels")):
         if images in name:
-            candidate = path.with_name(name.replace(images, labels, 1).replace("images", "labels", 1))
-            if candidate.exists():
-                return candidate
+            twin = name.replace(images, labels, 1).replace("images", "labels", 1)
+            other = twin[: -len(".gz")] if twin.endswith(".gz") else twin + ".gz"  # one may be unpacked
+            for candidate in (path.with_name(twin), path.with_name(other)):
+                if candidate.exists():
+                    return candidate
     return None
 
 
