@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import struct
 import sys
 import zlib
@@ -295,8 +296,9 @@ def test_bad_files_are_skipped_counted_and_listed(photos):
     (photos / "red" / "empty.png").write_bytes(b"")
     (photos / "red" / "bomb.png").write_bytes(_png_declaring(20_000, 20_000))
     (photos / "red" / "cut.png").write_bytes((photos / "red" / "0.png").read_bytes()[:60])
+    os.mkfifo(photos / "red" / "pipe.png")  # would block a reader that opened it
     space = images.build(photos, "pixels", labels="folders", size=4)
-    assert space.n == 12 and space.info["skipped"] == 4
+    assert space.n == 12 and space.info["skipped"] == 5
     reasons = {row["id"]: row["reason"] for row in space.info["skipped_files"]}
     assert "not an image" in reasons["red/text.jpg"] and "0 bytes" in reasons["red/empty.png"]
     assert "limit of 50,000,000" in reasons["red/bomb.png"] and "red/cut.png" in reasons
@@ -314,6 +316,8 @@ def test_a_collection_with_no_readable_image_fails_in_one_line(tmp_path):
     (tmp_path / "junk" / "b.jpg").write_text("hello")
     with pytest.raises(EmbspaceError, match=r"no images in .*junk: none of 2 could be read"):
         images.build(tmp_path / "junk", "pixels")
+    with pytest.raises(EmbspaceError, match="/dev/zero: not a regular file or a folder"):
+        images.build("/dev/zero", "pixels")
 
 
 def test_mixed_sizes_are_resized_and_said(tmp_path):

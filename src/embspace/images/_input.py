@@ -291,6 +291,8 @@ def read_images(
         path = Path(path)
         if not path.exists():
             raise EmbspaceError(f"{path}: no such file or folder")
+        if not (path.is_dir() or path.is_file()):  # a FIFO or a device would block or never end
+            raise EmbspaceError(f"{path}: not a regular file or a folder")
         kind = source_kind(path)
         if labels == "folders" and kind != "folder":
             raise EmbspaceError(f"{path}: labels='folders' needs a folder of images; this is a {kind} source")
