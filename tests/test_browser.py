@@ -369,7 +369,7 @@ def test_compare_offers_only_spaces_that_share_ids(served, page):
     # a space that shares no id with any other: said at once, nothing left spinning
     alone = page.context.new_page()
     _open(alone, served["url"] + "#s=2", 200)
-    alone.check("#compare")
+    alone.click("#compare")  # not check(): the page may untick it before playwright looks
     alone.wait_for_function("document.querySelector('#status').textContent.includes('shares ids')", timeout=30_000)
     assert "no other space shares ids with elsewhere" in alone.text_content("#status")
     assert not alone.is_checked("#compare") and alone.is_hidden("#pane-b") and alone.is_hidden("#compare-panel")
@@ -507,6 +507,31 @@ def test_thumbnails_on_hover_in_the_panel_beside_neighbours_and_in_place_of_poin
         f" return d.state === 'pictures' && Number(d.shown) > 0 && Number(d.inView) < {IMAGES}; }})()",
         timeout=30_000,
     )
+    # a picture answers like its point: hovering its corner (away from every dot) shows it, a click selects it
+    target = page.evaluate(
+        """() => {
+          const pane = embspace.panes.a, plot = pane.plot, layer = plot.pictures, half = layer.size / 2;
+          const dots = [];
+          for (let i = 0; i < plot.n; i += 1) { const p = plot.screen(i); if (p) dots.push(p); }
+          for (const [i, x, y] of layer.drawn) {
+            const cx = x + half - 4, cy = y + half - 4;
+            if (cx < 5 || cy < 5 || cx > pane.plotBox.clientWidth - 5 || cy > pane.plotBox.clientHeight - 5) continue;
+            if (dots.every(([dx, dy]) => Math.hypot(dx - cx, dy - cy) > 14)) {
+              const r = pane.plotBox.getBoundingClientRect();
+              return [pane.idOf(i), r.left + cx, r.top + cy];
+            }
+          }
+          return null;
+        }"""
+    )
+    assert target is not None
+    item, tx, ty = target
+    page.mouse.move(tx, ty)
+    page.wait_for_function(
+        "id => document.querySelector('#pane-a .tooltip .tip-id')?.textContent === id", arg=item, timeout=10_000
+    )
+    page.mouse.click(tx, ty)
+    page.wait_for_function("id => document.querySelector('#sel-id').textContent === id", arg=item, timeout=10_000)
     page.click("#pictures")
     page.wait_for_function("document.querySelector('#pane-a canvas.pictures').dataset.state === 'off'")
     page.click("#pictures")

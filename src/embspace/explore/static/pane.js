@@ -39,7 +39,17 @@ export class Pane {
     root.addEventListener('mousemove', (e) => {
       const r = this.plotBox.getBoundingClientRect();
       this.mouse = [e.clientX - r.left, e.clientY - r.top];
+      this.hoverPicture();
       if (!this.tip.hidden) this.placeTip();
+    });
+    // a picture drawn in place of a point answers like the point: hover shows it, a click selects it
+    // (a click on a dot is the map's own; a drag is a pan or a lasso)
+    this.dotHovered = false;
+    this.plotBox.addEventListener('pointerdown', (e) => { this.down = [e.clientX, e.clientY]; });
+    this.plotBox.addEventListener('click', (e) => {
+      if (!this.down || Math.hypot(e.clientX - this.down[0], e.clientY - this.down[1]) > 4 || this.dotHovered) return;
+      const i = this.pictureAt();
+      if (i >= 0) this.on.pick(this, i);
     });
   }
 
@@ -67,7 +77,10 @@ export class Pane {
     if (!this.plot || this.plot.dims !== this.dims) {
       if (this.plot) this.plot.destroy();
       const handlers = {
-        hover: (i) => this.hover(i),
+        hover: (i) => {
+          this.dotHovered = i !== null && i !== undefined && i >= 0;
+          this.hover(this.dotHovered ? i : this.pictureAt());
+        },
         pick: (i) => this.on.pick(this, i),
         lasso: (indices) => this.on.lasso(this, indices),
         clear: () => this.on.clear(this),
@@ -102,6 +115,19 @@ export class Pane {
       const thumbs = this.thumbs;
       thumbs.ready.then(() => { if (this.thumbs === thumbs) this.showPictures(this.pictures); }).catch(() => {});
     }
+  }
+
+  /** The map index of the picture under the mouse, or -1. */
+  pictureAt() {
+    return this.plot && this.plot.pictureAt && this.rows ? this.plot.pictureAt(this.mouse[0], this.mouse[1]) : -1;
+  }
+
+  /** Over a picture (not a dot): its tooltip; off every picture: none. */
+  hoverPicture() {
+    if (this.dotHovered) return;
+    const i = this.pictureAt();
+    if (i >= 0 && i !== this.hovered) this.hover(i);
+    else if (i < 0 && this.hovered !== null && this.hovered !== undefined) this.hover(null);
   }
 
   /** Draw thumbnails in place of points when zoomed in (2-D maps of spaces of images). */

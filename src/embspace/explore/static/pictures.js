@@ -21,6 +21,18 @@ export class PictureLayer {
     this.width = 1;
     this.height = 1;
     this.redraw = () => plot.redrawOverlay(); // when a page of pictures arrives
+    this.drawn = []; // [index, x, y] of the pictures on screen, in drawing order
+    this.size = 0;
+  }
+
+  /** The map index of the picture at (x, y) CSS px (the one drawn last where several meet), or -1. */
+  at(x, y) {
+    const half = this.size / 2;
+    for (let k = this.drawn.length - 1; k >= 0; k -= 1) {
+      const [i, px, py] = this.drawn[k];
+      if (Math.abs(x - px) <= half && Math.abs(y - py) <= half) return i;
+    }
+    return -1;
   }
 
   set(thumbs, rows, on = true) {
@@ -49,6 +61,7 @@ export class PictureLayer {
     const ctx = this.canvas.getContext('2d');
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.drawn = [];
     const state = this.drawPictures(ctx);
     this.canvas.dataset.state = state.state;
     this.canvas.dataset.shown = String(state.shown);
@@ -72,11 +85,13 @@ export class PictureLayer {
     ctx.imageSmoothingQuality = 'medium';
     const framed = plot.colours && plot.colours.length > 2; // coloured by a column: a frame says which
     let shown = 0;
+    this.size = size;
     for (const [i, x, y] of placed) {
       const left = Math.round(x - size / 2);
       const top = Math.round(y - size / 2);
       if (!thumbs.draw(ctx, rows[i], left, top, size, this.redraw)) continue;
       shown += 1;
+      this.drawn.push([i, x, y]);
       if (framed) {
         ctx.strokeStyle = plot.colours[plot.codes[i]] || plot.colours[plot.colours.length - 1];
         ctx.lineWidth = 2;

@@ -159,6 +159,11 @@ export class Plot2D {
     this.redrawOverlay();
   }
 
+  /** The map index of the picture drawn at (x, y) CSS px, or -1. */
+  pictureAt(x, y) {
+    return this.pictures.at(x, y);
+  }
+
   marks(marks, arrows) {
     this.overlay.set(marks, arrows);
     this.redrawOverlay();
