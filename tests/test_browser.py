@@ -478,6 +478,15 @@ def test_thumbnails_on_hover_in_the_panel_beside_neighbours_and_in_place_of_poin
     )
     layer = _pictures_layer(page)
     assert 0 < int(layer["shown"]) < IMAGES and int(layer["inView"]) == IMAGES
+    # the search dropdown shows each match's picture
+    page.select_option("#search-mode", "prefix")
+    page.fill("#search", "digits/010")
+    page.press("#search", "Enter")
+    page.wait_for_function(
+        "document.querySelectorAll('#search-results button canvas.search-thumb[data-drawn=\"true\"]').length === 10",
+        timeout=10_000,
+    )
+    page.keyboard.press("Escape")
     # hover: the tooltip shows the picture of the point under the mouse
     x, y = _settled_position(page, "digits/0100.png")
     page.mouse.move(x, y)

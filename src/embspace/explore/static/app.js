@@ -202,7 +202,7 @@ async function search(event) {
     await focusId(out.results[0].id);
     return;
   }
-  renderSearch(out, go(panes.a));
+  renderSearch(out, go(panes.a), await picturesOf(panes.a));
   if (out.results.length) panes.a.showHits(out.results);
 }
 

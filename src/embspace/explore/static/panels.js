@@ -125,12 +125,12 @@ export function clearSelection() {
   $('#sel-hint').hidden = false;
 }
 
-/** The search dropdown: matches (or close spellings) to pick from. */
-export function renderSearch(out, onGo) {
+/** The search dropdown: matches (or close spellings) to pick from, with their pictures in a space of images. */
+export function renderSearch(out, onGo, thumbs = null) {
   const box = $('#search-results');
   const pick = (id) => { box.hidden = true; onGo(id); };
   const entries = out.results.map((r) => h('button', { type: 'button', onClick: () => pick(r.id) },
-    r.id, r.map_index === null ? ' (not on map)' : ''));
+    thumbs ? thumbs.element(r.row, 24, 'thumb search-thumb') : null, r.id, r.map_index === null ? ' (not on map)' : ''));
   let head = `${int(out.total)} match${out.total === 1 ? '' : 'es'}${out.total > out.results.length ? `, first ${out.results.length}` : ''}`;
   if (!out.total && out.suggestions.length) head = 'no such id; did you mean:';
   const suggestions = out.suggestions.map((s) => h('button', { type: 'button', onClick: () => pick(s) }, s));
