@@ -446,6 +446,15 @@ def open_index(space: Space | str | os.PathLike) -> AnnIndex | None:
     raw = faiss.read_index(str(file))
     if raw.ntotal != space.n or raw.d != space.dim:
         raise StaleIndexError(f"{file} holds {raw.ntotal} x {raw.d} vectors, not {space.n} x {space.dim}; {rebuild}")
+    typed = faiss.downcast_index(raw)  # a view: `raw` keeps owning the index
+    kind = {faiss.IndexFlat: "flat", faiss.IndexHNSWFlat: "hnsw", faiss.IndexIVFPQ: "ivfpq"}
+    found = next((k for cls, k in kind.items() if isinstance(typed, cls)), type(typed).__name__)
+    ip = typed.metric_type == faiss.METRIC_INNER_PRODUCT
+    if found != meta["kind"] or ip != (meta["metric"] in ("cosine", "dot")):
+        raise StaleIndexError(
+            f"{file} is a {found} index ({'inner product' if ip else 'L2'}); index.json says {meta['kind']} "
+            f"({meta['metric']}); {rebuild}"
+        )
     params = {k: v for k, v in meta["params"].items() if k != "metric"}
     index = AnnIndex(meta["kind"], metric=meta["metric"], **params)
     index.index_ = raw

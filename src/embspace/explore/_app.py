@@ -126,6 +126,18 @@ def _error(status: int, message: str):
     return _json(status, {"error": message})
 
 
+def _register_num() -> None:
+    """A path number of at most 18 digits (``{i:num}``): starlette's ``int`` matches any length and its int()
+    fails past Python's 4,300 digits with a 500; a longer number here is simply no route (404)."""
+    from starlette.convertors import CONVERTOR_TYPES, IntegerConvertor, register_url_convertor
+
+    class Num(IntegerConvertor):
+        regex = "[0-9]{1,18}"
+
+    if "num" not in CONVERTOR_TYPES:
+        register_url_convertor("num", Num())
+
+
 def create_app(paths, host: str = "127.0.0.1", port: int = 8765, extra_hosts=()):
     """The explorer as an ASGI app serving the space folders `paths`.
 
@@ -146,6 +158,7 @@ def create_app(paths, host: str = "127.0.0.1", port: int = 8765, extra_hosts=())
         from starlette.routing import Route
     except ImportError:
         raise EmbspaceError(f"the explorer needs starlette and uvicorn; run: {EXTRA_HINT}") from None
+    _register_num()
     if not paths:
         raise EmbspaceError("give at least one space to serve")
     spaces = [p if isinstance(p, ServedSpace) else ServedSpace(p, i) for i, p in enumerate(paths)]
@@ -171,27 +184,27 @@ class _Api:
             ("/", self.index, g),
             ("/static/{name:path}", self.static_file, g),
             ("/api/spaces", self.list_spaces, g),
-            ("/api/space/{i:int}", self.one_space, g),
-            ("/api/space/{i:int}/ids", self.ids, g),
-            ("/api/space/{i:int}/columns", self.columns, g),
-            ("/api/space/{i:int}/maps", self.maps, g),
-            ("/api/space/{i:int}/maps", self.make_map, p),
-            ("/api/space/{i:int}/map/{key}", self.map_info, g),
-            ("/api/space/{i:int}/map/{key}/coords", self.map_coords, g),
-            ("/api/space/{i:int}/map/{key}/rows", self.map_rows, g),
-            ("/api/space/{i:int}/map/{key}/trust", self.map_trust, g),
-            ("/api/space/{i:int}/map/{key}/colors", self.map_colors, g),
-            ("/api/space/{i:int}/map/{key}/colors.f32", self.map_colors_binary, g),
-            ("/api/space/{i:int}/point/{row:int}", self.point, g),
-            ("/api/space/{i:int}/thumbs/tiles", self.thumb_tiles, g),
-            ("/api/space/{i:int}/thumbs/{page:int}.png", self.thumb_page, g),
-            ("/api/space/{i:int}/neighbors", self.neighbors, g),
-            ("/api/space/{i:int}/search", self.search, g),
-            ("/api/space/{i:int}/analogy", self.analogy, g),
-            ("/api/space/{i:int}/partners", self.partners, g),
+            ("/api/space/{i:num}", self.one_space, g),
+            ("/api/space/{i:num}/ids", self.ids, g),
+            ("/api/space/{i:num}/columns", self.columns, g),
+            ("/api/space/{i:num}/maps", self.maps, g),
+            ("/api/space/{i:num}/maps", self.make_map, p),
+            ("/api/space/{i:num}/map/{key}", self.map_info, g),
+            ("/api/space/{i:num}/map/{key}/coords", self.map_coords, g),
+            ("/api/space/{i:num}/map/{key}/rows", self.map_rows, g),
+            ("/api/space/{i:num}/map/{key}/trust", self.map_trust, g),
+            ("/api/space/{i:num}/map/{key}/colors", self.map_colors, g),
+            ("/api/space/{i:num}/map/{key}/colors.f32", self.map_colors_binary, g),
+            ("/api/space/{i:num}/point/{row:num}", self.point, g),
+            ("/api/space/{i:num}/thumbs/tiles", self.thumb_tiles, g),
+            ("/api/space/{i:num}/thumbs/{page:num}.png", self.thumb_page, g),
+            ("/api/space/{i:num}/neighbors", self.neighbors, g),
+            ("/api/space/{i:num}/search", self.search, g),
+            ("/api/space/{i:num}/analogy", self.analogy, g),
+            ("/api/space/{i:num}/partners", self.partners, g),
             ("/api/compare", self.compare, g),
             ("/api/jobs", self.list_jobs, g),
-            ("/api/jobs/{job:int}", self.job, g),
+            ("/api/jobs/{job:num}", self.job, g),
         ]
 
     # ---- page and static files ------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from .._sealed import (
     one_of,
     read_sealed,
     sealed_bytes,
+    show,
 )
 from .._version import __version__
 from .._writers import publishing, write_durably
@@ -249,6 +250,8 @@ def _read_info(folder: Path) -> dict[str, Any] | None:
         raise CorruptSpaceError(path, f"field 'sample' is {info['sample']!r}; expected null or a count; {redraw}")
     if info["seed"] is not None and not is_count(info["seed"], 0, 2**32 - 1):
         raise CorruptSpaceError(path, f"field 'seed' is {info['seed']!r}; expected null or 0..2**32-1; {redraw}")
+    if not info["key"] == folder.name or not folder.name.startswith(f"{info['method']}-{info['dims']}d"):
+        raise CorruptSpaceError(path, f"describes map {show(info['key'])}, not the {folder.name} it is in; {redraw}")
     if info["n"] > info["space_n"] or sorted(info["files"]) != sorted(_ARRAYS):
         raise CorruptSpaceError(path, f"lists other points or files than a map has; {redraw}")
     return info
@@ -264,15 +267,25 @@ _SCHEMA = {
     "sampling": TEXT,
     "seed": (lambda v: v is None or type(v) is int, "null or a seed"),
     "params": OBJECT,
-    "trust": (
-        lambda v: isinstance(v, dict) and all(x is None or type(x) in (int, float, str) for x in v.values()),
-        "an object of measures",
-    ),
+    "trust": (lambda v: isinstance(v, dict) and all(_trust_ok(k, x) for k, x in v.items()), "an object of measures"),
     "seconds": (lambda v: is_number(v, 0), "seconds >= 0"),
     "created": TEXT,
     "vectors_sha256": SHA256,
     "files": (lambda v: isinstance(v, dict) and all(is_file_entry(e) for e in v.values()), "name -> {size, sha256}"),
 }
+
+
+def _trust_ok(name: str, value: Any) -> bool:
+    """A map's trust measures as make_map writes them: scores in 0..1 (NaN where not measured), counts, names."""
+    if name in ("trustworthiness", "knn_recall", "continuity"):
+        return type(value) is float and (value != value or 0.0 <= value <= 1.0)
+    if name in ("k", "sample", "measured"):
+        return value is None or is_count(value)
+    if name == "metric":
+        return value in ("cosine", "dot", "euclidean")
+    if name == "point_trust":
+        return value in ("all", "sample", "none")
+    return value is None or (type(value) in (int, float, str) and not isinstance(value, bool))
 
 
 def _write_npy(dest: Path, array: np.ndarray) -> dict:
