@@ -235,7 +235,7 @@ class Contrastive(Embedder):
                     loss.backward()
                     optimizer.step()
                     schedule.step()
-                    running += float(loss)
+                    running += float(loss.detach())
                     if bar is not None:
                         bar.update(len(rows))
                         bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs} loss {running / (step + 1):.3f}")
