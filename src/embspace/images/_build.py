@@ -141,23 +141,16 @@ def build(
         )
     ids = [images.ids[r] for r in done.kept]
     meta = _meta(images, done)
-    seconds = time.perf_counter() - start
     info = {
         "name": name or f"images-{method}",
         "kind": "images",
         "builder": BUILDER,
         "method": method,
         "images": state,
-        "source": {"name": where, "parts": images.described, "candidates": images.n},
-        "skipped": images.skipped_count,
-        "skipped_files": [{"id": i, "reason": r} for i, r in images.skipped],
-        "image_sizes": min(len(sizes), _SIZES_KEPT),
-        "resized_to": resized_to,
+        **_provenance(images, done, where, resized_to),
         "params": {"batch_size": batch_size, "max_pixels": max_pixels, "seed": seed, "knobs": _jsonable(knobs)},
-        "seconds": round(seconds, 3),
+        "seconds": round(time.perf_counter() - start, 3),
         "fit_seconds": round(fit_seconds, 3),
-        "embed_seconds": round(done.seconds, 3),
-        "images_per_second": round(len(ids) / done.seconds, 1) if done.seconds > 0 else None,
         "embspace_version": __version__,
     }
     if classes is not None:
@@ -170,6 +163,20 @@ def build(
         space.assets.update(pages)
         space.info["thumbnails"] = layout
     return space
+
+
+def _provenance(images: ImageSource, done: _Pass, where: str, resized_to: str) -> dict[str, Any]:
+    """What was read and how it went: the source, skipped files with reasons, sizes, speed."""
+    n = int(done.kept.size)
+    return {
+        "source": {"name": where, "parts": images.described, "candidates": images.n},
+        "skipped": images.skipped_count,
+        "skipped_files": [{"id": i, "reason": r} for i, r in images.skipped],
+        "image_sizes": min(len(done.sizes), _SIZES_KEPT),
+        "resized_to": resized_to,
+        "embed_seconds": round(done.seconds, 3),
+        "images_per_second": round(n / done.seconds, 1) if done.seconds > 0 else None,
+    }
 
 
 def _kinds() -> list[str]:
