@@ -8,12 +8,7 @@ is skipped and recorded in `skipped` with the reason; the rows that were read ke
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
-import re
-import struct
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +18,14 @@ import numpy as np
 
 from ..errors import EmbspaceError
 from ._base import Batch
+from ._decode import MAX_PIXELS, ImageSkip, array_to_rgb, decode_image, short_reason, to_uint8
+from ._idx import open_idx
 
-MAX_PIXELS = 50_000_000  # an image above this many pixels is refused (decompression bombs)
+__all__ = ["MAX_PIXELS", "ImageSkip", "ImageSource", "decode_image", "read_images"]
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 KEEP_SKIPPED = 100  # skipped files listed by name (all are counted)
-
-
-class ImageSkip(Exception):
-    """One image could not be used; the message is the reason (the source goes on without it)."""
 
 
 @dataclass
@@ -103,144 +97,6 @@ class ImageSource:
                 kept_rows = np.array(kept, dtype=np.int64)
                 labels = None if classes is None else [int(c) for c in classes[1][kept_rows]]
                 yield kept_rows, Batch([self.ids[r] for r in kept], images, labels)
-
-
-# ---- decoding one image --------------------------------------------------------------------------------------
-
-
-def decode_image(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """One image as uint8 RGB of shape (h, w, 3): a path, bytes, a PIL image or an array.
-
-    EXIF orientation applied, animated images give their first frame, grayscale / palette / 16-bit /
-    CMYK converted, alpha composited on white. Raises ImageSkip with the reason when it cannot be used.
-    """
-    from PIL import Image, ImageOps
-
-    if isinstance(source, np.ndarray):
-        return array_to_rgb(source)
-    if isinstance(source, Image.Image):
-        return _pil_to_rgb(source, max_pixels)
-    if isinstance(source, (bytes, bytearray)):
-        if not source:
-            raise ImageSkip("empty (0 bytes)")
-        fh: Any = io.BytesIO(source)
-    else:
-        path = Path(source)
-        try:
-            if path.stat().st_size == 0:
-                raise ImageSkip("empty file (0 bytes)")
-            fh = open(path, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise ImageSkip(f"cannot be read: {exc.strerror or exc}") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            try:
-                image = Image.open(fh)
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                raise ImageSkip(_bomb(exc, max_pixels)) from None
-            except Image.UnidentifiedImageError:
-                raise ImageSkip("not an image Pillow can read (not what its name says?)") from None
-            except (OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
-                raise ImageSkip(f"unreadable: {_short(exc)}") from None
-            return _pil_to_rgb(image, max_pixels, ImageOps)
-    finally:
-        fh.close()
-
-
-def _pil_to_rgb(image, max_pixels: int, image_ops=None) -> np.ndarray:
-    from PIL import Image, ImageOps
-
-    w, h = image.size
-    if w * h > max_pixels:  # checked on the header, before any pixel is decoded
-        raise ImageSkip(f"{w:,} x {h:,} = {w * h:,} pixels is larger than the limit of {max_pixels:,} (--max-pixels)")
-    if w < 1 or h < 1:
-        raise ImageSkip(f"has no pixels ({w} x {h})")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)  # an animation: its first frame
-            image.load()
-            image = (image_ops or ImageOps).exif_transpose(image)
-            return _modes_to_rgb(image)
-    except ImageSkip:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageSkip(_bomb(exc, max_pixels)) from None
-    except (OSError, ValueError, SyntaxError, struct.error, EOFError, TypeError, KeyError) as exc:
-        raise ImageSkip(f"truncated or damaged: {_short(exc)}") from None
-
-
-def _bomb(exc: BaseException, max_pixels: int) -> str:
-    """The reason for an image Pillow itself refused as a decompression bomb (its size is in the message)."""
-    found = re.search(r"\((\d+) pixels\)", str(exc))
-    size = f"{int(found.group(1)):,} pixels" if found else "the image"
-    return f"{size} is larger than the limit of {max_pixels:,} pixels (--max-pixels)"
-
-
-def _modes_to_rgb(image) -> np.ndarray:
-    """RGB uint8 from any Pillow mode: 16/32-bit and float scaled, alpha on white, CMYK/YCbCr/LAB converted."""
-    from PIL import Image
-
-    mode = image.mode
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if (mode.startswith("I;16") or values.max(initial=0) > 255) else 255.0
-        if mode == "F" and values.max(initial=0) <= 1.0:
-            top = 1.0
-        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, rgba)
-    elif mode == "L" and "transparency" in image.info:
-        image = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb)
-
-
-def array_to_rgb(array: np.ndarray) -> np.ndarray:
-    """uint8 RGB (h, w, 3) from an array (h, w) or (h, w, 1|3|4): uint8, or float in [0, 1] or [0, 255]."""
-    a = np.asarray(array)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
-        raise ImageSkip(f"an array of shape {a.shape} is not an image; expected (h, w) or (h, w, 1|3|4)")
-    a = _to_uint8(a)
-    if a.ndim == 2:
-        return np.repeat(a[:, :, None], 3, axis=2)
-    if a.shape[2] == 4:  # alpha on white
-        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
-        a = np.rint(a[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-    return np.ascontiguousarray(a)
-
-
-def _to_uint8(a: np.ndarray, scale: float | None = None) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == np.bool_:
-        return a.astype(np.uint8) * 255
-    if np.issubdtype(a.dtype, np.floating):
-        values = a.astype(np.float32)
-        if not np.isfinite(values).all():
-            raise ImageSkip("holds NaN or Inf pixel values")
-        if scale is None:
-            scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0
-        return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.integer):
-        top = int(a.max(initial=0))
-        if a.min(initial=0) < 0:
-            raise ImageSkip("holds negative pixel values")
-        return (a if top <= 255 else a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
-    raise ImageSkip(f"pixels of dtype {a.dtype} are not an image; expected uint8 or float")
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:160]
 
 
 # ---- sources ----------------------------------------------------------------------------------------------
@@ -446,14 +302,14 @@ def _read_table(path: Path) -> dict[str, list]:
     except EmbspaceError:
         raise
     except Exception as exc:  # pyarrow's errors for a damaged table come in several types
-        raise EmbspaceError(f"{path}: cannot be read as a table: {_short(exc)}") from None
+        raise EmbspaceError(f"{path}: cannot be read as a table: {short_reason(exc)}") from None
 
 
 def _npy(path: Path, **_) -> _Part:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise EmbspaceError(f"{path}: not a readable .npy array: {_short(exc)}") from None
+        raise EmbspaceError(f"{path}: not a readable .npy array: {short_reason(exc)}") from None
     if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[3] not in (1, 3, 4)) or 0 in array.shape[1:]:
         raise EmbspaceError(f"{path}: an array of shape {array.shape}; expected (n, h, w) or (n, h, w, 1|3|4)")
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
@@ -469,7 +325,7 @@ def _npy(path: Path, **_) -> _Part:
         out = []
         for image in block:
             try:
-                out.append(array_to_rgb(_to_uint8(image, scale)))
+                out.append(array_to_rgb(to_uint8(image, scale)))
             except ImageSkip as skip:
                 out.append(skip)
         return out
@@ -479,99 +335,6 @@ def _npy(path: Path, **_) -> _Part:
     return _Part([f"{stem}:{i}" for i in range(len(array))], read, None, {}, gray, described)
 
 
-# ---- IDX (MNIST, Fashion-MNIST) -------------------------------------------------------------------------------
-
-
-def _idx_open(path: Path):
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
-
-
-def _idx_header(path: Path, dims_expected: int) -> tuple[tuple[int, ...], int]:
-    """(shape, offset of the data) of an unsigned-byte IDX file, its size checked against the header."""
-    try:
-        with _idx_open(path) as fh:
-            head = fh.read(4)
-            if len(head) < 4 or head[0:2] != b"\x00\x00" or head[2] != 0x08:
-                raise EmbspaceError(f"{path}: not an IDX file of unsigned bytes (magic {head.hex() or 'missing'})")
-            ndim = head[3]
-            if ndim != dims_expected:
-                raise EmbspaceError(f"{path}: an IDX file of {ndim} dimensions; expected {dims_expected}")
-            raw = fh.read(4 * ndim)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise EmbspaceError(f"{path}: cannot be read as IDX: {_short(exc)}") from None
-    if len(raw) < 4 * ndim:
-        raise EmbspaceError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{ndim}I", raw)
-    offset = 4 + 4 * ndim
-    need = offset + int(np.prod(shape, dtype=np.int64))
-    have = _data_size(path)
-    if have is not None and have != need % (1 << 32 if path.name.lower().endswith(".gz") else 1 << 63):
-        raise EmbspaceError(
-            f"{path}: the header says {' x '.join(map(str, shape))} bytes of data ({need:,} bytes in all) "
-            f"but the file holds {have:,}; it is truncated or not this IDX file"
-        )
-    return shape, offset
-
-
-def _data_size(path: Path) -> int | None:
-    """Bytes of data in the file: its size, or a gzip's recorded uncompressed size (mod 2**32)."""
-    size = path.stat().st_size
-    if not path.name.lower().endswith(".gz"):
-        return size
-    if size < 18:
-        raise EmbspaceError(f"{path}: too short to be a gzip file ({size} bytes)")
-    with open(path, "rb") as fh:
-        fh.seek(-4, os.SEEK_END)
-        return struct.unpack("<I", fh.read(4))[0]
-
-
-def _idx_labels_path(path: Path) -> Path | None:
-    name = path.name
-    for images, labels in (("idx3-ubyte", "idx1-ubyte"), ("images", "labels")):
-        if images in name:
-            twin = name.replace(images, labels, 1).replace("images", "labels", 1)
-            other = twin[: -len(".gz")] if twin.endswith(".gz") else twin + ".gz"  # one may be unpacked
-            for candidate in (path.with_name(twin), path.with_name(other)):
-                if candidate.exists():
-                    return candidate
-    return None
-
-
 def _idx(path: Path, **_) -> _Part:
-    shape, offset = _idx_header(path, 3)
-    n, h, w = shape
-    if h < 1 or w < 1:
-        raise EmbspaceError(f"{path}: images of {h} x {w} pixels")
-    labels = None
-    labels_path = _idx_labels_path(path)
-    if labels_path is not None:
-        (n_labels,), label_offset = _idx_header(labels_path, 1)
-        if n_labels != n:
-            raise EmbspaceError(f"{labels_path}: {n_labels:,} labels for {n:,} images in {path.name}")
-        with _idx_open(labels_path) as fh:
-            fh.read(label_offset)
-            labels = [int(v) for v in np.frombuffer(fh.read(n_labels), dtype=np.uint8)]
-    size = h * w
-
-    state: dict[str, Any] = {"fh": None, "at": None}
-
-    def read(rows: range) -> list:
-        # Sequential reads through one open stream; a pass that starts over reopens the file.
-        if state["fh"] is None or state["at"] != rows.start:
-            if state["fh"] is not None:
-                state["fh"].close()
-            state["fh"] = _idx_open(path)
-            state["fh"].read(offset + rows.start * size)
-        data = state["fh"].read(len(rows) * size)
-        if len(data) != len(rows) * size:
-            raise EmbspaceError(f"{path}: truncated after {rows.start + len(data) // size:,} images")
-        state["at"] = rows.stop
-        if rows.stop >= n:
-            state["fh"].close()
-            state["fh"] = None
-        block = np.frombuffer(data, dtype=np.uint8).reshape(len(rows), h, w)
-        return [np.repeat(image[:, :, None], 3, axis=2) for image in block]
-
-    stem = path.name.split("-idx")[0] if "-idx" in path.name else path.name.split(".")[0]
-    described = {"kind": "idx", "path": str(path), "shape": [n, h, w], "labels": str(labels_path or "")}
-    return _Part([f"{stem}:{i}" for i in range(n)], read, labels, {}, True, described)
+    ids, reader, labels, described = open_idx(path)
+    return _Part(ids, reader, labels, {}, True, described)
