@@ -261,3 +261,54 @@ def test_contrastive_interrupt_and_bad_settings(digit_slice):
         Contrastive(epochs=1, image_size=16, device="cpu").fit(context(digit_slice[0][:1]))
     with pytest.raises(EmbspaceError, match="labels for"):
         Contrastive(epochs=1, image_size=16, device="cpu").fit(context(digit_slice[0][:8], labels=np.zeros(5)))
+
+
+# ---- end to end: images.build, the space folder, query images, the CLI ------------------------------
+@pytest.fixture
+def digit_folder(tmp_path, digits) -> Path:
+    """digits/<label>/<n>.png: 90 real digit images (three classes), 8x8 grayscale PNGs."""
+    from PIL import Image
+
+    images, labels = digits
+    root = tmp_path / "digits"
+    for c in (0, 1, 7):
+        (root / str(c)).mkdir(parents=True)
+        for k, i in enumerate(np.flatnonzero(labels == c)[:30]):
+            Image.fromarray(images[i][:, :, 0], mode="L").save(root / str(c) / f"{k}.png")
+    return root
+
+
+@pytest.mark.parametrize("method", ["contrastive", "cnn"])
+def test_build_save_load_and_query(digit_folder, tmp_path, method):
+    import embspace
+    from embspace import images
+
+    knobs = {"epochs": 2, "image_size": 16, "batch_size": 32} if method == "contrastive" else {"image_size": 32}
+    space = images.build(digit_folder, method, labels="folders", **knobs)
+    assert space.n == 90 and space.metric == "cosine" and space.info["images"]["method"] == method
+    assert space.dim == (256 if method == "contrastive" else 1280)
+    if method == "contrastive":
+        assert space.info["images"]["objective"] == "supcon" and len(space.info["images"]["losses"]) == 2
+        assert "model.safetensors" in space.assets
+    embspace.save(space, tmp_path / "d.space")
+    loaded = embspace.load(tmp_path / "d.space")
+    row = loaded.index("7/3.png")
+    query = images.embed_images(loaded, digit_folder / "7" / "3.png")  # the network restored from the folder
+    np.testing.assert_allclose(query[0], loaded.vectors[row], rtol=0, atol=1e-4)
+    assert loaded.neighbors(query[0], k=1)[0].id == "7/3.png"
+
+
+def test_cli_contrastive_build_and_cuda_refusal(digit_folder, tmp_path):
+    from click.testing import CliRunner
+
+    from embspace.cli import main
+
+    out = tmp_path / "c.space"
+    args = ["-q", "build", "images", str(digit_folder), "--labels", "folders", "--method", "contrastive"]
+    done = CliRunner().invoke(main, [*args, "--epochs", "1", "--image-size", "16", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert (out / "assets" / "model.safetensors").is_file()
+    if not torch.cuda.is_available():
+        failed = CliRunner().invoke(main, [*args, "--device", "cuda", "-o", str(tmp_path / "g.space")])
+        assert failed.exit_code != 0 and "sees no CUDA GPU" in failed.output
+        assert "Traceback" not in failed.output and not (tmp_path / "g.space").exists()
