@@ -297,8 +297,10 @@ def test_bad_files_are_skipped_counted_and_listed(photos):
     (photos / "red" / "bomb.png").write_bytes(_png_declaring(20_000, 20_000))
     (photos / "red" / "cut.png").write_bytes((photos / "red" / "0.png").read_bytes()[:60])
     os.mkfifo(photos / "red" / "pipe.png")  # would block a reader that opened it
+    _picture(COLOURS["red"]).save(photos / "red" / "icon.png", format="ICO")  # a format embspace does not read
     space = images.build(photos, "pixels", labels="folders", size=4)
-    assert space.n == 12 and space.info["skipped"] == 5
+    assert space.n == 12 and space.info["skipped"] == 6
+    assert "not an image of PNG, JPEG" in {r["id"]: r["reason"] for r in space.info["skipped_files"]}["red/icon.png"]
     reasons = {row["id"]: row["reason"] for row in space.info["skipped_files"]}
     assert "not an image" in reasons["red/text.jpg"] and "0 bytes" in reasons["red/empty.png"]
     assert "limit of 50,000,000" in reasons["red/bomb.png"] and "red/cut.png" in reasons

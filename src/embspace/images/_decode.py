@@ -11,7 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from .._spelling import spell
+
 MAX_PIXELS = 50_000_000  # an image above this many pixels is refused (decompression bombs)
+# The formats Pillow may try: the ones embspace reads, and none that run an outside program (EPS runs
+# Ghostscript) or parse rarely used containers.
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "DIB", "TIFF")  # JPEG covers phones' MPO
 
 
 class ImageSkip(Exception):
@@ -24,7 +29,7 @@ def decode_image(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     EXIF orientation applied, animated images give their first frame, grayscale / palette / 16-bit /
     CMYK converted, alpha composited on white. Raises ImageSkip with the reason when it cannot be used.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if isinstance(source, np.ndarray):
         return array_to_rgb(source)
@@ -46,24 +51,25 @@ def decode_image(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
-                image = Image.open(fh)
+                Image.init()  # every plugin registered, so each of FORMATS is known (cheap once done)
+                image = Image.open(fh, formats=FORMATS)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise ImageSkip(_bomb(exc, max_pixels)) from None
             except Image.UnidentifiedImageError:
-                raise ImageSkip("not an image Pillow can read (not what its name says?)") from None
+                raise ImageSkip("not an image of PNG, JPEG, WebP, GIF, BMP or TIFF (not what its name says?)") from None
             except (OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
                 raise ImageSkip(f"unreadable: {short_reason(exc)}") from None
-            return _pil_to_rgb(image, max_pixels, ImageOps)
+            return _pil_to_rgb(image, max_pixels)
     finally:
         fh.close()
 
 
-def _pil_to_rgb(image, max_pixels: int, image_ops=None) -> np.ndarray:
+def _pil_to_rgb(image, max_pixels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     w, h = image.size
     if w * h > max_pixels:  # checked on the header, before any pixel is decoded
-        raise ImageSkip(f"{w:,} x {h:,} = {w * h:,} pixels is larger than the limit of {max_pixels:,} (--max-pixels)")
+        raise ImageSkip(f"{w:,} x {h:,} = {w * h:,} pixels is larger than the limit of {max_pixels:,} ({_limit()})")
     if w < 1 or h < 1:
         raise ImageSkip(f"has no pixels ({w} x {h})")
     try:
@@ -72,7 +78,7 @@ def _pil_to_rgb(image, max_pixels: int, image_ops=None) -> np.ndarray:
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # an animation: its first frame
             image.load()
-            image = (image_ops or ImageOps).exif_transpose(image)
+            image = ImageOps.exif_transpose(image)
             return _modes_to_rgb(image)
     except ImageSkip:
         raise
@@ -86,7 +92,11 @@ def _bomb(exc: BaseException, max_pixels: int) -> str:
     """The reason for an image Pillow itself refused as a decompression bomb (its size is in the message)."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
     size = f"{int(found.group(1)):,} pixels" if found else "the image"
-    return f"{size} is larger than the limit of {max_pixels:,} pixels (--max-pixels)"
+    return f"{size} is larger than the limit of {max_pixels:,} pixels ({_limit()})"
+
+
+def _limit() -> str:
+    return spell("max_pixels", metavar="N")
 
 
 def _modes_to_rgb(image) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._spelling import spell
 from ..errors import EmbspaceError
 from ._base import Batch
 from ._decode import MAX_PIXELS, ImageSkip, array_to_rgb, decode_image, short_reason, to_uint8
@@ -151,9 +152,11 @@ def read_images(
             raise EmbspaceError(f"{path}: not a regular file or a folder")
         kind = source_kind(path)
         if labels == "folders" and kind != "folder":
-            raise EmbspaceError(f"{path}: labels='folders' needs a folder of images; this is a {kind} source")
+            raise EmbspaceError(
+                f"{path}: {spell('labels', 'folders')} needs a folder of images; this is a {kind} source"
+            )
         if label is not None and kind != "table":
-            raise EmbspaceError(f"{path}: label={label!r} names a table column; this is a {kind} source")
+            raise EmbspaceError(f"{path}: {spell('label', label)} names a table column; this is a {kind} source")
         opener = {"folder": _folder, "file": _one_file, "table": _table, "npy": _npy, "idx": _idx}[kind]
         part = opener(path, labels=labels, label=label, path_column=path_column, max_pixels=max_pixels)
         if limit is not None:
@@ -251,7 +254,7 @@ def _folder(path: Path, *, labels, max_pixels, **_) -> _Part:
         loose = [i for i, lab in zip(ids, found) if lab is None]
         if loose:
             raise EmbspaceError(
-                f"{path}: labels='folders' takes each image's sub-folder as its label, but {len(loose):,} "
+                f"{path}: {spell('labels', 'folders')} takes each image's sub-folder as its label, but {len(loose):,} "
                 f"image(s) sit at the top (e.g. {loose[0]!r}); move them into a folder per label"
             )
     described = {"kind": "folder", "path": str(path), "files": len(files)}
@@ -268,7 +271,7 @@ def _table(path: Path, *, label, path_column, max_pixels, **_) -> _Part:
     if path_column not in columns:
         raise EmbspaceError(
             f"{path}: no column {path_column!r} of image paths; the columns are {', '.join(columns)} "
-            "(choose one with --path-column)"
+            f"(choose one with {spell('path_column', metavar='COLUMN')})"
         )
     if label is not None and label not in columns:
         raise EmbspaceError(f"{path}: no label column {label!r}; the columns are {', '.join(columns)}")
