@@ -177,6 +177,14 @@ def test_npy_gray_and_colour(tmp_path):
     np.save(tmp_path / "colour.npy", colour)
     space = images.build(tmp_path / "colour.npy", "pixels", size=6)
     assert space.n == 5 and space.dim == 6 * 6 * 3 and space.meta["width"][0] == 12
+    folder = tmp_path / "gray"  # gray pictures as RGB files: found gray, kept as one channel
+    folder.mkdir()
+    for k in range(4):
+        Image.fromarray(pictures[k]).convert("RGB").save(folder / f"{k}.png")
+    from_files = images.build(folder, "pixels", size=8)
+    assert from_files.info["images"]["channels"] == 1 and np.allclose(from_files.vectors, gray.vectors[:4], atol=1e-6)
+    query = images.embed_images(from_files, folder / "2.png")
+    assert np.allclose(query[0], from_files.vectors[2], atol=1e-5)
     np.save(tmp_path / "bad.npy", np.zeros((3, 4), np.uint8))
     with pytest.raises(EmbspaceError, match=r"shape \(3, 4\); expected \(n, h, w\)"):
         images.build(tmp_path / "bad.npy", "pixels")

@@ -52,6 +52,15 @@ def hog_batch(gray: np.ndarray, orientations: int, cell: int) -> np.ndarray:
     return out.reshape(b, -1).astype(np.float32)
 
 
+def _all_gray(raw: np.ndarray, step: int = 4096) -> bool:
+    """Whether rows of flattened RGB pixels (n, h * w * 3) have R = G = B everywhere (checked in blocks)."""
+    for start in range(0, raw.shape[0], step):
+        block = raw[start : start + step]
+        if not (np.array_equal(block[:, 0::3], block[:, 1::3]) and np.array_equal(block[:, 0::3], block[:, 2::3])):
+            return False
+    return True
+
+
 def _resized(images: list[np.ndarray], size: int) -> np.ndarray:
     return np.stack([to_rgb_size(image, size) for image in images])
 
@@ -65,8 +74,9 @@ class Pixels(Embedder):
         Side of the square every image is resized to (default 28: Fashion-MNIST's own size, and the
         best of 16/20/28/32 there; raise it for photos).
     channels : {None, 1, 3}
-        1 = luminance only, 3 = RGB; None = 1 when every image of the collection is known to be gray
-        (IDX, a .npy without colour), else 3. Decided in `fit` and kept in the state.
+        1 = luminance only, 3 = RGB; None = 1 when every image of the collection is gray (known up
+        front for IDX and a .npy without colour, else found in `finish`: a folder of gray PNGs), else 3.
+        Kept in the state.
     """
 
     method = "pixels"
@@ -78,10 +88,17 @@ class Pixels(Embedder):
             raise EmbspaceError(f"channels must be 1 or 3; got {channels}")
         self.size = int(size)
         self.channels = channels
+        self._decide = channels is None  # may still drop to one channel when every image is gray
 
     def fit(self, ctx: FitContext) -> None:
         if self.channels is None:
             self.channels = 1 if ctx.extra.get("gray") else 3
+
+    def finish(self, raw: np.ndarray) -> np.ndarray:
+        if self._decide and (self.channels or 3) == 3 and _all_gray(raw):
+            self.channels = 1  # R = G = B in every pixel: one channel says the same in a third of the room
+            return np.ascontiguousarray(raw[:, 0::3])
+        return raw
 
     def embed(self, images: list[np.ndarray]) -> np.ndarray:
         batch = _resized(images, self.size)
