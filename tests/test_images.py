@@ -233,7 +233,11 @@ def test_pixels_and_features_group_digits(tmp_path):
     pictures, labels = _digits(500)
     np.save(tmp_path / "digits.npy", pictures)
     pixels = images.build(tmp_path / "digits.npy", "pixels", size=8, thumbnails=False)
-    features = images.build(tmp_path / "digits.npy", "features", thumbnails=False)
+    features = images.build(pictures, "features", labels=labels, thumbnails=False)  # an array, from Python
+    assert features.ids[:2] == ["images:0", "images:1"] and features.meta["label"][:3] == [0, 1, 2]
+    assert features.info["labels"] == {"from": "list", "classes": 10}
+    with pytest.raises(EmbspaceError, match="3 labels for 500 images"):
+        images.build(pictures, "pixels", labels=[0, 1, 2])
     state = features.info["images"]
     assert [b["name"] for b in state["blocks"]] == ["colour", "shape", "texture"]
     assert sum(b["size"] for b in state["blocks"]) == features.dim

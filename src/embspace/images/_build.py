@@ -29,10 +29,10 @@ class MixedSizesWarning(UserWarning):
 
 
 def build(
-    source: str | os.PathLike | Sequence[str | os.PathLike] | ImageSource,
+    source: str | os.PathLike | Sequence[str | os.PathLike] | np.ndarray | ImageSource,
     method: str = "features",
     *,
-    labels: str | None = None,
+    labels: str | Sequence | None = None,
     label: str | None = None,
     path_column: str = "path",
     batch_size: int = 256,
@@ -51,13 +51,14 @@ def build(
     ----------
     source : path, list of paths or ImageSource
         A folder of images (recursive), an image file, a CSV/Parquet table with a column of paths, a ``.npy``
-        of shape (n, h, w) or (n, h, w, c), or an IDX file (``*-idx3-ubyte[.gz]``); see `read_images`.
+        of shape (n, h, w) or (n, h, w, c), or an IDX file (``*-idx3-ubyte[.gz]``); or an array of images
+        (n, h, w[, c]) (ids ``images:ROW``); see `read_images`.
     method : {"features", "pixels", "cnn", "contrastive"}
         ``features``: colour, shape and texture blocks (scikit-image); ``pixels``: resized pixels;
         ``cnn``: EfficientNet-Lite0 features; ``contrastive``: a small CNN trained on these images.
     labels, label, path_column :
-        Labels from sub-folders (``labels="folders"``) or a table column (`label`); the table's column
-        of image paths.
+        Labels from sub-folders (``labels="folders"``), one per image of an array (a sequence), or a
+        table column (`label`); the table's column of image paths.
     batch_size : int
         Images decoded and embedded together (memory is bounded by the batch).
     max_pixels : int
@@ -154,7 +155,8 @@ def build(
         "embspace_version": __version__,
     }
     if classes is not None:
-        info["labels"] = {"from": "folders" if labels else (label or "idx"), "classes": len(classes[0])}
+        given = "list" if labels is not None and not isinstance(labels, str) else (labels or label or "idx")
+        info["labels"] = {"from": given, "classes": len(classes[0])}
     space = Space(ids, vectors, meta, info, metric="cosine")
     space.extras.update({k: np.asarray(v, dtype=np.float32) for k, v in embedder.extras().items()})
     space.assets.update(embedder.assets())
@@ -186,6 +188,8 @@ def _kinds() -> list[str]:
 def _source_name(source) -> str:
     if isinstance(source, ImageSource):
         return ", ".join(p.get("path", "?") for p in source.described) or "the source"
+    if isinstance(source, np.ndarray):
+        return f"the array of shape {source.shape}"
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
     return ", ".join(os.fspath(s) for s in source)

@@ -104,9 +104,9 @@ class ImageSource:
 
 
 def read_images(
-    source: str | os.PathLike | Sequence[str | os.PathLike],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | np.ndarray,
     *,
-    labels: str | None = None,
+    labels: str | Sequence | None = None,
     label: str | None = None,
     path_column: str = "path",
     max_pixels: int = MAX_PIXELS,
@@ -116,13 +116,14 @@ def read_images(
 
     Parameters
     ----------
-    source : path or list of paths
+    source : path, list of paths, or ndarray
         A folder (recursive, sorted; PNG, JPEG, WebP, GIF, BMP, TIFF), one image file, a ``.csv``/``.tsv``/
         ``.parquet`` with a column of image paths (relative to the table's folder), a ``.npy`` of shape
         (n, h, w) or (n, h, w, c), or an IDX file ``*-idx3-ubyte[.gz]`` (labels from ``*-idx1-ubyte[.gz]``
-        beside it). Several sources are read one after another; their ids must not repeat.
-    labels : {"folders"}, optional
-        Folders: the first sub-folder name of each image is its label.
+        beside it). Several sources are read one after another; their ids must not repeat. An array
+        of shape (n, h, w) or (n, h, w, c) (uint8, or float in [0, 1] or [0, 255]) gives ids ``images:ROW``.
+    labels : "folders" or sequence, optional
+        Folders: the first sub-folder name of each image is its label. Arrays: one label per image.
     label : str, optional
         Tables: the column of labels.
     path_column : str
@@ -136,10 +137,16 @@ def read_images(
     -------
     ImageSource; `ImageSource.batches(size)` decodes.
     """
-    if labels not in (None, "folders"):
-        raise EmbspaceError(f"unknown labels {labels!r}; the only choice is 'folders' (the sub-folder names)")
     if max_pixels < 1:
         raise EmbspaceError(f"max_pixels must be at least 1; got {max_pixels}")
+    if isinstance(source, np.ndarray):
+        part = _in_memory(source, labels)
+        return _join([(Path("images"), part if limit is None else part.head(limit))])
+    if labels is not None and not (isinstance(labels, str) and labels == "folders"):
+        raise EmbspaceError(
+            f"unknown labels {str(labels)[:40]!r}; the only choice is 'folders' (the sub-folder names); "
+            "a list of labels goes with an array of images"
+        )
     paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not paths:
         raise EmbspaceError("no image source given; pass a folder, a table of paths, a .npy or an IDX file")
@@ -191,6 +198,10 @@ class _Part:
     meta: dict[str, list]
     gray: bool
     described: dict
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
 
     def head(self, limit: int) -> _Part:
         if limit < 0:
@@ -313,15 +324,22 @@ def _npy(path: Path, **_) -> _Part:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise EmbspaceError(f"{path}: not a readable .npy array: {short_reason(exc)}") from None
+    described = {"kind": "npy", "path": str(path), "shape": list(array.shape), "dtype": str(array.dtype)}
+    return _array_part(array, path.name[: -len(".npy")], described, str(path))
+
+
+def _array_part(array: np.ndarray, stem: str, described: dict, where: str) -> _Part:
+    """Images of an array (n, h, w) or (n, h, w, 1|3|4), uint8 or float; ids ``STEM:ROW``."""
     if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[3] not in (1, 3, 4)) or 0 in array.shape[1:]:
-        raise EmbspaceError(f"{path}: an array of shape {array.shape}; expected (n, h, w) or (n, h, w, 1|3|4)")
+        raise EmbspaceError(f"{where}: an array of shape {array.shape}; expected (n, h, w) or (n, h, w, 1|3|4)")
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
-        raise EmbspaceError(f"{path}: pixels of dtype {array.dtype}; expected uint8, or float in [0, 1] or [0, 255]")
+        raise EmbspaceError(f"{where}: pixels of dtype {array.dtype}; expected uint8, or float in [0, 1] or [0, 255]")
     scale = None
     if np.issubdtype(array.dtype, np.floating):  # one scale for the whole array, read in blocks
-        top = max((float(np.nanmax(array[i : i + 4096])) for i in range(0, len(array), 4096)), default=0.0)
-        scale = 255.0 if top <= 1.0 else 1.0
-    stem = path.name[: -len(".npy")]
+        tops = [
+            np.nanmax(np.where(np.isfinite(b), b, 0)) for b in (array[i : i + 4096] for i in range(0, len(array), 4096))
+        ]
+        scale = 255.0 if max(map(float, tops), default=0.0) <= 1.0 else 1.0
 
     def read(rows: range) -> list:
         block = np.asarray(array[rows.start : rows.stop])
@@ -334,8 +352,19 @@ def _npy(path: Path, **_) -> _Part:
         return out
 
     gray = array.ndim == 3 or array.shape[3] == 1
-    described = {"kind": "npy", "path": str(path), "shape": list(array.shape), "dtype": str(array.dtype)}
     return _Part([f"{stem}:{i}" for i in range(len(array))], read, None, {}, gray, described)
+
+
+def _in_memory(array: np.ndarray, labels) -> _Part:
+    """An array given in Python (ids ``images:ROW``), with its labels when given as a sequence."""
+    described = {"kind": "array", "shape": list(array.shape), "dtype": str(array.dtype)}
+    part = _array_part(array, "images", described, "the array")
+    if labels is not None:
+        values = [v.item() if isinstance(v, np.generic) else v for v in labels]
+        if len(values) != part.n:
+            raise EmbspaceError(f"{len(values):,} labels for {part.n:,} images; give one label per image")
+        part.labels = values
+    return part
 
 
 def _idx(path: Path, **_) -> _Part:
