@@ -283,6 +283,8 @@ def test_a_query_image_lands_on_its_own_row(photos, tmp_path, method):
         assert vector.shape == (1, loaded.dim) and np.allclose(vector[0], loaded.vectors[row], atol=1e-5)
     hit = loaded.neighbors(images.embed_images(loaded, path)[0], k=1)[0]
     assert hit.id == "green/1.jpg"
+    files = [photos / i for i in loaded.ids]  # several at once, in batches smaller than the list
+    assert np.allclose(images.embed_images(loaded, files, batch_size=5), loaded.vectors, atol=1e-5)
 
 
 def test_query_errors_are_one_line(photos, tmp_path, monkeypatch):
@@ -310,8 +312,11 @@ def test_bad_files_are_skipped_counted_and_listed(photos):
     (photos / "red" / "cut.png").write_bytes((photos / "red" / "0.png").read_bytes()[:60])
     os.mkfifo(photos / "red" / "pipe.png")  # would block a reader that opened it
     _picture(COLOURS["red"]).save(photos / "red" / "icon.png", format="ICO")  # a format embspace does not read
+    whole = (photos / "red" / "1.jpg").read_bytes()
+    (photos / "red" / "half.jpg").write_bytes(whole[: len(whole) // 2])  # header fine, pixels cut off
     space = images.build(photos, "pixels", labels="folders", size=4)
-    assert space.n == 12 and space.info["skipped"] == 6
+    assert space.n == 12 and space.info["skipped"] == 7
+    assert "truncated" in {r["id"]: r["reason"] for r in space.info["skipped_files"]}["red/half.jpg"].lower()
     assert "not an image of PNG, JPEG" in {r["id"]: r["reason"] for r in space.info["skipped_files"]}["red/icon.png"]
     reasons = {row["id"]: row["reason"] for row in space.info["skipped_files"]}
     assert "not an image" in reasons["red/text.jpg"] and "0 bytes" in reasons["red/empty.png"]

@@ -315,34 +315,49 @@ def embedder_for(space: Space) -> Embedder:
     return cls.restore(state, dict(space.extras), dict(space.assets))
 
 
-def embed_images(space: Space, images: Any, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def embed_images(
+    space: Space, images: Any, *, max_pixels: int = MAX_PIXELS, batch_size: int = 256, embedder: Embedder | None = None
+) -> np.ndarray:
     """Vectors of query images, embedded as `space`'s own images were.
 
     Parameters
     ----------
     images : path, PIL image, uint8 array, or a list of them
         Files are decoded as at build time (EXIF orientation, RGB); arrays are (h, w) or (h, w, 3|4).
+        An image that cannot be used (unreadable, above `max_pixels`) is a one-line error naming it.
+    batch_size : int
+        Images decoded and embedded together (memory is bounded by the batch).
+    embedder : Embedder, optional
+        The space's embedder when already restored (`embedder_for`), to embed many lists without
+        restoring it each time.
 
     Returns
     -------
     ndarray of shape (n_images, space.dim), float32.
     """
-    embedder = embedder_for(space)
+    if batch_size < 1:
+        raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
+    embedder = embedder or embedder_for(space)
     single = isinstance(images, (str, os.PathLike, np.ndarray)) or hasattr(images, "getpixel")
     items = [images] if single else list(images)
     if not items:
         raise EmbspaceError("no query images given")
-    decoded = []
-    for item in items:
-        try:
-            decoded.append(decode_image(item, max_pixels))
-        except ImageSkip as skip:
-            what = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"the {type(item).__name__}"
-            raise EmbspaceError(f"{what}: {skip}") from None
-    vectors = np.asarray(embedder.transform(embedder.embed(decoded)), dtype=np.float32)
-    if vectors.shape != (len(decoded), space.dim):
-        raise EmbspaceError(
-            f"the restored {space.info['images']['method']} embedder made vectors of shape {vectors.shape}; "
-            f"the space has {space.dim} dimensions; rebuild the space"
-        )
-    return vectors
+    out = np.empty((len(items), space.dim), dtype=np.float32)
+    for start in range(0, len(items), batch_size):
+        decoded = [_query(item, max_pixels) for item in items[start : start + batch_size]]
+        vectors = np.asarray(embedder.transform(embedder.embed(decoded)), dtype=np.float32)
+        if vectors.shape != (len(decoded), space.dim):
+            raise EmbspaceError(
+                f"the restored {space.info['images']['method']} embedder made vectors of shape {vectors.shape}; "
+                f"the space has {space.dim} dimensions; rebuild the space"
+            )
+        out[start : start + len(decoded)] = vectors
+    return out
+
+
+def _query(item: Any, max_pixels: int) -> np.ndarray:
+    try:
+        return decode_image(item, max_pixels)
+    except ImageSkip as skip:
+        what = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"the {type(item).__name__}"
+        raise EmbspaceError(f"{what}: {skip}") from None
