@@ -19,6 +19,8 @@ __all__ = ["METRICS", "Neighbor", "Space"]
 # space's info names: "module:function(space, items) -> (q, dim) vectors", imported only when such a query
 # comes (the core imports no kind of data).
 QUERY_ENCODERS = {"embspace.images": "embspace.images:embed_images"}
+# The kinds of data whose spaces recommend, by builder: "module:function(space, **query) -> list of records".
+RECOMMENDERS = {"embspace.items": "embspace.items:recommend"}
 
 
 class Space:
@@ -359,6 +361,35 @@ class Space:
         if len(items) < 3:
             raise EmbspaceError(f"give at least 3 items to find the odd one out; got {len(items)}")
         return items[search.odd_one_out(self.query_vectors(items)[1])]
+
+    def recommend(
+        self,
+        user: str | None = None,
+        items: Sequence[str] | str | None = None,
+        similar: str | None = None,
+        k: int = 10,
+        include_seen: bool = False,
+        **options,
+    ):
+        """Items to recommend, best first: for a `user` the space was built with (what they had left out
+        unless `include_seen`), for a new user's recent `items`, or like the item `similar`.
+
+        Returns a list of records (id, score, because): `because` names the liked items each is nearest to.
+        A space built from interactions only (`embspace.items.build`); ``options`` go to its recommender
+        (``baseline="popularity"``, ``explain=3``).
+        """
+        hook = RECOMMENDERS.get(self.info.get("builder"))
+        if hook is None:
+            raise EmbspaceError(
+                "this space was not built from interactions, so it cannot recommend; "
+                "make one with `embspace build items` (embspace.items.build)"
+            )
+        import importlib
+
+        module, name = hook.split(":")
+        return getattr(importlib.import_module(module), name)(
+            self, user=user, items=items, similar=similar, k=k, include_seen=include_seen, **options
+        )
 
     # ---- notebooks -----------------------------------------------------------------------------
     def _repr_html_(self, rows: int = 10) -> str:

@@ -21,6 +21,7 @@ from ._compare import neighbour_overlap
 from ._files import BUILTIN, builtin_path
 from ._labels import knn_accuracy, knn_labels, probe
 from ._pairs import word_pairs
+from ._recommend import recommendation
 from ._result import Result, Results, format_table
 from ._retrieval import retrieval
 from ._sts import sts
@@ -36,6 +37,7 @@ __all__ = [
     "knn_labels",
     "neighbour_overlap",
     "probe",
+    "recommendation",
     "report_card",
     "retrieval",
     "sts",

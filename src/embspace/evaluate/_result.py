@@ -21,6 +21,7 @@ BASELINES = (
     ("pixels_recall", "pixels"),
     ("majority", "majority class"),
     ("chance", "chance"),
+    ("popularity", "popularity"),
 )
 
 
