@@ -379,6 +379,24 @@ def test_thumbnail_pages_follow_the_format(photos, tmp_path):
         images.thumbnail(none, 0)
 
 
+def test_thumbnail_pixels_are_the_raw_pixel_baseline(fashion_idx):
+    space = images.build(fashion_idx, "features", limit=40)
+    pixels = images.thumbnail_pixels(space, size=28)
+    raw = images.build(fashion_idx, "pixels", limit=40, thumbnails=False).vectors
+    assert pixels.shape == (40, 784) and pixels.dtype == np.float32  # gray: one channel
+    assert np.abs(pixels - raw).mean() < 0.03  # 28 px -> 64 px tile -> 28 px again
+    part = space.subset(space.ids[::-1][:5])
+    assert np.array_equal(images.thumbnail_pixels(part), images.thumbnail_pixels(space)[::-1][:5])
+
+
+def test_image_files_lists_what_a_folder_build_reads(photos):
+    (photos / ".hidden").mkdir()
+    _picture(COLOURS["red"]).save(photos / ".hidden" / "x.png")
+    (photos / "notes.txt").write_text("not a picture")
+    files = images.image_files(photos)
+    assert [f.relative_to(photos).as_posix() for f in files] == images.build(photos, "pixels", size=4).ids
+
+
 def test_many_thumbnails_fill_several_pages(tmp_path, monkeypatch):
     from embspace.images import _thumbs
 

@@ -22,7 +22,7 @@ from ._base import Batch
 from ._decode import MAX_PIXELS, ImageSkip, array_to_rgb, decode_image, short_reason, to_uint8
 from ._idx import open_idx
 
-__all__ = ["MAX_PIXELS", "ImageSkip", "ImageSource", "decode_image", "read_images"]
+__all__ = ["MAX_PIXELS", "ImageSkip", "ImageSource", "decode_image", "image_files", "read_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
@@ -252,12 +252,20 @@ def _files_reader(files: list[Path], max_pixels: int):
     return read
 
 
-def _folder(path: Path, *, labels, max_pixels, **_) -> _Part:
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files under `folder` (recursive; by suffix; hidden files and folders left out), sorted
+    by their path relative to it: the rows a build of the folder makes, in its order."""
+    folder = Path(folder)
     files = []
-    for root, dirs, names in os.walk(path):
+    for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(Path(root) / n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))
-    files.sort(key=lambda f: f.relative_to(path).as_posix())
+    files.sort(key=lambda f: f.relative_to(folder).as_posix())
+    return files
+
+
+def _folder(path: Path, *, labels, max_pixels, **_) -> _Part:
+    files = image_files(path)
     ids = [f.relative_to(path).as_posix() for f in files]
     found = None
     if labels == "folders":

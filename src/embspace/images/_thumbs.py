@@ -212,3 +212,34 @@ def sprite(space, rows, tile: int | None = None, cols: int | None = None) -> byt
     out = io.BytesIO()
     sheet.save(out, format="PNG")
     return out.getvalue()
+
+
+def thumbnail_pixels(space, size: int = 28) -> np.ndarray:
+    """Every row's thumbnail as raw pixels: float32 (n, size * size) in [0, 1] when all are gray, else
+    (n, size * size * 3); a row without a thumbnail is all zeros. The raw-pixel baseline of an image space.
+
+    Pages are read one at a time, in order (memory: one page plus the result).
+    """
+    from PIL import Image
+
+    if not 1 <= int(size) <= 256:
+        raise EmbspaceError(f"size must be in 1..256 pixels; got {size}")
+    layout = layout_of(space)
+    numbers = np.array([-1 if t is None else int(t) for t in space.meta["thumbnail"]], dtype=np.int64)
+    out = np.zeros((space.n, size, size, 3), dtype=np.uint8)
+    t = layout["tile"]
+    order = np.argsort(numbers, kind="stable")
+    cache: dict = {}
+    for row in order[numbers[order] >= 0]:
+        page, j = divmod(int(numbers[row]), layout["per_page"])
+        if page not in cache:
+            cache.clear()  # rows come page by page: keep only the current one
+            grid = np.asarray(_page(space, page, {}))
+            cache[page] = grid
+        r, c = divmod(j, layout["cols"])
+        tile = cache[page][r * t : r * t + t, c * t : c * t + t]
+        out[row] = np.asarray(Image.fromarray(tile).resize((size, size), Image.Resampling.BICUBIC))
+    flat = out.reshape(space.n, -1)
+    if np.array_equal(flat[:, 0::3], flat[:, 1::3]) and np.array_equal(flat[:, 0::3], flat[:, 2::3]):
+        flat = flat[:, 0::3]
+    return np.ascontiguousarray(flat, dtype=np.float32) / np.float32(255.0)
