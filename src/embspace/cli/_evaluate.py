@@ -58,9 +58,28 @@ from ._output import echo_json, json_option, open_space
     metavar="COLUMN=VALUE",
     help="Image spaces: the rows that query the others for kNN accuracy, e.g. split=test [leave-one-out].",
 )
+@click.option(
+    "--holdout",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Item spaces: held-out interactions (from `embspace split`): hit@k, nDCG@k, recall@k and catalogue "
+    "coverage, each beside the popularity baseline (full ranking, seen items left out).",
+)
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 10_000), help="--holdout: list length.")
 @json_option
 def evaluate(
-    space_path, pairs, analogies, oov, restrict_vocab, methods, sts_files, retrieval_sets, label, queries, as_json
+    space_path,
+    pairs,
+    analogies,
+    oov,
+    restrict_vocab,
+    methods,
+    sts_files,
+    retrieval_sets,
+    label,
+    queries,
+    holdout,
+    k,
+    as_json,
 ):
     """Does distance match human judgement?  No files: the report card
     (WS-353, SimLex-999, MEN, Google analogies with 3CosAdd and 3CosMul).
@@ -71,11 +90,21 @@ def evaluate(
       embspace evaluate glove.space --pairs EN-RG-65.txt --analogies questions-words.txt --oov wrong --json
       embspace evaluate questions.space --sts sts-dev.csv --label label
       embspace evaluate fashion.space --queries split=test
+      embspace evaluate movies.space --holdout test.tsv -k 10
     """
     from ..evaluate import format_table
     from ..evaluate import report_card as run
 
     space = open_space(space_path)
+    if holdout:
+        from ..evaluate import recommendation
+
+        results = recommendation(space, holdout, k=k)
+        if as_json:
+            echo_json({"space": str(space_path), "tasks": [r.to_dict() for r in results]})
+        else:
+            click.echo(format_table(results))
+        return
     kwargs = {"oov": oov, "restrict_vocab": restrict_vocab}
     if methods:
         kwargs["methods"] = tuple(methods)
