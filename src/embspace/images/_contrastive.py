@@ -209,9 +209,11 @@ class Contrastive(Embedder):
                 else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
             ),
         )
+        images = images.to(self.device)  # uint8 at the training size: 141 MB for 60,000 28-px images
         ids = torch.arange(n)
         tags = None if labels is None else torch.from_numpy(labels)
         started = time.perf_counter()
+        self.losses_ = []
         net.train()
         bar_factory = ctx.progress
         bar = (
@@ -225,7 +227,7 @@ class Contrastive(Embedder):
                 running = 0.0
                 for step in range(steps_per_epoch):
                     rows = order[step * batch : (step + 1) * batch]
-                    x = _scale(images[rows].to(self.device))
+                    x = _scale(images[rows.to(self.device)])
                     views = torch.cat([augment(x, generator), augment(x, generator)])
                     views = views.contiguous(memory_format=torch.channels_last)
                     z = torch.nn.functional.normalize(net["head"](net["backbone"](views)), dim=1)
