@@ -13,7 +13,7 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 
 @click.group("build")
 def build() -> None:
-    """Make a space from your data: `build words`, `build texts`, `build tokens`, `build images`."""
+    """Make a space from your data: `build words`, `build texts`, `build tokens`, `build images`, `build table`."""
     _sigterm_as_interrupt()
 
 
@@ -215,9 +215,11 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
       embspace compare minilm.space tfidf.space --no-card
     """
     from ..evaluate import neighbour_overlap
+    from ._tables import compare_targets
 
     a, b = open_space(space_a), open_space(space_b)
     overlap = neighbour_overlap(a, b, k=k, sample=sample)
+    overlap.update(compare_targets(a, b, k=k, echo=not as_json))  # table spaces: kNN prediction of their target
     cards, missing = None, {}
     if not no_card:
         cards = [_card_or_reason(a, "A", missing), _card_or_reason(b, "B", missing)]
@@ -328,3 +330,6 @@ COMMANDS = [build, compare]
 from ._images import build_images_cmd  # noqa: E402 - `embspace build images`, on the build group
 
 build.add_command(build_images_cmd)
+from ._tables import build_table_cmd  # noqa: E402 - `embspace build table`, on the build group
+
+build.add_command(build_table_cmd)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import sha256_file
+from .._spelling import spelling_cli
 from ..errors import EmbspaceError
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
@@ -72,6 +73,13 @@ def read_table(source, id: str | None = None, fmt: str | None = None) -> Table:
     frame.columns = [str(c) for c in frame.columns]
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise EmbspaceError(f"{where} is empty; expected a header row and at least one row of values")
+    if frame.shape[1] == 1 and described["format"] in ("csv", "tsv"):
+        other = {"csv": ("\t", "tsv"), "tsv": (",", "csv")}[described["format"]]
+        if other[0] in frame.columns[0]:
+            raise EmbspaceError(
+                f"{where} reads as one column named {frame.columns[0][:60]!r}: it looks like {other[1].upper()}; "
+                + (f"give --format {other[1]}" if spelling_cli() else f"give fmt={other[1]!r}")
+            )
     if len(set(frame.columns)) != len(frame.columns):
         twice = next(c for c in frame.columns if list(frame.columns).count(c) > 1)
         raise EmbspaceError(f"{where} has two columns named {twice!r}; column names must be unique")

@@ -138,6 +138,13 @@ def _fit_column(series, name: str, n: int, max_categories: int) -> tuple[Column 
             return None, "all values missing"
         if np.unique(present).size == 1:
             return None, f"constant (every value is {_show(present[0])})"
+        if (
+            n >= 10
+            and present.size == n
+            and present[0] in (0, 1)
+            and np.array_equal(present, present[0] + np.arange(n))
+        ):
+            return None, "counts the rows (1, 2, 3, ...): a row number, not a feature"
         median = float(np.median(present))
         mean, std = float(present.mean()), float(present.std())
         return Column(name, "numeric", median, bool(missing.any()), mean, std), ""
