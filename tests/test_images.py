@@ -370,12 +370,12 @@ def test_thumbnail_pages_follow_the_format(photos, tmp_path):
     assert np.array_equal(np.asarray(images.thumbnail(loaded, "wide.png")), tile)
     part = loaded.subset(["wide.png", "red/0.png"])
     assert np.array_equal(np.asarray(images.thumbnail(part, 0)), tile)
-    sheet = Image.open(io.BytesIO(images.sprite(part, [0, 1], tile=8)))
+    sheet = images.sprite(part, [0, 1], tile=8)
     assert sheet.size == (16, 8)
     with pytest.warns(MixedSizesWarning):
         none = images.build(photos, "pixels", size=4, thumbnails=False)
     assert "thumbnail" not in none.meta and "thumbnails" not in none.info and not none.assets
-    with pytest.raises(EmbspaceError, match="has no thumbnails"):
+    with pytest.raises(EmbspaceError, match="keeps no thumbnails"):
         images.thumbnail(none, 0)
 
 

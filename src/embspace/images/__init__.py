@@ -20,7 +20,8 @@ methods need torch: ``pip install -e '.[images-cnn]'`` in the embspace checkout.
 from ._base import METHODS, Batch, Embedder, FitContext
 from ._build import build, embed_images, embedder_for
 from ._input import MAX_PIXELS, ImageSource, decode_image, image_files, read_images
-from ._thumbs import sprite, thumbnail, thumbnail_pixels
+from ._sprites import sprite, thumbnail
+from ._thumbs import thumbnail_pixels
 
 __all__ = [
     "MAX_PIXELS",

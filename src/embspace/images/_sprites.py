@@ -22,7 +22,7 @@ from ..errors import EmbspaceError
 
 COLUMN = "thumbnail"
 MAX_PAGE_SIDE = 8192  # pixels; the builder writes pages of at most 2,048
-BUILD_HINT = "build one with `embspace build images FOLDER -o OUT.space`, which keeps a thumbnail per image"
+BUILD_HINT = "build it with `embspace build images SOURCE -o OUT.space` (without --no-thumbnails)"
 
 
 def page_name(page: int) -> str:
@@ -158,9 +158,16 @@ class Pages:
         return image.crop((x, y, x + size, y + size))
 
 
-def thumbnail(space, row: int):
-    """The thumbnail of row `row` as an RGB PIL image, or None when that row has none."""
+def thumbnail(space, row: int | str):
+    """The thumbnail of a row (a row number or an id) as an RGB PIL image, or None when that row has none.
+
+    >>> thumbnail(space, 0).size  # doctest: +SKIP
+    (64, 64)
+    """
     lay = require(space, "a thumbnail")
+    row = space.index(row) if isinstance(row, str) else int(row)
+    if not 0 <= row < space.n:
+        raise EmbspaceError(f"row {row} is outside the space (0..{space.n - 1})")
     t = int(tiles(space, lay)[row])
     return None if t < 0 else Pages(space, lay, keep=1).tile(t)
 

@@ -1,4 +1,4 @@
-"""Thumbnails of an image space: PNG sprite pages in ``space.assets``, and reading tiles back.
+"""Thumbnails of an image space: writing the PNG sprite pages kept in ``space.assets`` (`_sprites` reads them).
 
 The format (shared with the explorer, PNG maps and the Projector export): pages ``thumbs-000.png``,
 ``thumbs-001.png``, ... each a grid of ``cols`` x ``rows`` tiles of ``tile`` x ``tile`` RGB pixels; an
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmbspaceError
+from ._sprites import Pages, page_name, require, tiles
 
 MAX_SIDE = 2048  # a page is at most this many pixels wide and high
-PAGE = "thumbs-{:03d}.png"
 MEMORY_PAGES = 8  # collections needing more pages than this keep them in a temporary folder, not in memory
 
 
@@ -29,10 +29,6 @@ class SpooledPage(type(Path())):
     (the built space's assets, a subset's): so memory stays bounded by one page at any size."""
 
     _spool: Any = None
-
-
-def page_name(page: int) -> str:
-    return PAGE.format(page)
 
 
 class ThumbnailWriter:
@@ -127,93 +123,6 @@ def fit_tile(image: np.ndarray, tile: int) -> np.ndarray:
     return out
 
 
-# ---- reading tiles back --------------------------------------------------------------------------------------
-
-
-def layout_of(space) -> dict[str, Any]:
-    """The space's ``info["thumbnails"]``, checked; a one-line error when the space has none."""
-    layout = space.info.get("thumbnails")
-    if not isinstance(layout, dict) or "thumbnail" not in space.meta:
-        raise EmbspaceError(
-            "this space has no thumbnails; build it with `embspace build images` (without --no-thumbnails)"
-        )
-    for key in ("tile", "cols", "rows", "per_page", "pages"):
-        if not isinstance(layout.get(key), int) or layout[key] < (0 if key == "pages" else 1):
-            raise EmbspaceError(f"the space's thumbnail layout has a bad {key!r}: {layout.get(key)!r}; rebuild it")
-    if layout["per_page"] != layout["cols"] * layout["rows"]:
-        raise EmbspaceError("the space's thumbnail layout is inconsistent (per_page != cols * rows); rebuild it")
-    return layout
-
-
-def _page(space, page: int, cache: dict):
-    from PIL import Image
-
-    if page not in cache:
-        name = page_name(page)
-        content = space.assets.get(name)
-        if content is None:
-            raise EmbspaceError(f"the space lacks its thumbnail page {name}; rebuild it")
-        data = Path(content).read_bytes() if isinstance(content, (str, Path)) else bytes(content)
-        image = Image.open(io.BytesIO(data))
-        image.load()
-        cache[page] = image.convert("RGB")
-    return cache[page]
-
-
-def _tile_box(layout: dict, tile_number: int) -> tuple[int, tuple[int, int, int, int]]:
-    page, j = divmod(tile_number, layout["per_page"])
-    r, c = divmod(j, layout["cols"])
-    t = layout["tile"]
-    return page, (c * t, r * t, c * t + t, r * t + t)
-
-
-def thumbnail(space, row: int | str, *, cache: dict | None = None):
-    """The thumbnail of one row (a row number or an id) as a PIL RGB image, or None when it has none.
-
-    >>> thumbnail(space, 0).size  # doctest: +SKIP
-    (64, 64)
-    """
-    layout = layout_of(space)
-    index = space.index(row) if isinstance(row, str) else int(row)
-    if not 0 <= index < space.n:
-        raise EmbspaceError(f"row {index} is outside the space (0..{space.n - 1})")
-    number = space.meta["thumbnail"][index]
-    if number is None or int(number) < 0:
-        return None
-    page, box = _tile_box(layout, int(number))
-    return _page(space, page, {} if cache is None else cache).crop(box)
-
-
-def sprite(space, rows, tile: int | None = None, cols: int | None = None) -> bytes:
-    """One PNG of the thumbnails of `rows` (row numbers or ids), in order, `cols` per line (default a square).
-
-    Tiles are resized to `tile` pixels (default the space's own); rows without a thumbnail stay white.
-    What the Embedding Projector calls a sprite, and what a page of the explorer can draw.
-    """
-    from PIL import Image
-
-    layout = layout_of(space)
-    rows = list(rows)
-    tile = int(tile or layout["tile"])
-    if not 1 <= tile <= 1024:
-        raise EmbspaceError(f"sprite tile must be in 1..1024 pixels; got {tile}")
-    cols = int(cols or max(1, math.ceil(math.sqrt(len(rows)))))
-    lines = max(1, math.ceil(len(rows) / cols))
-    sheet = Image.new("RGB", (cols * tile, lines * tile), (255, 255, 255))
-    cache: dict = {}
-    for k, row in enumerate(rows):
-        image = thumbnail(space, row, cache=cache)
-        if image is None:
-            continue
-        if image.size != (tile, tile):
-            image = image.resize((tile, tile), Image.Resampling.LANCZOS)
-        r, c = divmod(k, cols)
-        sheet.paste(image, (c * tile, r * tile))
-    out = io.BytesIO()
-    sheet.save(out, format="PNG")
-    return out.getvalue()
-
-
 def thumbnail_pixels(space, size: int = 28) -> np.ndarray:
     """Every row's thumbnail as raw pixels: float32 (n, size * size) in [0, 1] when all are gray, else
     (n, size * size * 3); a row without a thumbnail is all zeros. The raw-pixel baseline of an image space.
@@ -224,21 +133,13 @@ def thumbnail_pixels(space, size: int = 28) -> np.ndarray:
 
     if not 1 <= int(size) <= 256:
         raise EmbspaceError(f"size must be in 1..256 pixels; got {size}")
-    layout = layout_of(space)
-    numbers = np.array([-1 if t is None else int(t) for t in space.meta["thumbnail"]], dtype=np.int64)
+    lay = require(space, "a raw-pixel baseline")
+    numbers = tiles(space, lay)
     out = np.zeros((space.n, size, size, 3), dtype=np.uint8)
-    t = layout["tile"]
-    order = np.argsort(numbers, kind="stable")
-    cache: dict = {}
+    pages = Pages(space, lay, keep=1)
+    order = np.argsort(numbers, kind="stable")  # page by page: each page decoded once
     for row in order[numbers[order] >= 0]:
-        page, j = divmod(int(numbers[row]), layout["per_page"])
-        if page not in cache:
-            cache.clear()  # rows come page by page: keep only the current one
-            grid = np.asarray(_page(space, page, {}))
-            cache[page] = grid
-        r, c = divmod(j, layout["cols"])
-        tile = cache[page][r * t : r * t + t, c * t : c * t + t]
-        out[row] = np.asarray(Image.fromarray(tile).resize((size, size), Image.Resampling.BICUBIC))
+        out[row] = np.asarray(pages.tile(int(numbers[row])).resize((size, size), Image.Resampling.BICUBIC))
     flat = out.reshape(space.n, -1)
     if np.array_equal(flat[:, 0::3], flat[:, 1::3]) and np.array_equal(flat[:, 0::3], flat[:, 2::3]):
         flat = flat[:, 0::3]
