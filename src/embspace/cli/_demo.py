@@ -102,6 +102,7 @@ def demo(no_serve, space_path, quick, no_link, map_method, map_words, port):
         results = report_card(space)
         click.echo(format_table(results))
         click.echo(f"(report card in {time.perf_counter() - start:.1f} s)")
+    digits = _images_part(quick)
     _your_turn(path, None if no_link else _link(path))
     if no_serve:
         return
@@ -117,7 +118,50 @@ def demo(no_serve, space_path, quick, no_link, map_method, map_words, port):
     from ..explore import serve
 
     click.echo("\nOpen the address below; search a word, click a point for its true neighbours.")
-    serve([path], port=port, echo=click.echo)
+    if digits is not None:
+        _map(digits, "umap", 2, None)
+    serve([path] + ([digits] if digits else []), port=port, echo=click.echo)
+
+
+def _images_part(quick: bool) -> str | None:
+    """Images next: scikit-learn's 1,797 handwritten digits as a feature space (colour, shape, texture) beside
+    raw pixels, kNN accuracy of both and one digit's neighbours. Kept in the embspace home; None without the
+    images extra."""
+    try:
+        from sklearn.datasets import load_digits
+
+        from .. import images
+    except ImportError:
+        click.echo("\n(images skipped: the images extra is not installed)")
+        return None
+    from ..datasets import home
+    from ..evaluate import knn_accuracy
+    from ..store import is_space, load, save
+
+    path = home() / "digits-features.space"
+    click.echo("\n== images: scikit-learn's 1,797 handwritten digits (8 x 8 px), hand-made features vs raw pixels\n")
+    start = time.perf_counter()
+    if is_space(path):
+        space = load(path)
+    else:
+        digits = load_digits()
+        pixels = (digits.images * (255 / 16)).round().astype("uint8")
+        space = images.build(pixels, "features", labels=[str(t) for t in digits.target], name="digits", thumb_size=32)
+        save(space, path, overwrite=True)
+    baseline = images.thumbnail_pixels(space, size=8)
+    took = time.perf_counter() - start
+    k = 10 if not quick else 5
+    knn = knn_accuracy(space, "label", k=k, sample=None, baseline=baseline)
+    acc, recall = knn[0], knn[1]
+    click.echo(
+        f"{space.n:,} images, {space.dim} features ({took:.1f} s); kNN accuracy (k={k}, leave-one-out) "
+        f"{acc.score:.3f} vs raw pixels {acc.details['pixels_accuracy']:.3f}; recall@1 {recall.score:.3f}"
+    )
+    labels = space.meta["label"]
+    for row in (0, 1, 2):
+        found = space.neighbors(space.ids[row], k=5)
+        click.echo(f"a {labels[row]}: nearest " + ", ".join(f"{n.id} (a {labels[space.index(n.id)]})" for n in found))
+    return str(path)
 
 
 def _link(path: str) -> str | None:
