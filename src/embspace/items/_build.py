@@ -81,9 +81,9 @@ def build(
     item_ids, item_cols = np.unique(data.items, return_inverse=True)
     where = "" if isinstance(source, Interactions) else f"{source}: "
     if len(user_ids) < 2:
-        raise EmbspaceError(f"{where}only one user ({user_ids[0]!r}); recommendations need at least two users")
+        raise EmbspaceError(f"{where}only one user ({str(user_ids[0])!r}); recommendations need at least two users")
     if len(item_ids) < 2:
-        raise EmbspaceError(f"{where}only one item ({item_ids[0]!r}); recommendations need at least two items")
+        raise EmbspaceError(f"{where}only one item ({str(item_ids[0])!r}); recommendations need at least two items")
     matrix = sp.csr_matrix(
         (data.ratings.astype(np.float32), (user_rows, item_cols)), shape=(len(user_ids), len(item_ids))
     )

@@ -20,7 +20,7 @@ DEFAULTS = {
     "ease": {"dim": 64, "neighbors": 200, "l2": 400.0, "recency": 7.0},
     "als": {"dim": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15, "recency": 0.0},
     "bpr": {"dim": 64, "learning_rate": 0.05, "regularization": 0.01, "iterations": 100, "recency": 0.0},
-    "item2vec": {"dim": 64, "window": 20, "epochs": 20, "negative": 5, "recency": 7.0},
+    "item2vec": {"dim": 64, "window": 20, "epochs": 20, "negative": 5, "ns_exponent": -0.5, "recency": 7.0},
 }
 EASE_MAX_ITEMS = 30_000  # an item x item inverse: 30k items is 7 GB of float64
 
@@ -30,8 +30,9 @@ class Model:
     """What a method learned.
 
     item_vectors : float32 (n_items, dim); user_vectors : float32 (n_users, dim)
-    scorer : "neighbors" (sparse item-item scores, `neighbor_rows`/`neighbor_scores`), "dot" (user . item)
-        or "cosine" (the recency-weighted mean of the user's items, against each item)
+    scorer : "neighbors" (sparse item-item scores, `neighbor_rows`/`neighbor_scores`), "dot" (user . item),
+        "context" (the recency-weighted mean of the user's item vectors . each item's output vector, extras
+        "context") or "cosine" (that mean, unit rows, against each item)
     """
 
     item_vectors: np.ndarray
@@ -162,17 +163,19 @@ def _als(matrix, histories, params, seed) -> Model:
     """Implicit ALS (Hu, Koren & Volinsky 2008) from `implicit`: confidence = 1 + alpha * rating."""
     implicit = _implicit()
     from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
 
-    model = AlternatingLeastSquares(
-        factors=int(params["dim"]),
-        regularization=float(params["regularization"]),
-        alpha=float(params["alpha"]),
-        iterations=int(params["iterations"]),
-        random_state=seed,
-        use_gpu=bool(implicit.gpu.HAS_CUDA),
-        num_threads=1,
-    )
-    model.fit(sp.csr_matrix(matrix, dtype=np.float32), show_progress=False)
+    with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool inside each is slower
+        model = AlternatingLeastSquares(
+            factors=int(params["dim"]),
+            regularization=float(params["regularization"]),
+            alpha=float(params["alpha"]),
+            iterations=int(params["iterations"]),
+            random_state=seed,
+            use_gpu=bool(implicit.gpu.HAS_CUDA),
+            num_threads=1,
+        )
+        model.fit(sp.csr_matrix(matrix, dtype=np.float32), show_progress=False)
     items, users = _factors(model)
     return Model(items, users, "dot")
 
@@ -197,28 +200,39 @@ def _bpr(matrix, histories, params, seed) -> Model:
 
 
 def _item2vec(matrix, histories, params, seed) -> Model:
-    """item2vec (Barkan & Koenigstein 2016): skip-gram with negative sampling over each user's time-ordered items."""
+    """item2vec (Barkan & Koenigstein 2016): skip-gram with negative sampling over each user's time-ordered
+    items. A user's score for an item is their items' mean input vector against the item's output vector (what
+    skip-gram trains to predict); a negative `ns_exponent` draws rare items as negatives more often, which
+    on MovieLens lifts nDCG@10 from 0.05 (0.75, the word default) to 0.21 (Caselles-Dupré et al. 2018)."""
     try:
         from gensim.models import Word2Vec
     except ImportError:
         raise EmbspaceError(f"item2vec needs gensim: {install_hint('gensim')}") from None
-    n_items = matrix.shape[1]
+    n_items, dim = matrix.shape[1], int(params["dim"])
     sentences = [[str(c) for c in cols] for cols in histories if len(cols)]
     model = Word2Vec(
         sentences,
-        vector_size=int(params["dim"]),
+        vector_size=dim,
         window=int(params["window"]),
         min_count=1,
         sg=1,
         negative=int(params["negative"]),
+        ns_exponent=float(params["ns_exponent"]),
         epochs=int(params["epochs"]),
         seed=seed,
         workers=1,
         sample=0,
     )
-    vectors = np.zeros((n_items, int(params["dim"])), dtype=np.float32)
+    vectors = np.zeros((n_items, dim), dtype=np.float32)
+    context = np.zeros((n_items, dim), dtype=np.float32)
     for c in range(n_items):
-        if str(c) in model.wv:
-            vectors[c] = model.wv[str(c)]
-    users = _mean_user_vectors(vectors, histories, params["recency"])
-    return Model(vectors, users, "cosine")
+        row = model.wv.key_to_index.get(str(c))
+        if row is not None:
+            vectors[c] = model.wv.vectors[row]
+            context[c] = model.syn1neg[row]
+    users = np.zeros((len(histories), dim), dtype=np.float32)
+    for u, cols in enumerate(histories):
+        if len(cols):
+            w = recency_weights(np.arange(len(cols))[::-1], params["recency"])
+            users[u] = w @ vectors[cols] / w.sum()
+    return Model(vectors, users, "context", {"context": context})

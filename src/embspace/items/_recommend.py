@@ -87,6 +87,11 @@ class _State:
             )
             self.neighbors_t = sp.csr_matrix(self.neighbors.T)
         self.unit = space.normalized()
+        self.context = None
+        if self.scorer == "context":
+            if space.extras.get("context") is None or space.extras["context"].shape != (n_items, space.dim):
+                raise EmbspaceError("the space has no extras/context.npy of its shape; rebuild it")
+            self.context = np.asarray(space.extras["context"])
 
 
 def _read_parquet(asset: bytes | Path) -> dict[str, np.ndarray]:
@@ -169,6 +174,9 @@ def _scores(state, space, history, weights, user_vector) -> np.ndarray:
         return np.asarray(state.neighbors @ w, dtype=np.float32).ravel()
     if state.scorer == "dot" and user_vector is not None:
         return np.asarray(space.vectors @ user_vector, dtype=np.float32)
+    if state.scorer == "context":
+        profile = weights @ np.asarray(space.vectors)[history] / weights.sum()
+        return np.asarray(state.context @ profile, dtype=np.float32)
     profile = weights @ state.unit[history] / weights.sum()
     return state.unit @ profile
 
@@ -211,6 +219,8 @@ def _because(state, space, item, history, weights, explain) -> tuple[str, ...]:
         row = state.neighbors[item]
         lookup = dict(zip(row.indices.tolist(), row.data.tolist()))
         strength = np.array([lookup.get(int(j), 0.0) for j in history], dtype=np.float32)
+    elif state.context is not None:
+        strength = np.asarray(space.vectors)[history] @ state.context[item]
     else:
         strength = state.unit[history] @ state.unit[item]
     best = np.argsort(-strength, kind="stable")[:explain]
