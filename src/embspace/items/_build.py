@@ -104,7 +104,7 @@ def build(
         "users": len(user_ids),
         "items": len(item_ids),
         "interactions": len(data),
-        "recommend": {"scorer": model.scorer, "recency": knobs["recency"]},
+        "recommend": {"scorer": model.scorer, "recency": knobs["recency"], **model.recommend},
         "items_meta": _meta_source(items_meta, item_key) if items_meta else None,
         "seconds": round(clock.perf_counter() - start, 3),
         "fit_seconds": round(fit_seconds, 3),

@@ -18,8 +18,8 @@ METHODS = ("itemknn", "ease", "als", "bpr", "item2vec")
 DEFAULTS = {
     "itemknn": {"dim": 64, "neighbors": 200, "shrinkage": 10.0, "recency": 7.0},
     "ease": {"dim": 64, "neighbors": 200, "l2": 400.0, "recency": 7.0},
-    "als": {"dim": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15, "recency": 0.0},
-    "bpr": {"dim": 64, "learning_rate": 0.05, "regularization": 0.01, "iterations": 100, "recency": 0.0},
+    "als": {"dim": 64, "regularization": 1.0, "alpha": 4.0, "iterations": 15, "recency": 10.0},
+    "bpr": {"dim": 64, "learning_rate": 0.005, "regularization": 0.01, "iterations": 100, "recency": 0.0},
     "item2vec": {"dim": 64, "window": 20, "epochs": 20, "negative": 5, "ns_exponent": -0.5, "recency": 7.0},
 }
 EASE_MAX_ITEMS = 30_000  # an item x item inverse: 30k items is 7 GB of float64
@@ -39,6 +39,7 @@ class Model:
     user_vectors: np.ndarray
     scorer: str
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    recommend: dict = field(default_factory=dict)  # what the recommender needs besides (info["recommend"])
 
 
 def recency_weights(positions_from_end: np.ndarray, half_life: float) -> np.ndarray:
@@ -177,7 +178,8 @@ def _als(matrix, histories, params, seed) -> Model:
         )
         model.fit(sp.csr_matrix(matrix, dtype=np.float32), show_progress=False)
     items, users = _factors(model)
-    return Model(items, users, "dot")
+    fold_in = {"alpha": float(params["alpha"]), "regularization": float(params["regularization"])}
+    return Model(items, users, "dot", recommend={"fold_in": fold_in})
 
 
 def _bpr(matrix, histories, params, seed) -> Model:

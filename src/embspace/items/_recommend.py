@@ -87,6 +87,10 @@ class _State:
             )
             self.neighbors_t = sp.csr_matrix(self.neighbors.T)
         self.unit = space.normalized()
+        self.fold_in = recommend.get("fold_in")
+        if self.fold_in:
+            items = np.asarray(space.vectors, dtype=np.float64)
+            self.gram = items.T @ items
         self.context = None
         if self.scorer == "context":
             if space.extras.get("context") is None or space.extras["context"].shape != (n_items, space.dim):
@@ -172,6 +176,8 @@ def _scores(state, space, history, weights, user_vector) -> np.ndarray:
         w = np.zeros(space.n, dtype=np.float32)
         np.add.at(w, history, weights)
         return np.asarray(state.neighbors @ w, dtype=np.float32).ravel()
+    if state.fold_in and (user_vector is None or state.recency):
+        return _fold_in(state, space, history, weights)
     if state.scorer == "dot" and user_vector is not None:
         return np.asarray(space.vectors @ user_vector, dtype=np.float32)
     if state.scorer == "context":
@@ -179,6 +185,17 @@ def _scores(state, space, history, weights, user_vector) -> np.ndarray:
         return np.asarray(state.context @ profile, dtype=np.float32)
     profile = weights @ state.unit[history] / weights.sum()
     return state.unit @ profile
+
+
+def _fold_in(state, space, history, weights) -> np.ndarray:
+    """ALS's own user step for this history: the user vector that best fits confidence 1 + alpha * weight on
+    their items (Hu et al. 2008, eq. 4), with the weights halving into the past (recency) or all 1."""
+    items = np.asarray(space.vectors, dtype=np.float64)[history]
+    confidence = 1.0 + float(state.fold_in["alpha"]) * weights.astype(np.float64)
+    a = state.gram + (items.T * (confidence - 1.0)) @ items
+    a[np.diag_indices_from(a)] += float(state.fold_in["regularization"])
+    user = np.linalg.solve(a, items.T @ confidence)
+    return np.asarray(space.vectors @ user.astype(np.float32), dtype=np.float32)
 
 
 def _similar_scores(state, space, row) -> np.ndarray:
