@@ -67,8 +67,8 @@ def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _top_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest positive entries of each row of a dense square matrix: (rows as float32, scores); -1 pads."""
-    n = scores.shape[0]
+    """The k largest positive entries of each row of a dense matrix (n columns): (rows as float32, scores); -1 pads."""
+    n = scores.shape[1]
     k = max(1, min(k, n - 1))
     idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     top = np.take_along_axis(scores, idx, axis=1)
@@ -112,12 +112,18 @@ def _itemknn(matrix, histories, params, seed) -> Model:
     """Cosine between binary item columns, shrunk: |a.b| / (|a||b| + shrinkage); each item keeps its
     `neighbors` most similar items; a user's score for i sums the similarities of i to the items they had."""
     binary = _binary(matrix)
-    cols = sp.csc_matrix(binary)
-    gram = np.asarray((cols.T @ cols).toarray(), dtype=np.float32)
-    norms = np.sqrt(np.diag(gram)).astype(np.float32)
-    sim = gram / (np.outer(norms, norms) + np.float32(params["shrinkage"]) + np.float32(1e-9))
-    np.fill_diagonal(sim, 0)
-    rows, scores = _top_per_row(sim, int(params["neighbors"]))
+    items = sp.csr_matrix(binary.T)
+    norms = np.sqrt(np.asarray(items.sum(axis=1)).ravel()).astype(np.float32)
+    n, block = items.shape[0], 2048  # item x item in blocks of rows: memory n x 2048, not n x n
+    parts = []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        gram = np.asarray((items[start:stop] @ items.T).toarray(), dtype=np.float32)
+        sim = gram / (np.outer(norms[start:stop], norms) + np.float32(params["shrinkage"]) + np.float32(1e-9))
+        sim[np.arange(stop - start), np.arange(start, stop)] = 0
+        parts.append(_top_per_row(sim, int(params["neighbors"])))
+    rows = np.concatenate([p[0] for p in parts])
+    scores = np.concatenate([p[1] for p in parts])
     vectors = _svd_item_vectors(binary, int(params["dim"]), seed)
     users = _mean_user_vectors(vectors, histories, params["recency"])
     return Model(vectors, users, "neighbors", {"neighbor_rows": rows, "neighbor_scores": scores})
