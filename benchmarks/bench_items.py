@@ -99,6 +99,10 @@ def markdown(rows: list[dict], k: int = 10) -> str:
                 f"{r['coverage']:.3f} |"
             )
         lines.append("")
+    lines.append(
+        "From `python benchmarks/bench_items.py` (defaults of `embspace.items.DEFAULTS`, seed 0). Build times "
+        "include reading the file; on a shared machine they are indicative only. Quality does not depend on load."
+    )
     return "\n".join(lines)
 
 
