@@ -126,6 +126,7 @@ def test_every_method_builds_saves_and_recommends_the_same_after_loading(method,
     assert space.info["method"] == method and space.vectors.dtype == np.float32
     assert space.extras["users"].shape == (120, space.dim)
     assert sum(space.meta["interactions"]) == space.info["interactions"]
+    assert space.meta["interactions"] == sorted(space.meta["interactions"], reverse=True)  # most-had first
     embspace.save(space, tmp_path / "m.space")
     loaded = embspace.load(tmp_path / "m.space")
     before, after = space.recommend(user="7", k=5), loaded.recommend(user="7", k=5)

@@ -79,6 +79,11 @@ def build(
     )
     user_ids, user_rows = np.unique(data.users, return_inverse=True)
     item_ids, item_cols = np.unique(data.items, return_inverse=True)
+    # rows in order of interactions, most first (as a word space is in frequency order); ties by id
+    by_count = np.argsort(-np.bincount(item_cols, minlength=len(item_ids)), kind="stable")
+    rank = np.empty_like(by_count)
+    rank[by_count] = np.arange(len(by_count))
+    item_ids, item_cols = item_ids[by_count], rank[item_cols]
     where = "" if isinstance(source, Interactions) else f"{source}: "
     if len(user_ids) < 2:
         raise EmbspaceError(f"{where}only one user ({str(user_ids[0])!r}); recommendations need at least two users")

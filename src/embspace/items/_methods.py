@@ -180,7 +180,7 @@ def _als(matrix, histories, params, seed) -> Model:
             iterations=int(params["iterations"]),
             random_state=seed,
             use_gpu=bool(implicit.gpu.HAS_CUDA),
-            num_threads=1,
+            num_threads=0,  # one user (item) per thread: the same result with any number
         )
         model.fit(sp.csr_matrix(matrix, dtype=np.float32), show_progress=False)
     items, users = _factors(model)
