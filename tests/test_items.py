@@ -199,9 +199,13 @@ def test_duplicate_rows_are_summed_or_the_latest_kept_and_said(tmp_path):
 
 
 def test_iso_dates_order_the_history(tmp_path):
-    path = _write(tmp_path / "a.csv", "user,item,date\n1,a,2024-05-02\n1,b,2024-05-01T12:00:00\n2,a,2023-01-01 08:00\n")
+    path = _write(
+        tmp_path / "a.csv",
+        "user,item,date\n1,a,2024-05-02\n1,b,2024-05-01T12:00:00\n2,a,2023-01-01 08:00\n"
+        "1,c,2024-05-02T01:00:00+02:00\n",
+    )
     data = read_interactions(path)
-    assert data.items.tolist() == ["b", "a", "a"]
+    assert data.items.tolist() == ["b", "c", "a", "a"]  # c: 23:00 UTC the day before a
     assert data.times[0] == np.datetime64("2024-05-01T12:00:00").astype("datetime64[s]").astype(int)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +309,8 @@ def _ratings(values: np.ndarray, name: str, path) -> np.ndarray:
 
 
 def _times(values: np.ndarray, name: str, path) -> np.ndarray:
-    """Unix seconds (numbers) or ISO dates, as float64 seconds."""
+    """Unix seconds (numbers) or ISO dates (with or without a time and a UTC offset; none = UTC), as float64
+    seconds."""
     if values.dtype.kind in "fiu":
         out = values.astype(np.float64)
         if np.isnan(out).any():
@@ -324,13 +326,13 @@ def _times(values: np.ndarray, name: str, path) -> np.ndarray:
         try:
             if not t:
                 raise ValueError
-            stamp = np.datetime64(t.rstrip("Z").replace(" ", "T", 1), "ms")
+            stamp = datetime.fromisoformat(t)
         except (ValueError, TypeError):
             raise EmbspaceError(
                 f"{path}: the time column {name!r} holds {str(t)[:40]!r} (row {j + 1}), which is neither unix "
                 "seconds nor an ISO date such as 2024-05-01 or 2024-05-01T12:00:00"
             ) from None
-        out[j] = stamp.astype(np.int64) / 1000.0
+        out[j] = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()  # naive = UTC
     return out
 
 
