@@ -5,7 +5,8 @@
 
 Tasks: word pairs (`word_pairs`), analogies (`analogies`), STS (`sts`), retrieval (`retrieval`),
 labels (`knn_labels`, `knn_accuracy` with same-label recall@k, `probe`: any space with a label
-column), and how far two spaces' neighbourhoods agree (`neighbour_overlap`). Every score comes
+column), recommendations against held-out interactions (`recommendation`, beside popularity), and
+how far two spaces' neighbourhoods agree (`neighbour_overlap`). Every score comes
 with its coverage: how many of the set's items the space could answer.
 """
 
