@@ -270,6 +270,7 @@ _SCHEMA = {
     "trust": (lambda v: isinstance(v, dict) and all(_trust_ok(k, x) for k, x in v.items()), "an object of measures"),
     "seconds": (lambda v: is_number(v, 0), "seconds >= 0"),
     "created": TEXT,
+    "embspace_version": TEXT,
     "vectors_sha256": SHA256,
     "files": (lambda v: isinstance(v, dict) and all(is_file_entry(e) for e in v.values()), "name -> {size, sha256}"),
 }
@@ -285,7 +286,7 @@ def _trust_ok(name: str, value: Any) -> bool:
         return value in ("cosine", "dot", "euclidean")
     if name == "point_trust":
         return value in ("all", "sample", "none")
-    return value is None or (type(value) in (int, float, str) and not isinstance(value, bool))
+    return value is None or is_number(value, 0)  # seconds, and any measure to come: a number
 
 
 def _write_npy(dest: Path, array: np.ndarray) -> dict:
