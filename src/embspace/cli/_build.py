@@ -13,7 +13,7 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 
 @click.group("build")
 def build() -> None:
-    """Make a space from your data: `build words`, `build texts`, `build tokens`, `build images`, `build table`."""
+    """Make a space from your data: `build words`, `texts`, `tokens`, `images`, `items` or `table`."""
     _sigterm_as_interrupt()
 
 
