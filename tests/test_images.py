@@ -473,3 +473,16 @@ def test_cli_interrupted_build_writes_nothing(photos, tmp_path, monkeypatch):
     result = _run("build", "images", photos, "-o", out)
     assert result.exit_code == 130 and "nothing was written" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == [photos]
+
+
+def test_several_sources_name_each_images_source_for_a_query_split(tmp_path):
+    from embspace.evaluate import knn_accuracy
+
+    rng = np.random.default_rng(0)
+    for name in ("train", "test"):
+        np.save(tmp_path / f"{name}.npy", rng.integers(0, 255, (20, 12, 12), dtype=np.uint8))
+    space = images.build([tmp_path / "train.npy", tmp_path / "test.npy"], "pixels", thumbnails=False)
+    assert space.meta["source"] == ["train"] * 20 + ["test"] * 20 and space.ids[20] == "test:0"
+    space.meta["label"] = [str(i % 2) for i in range(40)]
+    result = knn_accuracy(space, "label", k=3, queries="source=test")[0]
+    assert result.details["queries"] == 20 and result.details["database"] == 20

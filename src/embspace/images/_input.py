@@ -218,6 +218,8 @@ def _join(parts: list[tuple[Path, _Part]]) -> ImageSource:
     all_labels: list | None = [] if all(p.labels is not None for _, p in parts) else None
     columns = list(dict.fromkeys(name for _, p in parts for name in p.meta))
     meta: dict[str, list] = {name: [] for name in columns}
+    if several and "source" not in meta:  # which source each image came from: a split to evaluate by
+        meta["source"] = [_source_name(path, part) for path, part in parts for _ in part.ids]
     for path, part in parts:
         start = len(ids)
         prefix = f"{path.name}/" if several and part.described["kind"] in ("folder", "table") else ""
@@ -233,6 +235,12 @@ def _join(parts: list[tuple[Path, _Part]]) -> ImageSource:
         raise EmbspaceError(f"the sources name the image {repeated!r} twice; ids must be unique")
     gray = all(p.gray for _, p in parts)
     return ImageSource(ids, readers, all_labels, meta, gray, [p.described for _, p in parts])
+
+
+def _source_name(path: Path, part: _Part) -> str:
+    """The short name of a source: the NAME of its ``NAME:ROW`` ids (arrays, IDX files), else the file name."""
+    first = part.ids[0] if part.ids else ""
+    return first.split(":", 1)[0] if part.described["kind"] in ("npy", "idx") and ":" in first else path.name
 
 
 def _offset_reader(reader, start: int):
