@@ -41,6 +41,8 @@ def build(
     lr: float = 3e-3,
     weight_decay: float = 1e-4,
     log_target: bool = False,
+    dropout: float = 0.0,
+    refit: bool = False,
     seed: int = 0,
     max_categories: int = MAX_CATEGORIES,
     fmt: str | None = None,
@@ -132,7 +134,10 @@ def build(
         levels = _levels(frame, transform)
         record["levels"] = levels
         codes, numbers = _codes(frame, levels), transform.numeric_block(frame, where)
-        net = LearnedNet(dim, hidden, epochs, patience, batch_size, lr, weight_decay, log_target=log_target, seed=seed)
+        net = LearnedNet(
+            dim, hidden, epochs, patience, batch_size, lr, weight_decay,
+            log_target=log_target, dropout=dropout, refit=refit, seed=seed,
+        )  # fmt: skip
         bar = progress_bar if progress is None else _bar_factory(progress)
         rows = labels.rows
         net.fit(codes[rows], numbers[rows], [len(v) for v in levels.values()], labels.values, labels.task, bar)
@@ -151,7 +156,7 @@ def build(
         "params": {"method": method, "task": task, "seed": seed, "max_categories": max_categories}
         | (
             {"dim": dim, "hidden": hidden, "epochs": epochs, "patience": patience, "batch_size": batch_size}
-            | {"lr": lr, "weight_decay": weight_decay, "log_target": log_target}
+            | {"lr": lr, "weight_decay": weight_decay, "log_target": log_target, "dropout": dropout, "refit": refit}
             if method == "learned"
             else {}
         ),

@@ -60,7 +60,7 @@ def embedding_size(levels: int) -> int:
     return int(max(2, min(16, round(1.6 * levels**0.56))))
 
 
-def _network(cards: list[int], emb_dims: list[int], numeric: int, hidden: int, dim: int, outputs: int):
+def _network(cards: list[int], emb_dims: list[int], numeric: int, hidden: int, dim: int, outputs: int, dropout=0.0):
     import torch
     from torch import nn
 
@@ -70,13 +70,14 @@ def _network(cards: list[int], emb_dims: list[int], numeric: int, hidden: int, d
             self.embeddings = nn.ModuleList(nn.Embedding(c + 1, d) for c, d in zip(cards, emb_dims))
             width = sum(emb_dims) + numeric
             self.hidden = nn.Linear(width, hidden)
+            self.dropout = nn.Dropout(dropout)
             self.penultimate = nn.Linear(hidden, dim)
             self.out = nn.Linear(dim, outputs)
 
         def embed(self, codes, numbers):
             parts = [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
             x = torch.cat([*parts, numbers], dim=1)
-            return torch.relu(self.penultimate(torch.relu(self.hidden(x))))
+            return torch.relu(self.penultimate(self.dropout(torch.relu(self.hidden(x)))))
 
         def forward(self, codes, numbers):
             return self.out(self.embed(codes, numbers))
@@ -101,11 +102,14 @@ class LearnedNet:
         weight_decay: float = 1e-4,
         validation: float = 0.2,
         log_target: bool = False,
+        dropout: float = 0.0,
+        refit: bool = False,
         seed: int = 0,
     ):
         self.dim, self.hidden, self.epochs, self.patience = dim, hidden, epochs, patience
         self.batch_size, self.lr, self.weight_decay = batch_size, lr, weight_decay
         self.validation, self.log_target, self.seed = validation, log_target, seed
+        self.dropout, self.refit = dropout, refit
         self.net_ = None
 
     # ---- training --------------------------------------------------------------------------------
@@ -122,46 +126,65 @@ class LearnedNet:
         order = rng.permutation(n)
         held = max(1, int(round(n * self.validation))) if n >= 10 else 0
         val, train = order[:held], order[held:]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            net = _network(self.cards_, self.emb_dims_, self.numeric_, self.hidden, self.dim, self.outputs_)
-        generator = torch.Generator().manual_seed(self.seed)
-        tc, tx = torch.from_numpy(codes.astype(np.int64)), torch.from_numpy(numbers.astype(np.float32))
-        ty = torch.from_numpy(y)
-        loss_fn = torch.nn.MSELoss() if task == "regression" else torch.nn.CrossEntropyLoss()
-        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        best, best_epoch, best_state, losses = math.inf, 0, None, []
+        data = (
+            torch.from_numpy(codes.astype(np.int64)),
+            torch.from_numpy(numbers.astype(np.float32)),
+            torch.from_numpy(y),
+        )
         start = time.perf_counter()
-        t_idx = torch.from_numpy(train)
-        v_idx = torch.from_numpy(val if held else train)
         with one_thread(), progress(total=self.epochs, desc="training", unit="epoch") as bar:
-            for epoch in range(1, self.epochs + 1):
-                net.train()
-                perm = t_idx[torch.randperm(len(t_idx), generator=generator)]
-                total = 0.0
-                for s in range(0, len(perm), self.batch_size):
-                    b = perm[s : s + self.batch_size]
-                    opt.zero_grad()
-                    loss = loss_fn(net(tc[b], tx[b]), ty[b])
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(b)
-                net.eval()
-                with torch.no_grad():
-                    v_loss = float(loss_fn(net(tc[v_idx], tx[v_idx]), ty[v_idx]))
-                losses.append([round(total / max(1, len(perm)), 6), round(v_loss, 6)])
-                bar.update(1)
-                if v_loss < best - 1e-6:
-                    best, best_epoch = v_loss, epoch
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                elif epoch - best_epoch >= self.patience:
-                    break
-        net.load_state_dict(best_state)
+            net, best_epoch, best, losses = self._train(data, train, val if held else train, self.epochs, bar)
+            if self.refit and held:  # again on every row, as long as the validation split said was best
+                net, _, _, _ = self._train(data, order, None, best_epoch, None)
         self.net_ = net.eval()
         self.best_epoch_, self.epochs_run_, self.losses_ = best_epoch, len(losses), losses
         self.validation_rows_, self.validation_loss_ = int(held), float(best)
         self.seconds_ = round(time.perf_counter() - start, 3)
         return self
+
+    def _train(self, data, train: np.ndarray, val: np.ndarray | None, epochs: int, bar):
+        """Train a fresh network (seeded) on rows `train`; with `val`, stop `patience` epochs after the best
+        validation loss and return that epoch's weights. (net, best epoch, best loss, [train, val] losses)."""
+        import torch
+
+        tc, tx, ty = data
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            net = _network(
+                self.cards_, self.emb_dims_, self.numeric_, self.hidden, self.dim, self.outputs_, self.dropout
+            )
+        generator = torch.Generator().manual_seed(self.seed)
+        loss_fn = torch.nn.MSELoss() if self.task_ == "regression" else torch.nn.CrossEntropyLoss()
+        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        best, best_epoch, best_state, losses = math.inf, epochs, None, []
+        t_idx = torch.from_numpy(train)
+        for epoch in range(1, epochs + 1):
+            net.train()
+            perm = t_idx[torch.randperm(len(t_idx), generator=generator)]
+            total = 0.0
+            for s in range(0, len(perm), self.batch_size):
+                b = perm[s : s + self.batch_size]
+                opt.zero_grad()
+                loss = loss_fn(net(tc[b], tx[b]), ty[b])
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(b)
+            if val is None:
+                continue
+            net.eval()
+            with torch.no_grad():
+                v = torch.from_numpy(val)
+                v_loss = float(loss_fn(net(tc[v], tx[v]), ty[v]))
+            losses.append([round(total / max(1, len(perm)), 6), round(v_loss, 6)])
+            bar.update(1)
+            if v_loss < best - 1e-6:
+                best, best_epoch = v_loss, epoch
+                best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+            elif epoch - best_epoch >= self.patience:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        return net, best_epoch, best, losses
 
     def _scale_target(self, target: np.ndarray, task: str) -> np.ndarray:
         if task != "regression":
@@ -230,6 +253,8 @@ class LearnedNet:
                 "lr": self.lr,
                 "weight_decay": self.weight_decay,
                 "validation_rows": self.validation_rows_,
+                "dropout": self.dropout,
+                "refit": self.refit,
                 "validation_loss": self.validation_loss_,
                 "losses": self.losses_,
                 "seed": self.seed,
