@@ -138,6 +138,11 @@ def run_set(
             out_of_fold(frame, id_col, target, "learned", **knobs),
             knobs,
         )
+    if seeds > 1:
+        runs = [r for r in rows if r["space"].startswith("learned") and r["how"] == "5-fold (out of fold)"]
+        mean = {key: float(np.mean([r[key] for r in runs])) for key in ("rmse", "mae", "baseline_rmse", "baseline_mae")}
+        add(f"learned, mean of {seeds} seeds", "5-fold (out of fold)", {**mean, "rows": runs[0]["rows"]})
+        rows[-1]["worst_rmse"], rows[-1]["worst_mae"] = max(r["rmse"] for r in runs), max(r["mae"] for r in runs)
     add("learned", "in-sample LOO (leaks)", leave_one_out(frame, id_col, target, "learned", **learned), learned)
     for label, knobs in (variants or {}).items():
         add(f"learned {label}", "5-fold (out of fold)", out_of_fold(frame, id_col, target, "learned", **knobs), knobs)
@@ -151,6 +156,8 @@ VARIANTS = {
     "weight decay 1e-2": {"weight_decay": 1e-2},
     "hidden 32": {"hidden": 32},
     "lr 1e-3": {"lr": 1e-3},
+    "dropout 0.2": {"dropout": 0.2},
+    "refit on all rows": {"refit": True},
 }
 
 
