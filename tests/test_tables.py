@@ -299,3 +299,9 @@ def test_cli_bad_input_is_one_line(tmp_path):
     done = cli("build", "table", table, "-o", tmp_path / "o.space")  # k: constant, said on stderr
     assert done.exit_code == 0 and "note: left out of the vectors: " in done.stderr
     assert "'k': constant (every value is 7)" in done.stderr
+
+
+def test_only_a_table_space_takes_a_dict_row_as_a_query():
+    images_like = embspace.Space(["x", "y", "z"], np.eye(3), info={"builder": "embspace.images"})
+    with pytest.raises(embspace.UnknownIdError):
+        images_like.neighbors({"q": 1}, k=1)  # not sent to the image encoder as if it were an image

@@ -19,6 +19,7 @@ __all__ = ["METRICS", "Neighbor", "Space"]
 # space's info names: "module:function(space, items) -> (q, dim) vectors", imported only when such a query
 # comes (the core imports no kind of data). A table space takes a row: a dict of column -> value.
 QUERY_ENCODERS = {"embspace.images": "embspace.images:embed_images", "embspace.tables": "embspace.tables:embed_rows"}
+ROW_QUERIES = {"embspace.tables"}  # the builders whose spaces take a dict (a row) as a query
 # The kinds of data whose spaces recommend, by builder: "module:function(space, **query) -> list of records".
 RECOMMENDERS = {"embspace.items": "embspace.items:recommend"}
 
@@ -310,7 +311,9 @@ class Space:
         return single, search.check_query_vectors(vectors, self.dim), None
 
     def _is_media(self, item) -> bool:
-        if isinstance(item, (os.PathLike, Mapping)) or type(item).__module__.startswith("PIL."):
+        if isinstance(item, Mapping):
+            return self.info.get("builder") in ROW_QUERIES
+        if isinstance(item, os.PathLike) or type(item).__module__.startswith("PIL."):
             return True
         return isinstance(item, str) and item not in self and os.path.isfile(item)
 
