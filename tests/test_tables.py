@@ -305,3 +305,24 @@ def test_only_a_table_space_takes_a_dict_row_as_a_query():
     images_like = embspace.Space(["x", "y", "z"], np.eye(3), info={"builder": "embspace.images"})
     with pytest.raises(embspace.UnknownIdError):
         images_like.neighbors({"q": 1}, k=1)  # not sent to the image encoder as if it were an image
+
+
+def test_booleans_dates_and_rows_without_a_target():
+    rows = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-05", "2021-01-01"]),
+            "x": [1.0, 2.0, 3.0, 4.5],
+            "y": [1.0, None, 3.0, 5.0],
+            "ok": [True, False, True, None],
+        }
+    )
+    with pytest.warns(tables.DroppedColumnWarning, match="'when': dates or times are not embedded"):
+        space = tables.build(rows, target="y")
+    assert space.info["table"]["transform"]["layout"] == ["x", "ok=true", "ok:missing"]
+    assert space.n == 4 and space.info["table"]["target_rows"] == 3 and space.meta["y"][1] is None
+    assert space.vectors[:, 1].tolist() == [1, 0, 1, 1]  # the missing one: the most frequent, flagged
+    result = tables.knn_target(space, k=1)
+    assert result["rows"] == 3 and result["coverage"] == 0.75
+    with pytest.raises(EmbspaceError, match="holds dates or times"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tables.build(rows, target="when")

@@ -195,6 +195,8 @@ class _Labels:
 
 def _target(series, name: str, task: str | None, where: str) -> _Labels:
     kind, values = column_kind(series)
+    if kind == "time":
+        raise EmbspaceError(f"{where}: the target {name!r} holds dates or times; predict a number or a class")
     task = task or ("regression" if kind == "numeric" else "classification")
     if task == "regression":
         if kind != "numeric":

@@ -60,7 +60,7 @@ def read_table(source, id: str | None = None, fmt: str | None = None) -> Table:
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True)
         where = "the table"
-        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()
+        digest = _frame_sha256(frame)
         described = {"file": None, "format": "dataframe", "sha256": digest}
     else:
         path = Path(source)
@@ -90,6 +90,19 @@ def read_table(source, id: str | None = None, fmt: str | None = None) -> Table:
         ids = _ids(frame[id], id, where)
     described.update(rows=int(len(frame)), columns=list(frame.columns), id_column=id)
     return Table(frame, ids, described)
+
+
+def _frame_sha256(frame) -> str:
+    """A digest of a DataFrame's columns and values (cells that cannot be hashed, like lists, by their text)."""
+    import pandas as pd
+
+    try:
+        hashed = pd.util.hash_pandas_object(frame, index=False)
+    except TypeError:
+        hashed = pd.util.hash_pandas_object(frame.astype(str), index=False)
+    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode("utf-8", "surrogatepass"))
+    digest.update(hashed.to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def check_columns(frame, names, flag: str, where: str = "the table") -> None:

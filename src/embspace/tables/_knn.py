@@ -21,6 +21,8 @@ def target_values(space: Space, target: str, task: str | None = None) -> tuple[n
         )
     series = pd.Series(space.meta[target], dtype=object)
     kind, values = column_kind(series.infer_objects())
+    if kind == "time":
+        raise EmbspaceError(f"the column {target!r} holds dates or times; kNN predicts a number or a class")
     task = (
         task or (space.info.get("table") or {}).get("task") or ("regression" if kind == "numeric" else "classification")
     )

@@ -115,14 +115,18 @@ class Transform:
 
 
 def column_kind(series) -> tuple[str, Any]:
-    """("numeric", float values) or ("text", str values or None) for a pandas Series."""
+    """("numeric", float values), ("text", str values or None) or ("time", None) for a pandas Series."""
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return "text", [None if pd.isna(v) else str(bool(v)).lower() for v in series.tolist()]
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
+        return "time", None
+    present = series.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(series.dtype) or (
+        series.dtype == object and present.any() and all(isinstance(v, (bool, np.bool_)) for v in series[present])
+    ):
+        return "text", [None if not p else str(bool(v)).lower() for v, p in zip(series.tolist(), present)]
     if pd.api.types.is_numeric_dtype(series.dtype):
         return "numeric", series.to_numpy(dtype=np.float64, na_value=np.nan)
-    present = series.notna().to_numpy()
     numbers = pd.to_numeric(series.where(series.notna(), None), errors="coerce").to_numpy(dtype=np.float64)
     if present.any() and np.isfinite(numbers[present]).all():
         return "numeric", numbers
@@ -131,6 +135,8 @@ def column_kind(series) -> tuple[str, Any]:
 
 def _fit_column(series, name: str, n: int, max_categories: int) -> tuple[Column | None, str]:
     kind, values = column_kind(series)
+    if kind == "time":
+        return None, "dates or times are not embedded as they are: derive numbers from them (year, month, hour)"
     if kind == "numeric":
         missing = ~np.isfinite(values)
         present = values[~missing]
