@@ -267,10 +267,12 @@ def test_cli_builds_both_spaces_and_compare_shows_the_target(housing_csv, tmp_pa
     assert json.loads(done.stdout)["layout"][0] == "lotsize"
     done = cli(
         "build", "table", housing_csv, "--id", "house", "--target", "price", "--method", "learned",
-        "--epochs", 30, "--dim", 8, "-o", learned_path,
+        "--epochs", 30, "--dim", 8, "--dropout", 0.1, "--refit", "-o", learned_path,
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "best epoch" in done.stderr and embspace.load(learned_path).dim == 8
+    training = embspace.load(learned_path).info["table"]["network"]["training"]
+    assert training["refit"] is True and training["dropout"] == 0.1
     shown = cli("compare", f, learned_path, "--no-card")
     assert shown.exit_code == 0, shown.output
     assert "predicting 'price' from the 10 nearest rows (leave-one-out over 546 rows)" in shown.stdout
@@ -278,6 +280,8 @@ def test_cli_builds_both_spaces_and_compare_shows_the_target(housing_csv, tmp_pa
     data = json.loads(cli("compare", f, learned_path, "--no-card", "--json").stdout)
     target = data["overlap"]["target"]
     assert target["name"] == "price" and target["a"]["rmse"] < target["a"]["baseline_rmse"]
+    sampled = json.loads(cli("compare", f, learned_path, "--no-card", "--json", "--sample", 50).stdout)
+    assert sampled["overlap"]["target"]["b"]["predicted"] == 50 and sampled["overlap"]["target"]["b"]["rows"] == 546
 
 
 def test_cli_bad_input_is_one_line(tmp_path):

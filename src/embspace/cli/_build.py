@@ -219,7 +219,7 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
 
     a, b = open_space(space_a), open_space(space_b)
     overlap = neighbour_overlap(a, b, k=k, sample=sample)
-    overlap.update(compare_targets(a, b, k=k, echo=not as_json))  # table spaces: kNN prediction of their target
+    overlap.update(compare_targets(a, b, k, sample, echo=not as_json))  # table spaces: kNN prediction of the target
     cards, missing = None, {}
     if not no_card:
         cards = [_card_or_reason(a, "A", missing), _card_or_reason(b, "B", missing)]

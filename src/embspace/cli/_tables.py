@@ -13,7 +13,6 @@ _METHOD_HELP = (
     "features: numbers standardised, yes/no as 0/1, categoricals one-hot, missing values imputed and flagged | "
     "learned: entity embeddings + a small MLP trained to predict --target; its penultimate layer."
 )
-_LEARNED_ONLY = ("dim", "hidden", "epochs", "patience", "batch_size", "lr", "weight_decay", "log_target")
 
 
 @click.command("table")
@@ -39,6 +38,12 @@ _LEARNED_ONLY = ("dim", "hidden", "epochs", "patience", "batch_size", "lr", "wei
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True), help="learned: AdamW learning rate [3e-3].")
 @click.option("--weight-decay", type=click.FloatRange(0, 10), help="learned: AdamW weight decay [1e-4].")
 @click.option("--log-target", is_flag=True, default=None, help="learned: regress the logarithm of the target.")
+@click.option(
+    "--dropout", type=click.FloatRange(0, 1, max_open=True), help="learned: dropout after the hidden layer [0]."
+)
+@click.option(
+    "--refit", is_flag=True, default=None, help="learned: train again on every row for the early-stopped epochs."
+)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="learned: the seed.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
@@ -107,10 +112,10 @@ def _report(space, output: str, method: str, as_json: bool) -> None:
         )
 
 
-def compare_targets(a, b, k: int = 10, echo: bool = True) -> dict:
-    """For two table spaces that share a target column: ``{"target": {...}}`` with how well each predicts it
-    from its `k` nearest rows (leave-one-out) beside the mean (or majority) baseline, printed when `echo`;
-    ``{}`` for other spaces."""
+def compare_targets(a, b, k: int = 10, sample: int | None = None, echo: bool = True) -> dict:
+    """For two table spaces that share a target column: ``{"target": {...}}`` with how well each predicts
+    it from its `k` nearest rows (leave-one-out, `sample` rows predicted) beside the mean (or majority)
+    baseline, printed when `echo`; ``{}`` for other spaces."""
     from ..tables import BUILDER, knn_target
 
     if a.info.get("builder") != BUILDER or b.info.get("builder") != BUILDER:
@@ -119,7 +124,7 @@ def compare_targets(a, b, k: int = 10, echo: bool = True) -> dict:
     target = next((t for t in names if t and t in a.meta and t in b.meta), None)
     if target is None:
         return {}
-    results = [knn_target(s, target, k=k) for s in (a, b)]
+    results = [knn_target(s, target, k=k, sample=sample) for s in (a, b)]  # the same rows in both
     trained = ["A" if names[0] == target and a.info.get("method") == "learned" else None]
     trained.append("B" if names[1] == target and b.info.get("method") == "learned" else None)
     out = {"target": {"name": target, "k": k, "a": results[0], "b": results[1]}}
@@ -130,7 +135,12 @@ def compare_targets(a, b, k: int = 10, echo: bool = True) -> dict:
 
 def _echo_targets(target: str, k: int, results: list[dict], trained: list[str]) -> None:
     first = results[0]
-    click.echo(f"predicting {target!r} from the {k} nearest rows (leave-one-out over {first['rows']:,} rows):")
+    over = (
+        f"{first['rows']:,} rows"
+        if first["predicted"] == first["rows"]
+        else f"{first['predicted']:,} of {first['rows']:,} rows"
+    )
+    click.echo(f"predicting {target!r} from the {k} nearest rows (leave-one-out over {over}):")
     if first["task"] == "regression":
         rows = [(which, r["rmse"], r["mae"]) for which, r in zip("AB", results)]
         rows.append(("mean baseline", first["baseline_rmse"], first["baseline_mae"]))

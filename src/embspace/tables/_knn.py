@@ -77,7 +77,14 @@ def prediction_scores(truth: np.ndarray, predicted: np.ndarray, baseline: np.nda
     }
 
 
-def knn_target(space: Space, target: str | None = None, k: int = 10, task: str | None = None) -> dict:
+def knn_target(
+    space: Space,
+    target: str | None = None,
+    k: int = 10,
+    task: str | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+) -> dict:
     """Leave-one-out kNN prediction of the column `target` from each row's `k` nearest other rows.
 
     Parameters
@@ -87,12 +94,15 @@ def knn_target(space: Space, target: str | None = None, k: int = 10, task: str |
     task : {"regression", "classification"}, optional
         Default: the space's task, else regression for a numeric column.
 
+    sample : int, optional
+        Predict only this many rows (drawn with `seed`); every row with a value is still a neighbour.
+
     Returns
     -------
-    dict with ``target``, ``task``, ``k``, ``rows`` (rows with a value: the ones predicted and used as
-    neighbours), ``coverage`` (their share of the space) and ``rmse``, ``mae``, ``baseline_rmse``,
-    ``baseline_mae`` (the mean of the other rows' values) for regression, or ``accuracy`` and
-    ``baseline_accuracy`` (the most frequent class among the other rows) for classification.
+    dict with ``target``, ``task``, ``k``, ``rows`` (rows with a value: the neighbours), ``predicted``
+    (the rows predicted: all of them, or `sample`), ``coverage`` (their share of the space) and ``rmse``,
+    ``mae``, ``baseline_rmse``, ``baseline_mae`` (the mean of the other rows' values) for regression,
+    or ``accuracy`` and ``baseline_accuracy`` (the most frequent class among the other rows) for classification.
     """
     target = target or (space.info.get("table") or {}).get("target")
     if not target:
@@ -101,21 +111,25 @@ def knn_target(space: Space, target: str | None = None, k: int = 10, task: str |
     if len(rows) < k + 2:
         raise EmbspaceError(f"{len(rows)} rows carry a {target!r}; kNN with k={k} needs at least {k + 2}")
     vectors = np.asarray(space.vectors[rows], dtype=np.float32)
-    own = np.arange(len(rows))[:, None]
-    predicted = knn_predict(vectors, values, vectors, k, task, space.metric, exclude=own)
+    asked = np.arange(len(rows))
+    if sample and sample < len(rows):
+        asked = np.sort(np.random.default_rng(seed).choice(len(rows), sample, replace=False))
+    predicted = knn_predict(vectors, values, vectors[asked], k, task, space.metric, exclude=asked[:, None])
+    truth = values[asked]
     if task == "regression":
-        baseline = (values.sum() - values) / (len(values) - 1)  # the mean of every other row
+        baseline = (values.sum() - truth) / (len(values) - 1)  # the mean of every other row
     else:
         counts = np.bincount(values)
         top = np.argsort(-counts, kind="stable")[:2]
         # the most frequent class among the other rows: the runner-up where leaving this row out changes it
-        baseline = np.where((values == top[0]) & (counts[top[0]] - 1 < counts[top[-1]]), top[-1], top[0])
+        baseline = np.where((truth == top[0]) & (counts[top[0]] - 1 < counts[top[-1]]), top[-1], top[0])
     return {
         "target": target,
         "task": task,
         "k": k,
         "rows": int(len(rows)),
+        "predicted": int(len(asked)),
         "coverage": len(rows) / space.n,
         "metric": space.metric,
-        **prediction_scores(values, predicted, baseline, task),
+        **prediction_scores(truth, predicted, baseline, task),
     }
