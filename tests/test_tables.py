@@ -330,3 +330,24 @@ def test_booleans_dates_and_rows_without_a_target():
     with pytest.raises(EmbspaceError, match="holds dates or times"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tables.build(rows, target="when")
+
+
+def test_a_damaged_transform_or_network_description_is_one_line(housing, learned):
+    import copy
+
+    features = tables.build(housing, id="house", target="price")
+    features.info = copy.deepcopy(features.info)
+    features.info["table"]["transform"]["columns"][0]["std"] = 0
+    with pytest.raises(EmbspaceError, match="numeric column 'lotsize' has fill .* std 0; rebuild"):
+        tables.embed_rows(features, {"lotsize": 5000})
+    features.info["table"]["transform"]["columns"][0] = {"name": "lotsize", "kind": "picture", "fill": 1}
+    with pytest.raises(EmbspaceError, match="of kind 'picture'"):
+        tables.embed_rows(features, {"lotsize": 5000})
+    features.info["table"]["transform"] = {"columns": [{"nom": "x"}]}
+    with pytest.raises(EmbspaceError, match="transform is malformed"):
+        tables.embed_rows(features, {"lotsize": 5000})
+    damaged = embspace.Space(learned.ids, learned.vectors, info=copy.deepcopy(learned.info), metric="euclidean")
+    damaged.assets = dict(learned.assets)
+    damaged.info["table"]["network"]["architecture"]["numeric"] = 3
+    with pytest.raises(EmbspaceError, match="network.safetensors does not fit the network"):
+        tables.embed_rows(damaged, {"lotsize": 5000})

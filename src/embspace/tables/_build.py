@@ -314,19 +314,26 @@ def embed_rows(space: Space, rows) -> np.ndarray:
         raise EmbspaceError("this space was not built from a table; build one with `embspace build table`")
     frame = _frame(rows)
     known = [c for c in (space.info.get("data") or {}).get("columns") or [] if isinstance(c, str)]
-    known = known or [c["name"] for c in record["transform"]["columns"]]
+    transform = Transform.restore(record.get("transform"))
+    known = known or [c.name for c in transform.columns]
     unknown = [c for c in frame.columns if c not in known]
     if unknown:
         check_columns(pd.DataFrame(columns=known), unknown[:1], "columns", "the space's table")
-    transform = Transform.restore(record.get("transform"))
     if space.info.get("method") == "learned":
         from ._learned import LearnedNet
 
         levels = record.get("levels")
-        if not isinstance(levels, dict) or not all(isinstance(v, list) for v in levels.values()):
+        if not isinstance(levels, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in levels.values()
+        ):
             raise EmbspaceError("this learned table space lists no categorical levels; rebuild the space")
         net = LearnedNet.restore(record.get("network"), dict(space.assets))
-        vectors = net.embed(_codes(frame, levels), transform.numeric_block(frame))
+        numbers = transform.numeric_block(frame)
+        if [len(v) for v in levels.values()] != net.cards_ or numbers.shape[1] != net.numeric_:
+            raise EmbspaceError(
+                "this learned table space's levels and transform do not fit its network's inputs; rebuild the space"
+            )
+        vectors = net.embed(_codes(frame, levels), numbers)
     else:
         vectors = transform.apply(frame)
     if vectors.shape[1] != space.dim:

@@ -109,9 +109,36 @@ class Transform:
         except (TypeError, KeyError, AttributeError) as exc:
             raise EmbspaceError(f"the space's table transform is malformed ({exc}); rebuild the space") from None
         for col in columns:
-            if col.kind not in ("numeric", "binary", "categorical") or not isinstance(col.name, str):
-                raise EmbspaceError(f"the space's table transform has a column of kind {col.kind!r}; rebuild the space")
+            problem = _malformed(col)
+            if problem:
+                raise EmbspaceError(f"the space's table transform is malformed: {problem}; rebuild the space")
         return cls(columns, dropped)
+
+
+def _malformed(col: Column) -> str:
+    """What is wrong with a column read from a manifest ('' when nothing is)."""
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+    if not isinstance(col.name, str):
+        return f"a column name is {col.name!r}"
+    if col.kind not in ("numeric", "binary", "categorical"):
+        return f"the column {col.name!r} is of kind {col.kind!r}"
+    if not isinstance(col.flag, bool):
+        return f"the column {col.name!r} has flag {col.flag!r}"
+    if col.kind == "numeric":
+        if not (number(col.fill) and number(col.mean) and number(col.std) and col.std > 0):
+            return f"the numeric column {col.name!r} has fill {col.fill!r}, mean {col.mean!r}, std {col.std!r}"
+    elif not isinstance(col.fill, str):
+        return f"the column {col.name!r} has fill {col.fill!r}"
+    if col.kind == "binary" and not isinstance(col.positive, str):
+        return f"the yes/no column {col.name!r} has no positive value"
+    if col.kind == "categorical" and not (
+        isinstance(col.categories, list) and col.categories and all(isinstance(c, str) for c in col.categories)
+    ):
+        return f"the column {col.name!r} lists no categories"
+    return ""
 
 
 def column_kind(series) -> tuple[str, Any]:
