@@ -351,3 +351,15 @@ def test_a_damaged_transform_or_network_description_is_one_line(housing, learned
     damaged.info["table"]["network"]["architecture"]["numeric"] = 3
     with pytest.raises(EmbspaceError, match="network.safetensors does not fit the network"):
         tables.embed_rows(damaged, {"lotsize": 5000})
+
+
+def test_missing_packages_are_named(monkeypatch):
+    import sys
+
+    rows = pd.DataFrame({"x": [1.0, 2.0, 4.0], "y": [1.0, 3.0, 2.0]})
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(EmbspaceError, match=r"needs the Python package 'torch'.*\[tables\]"):
+        tables.build(rows, target="y", method="learned")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(EmbspaceError, match="tables need the Python package 'pandas'"):
+        tables.build(rows, target="y")

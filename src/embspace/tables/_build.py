@@ -13,7 +13,7 @@ from .._progress import progress as progress_bar
 from .._version import __version__
 from ..errors import EmbspaceError
 from ..space import Space
-from ._input import check_columns, read_table, source_name
+from ._input import check_columns, read_table, require_pandas, source_name
 from ._transform import MAX_CATEGORIES, Transform, column_kind
 
 BUILDER = "embspace.tables"
@@ -307,8 +307,7 @@ def embed_rows(space: Space, rows) -> np.ndarray:
     -------
     ndarray of shape (n_rows, space.dim), float32.
     """
-    import pandas as pd
-
+    pd = require_pandas()
     record = space.info.get("table")
     if space.info.get("builder") != BUILDER or not isinstance(record, dict):
         raise EmbspaceError("this space was not built from a table; build one with `embspace build table`")

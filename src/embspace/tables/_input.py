@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import sha256_file
+from .._install import install_hint
 from .._spelling import spelling_cli
 from ..errors import EmbspaceError
 
@@ -45,6 +46,18 @@ class Table:
     source: dict = field(default_factory=dict)
 
 
+def require_pandas():
+    """pandas, or a one-line error that says how to install it (tables are read and typed with pandas)."""
+    try:
+        import pandas
+    except ImportError:
+        raise EmbspaceError(
+            f"tables need the Python package 'pandas', which is not installed; pip install 'pandas>=2' "
+            f"(and for the learned method: {install_hint('tables')})"
+        ) from None
+    return pandas
+
+
 def read_table(source, id: str | None = None, fmt: str | None = None) -> Table:
     """Read `source` (a path to a CSV/TSV/Parquet/JSONL file, or a pandas DataFrame) and check its ids.
 
@@ -55,8 +68,7 @@ def read_table(source, id: str | None = None, fmt: str | None = None) -> Table:
     fmt : {"csv", "tsv", "parquet", "jsonl"}, optional
         Overrides the guess from the file suffix.
     """
-    import pandas as pd
-
+    pd = require_pandas()
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True)
         where = "the table"
