@@ -102,7 +102,7 @@ class LearnedNet:
         weight_decay: float = 1e-4,
         validation: float = 0.2,
         log_target: bool = False,
-        dropout: float = 0.0,
+        dropout: float = 0.2,
         refit: bool = False,
         seed: int = 0,
     ):
@@ -147,12 +147,17 @@ class LearnedNet:
         validation loss and return that epoch's weights. (net, best epoch, best loss, [train, val] losses)."""
         import torch
 
-        tc, tx, ty = data
+        # Seeded here and for the whole training: the initial weights and the dropout masks both draw from
+        # torch's global generator, so a run gives the same network whatever ran before it in the process.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            net = _network(
-                self.cards_, self.emb_dims_, self.numeric_, self.hidden, self.dim, self.outputs_, self.dropout
-            )
+            return self._train_seeded(data, train, val, epochs, bar)
+
+    def _train_seeded(self, data, train: np.ndarray, val: np.ndarray | None, epochs: int, bar):
+        import torch
+
+        tc, tx, ty = data
+        net = _network(self.cards_, self.emb_dims_, self.numeric_, self.hidden, self.dim, self.outputs_, self.dropout)
         generator = torch.Generator().manual_seed(self.seed)
         loss_fn = torch.nn.MSELoss() if self.task_ == "regression" else torch.nn.CrossEntropyLoss()
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
