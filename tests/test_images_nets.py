@@ -187,7 +187,7 @@ def test_simclr_runs_without_labels_and_is_deterministic(digit_slice):
         emb = Contrastive(epochs=1, image_size=16, batch_size=64, seed=3, device="cpu")
         emb.fit(context(xtr))
         runs.append(emb.embed(list(xtr[:10])))
-    assert emb.mode_ == "simclr" and emb.temperature_ == 0.5
+    assert emb.mode_ == "simclr" and emb.temperature_ == 0.2
     assert len(emb.losses_) == 1 and np.isfinite(emb.losses_[0])
     np.testing.assert_array_equal(runs[0], runs[1])
     assert emb.state()["objective"] == "simclr"
