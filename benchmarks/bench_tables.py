@@ -156,7 +156,7 @@ VARIANTS = {
     "weight decay 1e-2": {"weight_decay": 1e-2},
     "hidden 32": {"hidden": 32},
     "lr 1e-3": {"lr": 1e-3},
-    "no dropout": {"dropout": 0.0},
+    "dropout 0.2": {"dropout": 0.2},
     "refit on all rows": {"refit": True},
 }
 

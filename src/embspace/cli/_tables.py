@@ -39,7 +39,7 @@ _METHOD_HELP = (
 @click.option("--weight-decay", type=click.FloatRange(0, 10), help="learned: AdamW weight decay [1e-4].")
 @click.option("--log-target", is_flag=True, default=None, help="learned: regress the logarithm of the target.")
 @click.option(
-    "--dropout", type=click.FloatRange(0, 1, max_open=True), help="learned: dropout after the hidden layer [0.2]."
+    "--dropout", type=click.FloatRange(0, 1, max_open=True), help="learned: dropout after the hidden layer [0]."
 )
 @click.option(
     "--refit", is_flag=True, default=None, help="learned: train again on every row for the early-stopped epochs."

@@ -102,7 +102,7 @@ class LearnedNet:
         weight_decay: float = 1e-4,
         validation: float = 0.2,
         log_target: bool = False,
-        dropout: float = 0.2,
+        dropout: float = 0.0,
         refit: bool = False,
         seed: int = 0,
     ):
