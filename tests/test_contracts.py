@@ -332,6 +332,23 @@ def _retrieval(space):
     return retrieval(space, queries, {q: {str(i + 1): 1.0} for i, q in enumerate(queries)})
 
 
+ML = Path(__file__).resolve().parents[1] / ".venv" / "data" / "ml-100k" / "ml-100k.inter"
+
+
+@pytest.fixture(scope="module")
+def items_holdout(tmp_path_factory):
+    """An item space from the first 20,000 MovieLens-100k interactions and the last 20% of each user's, held out."""
+    if not ML.exists():
+        pytest.skip("MovieLens-100k not installed: run `make datasets`")
+    from embspace.items import build as build_items
+    from embspace.items import split
+
+    tmp = tmp_path_factory.mktemp("items")
+    (tmp / "part.tsv").write_text("\n".join(ML.read_text().splitlines()[:20_001]) + "\n")
+    split(tmp / "part.tsv", tmp / "train.tsv", tmp / "test.tsv", by="time", fraction=0.2)
+    return build_items(tmp / "train.tsv"), tmp / "test.tsv"
+
+
 EVALUATORS: dict[str, tuple[str, Callable[[embspace.Space], Result]]] = {
     "word_pairs": ("glove_small", lambda space: word_pairs(space, "men")),
     "analogies": ("glove_small", lambda space: analogies(space, "google")),
@@ -339,6 +356,9 @@ EVALUATORS: dict[str, tuple[str, Callable[[embspace.Space], Result]]] = {
     "retrieval": ("paraphrase_space", _retrieval),
     "knn_labels": ("question_space", knn_labels),
     "probe": ("question_space", probe),
+    # these two give several rows from one run (accuracy and recall@k; hit, nDCG, recall, coverage): the first
+    "knn_accuracy": ("question_space", lambda space: evaluate.knn_accuracy(space, sample=200)[0]),
+    "recommendation": ("items_holdout", lambda pair: evaluate.recommendation(*pair)[0]),
 }
 NOT_EVALUATORS = {
     "BUILTIN",
