@@ -243,7 +243,10 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
         click.echo()
     texts = "text_column" in overlap
     images = a.info.get("builder") == "embspace.images" and b.info.get("builder") == "embspace.images"
-    what = "shared texts" if texts else "shared images" if images else "shared words"
+    nouns = {"embspace.images": "image", "embspace.tables": "row", "embspace.items": "item"}
+    same = a.info.get("builder") == b.info.get("builder")
+    noun = (nouns.get(a.info.get("builder")) if same else None) or "word"
+    what = "shared texts" if texts else f"shared {noun}s"
     click.echo(
         f"top-{k} neighbour overlap over {overlap['compared']:,} {what} "
         f"(of {overlap['shared']:,} shared): mean {overlap['mean']:.3f}"
@@ -272,7 +275,7 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
         click.echo(table(body, ["image", "label", "overlap", "only in A", "only in B"], align="llrll"))
         return
     body = [(w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4])) for w in rows]
-    click.echo(table(body, ["image" if images else "word", "overlap", "only in A", "only in B"], align="lrll"))
+    click.echo(table(body, [noun, "overlap", "only in A", "only in B"], align="lrll"))
 
 
 def _card_or_reason(space, which: str, missing: dict) -> list:
