@@ -12,7 +12,7 @@ import numpy as np
 
 from .._install import install_hint
 from ..errors import EmbspaceError, UnknownIdError
-from . import _views
+from . import _users, _views
 from ._guard import Guard, allowed_hosts
 from ._jobs import Jobs
 from ._served import ServedSpace
@@ -186,6 +186,9 @@ class _Api:
             ("/api/spaces", self.list_spaces, g),
             ("/api/space/{i:num}", self.one_space, g),
             ("/api/space/{i:num}/ids", self.ids, g),
+            ("/api/space/{i:num}/titles", self.titles, g),
+            ("/api/space/{i:num}/users", self.users, g),
+            ("/api/space/{i:num}/user", self.user, g),
             ("/api/space/{i:num}/columns", self.columns, g),
             ("/api/space/{i:num}/maps", self.maps, g),
             ("/api/space/{i:num}/maps", self.make_map, p),
@@ -266,6 +269,31 @@ class _Api:
         if gz:
             headers["content-encoding"] = "gzip"
         return Response(s.ids_json(gz), media_type="application/json", headers=headers)
+
+    def titles(self, request):
+        """The titles of a space with a "title" column, as one JSON list aligned with the ids."""
+        from starlette.responses import Response
+
+        try:
+            body = self._space(request).titles_json()
+        except EmbspaceError as exc:
+            return _error(404, str(exc))
+        return Response(body, media_type="application/json", headers={"cache-control": "no-cache"})
+
+    @_json_view
+    def users(self, request):
+        """Users of a space of items whose id matches q (exact, then prefix, then inside)."""
+        q = request.query_params
+        limit = _views.parse_int(q.get("limit"), "limit", 20, 1, _users.MAX_USERS)
+        return _users.find_users(self._space(request), q.get("q", ""), limit)
+
+    @_json_view
+    def user(self, request):
+        """One user's history and recommendations (k, at most 100), placed on map `map`."""
+        s = self._space(request)
+        q = request.query_params
+        k = _views.parse_int(q.get("k"), "k", 20, 1, _users.MAX_RECOMMENDED)
+        return _users.user_view(s, q.get("id", ""), k, self._map_key(s, request, required=False))
 
     @_json_view
     def columns(self, request):

@@ -20,6 +20,8 @@ MAPS_KEPT = 6  # loaded maps kept per space (a 1M-point 3-D map is 12 MB of coor
 DERIVED = {":row": "row number (frequency rank)", ":norm": "vector length", ":trust": "map trust of each point"}
 NUMERIC_BINS = 16  # numeric columns are coloured by quantile bins: robust to skew and to missing values
 CATEGORIES = 12  # the most frequent categories get a colour each; the rest are "other"
+TITLE = "title"  # a metadata column shown beside (or instead of) the opaque ids, where a space has one
+SEPARATOR = "|"  # of several values in one cell (genres "Action|Adventure")
 
 
 @dataclass
@@ -70,6 +72,7 @@ class ServedSpace:
         self._maps: OrderedDict[str, ViewOfMap] = OrderedDict()
         self._ids_json: bytes | None = None
         self._ids_gzip: bytes | None = None
+        self._titles_json: bytes | None = None
         self._thumbs = _Thumbs(self)
 
     # ---- description ------------------------------------------------------------------------------
@@ -86,7 +89,44 @@ class ServedSpace:
             "columns": self.columns(),
             "info": {k: info[k] for k in keep if k in info and isinstance(info[k], (str, int, float, bool))},
             "thumbnails": self._thumbs.description(),
+            "title": self.has_titles,
+            "users": self.users,
         }
+
+    # ---- titles and users (a space of items) ------------------------------------------------------
+    @property
+    def has_titles(self) -> bool:
+        """Whether the space has a "title" column to show beside its ids."""
+        return TITLE in self.space.meta
+
+    def title(self, row: int) -> str | None:
+        """The title of `row` (None: the space has no titles, or this row has none)."""
+        if not self.has_titles:
+            return None
+        value = self.space.meta[TITLE][row]
+        return None if value is None or value == "" else str(value)
+
+    def titles_json(self) -> bytes:
+        """The titles as one JSON list aligned with the ids ("" where a row has none), built once."""
+        if not self.has_titles:
+            raise EmbspaceError(f"{self.name} has no {TITLE!r} column")
+        with self._lock:
+            if self._titles_json is None:
+                titles = [self.title(r) or "" for r in range(self.space.n)]
+                text = json.dumps(titles, ensure_ascii=False, separators=(",", ":"))
+                text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+                self._titles_json = text.encode()
+            return self._titles_json
+
+    @property
+    def users(self) -> int | None:
+        """How many users travel with a space built from interactions (None for any other space)."""
+        space = self.space
+        if space.info.get("builder") != "embspace.items" or "users" not in space.extras:
+            return None
+        if "users.parquet" not in space.assets:
+            return None
+        return int(space.extras["users"].shape[0])
 
     # ---- thumbnails (a space of images) -----------------------------------------------------------
     def thumbnail_tiles(self) -> np.ndarray:
@@ -290,13 +330,14 @@ def _codes(values: list, name: str) -> tuple[np.ndarray, dict]:
     ):
         return _numeric_codes(np.array([np.nan if v is None else v for v in values], dtype=np.float64), name)
     labels = np.array(["" if v is None else str(v) for v in values], dtype=object)
+    labels, several = _first_of_several(labels)
     found, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     order = [i for i in np.argsort(-counts, kind="stable") if found[i] != ""][:CATEGORIES]
     code_of = np.full(len(found), -1, dtype=np.float32)
     code_of[order] = np.arange(len(order), dtype=np.float32)
     codes = code_of[inverse.reshape(-1)]
     other = int(np.count_nonzero(codes < 0))
-    return codes, {
+    legend = {
         "kind": "categorical",
         "name": name,
         "labels": [str(found[i]) for i in order],
@@ -304,6 +345,25 @@ def _codes(values: list, name: str) -> tuple[np.ndarray, dict]:
         "other": other,
         "other_label": "other or missing",
     }
+    if several:
+        legend["note"] = f"{several:,} points have several values (A{SEPARATOR}B); each is coloured by its first one"
+    return codes, legend
+
+
+def _first_of_several(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Cells that list several values ("Action|Adventure") as their first value, where the column is one
+    of such lists: at least 5% of its cells hold a separator and it has fewer single values than
+    combinations. The legend then lists single values (Action, Comedy...), which is what a reader
+    of genres expects, rather than hundreds of combinations. Returns (labels, how many had several)."""
+    present = labels[labels != ""]
+    several = np.array([SEPARATOR in v for v in present], dtype=bool)
+    if not len(present) or several.sum() < 0.05 * len(present):
+        return labels, 0
+    singles = {part.strip() for v in set(present) for part in v.split(SEPARATOR)} - {""}
+    if len(singles) >= len(set(present)):
+        return labels, 0
+    first = np.array([next((p.strip() for p in v.split(SEPARATOR) if p.strip()), "") for v in labels], dtype=object)
+    return first, int(several.sum())
 
 
 def _numeric_codes(values: np.ndarray, name: str, integer: bool = False) -> tuple[np.ndarray, dict]:

@@ -45,7 +45,11 @@ def parse_int(value, name: str, default: int, lo: int, hi: int) -> int:
 
 
 def _item(s: ServedSpace, row: int, key: str | None) -> dict:
-    return {"id": s.space.ids[row], "row": int(row), "map_index": s.map_position(key, row)}
+    """An id, its row and map position, and its title where the space has a title column."""
+    out = {"id": s.space.ids[row], "row": int(row), "map_index": s.map_position(key, row)}
+    if s.has_titles:
+        out["title"] = s.title(row)
+    return out
 
 
 def neighbors(s: ServedSpace, row: int, k: int = 10, key: str | None = None) -> dict:
