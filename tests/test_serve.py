@@ -705,3 +705,147 @@ def test_a_damaged_thumbnail_layout_is_named(edit, message):
     assert _sprites.layout(plain) is None and _sprites.tiles(plain).tolist() == [-1, -1]
     with pytest.raises(embspace.EmbspaceError, match="plain keeps no thumbnails, which a thumbnail needs"):
         _sprites.thumbnail(plain, 0)
+
+
+# ---- a space of items: titles, genres, users ---------------------------------------------------------------
+ML = os.path.join(os.path.dirname(__file__), "..", ".venv", "data", "ml-100k")
+
+
+@pytest.fixture(scope="module")
+def ml_items(spaces, tmp_path_factory):
+    """ItemKNN on MovieLens-100k's first 20,000 interactions (titles and genres from its .item file), with
+    a PCA map of every item, served beside the plain space of the other tests."""
+    pytest.importorskip("scipy")
+    pytest.importorskip("pyarrow")
+    inter = os.path.join(ML, "ml-100k.inter")
+    if not os.path.exists(inter):
+        pytest.skip("MovieLens-100k not installed: run `make datasets`")
+    from embspace import items
+
+    folder = tmp_path_factory.mktemp("items")
+    with open(inter, encoding="utf-8") as fh:
+        lines = [next(fh) for _ in range(20_001)]
+    (folder / "head.inter").write_text("".join(lines), encoding="utf-8")
+    space = items.build(folder / "head.inter", method="itemknn", items_meta=os.path.join(ML, "ml-100k.item"))
+    path = embspace.save(space, folder / "ml.space")
+    key = get_or_make_map(path, "pca", 2).key
+    had: dict[str, set[str]] = {}
+    for line in lines[1:]:
+        user, item = line.split("\t")[:2]
+        had.setdefault(user, set()).add(item)
+    app = create_app([spaces[0], path], "127.0.0.1", PORT)
+    with TestClient(app, base_url=BASE) as c:
+        served = c.app.app.state.explorer.spaces[1]
+        from embspace.explore._users import _state
+
+        histories = dict(zip(_state(served).user_ids, _state(served).histories))
+        yield {"client": c, "key": key, "had": had, "space": embspace.load(path), "histories": histories}
+
+
+def test_a_users_history_and_recommendations_come_with_titles_and_map_places(ml_items):
+    c, key, had, space = ml_items["client"], ml_items["key"], ml_items["had"], ml_items["space"]
+    summary = c.get("/api/spaces").json()["spaces"][1]
+    assert summary["title"] is True and summary["users"] == len(had)
+    out = c.get("/api/space/1/user", params={"id": "196", "k": 20, "map": key}).json()
+    assert out["user"] == "196" and out["interactions"] == len(had["196"]) and out["note"] is None
+    assert {h["id"] for h in out["history"]} == had["196"]  # what the user had in training, every item
+    assert all(h["map_index"] is not None and h["title"] for h in out["history"])
+    recs = out["recommendations"]
+    assert len(recs) == 20 and not {r["id"] for r in recs} & had["196"]  # seen items left out
+    assert [r["id"] for r in recs] == [r.id for r in space.recommend(user="196", k=20)]
+    assert all(a["score"] >= b["score"] for a, b in zip(recs, recs[1:]))
+    assert all(r["title"] and r["map_index"] is not None and r["because"] for r in recs)
+    assert all({b["id"] for b in r["because"]} <= had["196"] and all(b["title"] for b in r["because"]) for r in recs)
+    titles = c.get("/api/space/1/titles").json()
+    assert len(titles) == space.n and titles[space.index("50")] == "Star Wars"
+    near = c.get("/api/space/1/neighbors", params={"id": "50", "k": 3}).json()
+    assert near["query"]["title"] == "Star Wars" and all(n["title"] for n in near["neighbors"])
+    found = c.get("/api/space/1/search", params={"q": "5", "mode": "prefix", "limit": 3}).json()["results"]
+    assert [r["title"] for r in found] == [space.meta["title"][space.index(r["id"])] for r in found]
+
+
+def test_users_are_found_by_id_with_bounded_results(ml_items):
+    c, had = ml_items["client"], ml_items["had"]
+    out = c.get("/api/space/1/users", params={"q": "19", "limit": 5}).json()
+    assert out["results"][0]["id"] == "19" and len(out["results"]) == 5 and out["users"] == len(had)
+    assert out["total"] == sum("19" in u for u in had) and all(r["id"].startswith("19") for r in out["results"])
+    assert out["results"][0]["interactions"] == len(had["19"])
+    active = c.get("/api/space/1/users", params={"limit": 3}).json()["results"]  # the most active first
+    counts = [c.get("/api/space/1/user", params={"id": r["id"], "k": 1}).json()["interactions"] for r in active]
+    assert [r["interactions"] for r in active] == counts and counts == sorted(counts, reverse=True)
+    assert counts[0] == max(len(v) for v in ml_items["histories"].values())
+    assert c.get("/api/space/1/users", params={"q": "no such user"}).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "path, params, status, says",
+    [
+        ("user", {"id": "1966"}, 404, "did you mean '196'"),
+        ("user", {"id": ""}, 400, "give a user id"),
+        ("user", {"id": "9" * 5000}, 400, "at most 200"),
+        ("user", {"id": "196", "k": "0"}, 400, "k must be between 1 and 100"),
+        ("user", {"id": "196", "k": "1e9"}, 400, "k must be an integer"),
+        ("user", {"id": "196", "map": "Not-A-Key"}, 400, ""),
+        ("users", {"q": "1" * 201}, 400, "at most 200"),
+        ("users", {"limit": "101"}, 400, "limit must be between 1 and 100"),
+    ],
+)
+def test_bad_user_requests_get_one_line_json_errors(ml_items, path, params, status, says):
+    r = ml_items["client"].get(f"/api/space/1/{path}", params=params)
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    error = r.json()["error"]
+    assert says in error and "\n" not in error and len(error) < 400
+    if status == 404:
+        assert "196" in r.json()["suggestions"]
+
+
+def test_genres_colour_by_their_first_one_and_the_legend_lists_single_genres(ml_items):
+    c, key, space = ml_items["client"], ml_items["key"], ml_items["space"]
+    legend = c.get(f"/api/space/1/map/{key}/colors", params={"column": "genres"}).json()
+    assert legend["kind"] == "categorical" and "Drama" in legend["labels"] and "Comedy" in legend["labels"]
+    assert not any("|" in label for label in legend["labels"]) and "first one" in legend["note"]
+    codes = np.frombuffer(c.get(f"/api/space/1/map/{key}/colors.f32", params={"column": "genres"}).content, "<f4")
+    star_wars = space.index("50")  # Action|Adventure|Romance|Sci-Fi|War
+    assert space.meta["genres"][star_wars].startswith("Action|")
+    assert legend["labels"][int(codes[star_wars])] == "Action"
+    plain = c.get("/api/space/0/map/pca-2d-n400-s0/colors", params={"column": "pos"}).json()
+    assert "note" not in plain and sorted(plain["labels"]) == ["<b>adj</b>", "noun", "verb"]
+
+
+def test_spaces_without_users_or_titles_behave_as_before(client):
+    summary = client.get("/api/spaces").json()["spaces"][0]
+    assert summary["users"] is None and summary["title"] is False
+    for path in ("users", "user?id=w5"):
+        r = client.get(f"/api/space/0/{path}")
+        assert r.status_code == 400 and "not built from interactions" in r.json()["error"]
+    assert client.get("/api/space/0/titles").status_code == 404
+    near = client.get("/api/space/0/neighbors", params={"id": "w10", "k": 3}).json()
+    assert "title" not in near["query"] and all("title" not in n for n in near["neighbors"])
+
+
+def test_hostile_users_and_titles_come_back_as_escaped_data(tmp_path):
+    pytest.importorskip("scipy")
+    pytest.importorskip("pyarrow")
+    from embspace import items
+
+    rows = [{"user": XSS[u % len(XSS)], "item": f"i{i}"} for u in range(12) for i in range(u % 5, u % 5 + 6)]
+    (tmp_path / "inter.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    meta = [{"item": f"i{i}", "title": XSS[i % len(XSS)], "genres": "Drama|<b>x</b>"} for i in range(10)]
+    (tmp_path / "items.jsonl").write_text("\n".join(json.dumps(m) for m in meta) + "\n", encoding="utf-8")
+    space = items.build(tmp_path / "inter.jsonl", method="itemknn", items_meta=tmp_path / "items.jsonl")
+    path = embspace.save(space, tmp_path / "hostile.space")
+    with TestClient(create_app([path], "127.0.0.1", PORT), base_url=BASE) as c:
+        for url, params in [
+            ("/api/space/0/users", {"q": "<"}),
+            ("/api/space/0/user", {"id": XSS[0], "k": 5}),
+            ("/api/space/0/user", {"id": XSS[0] + "<script>"}),
+            ("/api/space/0/titles", {}),
+        ]:
+            r = c.get(url, params=params)
+            assert r.status_code in (200, 404) and r.headers["content-type"] == "application/json"
+            assert b"<" not in r.content and b">" not in r.content
+        users = c.get("/api/space/0/users", params={"q": "<"}).json()["results"]
+        assert {u["id"] for u in users} == {x for x in XSS if "<" in x}
+        out = c.get("/api/space/0/user", params={"id": XSS[0], "k": 5}).json()
+        assert out["user"] == XSS[0] and {h["title"] for h in out["history"]} <= set(XSS)
+        assert c.get("/api/space/0/titles").json() == [space.meta["title"][r] for r in range(space.n)]

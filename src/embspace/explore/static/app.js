@@ -5,8 +5,8 @@ import { lassoCsv, snapshot } from './export.js';
 import { autoStyle } from './palette.js';
 import { Pane, describeMap } from './pane.js';
 import {
-  clearSelection, renderAnalogy, renderCompare, renderLasso, renderLegend, renderMissing, renderSearch,
-  renderSecondList, renderSelection, reportError, status, trustBadge,
+  clearSelection, clearUser, renderAnalogy, renderCompare, renderLasso, renderLegend, renderMissing, renderSearch,
+  renderSecondList, renderSelection, renderUser, renderUsers, reportError, status, trustBadge,
 } from './panels.js';
 import { readHash, writeHash } from './state.js';
 import { showNoWebGL, webgl } from './webgl.js';
@@ -21,6 +21,7 @@ const state = {
   beforeTrust: '',
   style: null,
   compare: null, // result of /api/compare
+  user: null, // {id}: the user whose history and recommendations are drawn (a space of items)
 };
 
 const hoverCache = new Map();
@@ -90,6 +91,7 @@ async function openMap(pane, spaceIndex, key, { keepStyle = false } = {}) {
   if (state.focus) {
     await focusId(state.focus.id, { fly: false, from: pane, only: pane, quiet: true }).catch(() => pane.clearMarks());
   }
+  if (state.user && pane === panes.a) await showUser(state.user.id, { fit: false }).catch(reportError);
   writeHash(viewState());
 }
 
@@ -206,6 +208,50 @@ async function search(event) {
   if (out.results.length) panes.a.showHits(out.results);
 }
 
+// ---- users of a space of items ----------------------------------------------------------------------------
+/** Offer the user picker where the space of the main map has users; forget the last user. */
+function usersFor(space) {
+  $('#users-panel').hidden = !space.users;
+  $('#user-results').hidden = true;
+  state.user = null;
+  clearUser();
+  $('#user-hint').hidden = false;
+}
+
+async function findUsers(event) {
+  event.preventDefault();
+  const q = $('#user-q').value.trim();
+  const out = await getJSON(spaceUrl(panes.a.space.index, '/users'), { q, limit: 20 });
+  if (q && out.results.length && out.results[0].id === q && out.total === 1) {
+    $('#user-results').hidden = true;
+    await showUser(q);
+    return;
+  }
+  renderUsers(out, (id) => showUser(id).catch(reportError));
+}
+
+/** Draw user `id`'s history and recommendations (k = 20, each with why) on the main map and list them. */
+async function showUser(id, { fit = true } = {}) {
+  const pane = panes.a;
+  const out = await getJSON(spaceUrl(pane.space.index, '/user'), { id, k: 20, map: pane.key });
+  state.user = { id };
+  $('#user-hint').hidden = true;
+  renderUser(out, go(pane));
+  const indices = pane.showUser(out);
+  if (fit && indices.length > 1) pane.plot.fit(indices);
+  document.body.dataset.user = out.user;
+  writeHash(viewState());
+}
+
+function clearUserMarks() {
+  state.user = null;
+  clearUser();
+  $('#user-hint').hidden = false;
+  panes.a.clearMarks();
+  delete document.body.dataset.user;
+  writeHash(viewState());
+}
+
 // ---- analogy ---------------------------------------------------------------------------------------------
 async function analogy(event) {
   event.preventDefault();
@@ -314,6 +360,7 @@ function exportPng() {
 function viewState() {
   const s = { s: panes.a.space?.index, m: panes.a.key, k: state.k };
   if (state.focus) s.id = state.focus.id;
+  if (state.user) s.u = state.user.id;
   if (state.column) s.col = state.column;
   if (panes.a.plot) s.c = panes.a.plot.camera();
   if (comparing()) { s.cmp = panes.b.space?.index; s.mb = panes.b.key; }
@@ -325,6 +372,7 @@ function bind() {
   $('#space').addEventListener('change', async (e) => {
     state.focus = null;
     clearFocus();
+    usersFor(state.spaces[Number(e.target.value)]);
     fillColumns(state.spaces[Number(e.target.value)]);
     await openMap(panes.a, Number(e.target.value), null);
     if (comparing()) await startCompare(null, null);
@@ -335,6 +383,8 @@ function bind() {
   $('#compare').addEventListener('change', (e) => (e.target.checked ? startCompare(null, null) : Promise.resolve(stopCompare())).catch(reportError));
   $('#search-form').addEventListener('submit', (e) => search(e).catch(reportError));
   $('#analogy-form').addEventListener('submit', (e) => analogy(e).catch(reportError));
+  $('#user-form').addEventListener('submit', (e) => findUsers(e).catch(reportError));
+  $('#user-clear').addEventListener('click', clearUserMarks);
   $('#k').addEventListener('change', (e) => {
     state.k = Number(e.target.value);
     if (state.focus) focusId(state.focus.id, { fly: false }).catch(reportError);
@@ -381,10 +431,12 @@ function bind() {
   });
   document.addEventListener('click', (e) => {
     if (!$('#search-form').contains(e.target)) $('#search-results').hidden = true;
+    if (!$('#user-form').contains(e.target)) $('#user-results').hidden = true;
   });
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape') return;
     $('#search-results').hidden = true;
+    $('#user-results').hidden = true;
     if (state.focus && !['INPUT', 'SELECT'].includes(document.activeElement?.tagName)) clearFocus();
   });
 }
@@ -444,6 +496,7 @@ async function main() {
   if (want.k) { state.k = want.k; $('#k').value = String(want.k); }
   state.column = state.spaces[s].columns.some((c) => c.name === want.col) ? want.col : '';
   fillColumns(state.spaces[s]);
+  usersFor(state.spaces[s]);
   await openMap(panes.a, s, want.m || null);
   $('#color').value = state.column;
   $('#trust-overlay').setAttribute('aria-pressed', String(state.column === ':trust'));
@@ -453,6 +506,7 @@ async function main() {
     await startCompare(want.cmp, want.mb || null);
   }
   if (want.id) await focusId(want.id, { fly: !want.c, quiet: true }).catch(reportError);
+  if (want.u && state.spaces[s].users) await showUser(want.u, { fit: !want.c }).catch(reportError);
   document.body.dataset.ready = 'true';
 }
 

@@ -1,5 +1,6 @@
 // The layer above a map: labels of the focused point and its neighbours, rings that mark the
 // neighbours the map puts far away, arrows of an analogy. Text is drawn with fillText (never HTML).
+import { USER_COLOURS } from './palette.js';
 
 const STYLE = {
   query: { ring: '#ffd54a', width: 3, radius: 9, text: '#ffd54a', font: 'bold 13px system-ui, sans-serif' },
@@ -8,6 +9,9 @@ const STYLE = {
   term: { ring: '#9ad0ff', width: 2.5, radius: 8, text: '#9ad0ff', font: 'bold 13px system-ui, sans-serif' },
   answer: { ring: '#7dffa0', width: 2.5, radius: 8, text: '#7dffa0', font: 'bold 13px system-ui, sans-serif' },
   hit: { ring: '#ffffff', width: 1.5, radius: 6, text: '#ffffff', font: '12px system-ui, sans-serif' },
+  // a user's history and recommendations (the user panel's legend shows the same colours)
+  history: { ring: USER_COLOURS.history, width: 2, radius: 6, text: USER_COLOURS.history, font: '12px system-ui, sans-serif' },
+  recommended: { ring: USER_COLOURS.recommended, width: 2.5, radius: 8, text: USER_COLOURS.recommended, font: 'bold 12px system-ui, sans-serif' },
 };
 
 export class Overlay {
@@ -65,7 +69,7 @@ export class Overlay {
       if (at.has(from) && at.has(to)) arrow(ctx, at.get(from), at.get(to));
     }
     const boxes = [];
-    const order = ['hit', 'near', 'far', 'term', 'answer', 'query'];
+    const order = ['history', 'hit', 'near', 'far', 'term', 'answer', 'recommended', 'query'];
     const sorted = [...this.marks].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     for (const m of sorted) {
       if (!at.has(m.index)) continue;

@@ -5,6 +5,8 @@ export const POINT = '#7fb3e6';
 export const OTHER = '#5a6470';
 export const ACTIVE = '#ffd54a';
 export const HOVER = '#ffffff';
+// a user's history and recommendations on the map (the rings of overlay.js)
+export const USER_COLOURS = { history: '#3fd0ff', recommended: '#ff4fd8' };
 
 const CATEGORICAL = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
   '#ff9da7', '#9c755f', '#bab0ac', '#86bcb6', '#d37295'];

@@ -9,12 +9,23 @@ import { thumbsOf } from './thumbs.js';
 import { explainDrawingError } from './webgl.js';
 
 const idsCache = new Map();
+const titlesCache = new Map();
 
 /** The ids of a space, fetched once per page. */
 export function idsOf(space) {
   if (!idsCache.has(space)) idsCache.set(space, getJSON(spaceUrl(space, '/ids')));
   return idsCache.get(space);
 }
+
+/** The titles of a space that has a "title" column (aligned with its ids), fetched once per page; null without. */
+export function titlesOf(space) {
+  if (!space.title) return Promise.resolve(null);
+  if (!titlesCache.has(space.index)) titlesCache.set(space.index, getJSON(spaceUrl(space.index, '/titles')));
+  return titlesCache.get(space.index);
+}
+
+/** What a list or a label shows of an item: its title where it has one, else its id. */
+export const nameOf = (item) => item.title || item.id;
 
 export class Pane {
   /**
@@ -57,6 +68,7 @@ export class Pane {
    * their coordinates arrive; the ids (needed for labels and search, not for drawing) load beside. */
   async open(space, key, { column = '', style = null } = {}) {
     const idsP = idsOf(space.index);
+    const titlesP = titlesOf(space);
     const rowsP = getArray(mapUrl(space.index, key, '/rows'), Int32Array);
     const [info, coords] = await Promise.all([
       getJSON(mapUrl(space.index, key)),
@@ -104,8 +116,9 @@ export class Pane {
     fill(this.title, `${space.name} · ${describeMap(info)}`);
     await this.plot.setPoints(coords, codesFor(codes, legend), coloursFor(legend));
     performance.mark('embspace:points-drawn', { detail: { n: this.n } });
-    const [ids, rows] = await Promise.all([idsP, rowsP]);
+    const [ids, rows, titles] = await Promise.all([idsP, rowsP, titlesP]);
     this.ids = ids;
+    this.titles = titles;
     this.rows = rows;
     this.position = new Int32Array(space.n).fill(-1);
     for (let i = 0; i < rows.length; i += 1) this.position[rows[i]] = i;
@@ -166,6 +179,12 @@ export class Pane {
     return this.ids[this.rows[index]];
   }
 
+  /** The title of map point `index` where the space has titles, else its id. */
+  labelOf(index) {
+    const row = this.rows[index];
+    return (this.titles && this.titles[row]) || this.ids[row];
+  }
+
   hover(index) {
     if (index === null || index === undefined || index < 0) {
       this.tip.hidden = true;
@@ -183,16 +202,20 @@ export class Pane {
   /** Add the nearest ids to the tooltip of `index`, if it is still the one hovered. */
   hoverNeighbours(index, result) {
     if (this.hovered !== index || this.tip.hidden) return;
-    const names = result.neighbors.slice(0, 5).map((n) => n.id).join(', ');
+    const names = result.neighbors.slice(0, 5).map(nameOf).join(', ');
     this.fillTip(index, h('div', { className: 'tip-near' }, `nearest: ${names}`));
     this.placeTip();
   }
 
-  /** The tooltip of map point `index`: its thumbnail (in a space of images), its id, `more`. */
+  /** The tooltip of map point `index`: its thumbnail (in a space of images), its title and id, `more`. */
   fillTip(index, more) {
     const row = this.rows[index];
     const picture = this.thumbs ? this.thumbs.element(row, Math.min(128, 2 * this.thumbs.layout.tile), 'thumb tip-thumb') : null;
-    fill(this.tip, picture, h('div', { className: 'tip-id' }, this.ids[row]), more);
+    const title = this.titles && this.titles[row];
+    const head = title
+      ? [h('div', { className: 'tip-id tip-title' }, title), h('div', { className: 'tip-sub' }, `id ${this.ids[row]}`)]
+      : [h('div', { className: 'tip-id' }, this.ids[row])];
+    fill(this.tip, picture, ...head, more);
   }
 
   placeTip() {
@@ -210,13 +233,13 @@ export class Pane {
     const indices = [];
     if (q >= 0) {
       indices.push(q);
-      marks.push({ index: q, text: result.query.id, kind: 'query' });
+      marks.push({ index: q, text: nameOf(result.query), kind: 'query' });
     }
     for (const nb of result.neighbors) {
       const i = nb.map_index ?? -1;
       if (i < 0) continue;
       indices.push(i);
-      marks.push({ index: i, text: nb.id, kind: nb.near_on_map === false ? 'far' : 'near' });
+      marks.push({ index: i, text: nameOf(nb), kind: nb.near_on_map === false ? 'far' : 'near' });
     }
     this.plot.highlight(indices);
     this.plot.marks(marks, []);
@@ -247,7 +270,28 @@ export class Pane {
   showHits(results) {
     const indices = results.map((r) => r.map_index ?? -1).filter((i) => i >= 0);
     this.plot.highlight(indices);
-    this.plot.marks(indices.slice(0, 30).map((i) => ({ index: i, text: this.idOf(i), kind: 'hit' })), []);
+    this.plot.marks(indices.slice(0, 30).map((i) => ({ index: i, text: this.labelOf(i), kind: 'hit' })), []);
+  }
+
+  /** Mark a user's history (rings) and recommendations (labelled rings, best first), a /user answer. */
+  showUser(result) {
+    const marks = [];
+    const indices = [];
+    for (const item of result.history) {
+      const i = item.map_index ?? -1;
+      if (i < 0) continue;
+      indices.push(i);
+      marks.push({ index: i, text: '', kind: 'history' });
+    }
+    result.recommendations.forEach((rec, j) => {
+      const i = rec.map_index ?? -1;
+      if (i < 0) return;
+      indices.push(i);
+      marks.push({ index: i, text: `${j + 1}. ${nameOf(rec)}`, kind: 'recommended' });
+    });
+    this.plot.highlight(indices);
+    this.plot.marks(marks, []);
+    return indices;
   }
 
   clearMarks() {

@@ -2,7 +2,7 @@
 // analogy, a comparison and a lasso selection. Every text goes in through textContent (dom.js).
 import { ApiError } from './api.js';
 import { $, fill, fmt, h, int } from './dom.js';
-import { coloursFor } from './palette.js';
+import { USER_COLOURS, coloursFor } from './palette.js';
 
 export function status(text, isError = false) {
   const node = $('#status');
@@ -57,11 +57,14 @@ export function renderLegend(pane, onMeasure) {
       onClick: onMeasure,
     }, `measure all ${int(pane.n)} points`)));
   }
-  fill(list, h('li', { className: 'muted' }, lg.name), ...items);
+  const note = lg.note ? h('li', { className: 'muted note' }, lg.note) : null;
+  fill(list, h('li', { className: 'muted' }, lg.name), note, ...items);
 }
 
-function goButton(id, onGo) {
-  return h('button', { className: 'go', type: 'button', onClick: () => onGo(id) }, id);
+/** A button that selects `id`: its title (where the space has titles) with the id beside it, or the id. */
+function goButton(id, onGo, title = null) {
+  const text = title ? [title, h('span', { className: 'id-tag' }, id)] : [id];
+  return h('button', { className: 'go', type: 'button', title: title ? `id ${id}` : null, onClick: () => onGo(id) }, ...text);
 }
 
 const NEIGHBOUR_THUMB = 40; // CSS px of the pictures beside neighbours
@@ -77,7 +80,7 @@ export function neighbourItems(result, onGo, shared = null, thumbs = null) {
     else tag = h('span', { className: 'tag' }, 'not on map');
     const both = shared && shared.has(nb.id) ? h('span', { className: 'tag', title: 'a neighbour in both spaces' }, 'both') : null;
     const picture = thumbs ? thumbs.element(nb.row, NEIGHBOUR_THUMB, 'thumb nb-thumb') : null;
-    return h('li', { dataset: { id: nb.id }, className: picture ? 'with-thumb' : null }, picture, goButton(nb.id, onGo),
+    return h('li', { dataset: { id: nb.id }, className: picture ? 'with-thumb' : null }, picture, goButton(nb.id, onGo, nb.title),
       h('span', { className: 'score' }, fmt(nb.score, 3)), tag, both);
   });
 }
@@ -85,7 +88,7 @@ export function neighbourItems(result, onGo, shared = null, thumbs = null) {
 /** The selected point (a /point answer) and its neighbours (a /neighbors answer); `thumbs` (a
  * space of images) shows its picture and theirs. */
 export function renderSelection(point, result, onGo, thumbs = null) {
-  fill($('#sel-id'), result.query.id);
+  fill($('#sel-id'), ...(result.query.title ? [result.query.title, h('span', { className: 'id-tag' }, result.query.id)] : [result.query.id]));
   fill($('#sel-thumb'), thumbs ? thumbs.element(point.row, SELECTED_THUMB, 'thumb sel-thumb') : null);
   const meta = [['row', int(point.row)], ['vector length', fmt(point.norm, 3)]];
   for (const [k, v] of Object.entries(point.meta)) meta.push([k, v === null ? '–' : String(v)]);
@@ -130,7 +133,8 @@ export function renderSearch(out, onGo, thumbs = null) {
   const box = $('#search-results');
   const pick = (id) => { box.hidden = true; onGo(id); };
   const entries = out.results.map((r) => h('button', { type: 'button', onClick: () => pick(r.id) },
-    thumbs ? thumbs.element(r.row, 24, 'thumb search-thumb') : null, r.id, r.map_index === null ? ' (not on map)' : ''));
+    thumbs ? thumbs.element(r.row, 24, 'thumb search-thumb') : null, r.title ? [r.title, h('span', { className: 'id-tag' }, r.id)] : r.id,
+    r.map_index === null ? ' (not on map)' : ''));
   let head = `${int(out.total)} match${out.total === 1 ? '' : 'es'}${out.total > out.results.length ? `, first ${out.results.length}` : ''}`;
   if (!out.total && out.suggestions.length) head = 'no such id; did you mean:';
   const suggestions = out.suggestions.map((s) => h('button', { type: 'button', onClick: () => pick(s) }, s));
@@ -139,7 +143,7 @@ export function renderSearch(out, onGo, thumbs = null) {
 }
 
 export function renderAnalogy(out, onGo) {
-  fill($('#analogy-answers'), ...out.answers.map((ans) => h('li', {}, goButton(ans.id, onGo),
+  fill($('#analogy-answers'), ...out.answers.map((ans) => h('li', {}, goButton(ans.id, onGo, ans.title),
     h('span', { className: 'score' }, fmt(ans.score, 3)),
     ans.map_index === null ? h('span', { className: 'tag' }, 'not on map') : null)));
 }
@@ -160,4 +164,53 @@ export function renderLasso(pane, indices) {
   fill($('#lasso-list'), ...indices.slice(0, 30).map((i) => h('li', {}, pane.idOf(i))),
     indices.length > 30 ? h('li', {}, `… and ${int(indices.length - 30)} more`) : null);
   $('#export-csv').disabled = indices.length === 0;
+}
+
+// ---- users of a space of items ---------------------------------------------------------------------------
+const HISTORY_LISTED = 50; // the panel lists this many of a history (the map shows all that came)
+
+/** The user picker's dropdown: the users found (a /users answer), each with their count of interactions. */
+export function renderUsers(out, onPick) {
+  const box = $('#user-results');
+  const pick = (id) => { box.hidden = true; onPick(id); };
+  const head = out.total === 0 ? `no user id contains ${out.q}`
+    : `${int(out.total)} user${out.total === 1 ? '' : 's'}${out.total > out.results.length ? `, first ${out.results.length}` : ''}`;
+  fill(box, h('div', { className: 'total' }, head), ...out.results.map((u) => h('button', {
+    type: 'button', dataset: { user: u.id }, onClick: () => pick(u.id),
+  }, u.id, h('span', { className: 'count' }, ` · ${int(u.interactions)} interactions`))));
+  box.hidden = false;
+}
+
+function ring(colour) {
+  const node = h('span', { className: 'swatch ring' });
+  node.style.borderColor = colour;
+  return node;
+}
+
+/** A user's history and recommendations (a /user answer) in the user panel, with the legend of their rings. */
+export function renderUser(out, onGo) {
+  fill($('#user-id'), out.user);
+  const hidden = (list) => list.filter((x) => x.map_index === null).length;
+  const offMap = hidden(out.history) + hidden(out.recommendations);
+  fill($('#user-legend'),
+    h('li', {}, ring(USER_COLOURS.history), h('span', {}, 'history (had in training)'), h('span', { className: 'count' }, int(out.interactions))),
+    h('li', {}, ring(USER_COLOURS.recommended), h('span', {}, 'recommended'), h('span', { className: 'count' }, int(out.recommendations.length))),
+    offMap ? h('li', { className: 'muted' }, `${int(offMap)} of them are not on this map`) : null);
+  fill($('#user-recs-title'), `Recommended (${out.recommendations.length})`);
+  fill($('#user-recs'), ...out.recommendations.map((rec) => h('li', { dataset: { id: rec.id } },
+    goButton(rec.id, onGo, rec.title), h('span', { className: 'score' }, fmt(rec.score, 3)),
+    rec.because.length ? h('div', { className: 'because' }, 'because: ', ...rec.because.flatMap((b, j) => [
+      j ? ', ' : null, goButton(b.id, onGo, b.title)])) : null)));
+  if (out.note) fill($('#user-note'), out.note);
+  else fill($('#user-note'));
+  const shown = out.history.slice(0, HISTORY_LISTED);
+  fill($('#user-history-title'), `History (${int(out.interactions)}, most recent first)`);
+  fill($('#user-history'), ...shown.map((item) => h('li', { dataset: { id: item.id } }, goButton(item.id, onGo, item.title))),
+    out.interactions > shown.length ? h('li', { className: 'muted more' }, `… and ${int(out.interactions - shown.length)} more`) : null);
+  $('#user-view').hidden = false;
+}
+
+export function clearUser() {
+  for (const sel of ['#user-id', '#user-legend', '#user-recs', '#user-history', '#user-note']) fill($(sel));
+  $('#user-view').hidden = true;
 }
