@@ -563,3 +563,153 @@ def test_hostile_ids_of_images_stay_inert(image_served, page):
         page.wait_for_timeout(400)
     assert page.locator("#side img, #pane-a img").count() == 0  # ids are text, pictures are canvases
     assert not page.problems, page.problems
+
+
+# ---- a space of items: titles, genres, a user's history and recommendations --------------------------------
+ML = Path(__file__).resolve().parents[1] / ".venv" / "data" / "ml-100k"
+
+
+def _serve(paths):
+    import uvicorn
+
+    from embspace.explore import create_app
+    from embspace.explore._server import bind
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(paths, "127.0.0.1", port), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return server, thread, sock, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def items_served(tmp_path_factory):
+    """ItemKNN on MovieLens-100k's first 20,000 interactions (titles and genres from its .item file), and a
+    small space of items whose users and titles are hostile, each with a PCA map, served by uvicorn."""
+    import json
+
+    pytest.importorskip("scipy")
+    pytest.importorskip("pyarrow")
+    if not (ML / "ml-100k.inter").exists():
+        pytest.skip("MovieLens-100k not installed: run `make datasets`")
+    from embspace import items
+    from embspace.reduce import get_or_make_map
+
+    folder = tmp_path_factory.mktemp("items")
+    with open(ML / "ml-100k.inter", encoding="utf-8") as fh:
+        (folder / "head.inter").write_text("".join(next(fh) for _ in range(20_001)), encoding="utf-8")
+    ml = embspace.save(
+        items.build(folder / "head.inter", method="itemknn", items_meta=ML / "ml-100k.item"), folder / "ml.space"
+    )
+    rows = [{"user": XSS[u % len(XSS)], "item": f"i{(3 * u + j) % 40}"} for u in range(24) for j in range(12)]
+    (folder / "inter.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    meta = [{"item": f"i{i}", "title": XSS[i % len(XSS)]} for i in range(40)]
+    (folder / "items.jsonl").write_text("\n".join(json.dumps(m) for m in meta) + "\n", encoding="utf-8")
+    hostile = embspace.save(
+        items.build(folder / "inter.jsonl", method="itemknn", items_meta=folder / "items.jsonl", name="<i>items</i>"),
+        folder / "hostile.space",
+    )
+    for path in (ml, hostile):
+        get_or_make_map(path, "pca", 2)
+    server, thread, sock, url = _serve([ml, hostile])
+    yield {"url": url, "space": embspace.load(ml), "hostile": embspace.load(hostile)}
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def _ring_pixels(page, colour: str) -> int:
+    """How many pixels of the main map's overlay are (nearly) `colour` (#rrggbb)."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return page.evaluate(
+        """rgb => { const c = document.querySelector('#pane-a canvas.overlay:not(.pictures)');
+                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let n = 0;
+                    for (let i = 0; i < d.length; i += 4) {
+                      if (d[i + 3] > 200 && Math.abs(d[i] - rgb[0]) < 40 && Math.abs(d[i + 1] - rgb[1]) < 40
+                          && Math.abs(d[i + 2] - rgb[2]) < 40) n += 1;
+                    }
+                    return n; }""",
+        rgb,
+    )
+
+
+def test_a_users_history_and_recommendations_are_drawn_and_listed(items_served, page):
+    space = items_served["space"]
+    _open(page, items_served["url"], space.n)
+    assert page.is_visible("#users-panel")
+    # titles: the tooltip of a hovered point, the selected panel and its neighbours
+    x, y = _settled_position(page, "50")
+    page.mouse.move(x, y)
+    page.wait_for_selector("#pane-a .tooltip:not([hidden]) .tip-title", timeout=10_000)
+    hovered = page.evaluate("() => embspace.panes.a.labelOf(embspace.panes.a.hovered)")
+    assert page.text_content("#pane-a .tip-title") == hovered and hovered in space.meta["title"]
+    page.fill("#search", "50")
+    page.press("#search", "Enter")
+    page.wait_for_function("document.querySelector('#sel-id').textContent.startsWith('Star Wars')")
+    assert page.text_content("#sel-id .id-tag") == "50"
+    first = page.locator("#neighbors li").first
+    nb = first.get_attribute("data-id")
+    assert first.locator("button.go").text_content() == space.meta["title"][space.index(nb)] + nb
+    # colour by genre: single genres in the legend, and what was done with several
+    page.select_option("#color", "genres")
+    page.wait_for_function("document.querySelector('#legend').textContent.includes('Drama')")
+    assert "coloured by its first one" in page.text_content("#legend .note")
+    labels = page.eval_on_selector_all("#legend li:not(.muted) span:not(.count)", "els => els.map(e => e.textContent)")
+    assert "Action" in labels and not [label for label in labels if "|" in label]
+    # pick a user: the search lists users, bounded, and a click draws them
+    assert _ring_pixels(page, "#ff4fd8") == 0
+    page.fill("#user-q", "19")
+    page.press("#user-q", "Enter")
+    page.wait_for_selector("#user-results:not([hidden]) button[data-user='196']")
+    assert page.locator("#user-results button").count() <= 20
+    page.click("#user-results button[data-user='196']")
+    page.wait_for_function("document.body.dataset.user === '196'")
+    recs = space.recommend(user="196", k=20)
+    assert page.eval_on_selector_all("#user-recs > li", "els => els.map(e => e.dataset.id)") == [r.id for r in recs]
+    first = page.locator("#user-recs > li").first
+    assert space.meta["title"][space.index(recs[0].id)] in first.text_content()
+    because = first.locator(".because").text_content()
+    assert because.startswith("because: ") and space.meta["title"][space.index(recs[0].because[0])] in because
+    history = page.eval_on_selector_all("#user-history > li", "els => els.map(e => e.dataset.id)")
+    assert len(history) == 18 and not set(history) & {r.id for r in recs}
+    legend = page.text_content("#user-legend")
+    assert "history" in legend and "recommended" in legend
+    marks = page.evaluate("() => embspace.panes.a.plot.overlay.marks.map(m => m.kind)")
+    assert marks.count("history") == 18 and marks.count("recommended") == 20
+    page.wait_for_timeout(300)  # the overlay redraws on the next frame, after the view's flight
+    page.wait_for_function("() => !embspace.panes.a.plot.pending")
+    assert _ring_pixels(page, "#3fd0ff") > 50 and _ring_pixels(page, "#ff4fd8") > 50  # two colours on the map
+    page.click("#user-clear")
+    page.wait_for_function("document.body.dataset.user === undefined")
+    assert page.evaluate("() => embspace.panes.a.plot.overlay.marks.length") == 0
+    assert not page.problems, page.problems
+
+
+def test_hostile_users_and_titles_stay_inert(items_served, page):
+    from urllib.parse import quote
+
+    hostile = items_served["hostile"]
+    _open(page, items_served["url"] + f"#s=1&u={quote(XSS[0])}", hostile.n)
+    page.wait_for_function(f"document.body.dataset.user === {XSS[0]!r}")
+    assert page.text_content("#user-id") == XSS[0]
+    titles = page.eval_on_selector_all("#user-history .go", "els => els.map(e => e.firstChild.textContent)")
+    assert titles and set(titles) <= set(XSS)
+    page.fill("#user-q", "<")
+    page.press("#user-q", "Enter")
+    page.wait_for_selector("#user-results:not([hidden]) button[data-user]")
+    shown = page.eval_on_selector_all("#user-results button", "els => els.map(e => e.dataset.user)")
+    assert set(shown) == {x for x in XSS if "<" in x}
+    injected = page.evaluate("""() => ({
+        elements: document.querySelectorAll('img, iframe, object, embed, b, i, script:not([src])').length,
+        handlers: [...document.querySelectorAll('*')]
+            .filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
+    })""")
+    assert injected == {"elements": 0, "handlers": 0}
+    page.wait_for_timeout(300)
+    assert not page.problems, page.problems  # no alert() dialog fired, no script error
