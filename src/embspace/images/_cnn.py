@@ -174,8 +174,10 @@ def to_input(batch: np.ndarray, device: str):
     """uint8 (b, s, s, 3) -> float (b, 3, s, s) scaled as the Lite models were trained: (x - 127) / 128."""
     import torch
 
-    x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float()
-    return x.sub_(MEAN).div_(STD).contiguous()
+    # Reordered while still uint8, then scaled in place on a contiguous tensor: half the time of scaling the
+    # strided view and copying the floats (measured), which matters against a 5 % throughput budget.
+    x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).contiguous().float()
+    return x.sub_(MEAN).div_(STD)
 
 
 class Cnn(Embedder):
