@@ -230,7 +230,7 @@ class Contrastive(Embedder):
                 running = 0.0
                 for step in range(steps_per_epoch):
                     rows = order[step * batch : (step + 1) * batch]
-                    x = _scale(images[rows.to(self.device)])
+                    x = _scale(images[rows.to(self.device)].permute(0, 3, 1, 2))
                     views = torch.cat([augment(x, generator), augment(x, generator)])
                     views = views.contiguous(memory_format=torch.channels_last)
                     z = torch.nn.functional.normalize(net["head"](net["backbone"](views)), dim=1)
@@ -253,19 +253,30 @@ class Contrastive(Embedder):
         self.seconds_ = round(time.perf_counter() - started, 2)
 
     def _read(self, ctx: FitContext):
-        """The collection as a uint8 tensor (n, 3, s, s) at the training size, and integer labels or None."""
+        """The collection as a uint8 tensor (n, s, s, 3) at the training size, and integer labels or None.
+
+        One array of ctx.n rows filled batch by batch (grown only if the source yields more): the training
+        set is held once, never as a list of chunks plus their concatenation.
+        """
         import torch
 
-        chunks: list[np.ndarray] = []
+        store: np.ndarray | None = None
+        filled = 0
         for batch in ctx.passes():
             if not batch.images:
                 continue
             if self.image_size is None:  # decided by the first batch; later ones are resized to it
                 self.image_size = _natural_size(batch.images)
-            chunks.append(stack_resized(batch.images, self.image_size))
-        if not chunks:
+            chunk = stack_resized(batch.images, self.image_size)
+            if store is None:
+                store = np.empty((max(ctx.n, len(chunk)), *chunk.shape[1:]), dtype=np.uint8)
+            if filled + len(chunk) > len(store):
+                store = np.concatenate([store[:filled], np.empty((filled + len(chunk), *chunk.shape[1:]), np.uint8)])
+            store[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        if store is None or not filled:
             raise EmbspaceError("contrastive training found no images to train on")
-        images = torch.from_numpy(np.concatenate(chunks)).permute(0, 3, 1, 2).contiguous()
+        images = torch.from_numpy(store[:filled])
         labels = None
         if ctx.labels is not None:
             labels = np.asarray(ctx.labels)
