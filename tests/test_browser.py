@@ -649,7 +649,8 @@ def test_a_users_history_and_recommendations_are_drawn_and_listed(items_served, 
     page.wait_for_selector("#pane-a .tooltip:not([hidden]) .tip-title", timeout=10_000)
     hovered = page.evaluate("() => embspace.panes.a.labelOf(embspace.panes.a.hovered)")
     assert page.text_content("#pane-a .tip-title") == hovered and hovered in space.meta["title"]
-    page.fill("#search", "50")
+    assert page.get_attribute("#search", "placeholder") == "find an id or title…"
+    page.fill("#search", "star wars")  # a title finds its item, like an id
     page.press("#search", "Enter")
     page.wait_for_function("document.querySelector('#sel-id').textContent.startsWith('Star Wars')")
     assert page.text_content("#sel-id .id-tag") == "50"

@@ -764,6 +764,19 @@ def test_a_users_history_and_recommendations_come_with_titles_and_map_places(ml_
     assert [r["title"] for r in found] == [space.meta["title"][space.index(r["id"])] for r in found]
 
 
+def test_titles_are_found_like_ids(ml_items):
+    c, space = ml_items["client"], ml_items["space"]
+    exact = c.get("/api/space/1/search", params={"q": "star wars"}).json()
+    assert [r["id"] for r in exact["results"]] == ["50"] and exact["suggestions"] == []
+    by_id = c.get("/api/space/1/search", params={"q": "50"}).json()["results"]
+    assert [(r["id"], r["title"]) for r in by_id] == [("50", "Star Wars")]  # an id still wins
+    prefix = c.get("/api/space/1/search", params={"q": "Star ", "mode": "prefix"}).json()["results"]
+    assert {"Star Wars", "Star Trek: First Contact"} <= {r["title"] for r in prefix}
+    assert all(r["title"].lower().startswith("star ") or r["id"].startswith("Star ") for r in prefix)
+    regex = c.get("/api/space/1/search", params={"q": "^Return of the Jedi$", "mode": "regex"}).json()["results"]
+    assert [r["id"] for r in regex] == [space.ids[space.meta["title"].index("Return of the Jedi")]]
+
+
 def test_users_are_found_by_id_with_bounded_results(ml_items):
     c, had = ml_items["client"], ml_items["had"]
     out = c.get("/api/space/1/users", params={"q": "19", "limit": 5}).json()

@@ -73,6 +73,7 @@ class ServedSpace:
         self._ids_json: bytes | None = None
         self._ids_gzip: bytes | None = None
         self._titles_json: bytes | None = None
+        self._titles: list[str] | None = None
         self._thumbs = _Thumbs(self)
 
     # ---- description ------------------------------------------------------------------------------
@@ -106,13 +107,20 @@ class ServedSpace:
         value = self.space.meta[TITLE][row]
         return None if value is None or value == "" else str(value)
 
-    def titles_json(self) -> bytes:
-        """The titles as one JSON list aligned with the ids ("" where a row has none), built once."""
+    def titles(self) -> list[str]:
+        """The titles aligned with the ids ("" where a row has none), built once."""
         if not self.has_titles:
             raise EmbspaceError(f"{self.name} has no {TITLE!r} column")
         with self._lock:
+            if self._titles is None:
+                self._titles = [self.title(r) or "" for r in range(self.space.n)]
+            return self._titles
+
+    def titles_json(self) -> bytes:
+        """The titles as one JSON list aligned with the ids ("" where a row has none), built once."""
+        titles = self.titles()
+        with self._lock:
             if self._titles_json is None:
-                titles = [self.title(r) or "" for r in range(self.space.n)]
                 text = json.dumps(titles, ensure_ascii=False, separators=(",", ":"))
                 text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
                 self._titles_json = text.encode()

@@ -86,7 +86,11 @@ def neighbors(s: ServedSpace, row: int, k: int = 10, key: str | None = None) -> 
 
 def search(s: ServedSpace, query: str, mode: str = "exact", limit: int = 50, key: str | None = None) -> dict:
     """Ids that equal `query` (exact), start with it (prefix) or match it (regex, `re.search`),
-    in row order; `total` counts every match, `results` holds the first `limit`."""
+    in row order; `total` counts every match, `results` holds the first `limit`.
+
+    In a space with a title column (movies...) titles count too: exact finds the titles equal to
+    `query` (ignoring case) when no id is, prefix the titles that start with it (ignoring case),
+    regex the titles it matches."""
     if mode not in SEARCH_MODES:
         raise EmbspaceError(f"unknown search mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}")
     if not query:
@@ -98,12 +102,21 @@ def search(s: ServedSpace, query: str, mode: str = "exact", limit: int = 50, key
             rows = [s.space.index(query)]
         except UnknownIdError as exc:
             rows, suggestions = [], exc.suggestions
+            if s.has_titles:
+                folded = query.casefold()
+                rows = [i for i, x in enumerate(s.titles()) if x.casefold() == folded]
+                suggestions = [] if rows else suggestions
     elif mode == "prefix":
         rows = [i for i, x in enumerate(ids) if x.startswith(query)]
+        if s.has_titles:
+            folded = query.casefold()
+            rows = sorted(set(rows) | {i for i, x in enumerate(s.titles()) if x.casefold().startswith(folded)})
     else:
         if len(query) > MAX_PATTERN:
             raise EmbspaceError(f"the pattern is {len(query)} characters long; at most {MAX_PATTERN} are allowed")
         rows = _regex_rows(s, query, REGEX_BUDGET_S)
+        if s.has_titles:
+            rows = sorted(set(rows) | set(_regex_rows(s, query, REGEX_BUDGET_S, s.titles_json())))
     return {
         "q": query,
         "mode": mode,
@@ -117,8 +130,9 @@ def _too_expensive(query: str, why: str) -> EmbspaceError:
     return EmbspaceError(f"pattern too expensive: {query!r} {why}; simplify it (no nested repeats such as (a+)+)")
 
 
-def _regex_rows(s: ServedSpace, query: str, budget: float) -> list[int]:
-    """Rows whose id matches `query` (`re.search`), or "pattern too expensive" past `budget` seconds.
+def _regex_rows(s: ServedSpace, query: str, budget: float, texts: bytes | None = None) -> list[int]:
+    """Rows whose id (or text of `texts`, a JSON list aligned with the ids) matches `query` (`re.search`),
+    or "pattern too expensive" past `budget` seconds.
 
     `re` cannot be interrupted and holds the interpreter lock for a whole match, which a pattern
     such as (a+)+$ makes endless: the search runs in a child process (REGEX_CHILD), killed when
@@ -133,7 +147,7 @@ def _regex_rows(s: ServedSpace, query: str, budget: float) -> list[int]:
         re.compile(query)
     except re.error as exc:
         raise EmbspaceError(f"invalid regular expression {query!r}: {exc}") from None
-    payload = json.dumps(query).encode() + b"\n" + s.ids_json(False)
+    payload = json.dumps(query).encode() + b"\n" + (s.ids_json(False) if texts is None else texts)
     deadline = time.monotonic() + budget
     if not REGEX_CHILDREN.acquire(timeout=budget):
         raise EmbspaceError("the explorer is busy with other regex searches; try again in a few seconds")

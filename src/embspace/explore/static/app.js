@@ -209,8 +209,10 @@ async function search(event) {
 }
 
 // ---- users of a space of items ----------------------------------------------------------------------------
-/** Offer the user picker where the space of the main map has users; forget the last user. */
-function usersFor(space) {
+/** Offer the user picker where the space of the main map has users (forgetting the last user), and the
+ * search of titles where it has titles. */
+function itemsFor(space) {
+  $('#search').placeholder = space.title ? 'find an id or title…' : 'find an id…';
   $('#users-panel').hidden = !space.users;
   $('#user-results').hidden = true;
   state.user = null;
@@ -372,7 +374,7 @@ function bind() {
   $('#space').addEventListener('change', async (e) => {
     state.focus = null;
     clearFocus();
-    usersFor(state.spaces[Number(e.target.value)]);
+    itemsFor(state.spaces[Number(e.target.value)]);
     fillColumns(state.spaces[Number(e.target.value)]);
     await openMap(panes.a, Number(e.target.value), null);
     if (comparing()) await startCompare(null, null);
@@ -496,7 +498,7 @@ async function main() {
   if (want.k) { state.k = want.k; $('#k').value = String(want.k); }
   state.column = state.spaces[s].columns.some((c) => c.name === want.col) ? want.col : '';
   fillColumns(state.spaces[s]);
-  usersFor(state.spaces[s]);
+  itemsFor(state.spaces[s]);
   await openMap(panes.a, s, want.m || null);
   $('#color').value = state.column;
   $('#trust-overlay').setAttribute('aria-pressed', String(state.column === ':trust'));

@@ -161,7 +161,7 @@ export function renderCompare(out, onGo) {
 export function renderLasso(pane, indices) {
   $('#lasso-panel').hidden = false;
   fill($('#lasso-summary'), `${int(indices.length)} points selected on ${pane.space.name}`);
-  fill($('#lasso-list'), ...indices.slice(0, 30).map((i) => h('li', {}, pane.idOf(i))),
+  fill($('#lasso-list'), ...indices.slice(0, 30).map((i) => h('li', {}, pane.labelOf(i))),
     indices.length > 30 ? h('li', {}, `… and ${int(indices.length - 30)} more`) : null);
   $('#export-csv').disabled = indices.length === 0;
 }
@@ -195,6 +195,8 @@ export function renderUser(out, onGo) {
   fill($('#user-legend'),
     h('li', {}, ring(USER_COLOURS.history), h('span', {}, 'history (had in training)'), h('span', { className: 'count' }, int(out.interactions))),
     h('li', {}, ring(USER_COLOURS.recommended), h('span', {}, 'recommended'), h('span', { className: 'count' }, int(out.recommendations.length))),
+    out.interactions > out.history.length
+      ? h('li', { className: 'muted' }, `the map shows the ${int(out.history.length)} most recent of the history`) : null,
     offMap ? h('li', { className: 'muted' }, `${int(offMap)} of them are not on this map`) : null);
   fill($('#user-recs-title'), `Recommended (${out.recommendations.length})`);
   fill($('#user-recs'), ...out.recommendations.map((rec) => h('li', { dataset: { id: rec.id } },
