@@ -6,6 +6,8 @@ Plain functions over `ServedSpace` returning JSON-ready dicts, like `_views`.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import EmbspaceError
 from ._served import ServedSpace
 from ._views import _item
@@ -41,7 +43,8 @@ def find_users(s: ServedSpace, query: str = "", limit: int = 20) -> dict:
     query = _bounded(query.strip(), "user search")
     ids = state.user_ids
     if not query:
-        order = sorted(range(len(ids)), key=lambda u: -len(state.histories[u]))
+        counts = np.fromiter((len(h) for h in state.histories), dtype=np.int64, count=len(ids))
+        order = np.argsort(-counts, kind="stable")[:limit].tolist()
     else:
         exact = [state.user_row[query]] if query in state.user_row else []
         starts = [u for u, x in enumerate(ids) if x.startswith(query) and x != query]
