@@ -306,3 +306,13 @@ def test_the_command_line_builds_recommends_splits_and_evaluates(ml_slice, tmp_p
     assert "popularity" in result.output
     result = runner.invoke(main, ["-q", "recommend", str(out), "--user", "77777"])
     assert result.exit_code == 1 and result.output.strip() == "Error: user '77777' is not among the space's users"
+
+
+def test_pairs_whose_texts_join_alike_are_not_merged(tmp_path):
+    """User '13' with item '614' and user '136' with item '14' are two interactions, not one duplicate."""
+    from embspace.items import read_interactions
+
+    path = tmp_path / "pairs.csv"
+    path.write_text("user,item,time\n13,614,1\n136,14,2\n13,14,3\n13,614,4\n")
+    data = read_interactions(path)
+    assert len(data.users) == 3 and any("1 duplicate" in note for note in data.notes)

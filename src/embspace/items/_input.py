@@ -340,7 +340,11 @@ def _merge_duplicates(data: Interactions, duplicates: str) -> None:
     """One row per (user, item), in time order within each user (stable: file order breaks ties)."""
     order = np.lexsort((data.times, data.users))  # by user, then time; stable
     users, items, ratings, times = data.users[order], data.items[order], data.ratings[order], data.times[order]
-    pair_keys = np.char.add(np.char.add(users.astype(str), "\x00"), items.astype(str))
+    # integer codes: joining the texts with a separator is not safe (numpy strips trailing NULs, so user "13"
+    # with item "614" and user "136" with item "14" made one key)
+    user_codes = np.unique(users, return_inverse=True)[1].astype(np.int64)
+    item_values, item_codes = np.unique(items, return_inverse=True)
+    pair_keys = user_codes * len(item_values) + item_codes.astype(np.int64)
     uniq, first, inverse = np.unique(pair_keys, return_index=True, return_inverse=True)
     if len(uniq) < len(users):
         dropped = len(users) - len(uniq)
