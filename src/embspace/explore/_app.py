@@ -166,6 +166,7 @@ def create_app(paths, host: str = "127.0.0.1", port: int = 8765, extra_hosts=())
     routes = [Route(path, endpoint, methods=methods) for path, endpoint, methods in api.routes()]
     app = Starlette(routes=routes, exception_handlers={404: api.not_found, 405: api.not_allowed})
     app.state.explorer = api
+    app.router.redirect_slashes = False  # /api/jobs/ is no route (a JSON 404), not a redirect elsewhere
     return Guard(app, allowed_hosts(host, port, list(extra_hosts)))
 
 
