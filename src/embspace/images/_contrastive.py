@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._weights import load_weights
 from ..errors import EmbspaceError
 from ._base import Embedder, FitContext
 from ._cnn import resolve_device, stack_resized, use_all_cores
@@ -345,8 +345,6 @@ class Contrastive(Embedder):
     def restore(cls, state: dict[str, Any], extras: dict[str, np.ndarray], assets: dict) -> Contrastive:
         """The trained network from the manifest's `state` and the space's safetensors asset."""
         import torch
-        from safetensors import SafetensorError
-        from safetensors.torch import load
 
         arch = state.get("architecture") if isinstance(state, dict) else None
         if not isinstance(arch, dict) or arch.get("name") != ARCHITECTURE:
@@ -355,16 +353,7 @@ class Contrastive(Embedder):
         _check_architecture(widths, head_dim)
         size = state.get("image_size")
         _check_int("the space's image_size", size, MIN_SIZE, MAX_SIZE)
-        if ASSET not in assets:
-            raise EmbspaceError(f"this contrastive space has no {ASSET} asset: the trained network is missing")
-        blob = assets[ASSET]
-        data = Path(blob).read_bytes() if isinstance(blob, (str, Path)) else bytes(blob)
-        if hashlib.sha256(data).hexdigest() != state.get("weights_sha256"):
-            raise EmbspaceError(f"{ASSET} is not the network this space was trained with (sha256 differs)")
-        try:
-            tensors = load(data)
-        except (SafetensorError, ValueError, RuntimeError) as exc:
-            raise EmbspaceError(f"{ASSET} cannot be read as safetensors ({str(exc).splitlines()[0][:120]})") from None
+        tensors = load_weights(assets, ASSET, state.get("weights_sha256"), "contrastive")
         self = cls(
             image_size=size,
             widths=tuple(widths),

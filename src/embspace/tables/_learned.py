@@ -15,12 +15,12 @@ import hashlib
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._install import install_hint
+from .._weights import load_weights
 from ..errors import EmbspaceError
 
 ASSET = "network.safetensors"
@@ -273,8 +273,6 @@ class LearnedNet:
     def restore(cls, state: Any, assets: dict) -> LearnedNet:
         """The trained network from the manifest's `state` and the space's safetensors asset."""
         import_torch()
-        from safetensors import SafetensorError
-        from safetensors.torch import load
 
         arch = state.get("architecture") if isinstance(state, dict) else None
         if not isinstance(arch, dict) or arch.get("name") != ARCHITECTURE:
@@ -293,16 +291,7 @@ class LearnedNet:
             low = 0 if name in ("numeric",) else 1
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= hi:
                 raise EmbspaceError(f"this space's table network has {name} {value!r}; rebuild the space")
-        if ASSET not in assets:
-            raise EmbspaceError(f"this learned table space has no {ASSET} asset: the trained network is missing")
-        blob = assets[ASSET]
-        data = Path(blob).read_bytes() if isinstance(blob, (str, Path)) else bytes(blob)
-        if hashlib.sha256(data).hexdigest() != state.get("weights_sha256"):
-            raise EmbspaceError(f"{ASSET} is not the network this space was trained with (sha256 differs)")
-        try:
-            tensors = load(data)
-        except (SafetensorError, ValueError, RuntimeError) as exc:
-            raise EmbspaceError(f"{ASSET} cannot be read as safetensors ({str(exc).splitlines()[0][:120]})") from None
+        tensors = load_weights(assets, ASSET, state.get("weights_sha256"), "learned table")
         scaling = state.get("target_scaling") or {}
         self = cls(dim=arch["dim"], hidden=arch["hidden"], log_target=bool(scaling.get("log")))
         self.cards_, self.emb_dims_, self.numeric_ = cards, emb_dims, arch["numeric"]
