@@ -8,7 +8,6 @@ feature map (``extract_features``) averaged over the image.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from functools import lru_cache
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import sha256_file
 from ..errors import EmbspaceError
 from ._base import Embedder, to_rgb_size
 
@@ -94,14 +94,6 @@ def stack_resized(images: list[np.ndarray], size: int) -> np.ndarray:
     for i, image in enumerate(images):
         out[i] = to_rgb_size(as_rgb(image), size)
     return out
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---- the model ------------------------------------------------------------------------------------
