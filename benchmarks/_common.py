@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -226,3 +227,28 @@ def start(space_arg: str | None, wait: bool) -> tuple[str, dict, OtherLoad]:
     if wait:
         info["other_processes_before"] = wait_quiet()
     return space_path, info, OtherLoad()
+
+
+def start_server(paths: list[str]) -> tuple[subprocess.Popen, str, int]:
+    """`embspace serve PATHS --port 0` in a subprocess: (process, host, port) once it says where it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embspace", "-q", "serve", *map(str, paths), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    match = re.search(r"http://([0-9.]+):(\d+)/", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line}{proc.stderr.read()}")
+    return proc, match.group(1), int(match.group(2))
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

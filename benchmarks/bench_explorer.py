@@ -30,7 +30,6 @@ import argparse
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import loadavg, median, start, table  # noqa: E402
+from _common import loadavg, median, start, start_server, stop_server, table  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -71,30 +70,6 @@ def synthetic_space(path: Path, n: int, seed: int = 0) -> Path:
     ids = [f"item{i:07d}" for i in range(n)]
     embspace.save(embspace.Space(ids, vectors, info={"name": f"synthetic-{n // 1000}k"}, metric="euclidean"), path)
     return path
-
-
-def start_server(paths: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "embspace", "-q", "serve", *paths, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    match = re.search(r"(http://\S+/)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line}{proc.stderr.read()}")
-    return proc, match.group(1)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def memory(pid: int) -> dict:
@@ -180,7 +155,8 @@ def main() -> None:
     ]
     results = {name: [] for name, _, _ in cases}
 
-    proc, url = start_server([str(synth), str(glove)])
+    proc, host, port = start_server([synth, glove])
+    url = f"http://{host}:{port}/"
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -200,7 +176,8 @@ def main() -> None:
     finally:
         stop_server(proc)
 
-    proc, url = start_server([str(glove)])
+    proc, host, port = start_server([glove])
+    url = f"http://{host}:{port}/"
     mem = {}
     try:
         time.sleep(1.0)

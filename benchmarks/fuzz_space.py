@@ -52,7 +52,6 @@ import resource
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -954,30 +953,6 @@ def acceptable(status: int, content_type: str, url: str) -> str | None:
 
 
 # ---- the server benchmark -----------------------------------------------------------------------------------
-def start_server(space: Path) -> tuple[subprocess.Popen, str, int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "embspace", "-q", "serve", str(space), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line}{proc.stderr.read()}")
-    return proc, "127.0.0.1", int(match.group(1))
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def rss(pid: int) -> int:
     """Resident memory of `pid` in bytes (psutil if installed, else /proc)."""
     try:
@@ -1016,7 +991,10 @@ def server_bench(space: Path, seed: int, hostile: int, requests: int, clients: i
     import embspace
 
     n = embspace.load(space, verify=False).n
-    proc, host, port = start_server(space)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import start_server, stop_server
+
+    proc, host, port = start_server([space])
     try:
         # 1. hostile requests, one at a time
         statuses, bad, routes = Counter(), [], {}
