@@ -163,6 +163,50 @@ def _click_point(page, word: str, tries: int = 4) -> None:
                 raise
 
 
+def _hover_a_picture(page, tries: int = 4) -> tuple[str, float, float]:
+    """Hover the corner of a drawn picture, away from every dot, until its tooltip shows. The view
+    flies to a focused point (animated, slower on a busy machine) and the pictures are laid out
+    again when it stops, so a target taken mid-flight can miss: wait for the view to settle and try
+    again with a fresh layout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        _settled_position(page, "digits/0100.png")
+        page.wait_for_function(
+            "document.querySelector('#pane-a canvas.pictures').dataset.state === 'pictures'", timeout=30_000
+        )
+        target = page.evaluate(
+            """() => {
+              const pane = embspace.panes.a, plot = pane.plot, layer = plot.pictures, half = layer.size / 2;
+              const dots = [];
+              for (let i = 0; i < plot.n; i += 1) { const p = plot.screen(i); if (p) dots.push(p); }
+              for (const [i, x, y] of layer.drawn) {
+                const cx = x + half - 4, cy = y + half - 4;
+                const box = pane.plotBox;
+                if (cx < 5 || cy < 5 || cx > box.clientWidth - 5 || cy > box.clientHeight - 5) continue;
+                if (dots.every(([dx, dy]) => Math.hypot(dx - cx, dy - cy) > 14)) {
+                  const r = pane.plotBox.getBoundingClientRect();
+                  return [pane.idOf(i), r.left + cx, r.top + cy];
+                }
+              }
+              return null;
+            }"""
+        )
+        assert target is not None
+        item, tx, ty = target
+        page.mouse.move(tx, ty)
+        try:
+            page.wait_for_function(
+                "id => document.querySelector('#pane-a .tooltip .tip-id')?.textContent === id", arg=item, timeout=5_000
+            )
+            return item, tx, ty
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.mouse.move(1, 1)
+    raise AssertionError("unreachable")
+
+
 def _neighbour_ids(page, which: str = "#neighbors") -> list[str]:
     return page.eval_on_selector_all(f"{which} li", "els => els.map(e => e.dataset.id)")
 
@@ -517,28 +561,7 @@ def test_thumbnails_on_hover_in_the_panel_beside_neighbours_and_in_place_of_poin
         timeout=30_000,
     )
     # a picture answers like its point: hovering its corner (away from every dot) shows it, a click selects it
-    target = page.evaluate(
-        """() => {
-          const pane = embspace.panes.a, plot = pane.plot, layer = plot.pictures, half = layer.size / 2;
-          const dots = [];
-          for (let i = 0; i < plot.n; i += 1) { const p = plot.screen(i); if (p) dots.push(p); }
-          for (const [i, x, y] of layer.drawn) {
-            const cx = x + half - 4, cy = y + half - 4;
-            if (cx < 5 || cy < 5 || cx > pane.plotBox.clientWidth - 5 || cy > pane.plotBox.clientHeight - 5) continue;
-            if (dots.every(([dx, dy]) => Math.hypot(dx - cx, dy - cy) > 14)) {
-              const r = pane.plotBox.getBoundingClientRect();
-              return [pane.idOf(i), r.left + cx, r.top + cy];
-            }
-          }
-          return null;
-        }"""
-    )
-    assert target is not None
-    item, tx, ty = target
-    page.mouse.move(tx, ty)
-    page.wait_for_function(
-        "id => document.querySelector('#pane-a .tooltip .tip-id')?.textContent === id", arg=item, timeout=10_000
-    )
+    item, tx, ty = _hover_a_picture(page)
     page.mouse.click(tx, ty)
     page.wait_for_function("id => document.querySelector('#sel-id').textContent === id", arg=item, timeout=10_000)
     page.click("#pictures")
