@@ -109,13 +109,13 @@ def cnn_throughput(args, test_images: np.ndarray) -> dict:
     """Images/s of Cnn.embed vs the same model called directly on the same, already preprocessed batches."""
     import torch
 
-    from embspace.images._cnn import Cnn, pooled_features, stack_resized, to_input
+    from embspace.images._cnn import Cnn, pooled_features
 
     cnn = Cnn(image_size=args.image_size or 112, device="cpu")
     images = list(test_images[: args.throughput_images])
     batch = cnn.batch_size
     batches = [images[s : s + batch] for s in range(0, len(images), batch)]
-    ready = [to_input(stack_resized(b, cnn.image_size), "cpu") for b in batches]
+    ready = [cnn.inputs(b) for b in batches]
 
     def direct(i: int) -> None:
         with torch.inference_mode():

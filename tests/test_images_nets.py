@@ -112,6 +112,24 @@ def test_cnn_restore_round_trip_and_refusals(cnn, digits):
         Cnn.restore({**state, "model": "resnet50"}, {}, {})
     with pytest.raises(EmbspaceError, match="between 32 and 512"):
         Cnn(image_size=4000)
+    with pytest.raises(EmbspaceError, match="resizer is 'lanczos'"):
+        Cnn.restore({**state, "resizer": "lanczos"}, {}, {})
+
+
+def test_cnn_resizes_in_torch_and_keeps_pil_for_older_spaces(cnn, digits):
+    """New spaces resize each batch in torch; a space built before that (no "resizer" in its state) keeps
+    PIL, so its query images are embedded exactly as its collection was. The two agree closely."""
+    from embspace.images._cnn import Cnn
+
+    images, _ = digits
+    assert cnn.state()["resizer"] == "torch"
+    older = {k: v for k, v in cnn.state().items() if k != "resizer"}
+    pil = Cnn.restore(older, {}, {})
+    assert pil.resize == "pil" and pil.state()["resizer"] == "pil"
+    mixed = [images[5], images[6][:, :, 0], np.full((40, 30, 3), 90, np.uint8)]  # shapes differ in one batch
+    a, b = unit(cnn.embed(mixed)), unit(pil.embed(mixed))
+    assert ((a * b).sum(1) > 0.97).all()
+    np.testing.assert_allclose(cnn.embed(mixed[2:]), cnn.embed(mixed)[2:], rtol=0, atol=1e-4)  # order-free
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

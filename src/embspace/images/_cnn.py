@@ -35,6 +35,10 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 512
 # MEAN_RGB = [127.0] * 3, STDDEV_RGB = [128.0] * 3).
 MEAN, STD = 127.0, 128.0
 DEVICES = ("auto", "cpu", "cuda")
+RESIZERS = {
+    "torch": "bicubic (PIL's antialiased weights, as matrix products in torch), squashed to a square",
+    "pil": "bicubic (PIL, antialiased), squashed to a square",
+}
 
 _MODELS: dict[tuple[int, str], Any] = {}
 _LOCK = threading.Lock()
@@ -162,6 +166,67 @@ def pooled_features(model, x):
     return torch.nn.functional.adaptive_avg_pool2d(model.extract_features(x), 1).flatten(1)
 
 
+@lru_cache(maxsize=64)
+def pil_bicubic_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32 weights of PIL's antialiased bicubic resampling (Pillow's Resample.c:
+    ``precompute_coeffs`` with its bicubic filter, a = -0.5, support 2 widened by the downscale factor),
+    so that a matrix product resizes as ``Image.resize(..., BICUBIC)`` does."""
+
+    def cubic(x: np.ndarray) -> np.ndarray:
+        a = -0.5
+        x = np.abs(x)
+        return np.where(
+            x < 1.0,
+            ((a + 2.0) * x - (a + 3.0)) * x * x + 1,
+            np.where(x < 2.0, (((x - 5) * x + 8) * x - 4) * a, 0.0),
+        )
+
+    scale = n_in / n_out
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    weights = np.zeros((n_out, n_in), dtype=np.float64)
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        k = cubic((np.arange(lo, hi) - center + 0.5) / filterscale)
+        total = k.sum()
+        weights[i, lo:hi] = k / total if total != 0 else k
+    return weights.astype(np.float32)
+
+
+def batch_input(images: list[np.ndarray], size: int, device: str):
+    """Decoded uint8 images (any sizes; grayscale replicated at the end) -> float (b, 3, size, size) scaled
+    as the Lite models were trained.
+
+    Resized as PIL's antialiased bicubic does (the same weights, rows then columns, rounded to 8 bits after
+    each pass as PIL does), but for all images of one shape at once as two matrix products in torch: ~5x
+    quicker than one PIL call per image, which counts against the 5 % throughput budget of the method,
+    and within a few grey levels of PIL's result (PIL rounds in fixed point).
+    """
+    import torch
+
+    out = torch.empty((len(images), 3, size, size), dtype=torch.float32, device=device)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
+            as_rgb(image)  # raises the one-line error for what it is
+        groups.setdefault(image.shape, []).append(i)
+    for rows in groups.values():
+        x = torch.from_numpy(np.stack([np.asarray(images[i]) for i in rows])).to(device)
+        x = (x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)).float()  # (g, c, h, w), c = 1 or 3
+        h, w = x.shape[2:]
+        if w != size:  # PIL resizes along the rows first
+            across = torch.from_numpy(pil_bicubic_weights(w, size)).to(device)
+            x = torch.matmul(x, across.T).round_().clamp_(0.0, 255.0)
+        if h != size:
+            down = torch.from_numpy(pil_bicubic_weights(h, size)).to(device)
+            x = torch.matmul(down, x).round_().clamp_(0.0, 255.0)
+        out[torch.as_tensor(rows, device=device)] = x.expand(-1, 3, -1, -1)
+    return out.sub_(MEAN).div_(STD)
+
+
 def to_input(batch: np.ndarray, device: str):
     """uint8 (b, s, s, 3) -> float (b, 3, s, s) scaled as the Lite models were trained: (x - 127) / 128."""
     import torch
@@ -188,7 +253,9 @@ class Cnn(Embedder):
     method = "cnn"
     extra = "images-cnn"
 
-    def __init__(self, image_size: int = DEFAULT_IMAGE_SIZE, batch_size: int = 64, device: str = "auto"):
+    def __init__(
+        self, image_size: int = DEFAULT_IMAGE_SIZE, batch_size: int = 64, device: str = "auto", resize: str = "torch"
+    ):
         image_size = int(image_size)
         if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
             raise EmbspaceError(
@@ -196,7 +263,10 @@ class Cnn(Embedder):
             )
         if int(batch_size) < 1:
             raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
+        if resize not in RESIZERS:
+            raise EmbspaceError(f"resize must be one of {', '.join(RESIZERS)}; got {resize!r}")
         self.image_size = image_size
+        self.resize = resize
         self.batch_size = int(batch_size)
         self.device = resolve_device(device)
         self.weights_sha256 = weights_sha256(str(weights_path()))
@@ -211,17 +281,24 @@ class Cnn(Embedder):
         out = np.empty((len(images), DIM), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                chunk = stack_resized(images[start : start + self.batch_size], self.image_size)
-                features = pooled_features(self.model, to_input(chunk, self.device))
+                chunk = images[start : start + self.batch_size]
+                features = pooled_features(self.model, self.inputs(chunk))
                 out[start : start + len(chunk)] = features.float().cpu().numpy()
         return out
+
+    def inputs(self, images: list[np.ndarray]):
+        """The network's input for `images`: resized, scaled, (b, 3, s, s) float on the device."""
+        if self.resize == "torch":
+            return batch_input(images, self.image_size, self.device)
+        return to_input(stack_resized(images, self.image_size), self.device)  # spaces built before 0.2
 
     def state(self) -> dict[str, Any]:
         return {
             "model": MODEL,
             "dim": DIM,
             "image_size": self.image_size,
-            "resize": "bicubic, squashed to a square",
+            "resize": RESIZERS[self.resize],
+            "resizer": self.resize,
             "preprocessing": {"scale": "(x - 127) / 128", "mean": MEAN, "std": STD, "channels": "RGB"},
             "pooling": "global average of extract_features",
             "weights_package": WEIGHTS_PACKAGE,
@@ -246,4 +323,8 @@ class Cnn(Embedder):
                 f"{WEIGHTS_PACKAGE} has {found[:12]}...; install the version the space names "
                 f"({state.get('weights_package_version')}) to embed query images the same way"
             )
-        return cls(image_size=size)
+        # Spaces built before the torch resize have no "resizer": their images were resized with PIL.
+        resizer = state.get("resizer", "pil")
+        if resizer not in RESIZERS:
+            raise EmbspaceError(f"this space's cnn resizer is {resizer!r}; expected one of {', '.join(RESIZERS)}")
+        return cls(image_size=size, resize=resizer)
