@@ -22,6 +22,10 @@ QUERY_ENCODERS = {"embspace.images": "embspace.images:embed_images", "embspace.t
 ROW_QUERIES = {"embspace.tables"}  # the builders whose spaces take a dict (a row) as a query
 # The kinds of data whose spaces recommend, by builder: "module:function(space, **query) -> list of records".
 RECOMMENDERS = {"embspace.items": "embspace.items:recommend"}
+# A space that was post-processed or tuned names its steps in info["transforms"]; a query that is encoded
+# (an image, a table row, a fastText sub-word vector) comes out as the rows did before those steps and goes
+# through them here: "module:function(space, vectors) -> vectors". Ids and given vectors never do.
+TRANSFORMS = "embspace.tune:apply_transforms"
 
 
 class Space:
@@ -171,7 +175,8 @@ class Space:
         # a fastText space answers for ids it does not hold, from its sub-word buckets
         from ._subwords import subword_vector
 
-        return subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self.ids)
+        vector = subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self.ids)
+        return self.transform_encoded(vector[None, :])[0] if self.info.get("transforms") else vector
 
     def __getitem__(self, item: str) -> np.ndarray:
         return self.vector(item)
@@ -307,8 +312,18 @@ class Space:
         import importlib
 
         module, name = hook.split(":")
-        vectors = getattr(importlib.import_module(module), name)(self, items)
+        vectors = self.transform_encoded(getattr(importlib.import_module(module), name)(self, items))
         return single, search.check_query_vectors(vectors, self.dim), None
+
+    def transform_encoded(self, vectors: np.ndarray) -> np.ndarray:
+        """Encoded query vectors (q, d) through the steps the space's rows went through after they were
+        encoded (``info["transforms"]``: post-processing, a tuned head); unchanged when there are none."""
+        if not self.info.get("transforms"):
+            return vectors
+        import importlib
+
+        module, name = TRANSFORMS.split(":")
+        return getattr(importlib.import_module(module), name)(self, vectors)
 
     def _is_media(self, item) -> bool:
         if isinstance(item, Mapping):

@@ -406,8 +406,6 @@ def encode_queries(space, texts: list[str], batch_size: int | None = None) -> np
         raise EmbspaceError(f"{_which(blank, texts)} is empty; a query needs some words")
     encoder = encoder_for(space)
     vectors = encoder.encode(texts, batch_size=batch_size)
-    if vectors.shape[1] != space.dim:
-        raise EmbspaceError(f"the encoder gives {vectors.shape[1]}-d vectors but the space holds {space.dim}-d ones")
     zero = np.flatnonzero(~(np.abs(vectors) > 0).any(axis=1))  # all zeros (or NaN): no direction to search in
     if zero.size:
         known = getattr(encoder, "vocabulary_", None)
@@ -416,6 +414,10 @@ def encode_queries(space, texts: list[str], batch_size: int | None = None) -> np
             f"{_which(zero.tolist(), texts)} has no word that this space's encoder {encoder.name!r} knows"
             f"{vocabulary}, so it gives no direction to search in; use other words"
         )
+    if space.info.get("transforms"):  # post-processed or tuned after encoding: the query goes the same way
+        vectors = space.transform_encoded(vectors)
+    if vectors.shape[1] != space.dim:
+        raise EmbspaceError(f"the encoder gives {vectors.shape[1]}-d vectors but the space holds {space.dim}-d ones")
     return vectors
 
 

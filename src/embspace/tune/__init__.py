@@ -1,9 +1,14 @@
-"""Improving a space after it is built: post-processing (all-but-the-top) today; tuning and alignment next.
+"""Improving a space after it is built: post-processing (centre, all-but-the-top, unit length), retrofitting
+to a lexicon, and the transform chain that puts queries encoded later through the same steps.
 
+>>> from embspace.tune import post
+>>> better = post(space, center=True, abtt=2, normalize=True)   # doctest: +SKIP
 >>> from embspace.tune import all_but_the_top
 >>> vectors, info = all_but_the_top(space.vectors, 2)   # doctest: +SKIP
 """
 
 from ._abtt import all_but_the_top
+from ._chain import STEPS, append_step, apply_transforms
+from ._post import post
 
-__all__ = ["all_but_the_top"]
+__all__ = ["STEPS", "all_but_the_top", "append_step", "apply_transforms", "post"]

@@ -32,6 +32,20 @@ def all_but_the_top(vectors: np.ndarray, d: int) -> tuple[np.ndarray, dict]:
         ``d`` and ``removed_variance``: the share of the centred vectors' variance along each removed
         direction.
     """
+    x, _, _, info = fit_abtt(vectors, d)
+    return x, info
+
+
+def fit_abtt(vectors: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """All-but-the-top that also returns what a new vector needs to go the same way.
+
+    Returns
+    -------
+    out : ndarray of shape (n, dim), float32, the processed rows (a new array)
+    mean : ndarray of shape (dim,), float32, subtracted first (zeros when d is 0)
+    top : ndarray of shape (dim, d), float32, orthonormal directions projected out after
+    info : dict, as `all_but_the_top` gives
+    """
     x = np.array(vectors, dtype=np.float32, order="C", copy=True)
     if x.ndim != 2:
         raise EmbspaceError(f"all-but-the-top needs a 2-D array; got shape {x.shape}")
@@ -42,7 +56,7 @@ def all_but_the_top(vectors: np.ndarray, d: int) -> tuple[np.ndarray, dict]:
             f"and the number of vectors); got {d!r}"
         )
     if d == 0:
-        return x, {"d": 0}
+        return x, np.zeros(dim, np.float32), np.zeros((dim, 0), np.float32), {"d": 0}
     mean = np.zeros(dim, dtype=np.float64)
     for i in range(0, n, _BLOCK):
         mean += x[i : i + _BLOCK].sum(axis=0, dtype=np.float64)
@@ -53,10 +67,11 @@ def all_but_the_top(vectors: np.ndarray, d: int) -> tuple[np.ndarray, dict]:
         block = x[i : i + _BLOCK].astype(np.float64)
         cov += block.T @ block
     values, directions = np.linalg.eigh(cov)  # ascending
-    top = directions[:, ::-1][:, :d].astype(np.float32)
+    top = np.ascontiguousarray(directions[:, ::-1][:, :d], dtype=np.float32)
     for i in range(0, n, _BLOCK):
         block = x[i : i + _BLOCK]
         block -= (block @ top) @ top.T
     total = float(values.clip(min=0).sum()) or 1.0
     removed = [round(float(v) / total, 4) for v in values[::-1][:d]]
-    return x, {"d": int(d), "removed_variance": removed, "mean_norm": round(float(np.linalg.norm(mean)), 6)}
+    info = {"d": int(d), "removed_variance": removed, "mean_norm": round(float(np.linalg.norm(mean)), 6)}
+    return x, mean.astype(np.float32), top, info
