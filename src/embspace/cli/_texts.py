@@ -186,7 +186,7 @@ def _search_images(space_path, image, k, exact, as_json):
     if not files:
         raise click.ClickException(f"{image} holds no image files")
     index, how = _index_for(space, exact)
-    vectors = embed_images(space, files)
+    vectors = space.transform_encoded(embed_images(space, files))  # a tuned space's steps, as its rows had
     results = _neighbors(space, index, vectors, k, False)
     labels = space.meta.get("label")
     if as_json:

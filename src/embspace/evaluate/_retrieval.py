@@ -96,7 +96,7 @@ def retrieval(
         )
     ks = sorted(set(ks) | {10})
     depth = min(max(ks), space.n)
-    vectors = encoder_for(space).encode([queries[q] for q in usable], batch_size=batch_size)
+    vectors = space.transform_encoded(encoder_for(space).encode([queries[q] for q in usable], batch_size=batch_size))
     ranked = space.neighbors(vectors, k=depth, exclude_query=False)
     if len(usable) == 1 and ranked and not isinstance(ranked[0], list):
         ranked = [ranked]

@@ -81,9 +81,14 @@ def sts(
     texts = list(dict.fromkeys([p[0] for p in pairs] + [p[1] for p in pairs]))
     row = {t: i for i, t in enumerate(texts)}
     vectors = encoder.encode(texts, batch_size=batch_size)
+    encoded = np.abs(vectors).sum(axis=1) > 0  # a text the encoder knows no word of has no direction
+    if space.info.get("transforms"):  # post-processed or tuned after encoding: the texts go the same way
+        vectors = space.transform_encoded(vectors)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms > 0, norms, 1.0)  # compared by cosine, as the encoder's unit rows are
     a = vectors[[row[p[0]] for p in pairs]]
     b = vectors[[row[p[1]] for p in pairs]]
-    ok = (np.abs(a).sum(axis=1) > 0) & (np.abs(b).sum(axis=1) > 0)
+    ok = encoded[[row[p[0]] for p in pairs]] & encoded[[row[p[1]] for p in pairs]]
     cos = (a * b).sum(axis=1)
     gold = np.array([p[2] for p in pairs], dtype=np.float64)
     found = int(ok.sum())
