@@ -9,6 +9,8 @@ to a lexicon, and the transform chain that puts queries encoded later through th
 
 from ._abtt import all_but_the_top
 from ._chain import STEPS, append_step, apply_transforms
+from ._head import contrastive
+from ._head_scores import ContrastiveReport
 from ._post import post
 
-__all__ = ["STEPS", "all_but_the_top", "append_step", "apply_transforms", "post"]
+__all__ = ["STEPS", "ContrastiveReport", "all_but_the_top", "append_step", "apply_transforms", "contrastive", "post"]

@@ -32,6 +32,7 @@ STEPS: dict[str, str] = {
     "center": "embspace.tune._post:apply_center",
     "normalize": "embspace.tune._post:apply_normalize",
     "abtt": "embspace.tune._post:apply_abtt",
+    "head": "embspace.tune._head:apply_head",
 }
 
 
