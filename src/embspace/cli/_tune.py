@@ -13,7 +13,7 @@ import click
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
 # modules (relative to embspace.cli) whose TUNE_COMMANDS join `embspace tune`
-_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("_tune_contrastive",)
 
 
 @click.group("tune")
