@@ -40,8 +40,8 @@ def murmurhash64a(words: list[str], seed: int = 1) -> np.ndarray:
         for nblocks in np.unique(blocks_of):
             rows = np.flatnonzero(blocks_of == nblocks)
             width = (int(nblocks) + 1) * 8  # the full blocks, then the tail padded with zeros
-            packed = b"".join(encoded[i].ljust(width, b"\0") for i in rows)
-            blocks = np.frombuffer(packed, dtype="<u8").reshape(len(rows), int(nblocks) + 1)
+            packed = np.array([encoded[i] for i in rows], dtype=f"S{width}")  # zero-padded to `width` bytes
+            blocks = packed.view("<u8").reshape(len(rows), int(nblocks) + 1)
             h = np.uint64(seed) ^ (lengths[rows] * _M)
             for j in range(int(nblocks)):
                 k = blocks[:, j] * _M
@@ -77,19 +77,32 @@ def read_uint_map(data: bytes, where: str = "key2row") -> tuple[np.ndarray, np.n
         raise FormatError(f"{where}: starts with byte 0x{head:02x}; expected a msgpack map of keys to rows")
     if count > len(data) // 2:
         raise FormatError(f"{where}: claims {count:,} entries in {len(data):,} bytes; the file is truncated")
-    keys = np.empty(count, dtype=np.uint64)
-    values = np.empty(count, dtype=np.int64)
+    numbers: list[int] = []
+    append, u64 = numbers.append, _U64.unpack_from
     try:
-        for i in range(count):
-            keys[i], pos = _uint(data, pos, where)
-            values[i], pos = _uint(data, pos, where)
+        for _ in range(2 * count):  # key, value, key, value...; the common forms inline (a million in ~1 s)
+            byte = data[pos]
+            if byte == 0xCF:
+                append(u64(data, pos + 1)[0])
+                pos += 9
+            elif byte < 0x80:
+                append(byte)
+                pos += 1
+            elif byte == 0xCD:
+                append(data[pos + 1] << 8 | data[pos + 2])
+                pos += 3
+            else:
+                value, pos = _uint(data, pos, where)
+                append(value)
     except (struct.error, IndexError):
         raise FormatError(f"{where}: truncated after {pos:,} bytes of {count:,} entries") from None
     if pos != len(data):
         raise FormatError(f"{where}: {len(data) - pos:,} bytes follow the map; expected the map alone")
-    return keys, values
+    pairs = np.array(numbers, dtype=np.uint64).reshape(count, 2)
+    return np.ascontiguousarray(pairs[:, 0]), pairs[:, 1].astype(np.int64)
 
 
+_U64 = struct.Struct(">Q")
 _UINT = {0xCC: (">B", 1), 0xCD: (">H", 2), 0xCE: (">I", 4), 0xCF: (">Q", 8)}
 
 
@@ -143,12 +156,14 @@ def read_spacy_vectors(folder: str | os.PathLike, *, lowercase: bool = False, li
         raise FormatError(f"{root / 'strings.json'}: not JSON ({exc})") from None
     if not isinstance(strings, list) or not all(isinstance(s, str) for s in strings):
         raise FormatError(f"{root / 'strings.json'}: expected a list of strings")
-    word_of = dict(zip(murmurhash64a(strings).tolist(), strings))
-    own: dict[int, str] = {}  # row -> its first key's word
-    for key, row in zip(keys.tolist(), rows.tolist()):
-        if row not in own and key in word_of:
-            own[row] = word_of[key]
-    order = sorted(own)
+    hashes = murmurhash64a(strings)
+    by_hash = np.argsort(hashes)
+    _, first = np.unique(rows, return_index=True)  # each row's first key: the row's own word
+    first = np.sort(first)  # key2row order: frequency order
+    where = np.searchsorted(hashes[by_hash], keys[first]).clip(max=len(strings) - 1)
+    known = hashes[by_hash][where] == keys[first]
+    own = {int(rows[f]): strings[int(by_hash[w])] for f, w, ok in zip(first, where, known) if ok}
+    order = list(own)
     ids, kept, seen = [], [], set()
     for row in order:
         word = own[row].lower() if lowercase else own[row]
@@ -171,7 +186,7 @@ def read_spacy_vectors(folder: str | os.PathLike, *, lowercase: bool = False, li
         "lowercase": lowercase,
         "rows_in_table": int(table.shape[0]),
         "keys": int(len(keys)),
-        "aliases": int(len(keys) - len(own)),
+        "aliases": int(len(keys) - len(first)),
         "rows_without_word": int(table.shape[0] - len(own)),
         "seconds": round(time.perf_counter() - start, 3),
     }

@@ -77,7 +77,8 @@ def mean_top_similarity(a: np.ndarray, b: np.ndarray, k: int = CSLS_K) -> np.nda
     out = np.empty(a.shape[0], dtype=np.float32)
     for i in range(0, a.shape[0], _BLOCK):
         sims = a[i : i + _BLOCK] @ b.T
-        out[i : i + _BLOCK] = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+        sims.partition(sims.shape[1] - k, axis=1)  # in place: no copy of the block
+        out[i : i + _BLOCK] = sims[:, -k:].mean(axis=1)
     return out
 
 
@@ -95,7 +96,7 @@ def retrieve(
         sims = queries[i : i + _BLOCK] @ targets.T
         if target_r is not None:
             kk = min(csls_k, sims.shape[1])
-            query_r = np.partition(sims, sims.shape[1] - kk, axis=1)[:, -kk:].mean(axis=1)
+            query_r = -np.partition(-sims, kk - 1, axis=1)[:, :kk].mean(axis=1)
             sims = 2 * sims - query_r[:, None] - target_r[None, :]
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_scores = np.take_along_axis(sims, top, axis=1)
