@@ -254,3 +254,20 @@ def test_cli_align_and_translate(spaces):
     assert result.exit_code == 1 and "none of the dictionary's 1 pairs" in result.output
     result = runner.invoke(main, ["translate", str(spaces / "en.space"), "cat"])
     assert result.exit_code == 1 and "not made by `embspace align`" in result.output
+
+
+def test_cli_compare_align_lists_the_words_that_moved(tmp_path):
+    src, tgt, _ = _rotated_pair(noise=0.0)
+    moved = np.asarray(tgt.vectors).copy()
+    moved[[5, 50, 150]] = np.random.default_rng(9).normal(size=(3, 16))
+    embspace.save(src, tmp_path / "a.space")
+    embspace.save(embspace.Space(src.ids, moved, info={"name": "b"}), tmp_path / "b.space")
+    runner = CliRunner()
+    args = ["compare", str(tmp_path / "a.space"), str(tmp_path / "b.space"), "--align", "--no-card"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "moved most after alignment (orthogonal Procrustes on 400 shared ids)" in result.output
+    listed = result.output.split("moved most")[1].splitlines()[3:6]
+    assert {line.split()[0] for line in listed} == {"w5", "w50", "w150"}
+    found = json.loads(runner.invoke(main, [*args, "--json"]).output)
+    assert {w["id"] for w in found["overlap"]["moved"]["moved_most"][:3]} == {"w5", "w50", "w150"}

@@ -203,8 +203,15 @@ def _build_speaking_flags(build_words, corpus, method, params):
     help="Compare neighbourhoods of this many of the most frequent shared words.",
 )
 @click.option("--no-card", is_flag=True, help="Skip the report cards.")
+@click.option(
+    "--align",
+    "align_first",
+    is_flag=True,
+    help="Two spaces of one language: align A onto B (orthogonal Procrustes on the shared words, or the map "
+    "`embspace align` saved in A) and list the words that moved most (lowest cosine), with coverage.",
+)
 @json_option
-def compare(space_a, space_b, k, sample, no_card, as_json):
+def compare(space_a, space_b, k, sample, no_card, align_first, as_json):
     """Two spaces side by side: report cards, and how much their top-k neighbours overlap.
 
     Spaces of texts show each text beside its id, and the neighbours only one space has as texts.
@@ -213,6 +220,7 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
     Examples:
       embspace compare sgns.space ppmi.space -k 10
       embspace compare minilm.space tfidf.space --no-card
+      embspace compare wiki-2010.space wiki-2020.space --align --no-card
     """
     from ..evaluate import neighbour_overlap
     from ._tables import compare_targets
@@ -220,6 +228,10 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
     a, b = open_space(space_a), open_space(space_b)
     overlap = neighbour_overlap(a, b, k=k, sample=sample)
     overlap.update(compare_targets(a, b, k, sample, echo=not as_json))  # table spaces: kNN prediction of the target
+    if align_first:
+        from ..tune._align import words_moved
+
+        overlap["moved"] = words_moved(a, b, sample=sample)
     cards, missing = None, {}
     if not no_card:
         cards = [_card_or_reason(a, "A", missing), _card_or_reason(b, "B", missing)]
@@ -241,6 +253,8 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
         click.echo(f"no report card for {which}: {reason} (for `embspace evaluate {paths[which]}`)")
     if cards:
         click.echo()
+    if align_first:
+        _echo_moved(overlap["moved"])
     texts = "text_column" in overlap
     images = a.info.get("builder") == "embspace.images" and b.info.get("builder") == "embspace.images"
     nouns = {"embspace.images": "image", "embspace.tables": "row", "embspace.items": "item"}
@@ -276,6 +290,17 @@ def compare(space_a, space_b, k, sample, no_card, as_json):
         return
     body = [(w["id"], w["overlap"], ", ".join(w["a_only"][:4]), ", ".join(w["b_only"][:4])) for w in rows]
     click.echo(table(body, [noun, "overlap", "only in A", "only in B"], align="lrll"))
+
+
+def _echo_moved(moved: dict) -> None:
+    """The words that moved most after aligning A onto B, lowest cosine first, with coverage."""
+    click.echo(
+        f"moved most after alignment ({moved['alignment']}): cosine of each word's aligned A vector with its B "
+        f"vector over {moved['compared']:,} of {moved['shared']:,} shared words ({moved['coverage_a']:.1%} of A); "
+        f"mean {moved['mean_cosine']:.3f}"
+    )
+    click.echo(table([(w["id"], w["cosine"]) for w in moved["moved_most"]], ["word", "cosine"], align="lr"))
+    click.echo()
 
 
 def _card_or_reason(space, which: str, missing: dict) -> list:
