@@ -10,6 +10,7 @@ import importlib
 
 import click
 
+from ..tune._retrofit import DEFAULTS as RETROFIT_DEFAULTS
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
 # modules (relative to embspace.cli) whose TUNE_COMMANDS join `embspace tune`
@@ -89,6 +90,123 @@ def _step_detail(step: dict) -> str:
     if step["kind"] == "center":
         return "mean subtracted"
     return "unit length"
+
+
+def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, float] | None:
+    if value is None:
+        return None
+    out = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        relation, sep, number = part.partition("=")
+        try:
+            out[relation.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"expected RELATION=WEIGHT, e.g. hypernyms=0.5; got {part!r}") from None
+        if not sep or not relation.strip():
+            raise click.BadParameter(f"expected RELATION=WEIGHT, e.g. hypernyms=0.5; got {part!r}")
+    return out
+
+
+def _senses(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    if value == "all":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"expected a whole number from 1 up, or all; got {value!r}")
+    return int(value)
+
+
+@tune.command("retrofit")
+@click.argument("space_path", metavar="SPACE")
+@click.option(
+    "--lexicon",
+    default="wordnet",
+    show_default=True,
+    help="wordnet (WordNet 3.0 from /usr/share/wordnet, Debian wordnet-base) or a file of "
+    "`word neighbour neighbour ...` lines.",
+)
+@click.option(
+    "--relations",
+    default=",".join(RETROFIT_DEFAULTS["relations"]),
+    show_default=True,
+    help="WordNet: which links pull words together: synonyms, hypernyms, hyponyms, similar.",
+)
+@click.option(
+    "--senses",
+    default=str(RETROFIT_DEFAULTS["senses"]),
+    show_default=True,
+    callback=_senses,
+    help="WordNet: links from each word's N most frequent senses, or all (as the paper).",
+)
+@click.option(
+    "--weights",
+    callback=_weights,
+    help="Weight per relation, e.g. hypernyms=0.5,hyponyms=0.5 (the default; others 1).",
+)
+@click.option("--iterations", type=click.IntRange(1, 1000), default=RETROFIT_DEFAULTS["iterations"], show_default=True)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1e6, min_open=True),
+    default=RETROFIT_DEFAULTS["alpha"],
+    show_default=True,
+    help="Weight of a word's own vector.",
+)
+@click.option(
+    "--beta",
+    type=click.FloatRange(0, 1e6),
+    default=RETROFIT_DEFAULTS["beta"],
+    show_default=True,
+    help="Weight of its neighbours together.",
+)
+@click.option("--normalize", is_flag=True, help="Scale every vector to unit length first (as the paper's code).")
+@click.option("--top", type=click.IntRange(2), help="Move and pull towards only the first N rows (frequent words).")
+@click.option("-o", "--output", required=True, help="The .space folder to write.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
+@json_option
+def retrofit_cmd(
+    space_path, lexicon, relations, senses, weights, iterations, alpha, beta, normalize, top, output, force, as_json
+):
+    """Pull words a lexicon links (synonyms...) towards each other (Faruqui et al. 2015).
+
+    Words the lexicon does not link keep their vectors. Prints the coverage: the space's words moved and,
+    per relation, the lexicon's words found in the space and the links used.
+
+    \b
+    Examples:
+      embspace tune retrofit glove.space -o glove-wn.space
+      embspace tune retrofit glove.space --relations synonyms --senses all --weights "" -o glove-syn.space
+      embspace tune retrofit glove.space --lexicon ppdb-xl.txt -o glove-ppdb.space
+    """
+    from ..store import save
+    from ..tune import retrofit
+
+    check_writable_output(output, force)
+    space = open_space(space_path)
+    options = {"weights": weights} if weights is not None else {}
+    out = retrofit(
+        space,
+        lexicon,
+        relations=relations,
+        senses=senses,
+        iterations=iterations,
+        alpha=alpha,
+        beta=beta,
+        normalize=normalize,
+        top=top,
+        **options,
+    )
+    save(out, output, overwrite=force)
+    record = out.info["tuned"][-1]
+    coverage = record["coverage"]
+    if as_json:
+        echo_json({"output": output, "lexicon": record["lexicon"], "params": record["params"], "coverage": coverage})
+        return
+    rows = [(r, c["lexicon_words"], c["in_space"], c["links"], c["weight"]) for r, c in coverage["relations"].items()]
+    click.echo(table(rows, ["relation", "lexicon words", "in the space", "links", "weight"], align="lrrrr"))
+    click.echo(
+        f"moved {coverage['words']:,} of {coverage['space_words']:,} words ({coverage['share']:.1%}) "
+        f"over {coverage['links']:,} links, {iterations} iterations"
+    )
+    click.echo(f"wrote {output}: {out.n:,} × {out.dim} in {record['seconds']:.1f} s", err=True)
 
 
 COMMANDS = [tune]

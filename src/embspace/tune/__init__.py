@@ -12,5 +12,15 @@ from ._chain import STEPS, append_step, apply_transforms
 from ._head import contrastive
 from ._head_scores import ContrastiveReport
 from ._post import post
+from ._retrofit import retrofit
 
-__all__ = ["STEPS", "ContrastiveReport", "all_but_the_top", "append_step", "apply_transforms", "contrastive", "post"]
+__all__ = [
+    "STEPS",
+    "ContrastiveReport",
+    "all_but_the_top",
+    "append_step",
+    "apply_transforms",
+    "contrastive",
+    "post",
+    "retrofit",
+]
