@@ -271,3 +271,16 @@ def test_cli_compare_align_lists_the_words_that_moved(tmp_path):
     assert {line.split()[0] for line in listed} == {"w5", "w50", "w150"}
     found = json.loads(runner.invoke(main, [*args, "--json"]).output)
     assert {w["id"] for w in found["overlap"]["moved"]["moved_most"][:3]} == {"w5", "w50", "w150"}
+
+
+@needs_french
+def test_cli_imports_a_spacy_vectors_folder(tmp_path):
+    result = CliRunner().invoke(
+        main, ["import", str(FRENCH), "--format", "spacy-vectors", "--limit", "300", "-o", str(tmp_path / "fr.space")]
+    )
+    assert result.exit_code == 0, result.output
+    space = embspace.load(tmp_path / "fr.space")
+    assert space.n == 300 and space.dim == 300 and space.info["format"] == "spacy-vectors"
+    assert space.info["keys"] == 500_000 and space.ids[1] == "de"
+    result = CliRunner().invoke(main, ["import", str(tmp_path), "--format", "spacy-vectors", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "expected a spaCy vectors folder" in result.output

@@ -52,7 +52,7 @@ from ._io import (
 from ._text import MAX_DIM, binary_hints, read_text, write_text
 
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
-IMPORT_FORMATS = (*FORMATS, "fasttext-bin")
+IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
 
 
@@ -156,6 +156,13 @@ def read(
         more_info = {"order": "frequency", "fasttext": model.settings}
         if model.subwords:
             more_info["subwords"] = model.subwords
+    elif fmt == "spacy-vectors":  # a spaCy vectors folder, read as data (no spaCy, no code run)
+        from ._spacy import read_spacy_vectors
+
+        got = read_spacy_vectors(path, limit=limit)
+        item_ids, vectors, columns, checked = got.ids, got.vectors, {}, True
+        source = {"path": str(path.resolve()), "size": sum(f.stat().st_size for f in path.iterdir() if f.is_file())}
+        more_info = {key: got.info[key] for key in ("order", "keys", "aliases", "rows_in_table", "rows_without_word")}
     else:
         existing_file(path)
         item_ids, vectors, columns = arrays.read_parquet(path, limit)
