@@ -161,3 +161,19 @@ def test_cli_post_order_and_exits(words, tmp_path):
         assert bad.exit_code != 0 and "Traceback" not in bad.output
         assert len(bad.output.strip().splitlines()) == 1, bad.output
     assert not (tmp_path / "c.space").exists()
+
+
+def test_subword_vectors_go_through_the_chain():
+    pytest.importorskip("gensim.models.fasttext")
+    from embspace._subwords import subword_vector
+
+    rng = np.random.default_rng(2)
+    space = embspace.Space([f"w{i}" for i in range(30)], rng.normal(size=(30, 8)) + 2)
+    space.extras["subwords"] = rng.normal(size=(500, 8)).astype(np.float32)
+    space.info["subwords"] = {"min_n": 3, "max_n": 5, "buckets": 500}
+    out = post(space, center=True, normalize=True)
+    raw = subword_vector("unseen", space.extras["subwords"], space.info["subwords"])
+    expected = raw - out.extras["t0_mean"][0]
+    np.testing.assert_allclose(out.vector("unseen"), expected / np.linalg.norm(expected), atol=1e-6)
+    np.testing.assert_allclose(out.query_vectors(["w3", "unseen"])[1][1], out.vector("unseen"), atol=1e-6)
+    assert np.array_equal(out.vector("w3"), out.vectors[3])  # a held word is its (transformed) row
