@@ -101,7 +101,7 @@ def align_cmd(
       embspace align news-2010.space news-2020.space --dictionary same-words.tsv --test-fraction 0 -o moved.space
     """
     from ..store import save
-    from ..tune._align import align
+    from ..tune import align
     from ..tune._dictionary import Dictionary, read_dictionary
 
     check_writable_output(output, force)
@@ -172,7 +172,7 @@ def translate_cmd(aligned_path, words, k, target_path, nn, as_json):
       embspace translate en-fr.space water --nn --target fr.space --json
     """
     from ..errors import EmbspaceError
-    from ..tune._align import translate
+    from ..tune import translate
 
     aligned = open_space(aligned_path)
     if "alignment" not in aligned.info:

@@ -229,7 +229,7 @@ def compare(space_a, space_b, k, sample, no_card, align_first, as_json):
     overlap = neighbour_overlap(a, b, k=k, sample=sample)
     overlap.update(compare_targets(a, b, k, sample, echo=not as_json))  # table spaces: kNN prediction of the target
     if align_first:
-        from ..tune._align import words_moved
+        from ..tune import words_moved
 
         overlap["moved"] = words_moved(a, b, sample=sample)
     cards, missing = None, {}

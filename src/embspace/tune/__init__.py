@@ -1,5 +1,6 @@
 """Improving a space after it is built: post-processing (centre, all-but-the-top, unit length), retrofitting
-to a lexicon, and the transform chain that puts queries encoded later through the same steps.
+to a lexicon, alignment of two spaces (translation), and the transform chain that puts queries encoded
+later through the same steps.
 
 >>> from embspace.tune import post
 >>> better = post(space, center=True, abtt=2, normalize=True)   # doctest: +SKIP
@@ -8,6 +9,7 @@ to a lexicon, and the transform chain that puts queries encoded later through th
 """
 
 from ._abtt import all_but_the_top
+from ._align import align, translate, words_moved
 from ._chain import STEPS, append_step, apply_transforms
 from ._head import contrastive
 from ._head_scores import ContrastiveReport
@@ -17,10 +19,13 @@ from ._retrofit import retrofit
 __all__ = [
     "STEPS",
     "ContrastiveReport",
+    "align",
     "all_but_the_top",
     "append_step",
     "apply_transforms",
     "contrastive",
     "post",
     "retrofit",
+    "translate",
+    "words_moved",
 ]
