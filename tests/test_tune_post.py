@@ -159,7 +159,8 @@ def test_cli_post_order_and_exits(words, tmp_path):
     ):
         bad = runner.invoke(main, ["-q", *args])
         assert bad.exit_code != 0 and "Traceback" not in bad.output
-        assert len(bad.output.strip().splitlines()) == 1, bad.output
+        assert isinstance(bad.exception, SystemExit), bad.exception
+        assert len([line for line in bad.output.splitlines() if line.startswith("Error")]) == 1, bad.output
     assert not (tmp_path / "c.space").exists()
 
 

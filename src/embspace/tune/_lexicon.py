@@ -12,6 +12,7 @@ then match only a space that holds such ids) and adjective markers such as ``(a)
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import re
@@ -61,13 +62,11 @@ def wordnet(
     if senses is not None and (isinstance(senses, bool) or not isinstance(senses, int) or senses < 1):
         raise EmbspaceError(f"--senses must be a whole number, 1 or more; got {senses!r}")
     folder = wordnet_dir(root)
-    lemmas: dict[str, list[str]] = {}  # "offset pos" -> lemmas
-    pointers: dict[str, list[tuple[str, str]]] = {}  # "offset pos" -> [(relation, target synset)]
-    for pos in WORDNET_POS:
-        _read_data_file(folder / f"data.{pos}", lemmas, pointers)
+    stamp = tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.*")) if p.is_file())
+    lemmas, pointers, ranked = _parsed(str(folder), stamp)
     out: dict[str, dict[str, set[str]]] = {r: {} for r in relations}
-    for word, synsets in _ranked_senses(folder, lemmas, senses):
-        for synset in synsets:
+    for word, ranks in ranked:
+        for synset in ranks[:senses]:
             if "synonyms" in out:
                 out["synonyms"].setdefault(word, set()).update(lemmas[synset])
             for relation, target in pointers.get(synset, ()):
@@ -79,8 +78,19 @@ def wordnet(
     return {r: {w: n for w, n in table.items() if n} for r, table in out.items()}
 
 
-def _ranked_senses(folder: Path, lemmas: dict, senses: int | None):
-    """(lemma, its synsets most frequent first, at most `senses` per part of speech) from ``index.POS``:
+@functools.lru_cache(maxsize=1)
+def _parsed(folder: str, stamp: tuple) -> tuple[dict, dict, list]:
+    """WordNet's files read once per process (and again if they change, `stamp`): synset -> lemmas,
+    synset -> [(relation, target synset)], and [(lemma, its synsets most frequent first)] per part of speech."""
+    lemmas: dict[str, list[str]] = {}  # "offset pos" -> lemmas
+    pointers: dict[str, list[tuple[str, str]]] = {}  # "offset pos" -> [(relation, target synset)]
+    for pos in WORDNET_POS:
+        _read_data_file(Path(folder) / f"data.{pos}", lemmas, pointers)
+    return lemmas, pointers, list(_ranked_senses(Path(folder), lemmas))
+
+
+def _ranked_senses(folder: Path, lemmas: dict):
+    """(lemma, its synsets most frequent first) per part of speech from ``index.POS``:
     ``lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...``."""
     for pos in WORDNET_POS:
         path = folder / f"index.{pos}"
@@ -99,7 +109,7 @@ def _ranked_senses(folder: Path, lemmas: dict, senses: int | None):
                         f"{path}:{number}: not a WordNet 3.0 index line; reinstall wordnet-base"
                     ) from None
                 tag = "a" if fields[1] in ("a", "s") else fields[1]
-                synsets = [f"{o} {tag}" for o in offsets[:senses] if f"{o} {tag}" in lemmas]
+                synsets = [f"{o} {tag}" for o in offsets if f"{o} {tag}" in lemmas]
                 yield _lemma(fields[0]), synsets
 
 
