@@ -81,19 +81,21 @@ def read_pairs(source: Any, space: Space) -> tuple[np.ndarray, Unknown]:
             raise EmbspaceError(f"{path}: no such pair file")
         rows = [(a, b) for _, a, b in _two_fields(path, "two ids")]
         where = str(path)
+        if rows and rows[0][0] not in space and rows[0][1] not in space:  # a header line (neither id known)
+            header, rows = rows[0], rows[1:]
+            if not rows:
+                raise EmbspaceError(
+                    f"{where}: neither id of its only line ({header[0]!r}, {header[1]!r}) is in the space"
+                )
     else:
         rows = []
         for i, pair in enumerate(source):
             if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
                 raise EmbspaceError(f"pair {i} is {pair!r}; give pairs as (id, id)")
             rows.append((str(pair[0]), str(pair[1])))
-        where = "the pairs"
+        where = "the list of pairs"
     if not rows:
         raise EmbspaceError(f"{where} holds no pairs")
-    if rows[0][0] not in space and rows[0][1] not in space:  # a header line (ids of neither side known)
-        header, rows = rows[0], rows[1:]
-        if not rows:
-            raise EmbspaceError(f"{where}: neither id of its only pair ({header[0]!r}, {header[1]!r}) is in the space")
     unknown = Unknown()
     seen: set[tuple[int, int]] = set()
     out = []
@@ -111,7 +113,7 @@ def read_pairs(source: Any, space: Space) -> tuple[np.ndarray, Unknown]:
         out.append((ra, rb))
     if not out and unknown.rows == len(rows):
         raise EmbspaceError(
-            f"none of the {len(rows):,} pairs of {where} has both ids in the space, e.g. "
+            f"none of the {len(rows):,} pairs in {where} has both ids in the space, e.g. "
             + ", ".join(repr(e[:60]) for e in unknown.examples)
             + f"; the space's ids look like {', '.join(repr(i[:40]) for i in space.ids[:3])}"
         )
