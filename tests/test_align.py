@@ -284,3 +284,14 @@ def test_cli_imports_a_spacy_vectors_folder(tmp_path):
     assert space.info["keys"] == 500_000 and space.ids[1] == "de"
     result = CliRunner().invoke(main, ["import", str(tmp_path), "--format", "spacy-vectors", "-o", str(tmp_path / "x")])
     assert result.exit_code == 1 and "expected a spaCy vectors folder" in result.output
+
+
+def test_words_moved_uses_the_map_align_saved():
+    src, tgt, _ = _rotated_pair(noise=0.0)
+    moved = np.asarray(tgt.vectors).copy()
+    moved[[7, 70]] = np.random.default_rng(4).normal(size=(2, 16))
+    b = embspace.Space(src.ids, moved, info={"name": "b"})
+    aligned, _ = align(src, b, [(w, w) for w in src.ids], test_fraction=0)
+    found = words_moved(aligned, b, sample=400, worst=2)
+    assert found["alignment"] == "aligned by `embspace align`"
+    assert {w["id"] for w in found["moved_most"]} == {"w7", "w70"}

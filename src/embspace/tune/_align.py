@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -328,7 +329,7 @@ def align(
 def _describe(space: Space) -> dict:
     return {
         "name": space.info.get("name", ""),
-        "path": space.info.get("path", ""),
+        "path": str(Path(space.info["path"]).resolve()) if space.info.get("path") else "",
         "n": space.n,
         "dim": space.dim,
         "sha256": fingerprint(space),
