@@ -99,6 +99,7 @@ def contrastive(
     if (pairs is None) == (labels is None):
         raise EmbspaceError("give pairs or labels (one of them) to tune from")
     cfg = _Config(head, dim, epochs, batch_size, lr, temperature, hard_negatives, test_fraction, seed, device)
+    cfg.metric = "dot" if space.metric == "cosine" else space.metric  # for mining: the inputs are unit for cosine
     d_in = space.dim
     d_out = int(cfg.dim or d_in)
     x = _inputs(space)  # (n, d_in) float32, as the head sees them
@@ -285,7 +286,7 @@ class _Config:
         self.head, self.dim, self.epochs, self.batch_size = head, dim, int(epochs), int(batch_size)
         self.lr, self.temperature, self.test_fraction = float(lr), float(temperature), float(test_fraction)
         self.hard_negatives, self.seed, self.device = int(hard_negatives), int(seed), device
-        self.device_used = "cpu"
+        self.device_used, self.metric = "cpu", "dot"
 
     def params(self) -> dict[str, Any]:
         keys = ("head", "dim", "epochs", "batch_size", "lr", "temperature", "hard_negatives", "test_fraction")
@@ -343,7 +344,7 @@ def _train_on(x: np.ndarray, task, cfg: _Config, d_out: int, show_progress, devi
     import torch
 
     rng = np.random.default_rng(cfg.seed + 1)
-    hard = task.mine(x, cfg.hard_negatives) if cfg.hard_negatives else None
+    hard = task.mine(x, cfg.hard_negatives, cfg.metric) if cfg.hard_negatives else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         net = _net(cfg.head, x.shape[1], d_out)
@@ -404,12 +405,12 @@ class _PairTask:
     def batches(self, size: int, rng):
         return _batches(len(self.train), size, rng)
 
-    def mine(self, x: np.ndarray, k: int) -> dict[int, np.ndarray]:
+    def mine(self, x: np.ndarray, k: int, metric: str) -> dict[int, np.ndarray]:
         """For each anchor (either side of a training pair), its k nearest rows that are not its partner."""
         from ..search import topk
 
         anchors = self.rows()
-        found, _ = topk(x, x[anchors], k=min(x.shape[0] - 1, k + 16), metric="dot", exclude=anchors[:, None])
+        found, _ = topk(x, x[anchors], k=min(x.shape[0] - 1, k + 16), metric=metric, exclude=anchors[:, None])
         keys = anchors[:, None] * self.n_rows + found
         partner = np.isin(keys, self.known)
         out = {}
@@ -465,6 +466,10 @@ class _LabelTask:
     def __init__(self, train, held, classes, names, source, unknown, values):
         self.train, self.held, self.classes, self.names = train, held, classes, names
         self.source, self.unknown, self.values = source, unknown, values
+        # the training rows grouped by class, to draw a positive for each anchor of a batch
+        self.by_class = train[np.argsort(classes[train], kind="stable")]
+        self.class_count = np.bincount(classes[train], minlength=len(names))
+        self.class_start = np.concatenate([[0], np.cumsum(self.class_count)[:-1]])
 
     def rows(self) -> np.ndarray:
         return self.train
@@ -475,13 +480,13 @@ class _LabelTask:
     def batches(self, size: int, rng):
         return [self.train[b] for b in _batches(len(self.train), size, rng)]
 
-    def mine(self, x: np.ndarray, k: int) -> dict[int, np.ndarray]:
+    def mine(self, x: np.ndarray, k: int, metric: str) -> dict[int, np.ndarray]:
         """For each training item, its k nearest training items of another class."""
         from ..search import topk
 
         db = np.ascontiguousarray(x[self.train])
         found, _ = topk(
-            db, db, k=min(len(self.train) - 1, 4 * k + 16), metric="dot", exclude=np.arange(len(db))[:, None]
+            db, db, k=min(len(self.train) - 1, 4 * k + 16), metric=metric, exclude=np.arange(len(db))[:, None]
         )
         rows = self.train[found]
         other = self.classes[rows] != self.classes[self.train][:, None]
@@ -495,10 +500,11 @@ class _LabelTask:
     def loss(self, net, data, batch, hard, rng, temperature):
         import torch
 
-        rows = batch
-        if hard:
-            extra = [_draw(hard, r, rng, fallback=-1) for r in batch]
-            rows = np.unique(np.concatenate([batch, [e for e in extra if e >= 0]]))
+        # one more item of its class for each anchor: with many small classes a random batch holds few positives
+        c = self.classes[batch]
+        positives = self.by_class[self.class_start[c] + rng.integers(0, self.class_count[c])]
+        extra = [_draw(hard, r, rng, fallback=-1) for r in batch] if hard else []
+        rows = np.unique(np.concatenate([batch, positives, np.array([e for e in extra if e >= 0], dtype=np.int64)]))
         z = _normalize(net(data[torch.from_numpy(rows).to(data.device)]))
         tags = torch.from_numpy(self.classes[rows]).to(data.device)
         return supcon(z, tags, temperature)
