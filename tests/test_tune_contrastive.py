@@ -213,3 +213,22 @@ def test_nothing_held_out_scores_nothing(digits_images):
     tuned, report = contrastive(space, labels="label", epochs=1, test_fraction=0)
     assert report.scores == [] and report.data["held_out_items"] == 0 and "nothing held out" in report.table()
     assert tuned.n == 300
+
+
+def test_a_table_row_query_goes_through_the_head():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_wine
+
+    from embspace import tables
+
+    frame = load_wine(as_frame=True).frame
+    features = [c for c in frame.columns if c != "target"]
+    frame.insert(0, "id", [f"w{i}" for i in range(len(frame))])
+    frame["kind"] = frame.pop("target").astype(str)
+    space = tables.build(frame, id="id", columns=features)
+    tuned, report = contrastive(space, labels="kind", epochs=10)
+    assert report.scores[0]["after"] >= 0.85  # the head learns on the wine's 13 measurements only
+    row = frame.iloc[3][features].to_dict()
+    _, vectors, _ = tuned.query_vectors(row)  # the table transform, then the head
+    np.testing.assert_allclose(vectors[0], tuned.vectors[3], atol=1e-5)
+    assert tuned.neighbors(row, k=1)[0].id == "w3"
