@@ -1,9 +1,11 @@
 """Improving a space after it is built: post-processing (centre, all-but-the-top, unit length), retrofitting
-to a lexicon, alignment of two spaces (translation), and the transform chain that puts queries encoded
-later through the same steps.
+to a lexicon, a contrastive projection head learned from pairs or labels, alignment of two spaces
+(translation), and the transform chain that puts queries encoded later through the same steps.
 
 >>> from embspace.tune import post
 >>> better = post(space, center=True, abtt=2, normalize=True)   # doctest: +SKIP
+>>> from embspace.tune import contrastive
+>>> tuned, report = contrastive(space, labels="label")          # doctest: +SKIP
 >>> from embspace.tune import all_but_the_top
 >>> vectors, info = all_but_the_top(space.vectors, 2)   # doctest: +SKIP
 """
