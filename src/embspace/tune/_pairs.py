@@ -81,6 +81,7 @@ def read_pairs(source: Any, space: Space) -> tuple[np.ndarray, Unknown]:
             raise EmbspaceError(f"{path}: no such pair file")
         rows = [(a, b) for _, a, b in _two_fields(path, "two ids")]
         where = str(path)
+        header = None
         if rows and rows[0][0] not in space and rows[0][1] not in space:  # a header line (neither id known)
             header, rows = rows[0], rows[1:]
             if not rows:
@@ -88,6 +89,7 @@ def read_pairs(source: Any, space: Space) -> tuple[np.ndarray, Unknown]:
                     f"{where}: neither id of its only line ({header[0]!r}, {header[1]!r}) is in the space"
                 )
     else:
+        header = None
         rows = []
         for i, pair in enumerate(source):
             if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
@@ -112,9 +114,10 @@ def read_pairs(source: Any, space: Space) -> tuple[np.ndarray, Unknown]:
         seen.add(key)
         out.append((ra, rb))
     if not out and unknown.rows == len(rows):
+        examples = ([header[0]] if header else []) + unknown.examples  # no header after all: a line like the rest
         raise EmbspaceError(
-            f"none of the {len(rows):,} pairs in {where} has both ids in the space, e.g. "
-            + ", ".join(repr(e[:60]) for e in unknown.examples)
+            f"none of the {len(rows) + (header is not None):,} pairs in {where} has both ids in the space, e.g. "
+            + ", ".join(repr(e[:60]) for e in examples[:SHOWN_UNKNOWN])
             + f"; the space's ids look like {', '.join(repr(i[:40]) for i in space.ids[:3])}"
         )
     if len(out) < 2:
