@@ -43,7 +43,7 @@ def test_post_steps_are_recorded_and_match_numpy(words):
     out = post(words, center=True, abtt=2, normalize=True)
     kinds = [s["kind"] for s in out.info["transforms"]]
     assert kinds == ["center", "abtt", "normalize"]
-    assert out.info["normalized"] is True and out.ids == words.ids
+    assert out.info["normalized"] is True and out.ids == words.ids and out.info["name"] == "glove-6b-50d+post"
     record = out.info["tuned"][-1]
     assert (
         record["method"] == "post" and record["source"]["n"] == 5_000 and len(record["source"]["vectors_sha256"]) == 64

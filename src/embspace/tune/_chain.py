@@ -33,6 +33,7 @@ STEPS: dict[str, str] = {
     "normalize": "embspace.tune._post:apply_normalize",
     "abtt": "embspace.tune._post:apply_abtt",
     "head": "embspace.tune._head:apply_head",
+    "align": "embspace.tune._align:apply_align",
 }
 
 
@@ -129,6 +130,8 @@ def tuned_space(source, vectors: np.ndarray, info: dict[str, Any], record: dict[
 
     info = {k: v for k, v in info.items() if k != "path"}
     info["tuned"] = [*(info.get("tuned") or []), {**record, "source": source_ref(source)}]
+    if source.info.get("name") and record.get("method"):  # glove-6b-50d -> glove-6b-50d+retrofit
+        info["name"] = f"{source.info['name']}+{record['method']}"
     out = Space(source.ids, vectors, source.meta, info, source.metric, check=False)
     out.extras = {**source.extras, **(extras or {})}
     out.assets = {**source.assets, **(assets or {})}
