@@ -107,6 +107,29 @@ def test_text_queries_go_through_the_chain(tmp_path):
     assert found == [nb.id for nb in out.neighbors(expected[0], k=3)]
 
 
+def test_sts_evaluation_goes_through_the_chain():
+    dev = SHARED / "sts" / "sts-dev.csv"
+    if not dev.is_file():
+        pytest.skip(f"{dev} is not there (the shared data folder)")
+    from scipy.stats import spearmanr
+
+    from embspace.evaluate import sts
+    from embspace.texts import build, encoder_for
+
+    rows = [line.split("\t") for line in dev.read_text(encoding="utf-8").splitlines()[:300]]
+    pairs = [(r[5], r[6], float(r[4])) for r in rows if len(r) >= 7]
+    space = build([p[0] for p in pairs] + [p[1] for p in pairs], "tfidf-svd", dim=32)
+    out = post(space, center=True, abtt=1)
+    raw = encoder_for(space)
+    a, b = (apply_transforms(out, raw.encode([p[i] for p in pairs])) for i in (0, 1))
+    ok = (np.abs(raw.encode([p[0] for p in pairs])).sum(1) > 0) & (np.abs(raw.encode([p[1] for p in pairs])).sum(1) > 0)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    expected = spearmanr(cos[ok], np.array([p[2] for p in pairs])[ok]).statistic
+    result = sts(out, pairs)
+    assert result.found == int(ok.sum()) and result.score == pytest.approx(expected, abs=1e-6)
+    assert result.score != pytest.approx(sts(space, pairs).score, abs=1e-6)  # the steps changed the score
+
+
 def test_table_row_queries_go_through_the_chain():
     pd = pytest.importorskip("pandas")
     from embspace.tables import build, embed_rows
