@@ -147,9 +147,15 @@ def test_a_rotation_is_recovered_and_held_out_words_translate(method):
     assert report["evaluation"]["nn_p@1"] == 1.0 and report["evaluation"]["csls_p@1"] == 1.0
     assert report["dictionary"]["coverage"] == 1.0
     assert [n.id for n in translate(aligned, tgt, "w7", k=1)[0]] == ["t7"]
-    assert aligned.info["target"]["sha256"] and aligned.info["alignment"]["seed"] == 1
+    assert aligned.info["alignment"]["target"]["sha256"] and aligned.info["alignment"]["seed"] == 1
+    assert aligned.info["transforms"][-1]["kind"] == "align" and aligned.info["tuned"][-1]["method"] == "align"
+    # a query vector made later (as an encoder would) goes through the same map as the rows did
+    from embspace.tune import apply_transforms
+
+    again = apply_transforms(aligned, np.asarray(src.vectors[:5]))
+    assert np.allclose(again, aligned.vectors[:5], atol=1e-5)
     if method == "procrustes":
-        w = np.asarray(aligned.extras["map"])
+        w = np.asarray(aligned.extras[aligned.info["transforms"][-1]["extras"]["map"]])
         assert np.allclose(w @ w.T, np.eye(w.shape[0]), atol=1e-4)  # orthogonal
 
 

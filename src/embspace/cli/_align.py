@@ -177,7 +177,7 @@ def translate_cmd(aligned_path, words, k, target_path, nn, as_json):
     aligned = open_space(aligned_path)
     if "alignment" not in aligned.info:
         raise EmbspaceError(f"{aligned_path} was not made by `embspace align`; align it to a target first")
-    path = target_path or (aligned.info.get("target") or {}).get("path")
+    path = target_path or (aligned.info["alignment"].get("target") or {}).get("path")
     if not path:
         raise EmbspaceError("the aligned space does not say where its target is; give it with --target")
     target = open_space(path)

@@ -25,6 +25,7 @@ from .._progress import progress
 from ..errors import EmbspaceError
 from ..search import Neighbor
 from ..space import Space
+from ._chain import append_step, step_extra, step_name, tuned_space
 from ._dictionary import keep_known
 
 METHODS = ("procrustes", "lstsq", "vecmap")
@@ -288,42 +289,47 @@ def align(
     mapped = fit.mapped()
     target_r = mean_top_similarity(fit.t_common, mapped[: min(csls_vocab, src.n)])
     evaluation = evaluate_pairs(mapped, fit.t_common, target_r, test, s_index, tgt.ids) if test else {}
-    info = {
-        "name": f"{source.info.get('name') or 'source'}->{target.info.get('name') or 'target'}",
-        "builder": "embspace.tune.align",
-        "alignment": {
-            "method": method,
-            "normalization": ["unit", "center", "unit"],
-            "pca": "source" if fit.source_pca is not None else "target" if fit.target_pca is not None else None,
-            **({"reweight": reweight} if method == "vecmap" else {}),
-            "refine": refine,
-            "refine_vocab": refine_vocab,
-            "rounds": rounds,
-            "test_fraction": test_fraction,
-            "seed": seed,
-            "csls_k": CSLS_K,
-            "csls_vocab": min(csls_vocab, src.n),
-            "source_vocab": src.n,
-            "target_vocab": tgt.n,
-            "training_pairs": len(train),
-            "held_out_source_words": len(test),
-            "dictionary": pair_report,
-            "evaluation": evaluation,
-        },
-        "source": _describe(source),
+    alignment = {
+        "method": method,
+        "normalization": ["unit", "center", "unit"],
+        "pca": "source" if fit.source_pca is not None else "target" if fit.target_pca is not None else None,
+        **({"reweight": reweight} if method == "vecmap" else {}),
+        "refine": refine,
+        "refine_vocab": refine_vocab,
+        "rounds": rounds,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "csls_k": CSLS_K,
+        "csls_vocab": min(csls_vocab, src.n),
+        "source_vocab": src.n,
+        "target_vocab": tgt.n,
+        "training_pairs": len(train),
+        "held_out_source_words": len(test),
+        "dictionary": pair_report,
+        "evaluation": evaluation,
         "target": _describe(target),
         "seconds": round(time.perf_counter() - start, 3),
     }
-    meta = {name: column[: src.n] for name, column in source.meta.items()}
-    aligned = Space(src.ids, mapped, meta, info, "cosine", check=False)
-    aligned.extras = {
-        "map": fit.source_map,
-        **({} if fit.target_map is None else {"target_map": fit.target_map}),
-        "source_mean": fit.source_mean[None, :],
+    # the source's own provenance stays; the map is a step of its transform chain, so a query the source's
+    # kind of data encodes later (a text, an image, a fastText sub-word vector) is mapped the same way
+    mean_name, map_name = step_name(src.info, "mean"), step_name(src.info, "map")
+    step = {"kind": "align", "method": method, "extras": {"mean": mean_name, "map": map_name}}
+    info = append_step(src.info, step)
+    info["alignment"] = alignment
+    params = {k: alignment[k] for k in ("refine", "refine_vocab", "test_fraction", "source_vocab", "target_vocab")}
+    record = {"method": "align", "params": {"method": method, **params}, "seed": seed, "target": alignment["target"]}
+    extras = {
+        mean_name: fit.source_mean[None, :],
+        map_name: fit.source_map,
         "target_mean": fit.target_mean[None, :],
         "target_csls": target_r[:, None],
+        **({} if fit.target_map is None else {"target_map": fit.target_map}),
     }
-    return aligned, info["alignment"]
+    aligned = tuned_space(src, mapped, info, record, extras=extras)
+    if fit.target_map is None:  # one an earlier alignment of the source left behind
+        aligned.extras.pop("target_map", None)
+    aligned.info["name"] = f"{source.info.get('name') or 'source'}->{target.info.get('name') or 'target'}"
+    return aligned, alignment
 
 
 def _describe(space: Space) -> dict:
@@ -358,13 +364,23 @@ def evaluate_pairs(
     return out
 
 
+def apply_align(space: Space, step: dict, vectors: np.ndarray) -> np.ndarray:
+    """The "align" step of the transform chain: a query vector (q, d_source) normalised as the source was
+    (unit, centred, unit), mapped, unit length: (q, d_aligned) float32."""
+    mean, w = step_extra(space, step, "mean")[0], step_extra(space, step, "map")
+    if vectors.shape[1] != w.shape[0]:
+        raise EmbspaceError(f"the align step takes {w.shape[0]}-d vectors; got {vectors.shape[1]}-d")
+    x, _ = vecmap_normalize(vectors, mean)
+    return unit_rows(x @ w)
+
+
 # ---- using an aligned space ------------------------------------------------------------------------------
 def _check_target(aligned: Space, target: Space) -> None:
-    want = (aligned.info.get("target") or {}).get("sha256")
+    want = (aligned.info.get("alignment", {}).get("target") or {}).get("sha256")
     if "alignment" not in aligned.info or "target_mean" not in aligned.extras:
         raise EmbspaceError("this space was not made by `embspace align`; align it to a target first")
     if want and fingerprint(target) != want:
-        name = (aligned.info.get("target") or {}).get("name") or "?"
+        name = (aligned.info["alignment"].get("target") or {}).get("name") or "?"
         raise EmbspaceError(
             f"{target.info.get('path') or 'the target'} is not the space this one was aligned to ({name}, "
             f"sha256 {want[:12]}...); give that one with --target"
@@ -404,7 +420,7 @@ def words_moved(a: Space, b: Space, *, sample: int = 2000, worst: int = 10, anch
     shared = [i for i in a.ids if i in b]
     if len(shared) < 2:
         raise EmbspaceError(f"the spaces share {len(shared)} ids; need at least 2 to align one onto the other")
-    aligned_before = "alignment" in a.info and (a.info.get("target") or {}).get("sha256") == fingerprint(b)
+    aligned_before = "alignment" in a.info and (a.info["alignment"].get("target") or {}).get("sha256") == fingerprint(b)
     if aligned_before:
         target, _ = normalized_target(a, b)
         shared = [i for i in shared if i in target]
