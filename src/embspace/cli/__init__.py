@@ -68,9 +68,9 @@ def _accept_quiet(command: click.Command) -> None:
 
 
 def _register() -> None:
-    from . import _align, _build, _demo, _evaluate, _io, _items, _map, _search, _serve, _texts, _tune
+    from . import _align, _build, _demo, _evaluate, _io, _items, _map, _search, _serve, _texts, _transfer, _tune
 
-    for module in (_io, _search, _evaluate, _build, _map, _serve, _demo, _texts, _items, _tune, _align):
+    for module in (_io, _search, _evaluate, _build, _map, _serve, _demo, _texts, _items, _tune, _align, _transfer):
         for command in module.COMMANDS:
             main.add_command(command)
     for command in main.commands.values():
