@@ -89,8 +89,9 @@ def align_cmd(
     """Map SOURCE onto TARGET from dictionary pairs; print P@1/5/10 on held-out pairs (NN and CSLS).
 
     Both spaces are normalised as VecMap does (unit length, centred, unit length). The aligned space holds
-    SOURCE's words in TARGET's space (the map, the means and the target's name and sha256 are recorded),
-    so `embspace translate` finds a word's translations, and `embspace compare ALIGNED TARGET` lists the
+    SOURCE's words in TARGET's space (vecmap: in their common space); the map is a step of its transform
+    chain, and the target's name and sha256 are recorded, so `embspace translate` finds a word's
+    translations, and for two spaces of one language `embspace compare ALIGNED TARGET --align` lists the
     words that moved most. Pairs naming words a space lacks are counted and dropped.
 
     \b
