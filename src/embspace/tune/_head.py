@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._install import install_hint
 from .._progress import progress
 from .._weights import load_weights
 from ..errors import EmbspaceError
@@ -98,6 +99,7 @@ def contrastive(
     """
     if (pairs is None) == (labels is None):
         raise EmbspaceError("give pairs or labels (one of them) to tune from")
+    _require_torch()
     cfg = _Config(head, dim, epochs, batch_size, lr, temperature, hard_negatives, test_fraction, seed, device)
     cfg.metric = "dot" if space.metric == "cosine" else space.metric  # for mining: the inputs are unit for cosine
     d_in = space.dim
@@ -228,6 +230,7 @@ def apply_head(space, step: dict[str, Any], vectors: np.ndarray) -> np.ndarray:
     """Put query vectors (q, d_in) through the space's head step; unit rows (q, d_out), float32.
 
     The head is read from its safetensors asset (checked against the step's sha256) once per space."""
+    _require_torch()
     import torch
 
     x = np.asarray(vectors, dtype=np.float32)
@@ -249,11 +252,20 @@ def apply_head(space, step: dict[str, Any], vectors: np.ndarray) -> np.ndarray:
     return _unit(out)
 
 
+def _require_torch() -> None:
+    try:
+        import safetensors  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        raise EmbspaceError(f"a projection head needs torch and safetensors: {install_hint('tune')}") from None
+
+
 def _restored(space, step: dict[str, Any]):
     sha = step.get("sha256")
     cache = _RESTORED.setdefault(space, {})
     if sha in cache:
         return cache[sha]
+    _require_torch()
     head, d_in, d_out = step.get("architecture"), step.get("d_in"), step.get("d_out")
     if head not in HEADS or not all(isinstance(d, int) and 0 < d <= 65_536 for d in (d_in, d_out)):
         raise EmbspaceError(f"the space's head step is not one this version reads ({head!r}, {d_in}->{d_out})")
