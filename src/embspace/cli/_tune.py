@@ -14,7 +14,7 @@ from ..tune._retrofit import DEFAULTS as RETROFIT_DEFAULTS
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
 # modules (relative to embspace.cli) whose TUNE_COMMANDS join `embspace tune`
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("_tune_contrastive",)
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("_tune_contrastive", "_tune_texts")
 
 
 @click.group("tune")

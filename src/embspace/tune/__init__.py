@@ -17,9 +17,11 @@ from ._head import contrastive
 from ._head_scores import ContrastiveReport
 from ._post import post
 from ._retrofit import retrofit
+from ._texts import TextTuning, reembed, tune_texts
 
 __all__ = [
     "STEPS",
+    "TextTuning",
     "ContrastiveReport",
     "align",
     "all_but_the_top",
@@ -27,7 +29,9 @@ __all__ = [
     "apply_transforms",
     "contrastive",
     "post",
+    "reembed",
     "retrofit",
     "translate",
+    "tune_texts",
     "words_moved",
 ]
