@@ -444,11 +444,12 @@ class _LabelRun:
         self.train_rows, self.held_rows = label_split(self.labels, holdout, seed)
         check_classes(self.labels[self.train_rows])
         self.train, self.heldout = len(self.train_rows), len(self.held_rows)
+        self.seed = seed
         self._pairs: list = []
 
     def train_size(self, loss: str) -> int:
         if loss == "pairs":
-            rng = np.random.default_rng(0)
+            rng = np.random.default_rng(self.seed)
             self._pairs = _setfit_pairs(self.labels[self.train_rows], rng)
             return len(self._pairs)
         return self.train
