@@ -13,6 +13,7 @@ from embspace.cli import main
 from embspace.errors import EmbspaceError
 from embspace.tune._texts import (
     PROVENANCE,
+    _setfit_pairs,
     check_classes,
     knn_accuracy,
     label_split,
@@ -84,6 +85,13 @@ def test_knn_accuracy_votes_by_neighbours():
     test = np.array([[1, 0.05], [0.05, 1]], dtype=np.float32)
     assert knn_accuracy(train, ["x", "x", "y", "y"], test, ["x", "y"], k=2) == 1.0
     assert knn_accuracy(train, ["x", "x", "y", "y"], test, ["y", "x"], k=2) == 0.0
+
+
+def test_setfit_pairs_are_same_and_different_label_in_equal_numbers():
+    labels = np.array(LABELS, dtype=object)
+    pairs = _setfit_pairs(labels, np.random.default_rng(0), per_text=3)
+    assert len(pairs) == 2 * 3 * len(labels)
+    assert all((labels[i] == labels[j]) == (target == 1.0) and i != j for i, j, target in pairs)
 
 
 def test_too_few_labels_per_class_is_one_line():
