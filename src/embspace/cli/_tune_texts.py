@@ -62,8 +62,9 @@ def texts_cmd(
     local folder), loaded offline. With --label, texts of one label are pulled together (supervised
     contrastive loss; SetFit's pairs with --loss pairs); with --pairs, each text toward its partner and
     away from the batch's other partners. A held-out share is scored before and after (kNN label
-    accuracy, or recall@1 of the partner). On a CPU each step costs about a second per 16-32 short texts:
-    bound the run with --max-steps; a GPU is used where present (--device auto).
+    accuracy, or recall@1 of the partner). On a CPU a step costs seconds, more with a larger --batch-size
+    and longer texts: the progress bar shows the ETA; bound the run with --max-steps. A GPU is used where
+    present (--device auto).
 
     \b
     Examples:
