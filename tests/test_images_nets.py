@@ -172,7 +172,7 @@ def supcon(digit_slice):
     from embspace.images._contrastive import Contrastive
 
     xtr, ytr, _, _ = digit_slice
-    emb = Contrastive(epochs=8, image_size=16, batch_size=64, seed=0, device="cpu")
+    emb = Contrastive(epochs=8, image_size=16, batch_size=64, seed=0, device="cpu", flip=False)  # digits: no mirrors
     emb.fit(context(xtr, labels=ytr))
     return emb
 
@@ -184,7 +184,7 @@ def test_supcon_beats_chance_and_an_untrained_net(supcon, digit_slice):
     assert supcon.mode_ == "supcon" and supcon.temperature_ == 0.1
     assert len(supcon.losses_) == 8 and supcon.losses_[-1] < supcon.losses_[0]
     trained = agreement_with_database(supcon, (xtr, ytr), (xte, yte))
-    untrained = Contrastive(epochs=1, image_size=16, seed=0, device="cpu")
+    untrained = Contrastive(epochs=1, image_size=16, seed=0, device="cpu", flip=False)
     torch.manual_seed(0)
     untrained.net_ = _net(untrained.widths, untrained.head_dim).eval()
     before = agreement_with_database(untrained, (xtr, ytr), (xte, yte))
@@ -194,6 +194,31 @@ def test_supcon_beats_chance_and_an_untrained_net(supcon, digit_slice):
     v = supcon.embed(list(xte[:5]))
     assert v.shape == (5, 256) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+
+
+def test_flip_averages_an_image_with_its_mirror_and_older_spaces_keep_one_view(supcon, digit_slice):
+    """flip=True (clothes, photos): trained with mirror images, an image embedded as the normalised mean of its
+    vector and its mirror image's; a space built before that (no "mirror_average" in its state) keeps one view."""
+    from embspace.images._contrastive import Contrastive
+
+    x = list(digit_slice[2][:6])
+    one = supcon.embed(x)  # flip=False: one view
+    mirrored = supcon.embed([im[:, ::-1].copy() for im in x])
+    supcon.mirror_average = True
+    try:
+        both = supcon.embed(x)
+    finally:
+        supcon.mirror_average = False
+    mean = (one + mirrored) / np.linalg.norm(one + mirrored, axis=1, keepdims=True)
+    np.testing.assert_allclose(both, mean, atol=1e-5)
+    state = {**supcon.state(), "flip": True, "mirror_average": True}
+    assert Contrastive.restore(state, {}, supcon.assets()).mirror_average is True
+    older = {k: v for k, v in state.items() if k not in ("flip", "mirror_average")}
+    restored = Contrastive.restore(older, {}, supcon.assets())
+    assert restored.flip is True and restored.mirror_average is False
+    np.testing.assert_allclose(restored.embed(x), one, atol=1e-5)
+    with pytest.raises(EmbspaceError, match="mirror_average"):
+        Contrastive.restore({**state, "mirror_average": "yes"}, {}, supcon.assets())
 
 
 def test_simclr_runs_without_labels_and_is_deterministic(digit_slice):

@@ -111,6 +111,10 @@ def test_pixel_space_round_trip_and_image_query(digits_space, digits_images, tmp
     _, vectors, _ = loaded.query_vectors(png)  # embedded as the rows were, then through the head
     np.testing.assert_allclose(vectors[0], loaded.vectors[5], atol=1e-5)
     assert loaded.neighbors(png, k=1)[0].id == loaded.ids[5]
+    narrower, _ = contrastive(digits_space, labels="label", head="mlp", dim=16, epochs=2, seed=1)
+    _, vectors, _ = narrower.query_vectors(png)  # 64-d pixels in, 16-d out: the chain, not the embedder, checks
+    assert narrower.dim == 16 and vectors.shape == (1, 16)
+    np.testing.assert_allclose(vectors[0], narrower.vectors[5], atol=1e-5)
 
 
 def test_mlp_head_with_another_dimension_on_a_euclidean_space(digits_images):
@@ -232,3 +236,6 @@ def test_a_table_row_query_goes_through_the_head():
     _, vectors, _ = tuned.query_vectors(row)  # the table transform, then the head
     np.testing.assert_allclose(vectors[0], tuned.vectors[3], atol=1e-5)
     assert tuned.neighbors(row, k=1)[0].id == "w3"
+    narrower, _ = contrastive(space, labels="kind", dim=4, epochs=3)
+    _, vectors, _ = narrower.query_vectors(row)
+    np.testing.assert_allclose(vectors[0], narrower.vectors[3], atol=1e-5)

@@ -16,7 +16,7 @@ _METHOD_HELP = (
     "cnn: EfficientNet-Lite0 (needs the images-cnn extra) | contrastive: a small CNN trained on these images."
 )
 # Options that only the network methods take: option -> the embedder's parameter.
-_NETWORK_KNOBS = {"--image-size": "image_size", "--epochs": "epochs", "--device": "device"}
+_NETWORK_KNOBS = {"--image-size": "image_size", "--epochs": "epochs", "--device": "device", "--no-flip": "flip"}
 _SHOW_SKIPPED = 5
 
 
@@ -38,6 +38,14 @@ _SHOW_SKIPPED = 5
 @click.option("--limit", type=click.IntRange(1, 10**9), help="Read at most N images of each source.")
 @click.option("--image-size", type=click.IntRange(8, 1024), help="cnn/contrastive: input size in pixels.")
 @click.option("--epochs", type=click.IntRange(1, 10_000), help="contrastive: training epochs.")
+@click.option(
+    "--no-flip",
+    "flip",
+    flag_value=False,
+    default=None,
+    help="contrastive: a mirror image means something else here (digits, letters, text): no mirror images in "
+    "training, none averaged in when embedding.",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="cnn/contrastive: where the network runs.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--no-thumbnails", is_flag=True, help="Keep no thumbnails in the space.")
@@ -100,7 +108,7 @@ def _network_knobs(method: str, cls, options: dict) -> dict:
         if value is None:
             continue
         if name not in accepted:
-            takers = "cnn and contrastive" if flag != "--epochs" else "contrastive"
+            takers = "contrastive" if flag in ("--epochs", "--no-flip") else "cnn and contrastive"
             raise EmbspaceError(f"{flag} is for {takers}; the method {method} does not take it")
         knobs[name] = value
     return knobs

@@ -342,15 +342,21 @@ def embed_images(
     items = [images] if single else list(images)
     if not items:
         raise EmbspaceError("no query images given")
-    out = np.empty((len(items), space.dim), dtype=np.float32)
+    # A tuned space's rows went through steps after they were embedded (info["transforms"], applied by the
+    # caller): the embedder's width is then the first step's input, which the chain itself checks.
+    width = None if space.info.get("transforms") else space.dim
+    out: np.ndarray | None = None
     for start in range(0, len(items), batch_size):
         decoded = [_query(item, max_pixels) for item in items[start : start + batch_size]]
         vectors = np.asarray(embedder.transform(embedder.embed(decoded)), dtype=np.float32)
-        if vectors.shape != (len(decoded), space.dim):
+        if vectors.ndim != 2 or len(vectors) != len(decoded) or (width is not None and vectors.shape[1] != width):
             raise EmbspaceError(
                 f"the restored {space.info['images']['method']} embedder made vectors of shape {vectors.shape}; "
                 f"the space has {space.dim} dimensions; rebuild the space"
             )
+        if out is None:
+            width = vectors.shape[1]
+            out = np.empty((len(items), width), dtype=np.float32)
         out[start : start + len(decoded)] = vectors
     return out
 

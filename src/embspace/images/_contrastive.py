@@ -69,11 +69,12 @@ def _scale(x):
     return x.float().sub_(127.5).div_(127.5)
 
 
-def augment(x, generator, min_area: float = 0.5):
+def augment(x, generator, min_area: float = 0.5, flip: bool = True):
     """Two-view augmentation of a float batch (b, 3, s, s) in [-1, 1], all in torch on the batch's device.
 
     A random resized crop (area `min_area`-100 %, aspect 3/4-4/3, anywhere in the image: so also a translation),
-    a horizontal flip (half the images), and brightness/contrast jitter (+-0.25 / x0.7-1.3).
+    a horizontal flip (half the images; none when `flip` is false), and brightness/contrast jitter (+-0.25 /
+    x0.7-1.3).
     """
     import torch
     import torch.nn.functional as F
@@ -90,9 +91,9 @@ def augment(x, generator, min_area: float = 0.5):
     sy = (area / ratio).sqrt().clamp(max=1.0)
     tx = (uniform(-1, 1)) * (1 - sx)  # the crop stays inside the image
     ty = (uniform(-1, 1)) * (1 - sy)
-    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0).to(dev)
+    mirror = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0).to(dev)  # drawn either way: same stream
     theta = torch.zeros(b, 2, 3, device=dev)
-    theta[:, 0, 0] = sx * flip
+    theta[:, 0, 0] = sx * mirror if flip else sx
     theta[:, 0, 2] = tx
     theta[:, 1, 1] = sy
     theta[:, 1, 2] = ty
@@ -143,6 +144,10 @@ class Contrastive(Embedder):
     device : {"auto", "cpu", "cuda"}
     widths : tuple of int
         Channels of the conv blocks; the last is the vector's dimension.
+    flip : bool
+        Whether a mirror image means the same thing in this collection (clothes, most photos: True) or not
+        (digits, letters, text: False). True: mirror images are one of the training augmentations, and an
+        image is embedded as the average of its vector and its mirror image's (see `embed`).
     """
 
     method = "contrastive"
@@ -159,6 +164,7 @@ class Contrastive(Embedder):
         device: str = "auto",
         widths: tuple[int, ...] = WIDTHS,
         head_dim: int = HEAD_DIM,
+        flip: bool = True,
     ):
         _check_int("epochs", epochs, 1, 10_000)
         _check_int("batch_size", batch_size, 2, 65_536)
@@ -173,6 +179,10 @@ class Contrastive(Embedder):
         self.lr, self.temperature, self.seed = float(lr), temperature, seed
         self.device = resolve_device(device)
         self.widths, self.head_dim = tuple(int(w) for w in widths), int(head_dim)
+        if not isinstance(flip, bool):
+            raise EmbspaceError(f"flip must be true or false; got {flip!r}")
+        self.flip = flip
+        self.mirror_average = flip  # spaces built before 0.2 restore with False (see restore)
         self.net_ = None
         self.mode_: str | None = None
         self.losses_: list[float] = []
@@ -231,7 +241,7 @@ class Contrastive(Embedder):
                 for step in range(steps_per_epoch):
                     rows = order[step * batch : (step + 1) * batch]
                     x = _scale(images[rows.to(self.device)].permute(0, 3, 1, 2))
-                    views = torch.cat([augment(x, generator), augment(x, generator)])
+                    views = torch.cat([augment(x, generator, flip=self.flip), augment(x, generator, flip=self.flip)])
                     views = views.contiguous(memory_format=torch.channels_last)
                     z = torch.nn.functional.normalize(net["head"](net["backbone"](views)), dim=1)
                     tag = (ids[rows] if tags is None else tags[rows]).to(self.device)
@@ -290,7 +300,14 @@ class Contrastive(Embedder):
 
     # ---- embedding -------------------------------------------------------------------------------
     def embed(self, images: list[np.ndarray]) -> np.ndarray:
-        """(b, widths[-1]) float32 unit vectors: the backbone's pooled output for each image."""
+        """(b, widths[-1]) float32 unit vectors: the backbone's pooled output for each image, averaged with
+        that of its mirror image when the network was trained with mirror images (`flip`, the default).
+
+        The network was trained to map an image and its mirror image together (the flip is one of its
+        augmentations), so averaging the two unit vectors is a cheap test-time augmentation: on a
+        10,000/2,000 Fashion-MNIST slice it raised SupCon's kNN@10 from 0.871 to 0.8765 (SimCLR's 0.811 to
+        0.8115) for twice the embedding cost, still thousands of images/s.
+        """
         import torch
 
         if self.net_ is None:
@@ -302,6 +319,9 @@ class Contrastive(Embedder):
                 chunk = stack_resized(images[start : start + step], self.image_size)
                 x = _scale(torch.from_numpy(chunk).permute(0, 3, 1, 2).to(self.device))  # NHWC: channels_last
                 v = torch.nn.functional.normalize(self.net_["backbone"](x), dim=1)
+                if self.mirror_average:
+                    mirrored = torch.nn.functional.normalize(self.net_["backbone"](x.flip(3)), dim=1)
+                    v = torch.nn.functional.normalize(v + mirrored, dim=1)
                 out[start : start + len(chunk)] = v.float().cpu().numpy()
         return out
 
@@ -323,6 +343,8 @@ class Contrastive(Embedder):
             "dim": self.widths[-1],
             "image_size": self.image_size,
             "scale": "(x - 127.5) / 127.5",
+            "flip": self.flip,
+            "mirror_average": self.mirror_average,
             "objective": self.mode_,
             "temperature": self.temperature_,
             "epochs": self.epochs,
@@ -359,6 +381,7 @@ class Contrastive(Embedder):
             widths=tuple(widths),
             head_dim=head_dim,
             temperature=state.get("temperature"),
+            flip=state.get("flip", True),
         )
         net = _net(self.widths, self.head_dim)
         try:
@@ -368,6 +391,10 @@ class Contrastive(Embedder):
                 f"{ASSET} does not fit the network the manifest describes ({_first_line(exc)})"
             ) from None
         self.net_ = net.eval().to(self.device, memory_format=torch.channels_last)
+        mirror = state.get("mirror_average", False)  # spaces built before it: trained with flips, one view
+        if not isinstance(mirror, bool):
+            raise EmbspaceError(f"this space's mirror_average is {mirror!r}; expected true or false")
+        self.mirror_average = mirror
         self.mode_ = state.get("objective")
         self.temperature_ = state.get("temperature")
         self.losses_ = list(state.get("losses") or [])
