@@ -93,6 +93,7 @@ class AnnIndex:
     seed: int = 0
     index_: Any = field(default=None, repr=False)
     stats_: dict = field(default_factory=dict)
+    auto_: dict | None = field(default=None, repr=False)  # what `auto_index` tried and why this one won
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -357,6 +358,8 @@ def save_index(index: AnnIndex, space_path: str | os.PathLike) -> Path:
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "stats": _jsonable_stats(index.stats_),
         }
+        if getattr(index, "auto_", None):
+            meta["auto"] = index.auto_
         write_durably(tmp / INDEX_META, sealed_bytes(meta))
     return target
 
@@ -381,7 +384,7 @@ def index_info(space_path: str | os.PathLike) -> dict[str, Any] | None:
         return None
     rebuild = f"rebuild it with `embspace index {space_path}`"
     meta = read_sealed(meta_path, INDEX_FORMAT, "version", INDEX_VERSION, rebuild, error=_corrupt, limit=1 << 20)
-    check_fields(meta_path, meta, _SCHEMA, rebuild, error=_corrupt)
+    check_fields(meta_path, meta, _SCHEMA, rebuild, optional=("auto",), error=_corrupt)
     unknown = sorted(set(meta["params"]) - set(PARAM_RANGES) - {"metric"})
     if unknown:
         raise _corrupt(meta_path, f"names unknown index parameters {', '.join(unknown)[:80]}; {rebuild}")
@@ -410,6 +413,10 @@ _SCHEMA = {
             and all(x is None or (is_number(x, 0) and (not k.startswith("recall") or x <= 1)) for k, x in v.items())
         ),
         "an object of measures (recall in 0..1, others >= 0)",
+    ),
+    "auto": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("candidates"), list) and isinstance(v.get("why"), str),
+        "the auto-tuning record (an object with 'candidates' and 'why')",
     ),
 }
 
@@ -443,7 +450,7 @@ def open_index(space: Space | str | os.PathLike) -> AnnIndex | None:
     if sha256_file(file) != meta["index_sha256"]:
         raise StaleIndexError(f"{file} does not match its checksum; {rebuild}")
     faiss = _faiss()
-    raw = faiss.read_index(str(file))
+    raw = _read_faiss(faiss, file, meta["kind"])
     if raw.ntotal != space.n or raw.d != space.dim:
         raise StaleIndexError(f"{file} holds {raw.ntotal} x {raw.d} vectors, not {space.n} x {space.dim}; {rebuild}")
     typed = faiss.downcast_index(raw)  # a view: `raw` keeps owning the index
@@ -460,7 +467,17 @@ def open_index(space: Space | str | os.PathLike) -> AnnIndex | None:
     index.index_ = raw
     index._space = space
     index.stats_ = dict(meta["stats"])
+    index.auto_ = meta.get("auto")
     return index
+
+
+def _read_faiss(faiss, file: Path, kind: str):
+    """IVF-PQ indexes are memory-mapped (opening reads no list, so a big one opens in constant time); faiss
+    maps only some index types, so anything else, or a build of faiss that refuses, is read whole."""
+    if kind == "ivfpq":
+        with contextlib.suppress(RuntimeError):
+            return faiss.read_index(str(file), faiss.IO_FLAG_MMAP)
+    return faiss.read_index(str(file))
 
 
 def remove_index(space_path: str | os.PathLike) -> bool:
@@ -492,3 +509,248 @@ def ann_neighbors(space: Space, index: AnnIndex, query, k: int = 10, exclude_que
         skip = rows[q] if extra else -2
         out.append([Neighbor(ids[r], float(s)) for r, s in zip(fr, fs) if r >= 0 and r != skip][:k])
     return out[0] if single else out
+
+
+# ---- choosing an index by measurement ------------------------------------------------------------
+AUTO_MIN_ROWS = 20_000  # below this, exact search over the rows is as fast as any index (measured anyway above it)
+EF_SEARCH_MAX = 4096
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12}
+_UNITS.update({"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40})
+
+
+def parse_bytes(text: str | int) -> int:
+    """``"2GiB"``, ``"500MB"``, ``"1e9"`` or an int -> bytes; anything else is a one-line error."""
+    import re
+
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool) and text > 0:
+        return int(text)
+    found = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not found or found.group(2) not in _UNITS or float(found.group(1)) * _UNITS[found.group(2)] < 1:
+        raise EmbspaceError(f"memory budget {text!r} is not a size; write e.g. 2GiB, 500MB or 1000000 (bytes)")
+    return int(float(found.group(1)) * _UNITS[found.group(2)])
+
+
+def estimated_memory(kind: str, n: int, dim: int, **params) -> int:
+    """Bytes an index of `kind` holds in memory (FAISS's layout, rounded up; the space's own vectors not counted
+    except where the index copies them)."""
+    if kind == "flat":
+        return 4 * n * dim
+    if kind == "hnsw":  # full vectors + about 2·M links of 4 bytes per node on level 0, ~1/M of that above
+        return 4 * n * dim + int(n * params["m"] * 2 * 4 * 1.1)
+    nlist, pq_m = params["nlist"], params["pq_m"]  # codes + 8-byte ids per row, centroids, PQ codebooks
+    return n * (pq_m + 8) + 4 * nlist * dim + 4 * PQ_CENTROIDS * dim
+
+
+def _auto_candidates(n: int, dim: int, budget: int | None) -> list[tuple[str, dict]]:
+    """Settings worth building for n rows of dim: HNSW at two graph degrees, and IVF-PQ with the largest code
+    (about dim/4, dim/8 or dim/16 bytes a row) that fits `budget`."""
+    out: list[tuple[str, dict]] = [
+        ("hnsw", {"m": 16, "ef_construction": 100}),
+        ("hnsw", {"m": 32, "ef_construction": 200}),
+    ]
+    if n >= IVFPQ_MIN_ROWS:
+        nlist = _default_nlist(n)
+        codes = [c for c in dict.fromkeys(_pq_near(dim, dim / (4 * f)) for f in (1, 2, 4))]
+        fits = [c for c in codes if budget is None or estimated_memory("ivfpq", n, dim, nlist=nlist, pq_m=c) <= budget]
+        out.append(("ivfpq", {"nlist": nlist, "pq_m": (fits or codes[-1:])[0]}))
+    return out
+
+
+def _pq_near(dim: int, size: float) -> int:
+    """The divisor of `dim` (at most 64) nearest `size`: sub-quantisers of an 8-bit PQ code."""
+    return min((d for d in range(1, min(dim, 64) + 1) if dim % d == 0), key=lambda d: abs(d - size))
+
+
+class _Probe:
+    """Held-out queries (rows of the space) with their exact top-k (the query row itself left out)."""
+
+    def __init__(self, space: Space, rows: np.ndarray, k: int, metric: str):
+        self.rows, self.k = rows, k
+        self.queries = np.ascontiguousarray(space.vectors[rows], dtype=np.float32)
+        lookup = space._lookup
+        t0 = time.perf_counter()
+        exact = space.neighbors(self.queries, k=k + 1, metric=metric, exclude_query=False)
+        self.exact_qps = len(rows) / max(time.perf_counter() - t0, 1e-9)
+        self.truth = [self._without_self([lookup[nb.id] for nb in e], r) for e, r in zip(exact, rows)]
+
+    def _without_self(self, found, row) -> set:
+        return set([f for f in found if f != row and f >= 0][: self.k])
+
+    def measure(self, index: AnnIndex) -> tuple[float, float]:
+        """(recall@k, queries/s) of `index` on these queries, searched as one batch (best of two runs)."""
+        best = np.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            found, _ = index.search(self.queries, self.k + 1)
+            best = min(best, time.perf_counter() - t0)
+        hits = [len(self._without_self(f.tolist(), r) & t) for f, r, t in zip(found, self.rows, self.truth)]
+        return float(np.mean(hits)) / self.k, len(self.rows) / max(best, 1e-9)
+
+
+def _tune(index: AnnIndex, probe: _Probe, target: float, trials: list) -> int | None:
+    """The smallest efSearch / nprobe that reaches `target` on `probe`: doubling, then bisection (no rebuild)."""
+    knob = "ef_search" if index.kind == "hnsw" else "nprobe"
+    high_end = EF_SEARCH_MAX if index.kind == "hnsw" else index.nlist
+    seen: dict[int, float] = {}
+
+    def recall_at(value: int) -> float:
+        if value not in seen:
+            setattr(index, knob, value)
+            recall, qps = probe.measure(index)
+            seen[value] = recall
+            trials.append({knob: value, "recall": round(recall, 4), "qps": round(qps, 1)})
+        return seen[value]
+
+    value = probe.k if index.kind == "hnsw" else 1  # search() never lets efSearch fall below k
+    low = value - 1
+    while recall_at(value) < target:
+        if value >= high_end:
+            return None
+        low, value = value, min(2 * value, high_end)
+    while value - low > max(1, value // 16):  # bisection to within ~6%: finer steps are below the timing noise
+        mid = (low + value) // 2
+        low, value = (mid, value) if recall_at(mid) < target else (low, mid)
+    return value
+
+
+def auto_index(
+    space: Space,
+    recall: float = 0.95,
+    memory_budget: int | str | None = None,
+    seed: int = 0,
+    *,
+    sample: int = 500,
+    k: int = 10,
+) -> tuple[AnnIndex | None, dict[str, Any]]:
+    """Choose, build and tune the index that reaches `recall`@k at the highest measured throughput.
+
+    Candidates (HNSW at M=16 and 32, IVF-PQ at two code sizes) within `memory_budget` bytes are built;
+    each one's efSearch / nprobe is tuned on `sample` held-out rows of the space (their exact neighbours,
+    themselves left out, from the space's own exact search), and the fastest that reaches the target is
+    checked again on a second, disjoint sample. Returns ``(None, report)`` when the space is too small for
+    any index to beat exact search (under 20,000 rows, or exact search measured faster); raises a one-line
+    EmbspaceError naming the best recall reached when no candidate reaches the target within the budget.
+    The report (also stored as ``index.auto_``) lists every candidate: kind, params, recall, q/s, memory.
+    """
+    if isinstance(recall, bool) or not isinstance(recall, (int, float)) or not 0 < recall <= 1:
+        raise EmbspaceError(f"recall target {recall!r} is not a fraction; choose a number in (0, 1], e.g. 0.95")
+    budget = None if memory_budget is None else parse_bytes(memory_budget)
+    n, dim, metric = space.n, space.dim, space.metric
+    report: dict[str, Any] = {
+        "target_recall": recall,
+        "k": k,
+        "seed": seed,
+        "n": n,
+        "dim": dim,
+        "memory_budget": budget,
+        "candidates": [],
+    }
+    if n < AUTO_MIN_ROWS:
+        report["why"] = f"exact search is faster; no index built ({n:,} rows, under {AUTO_MIN_ROWS:,})"
+        return None, report
+    size = min(sample, n // 4)
+    rows = np.random.default_rng(seed).choice(n, size=2 * size, replace=False)
+    tune_probe, check_probe = (
+        _Probe(space, np.sort(rows[:size]), k, metric),
+        _Probe(space, np.sort(rows[size:]), k, metric),
+    )
+    report.update(queries=size, exact_qps=round(tune_probe.exact_qps, 1))
+    best = None
+    for kind, params in _auto_candidates(n, dim, budget):
+        easy = next((c for c in report["candidates"] if c["kind"] == "hnsw" and c.get("reached")), None)
+        if kind == "hnsw" and easy and easy["params"]["ef_search"] <= 4 * k:
+            skip = f"hnsw m={easy['params']['m']} already reached the target at ef_search={easy['params']['ef_search']}"
+            report["candidates"].append({"kind": kind, "params": dict(params), "skipped": skip})
+            continue
+        entry = _try_candidate(space, kind, params, budget, tune_probe, recall, seed)
+        report["candidates"].append(entry.pop("_record"))
+        entry["at"] = len(report["candidates"]) - 1
+        if entry.get("index") is not None and (best is None or entry["qps"] > best["qps"]):
+            best = entry
+    if best is None:
+        raise EmbspaceError(_none_reached(report, budget))
+    index, winner = best["index"], report["candidates"][best["at"]]
+    checked, qps = _confirm(index, check_probe, recall)
+    winner.update(params=index.params(), check_recall=round(checked, 4))
+    if checked < recall:
+        raise EmbspaceError(
+            f"no index reached recall@{k} {recall} on the check sample; the best was {checked:.3f} "
+            f"({index.kind} {index.params()})"
+        )
+    exact_qps = tune_probe.exact_qps
+    if qps <= exact_qps:
+        report["why"] = (
+            f"exact search is faster; no index built (the fastest index, {index.kind}, did "
+            f"{qps:,.0f} q/s against exact {exact_qps:,.0f})"
+        )
+        return None, report
+    report["chosen"] = best["at"]
+    others = [c for i, c in enumerate(report["candidates"]) if i != best["at"] and c.get("qps")]
+    report["why"] = (
+        f"{index.kind} {_params_text(index.params())} reached recall@{k} {checked:.3f} (target {recall}) at "
+        f"{qps:,.0f} q/s, {qps / exact_qps:.1f}x exact search"
+        + (f", the fastest of {len(others) + 1} that reached it" if others else "")
+    )
+    index.stats_.update(
+        {
+            "recall": round(checked, 4),
+            f"recall@{k}": round(checked, 4),
+            "queries": size,
+            "k": k,
+            "ann_qps": round(qps, 1),
+            "exact_qps": round(exact_qps, 1),
+        }
+    )
+    index.auto_ = report
+    return index, report
+
+
+def _params_text(params: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _try_candidate(space, kind, params, budget, probe, target, seed) -> dict:
+    memory = estimated_memory(kind, space.n, space.dim, **params)
+    record: dict[str, Any] = {"kind": kind, "params": dict(params), "memory": memory}
+    if budget is not None and memory > budget:
+        record["skipped"] = f"needs ~{memory:,} bytes, over the budget"
+        return {"_record": record}
+    index = AnnIndex.with_params(kind, seed=seed, **params).fit(space)
+    trials: list = []
+    value = _tune(index, probe, target, trials)
+    record.update(build_seconds=index.stats_["build_seconds"], trials=trials)
+    if value is None:
+        top = max(trials, key=lambda t: t["recall"])
+        record.update(recall=top["recall"], qps=top["qps"], params=index.params(), reached=False)
+        return {"_record": record}
+    knob = "ef_search" if kind == "hnsw" else "nprobe"
+    setattr(index, knob, value)
+    hit = next(t for t in trials if t[knob] == value)
+    record.update(recall=hit["recall"], qps=hit["qps"], params=index.params(), reached=True)
+    return {"_record": record, "index": index, "qps": hit["qps"]}
+
+
+def _confirm(index: AnnIndex, probe: _Probe, target: float) -> tuple[float, float]:
+    """Recall and q/s on the disjoint check sample; the knob doubles (at most 3 times) if it falls short there."""
+    knob = "ef_search" if index.kind == "hnsw" else "nprobe"
+    top = EF_SEARCH_MAX if index.kind == "hnsw" else index.nlist
+    recall, qps = probe.measure(index)
+    for _ in range(3):
+        if recall >= target or getattr(index, knob) >= top:
+            break
+        setattr(index, knob, min(top, 2 * getattr(index, knob)))
+        recall, qps = probe.measure(index)
+    return recall, qps
+
+
+def _none_reached(report: dict, budget: int | None) -> str:
+    tried = [c for c in report["candidates"] if "recall" in c]
+    within = "" if budget is None else f" within the memory budget of {budget:,} bytes"
+    if not tried:
+        least = min(c["memory"] for c in report["candidates"])
+        return f"no index fits{within}: the smallest candidate needs ~{least:,} bytes; raise --memory-budget"
+    top = max(tried, key=lambda c: c["recall"])
+    return (
+        f"no index reached recall@{report['k']} {report['target_recall']}{within}; the best was "
+        f"{top['recall']:.3f} ({top['kind']} {_params_text(top['params'])}); lower --recall or raise --memory-budget"
+    )
