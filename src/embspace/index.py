@@ -334,6 +334,19 @@ def build_index(
     return index
 
 
+def build_auto_index(
+    space_path: str | os.PathLike, recall: float = 0.95, memory_budget: int | str | None = None, seed: int = 0
+) -> tuple[AnnIndex | None, dict[str, Any]]:
+    """`auto_index` on the space at `space_path`, cached there when one is chosen (nothing written otherwise)."""
+    from .store import load
+
+    space_path = Path(space_path)
+    index, report = auto_index(load(space_path), recall=recall, memory_budget=memory_budget, seed=seed)
+    if index is not None:
+        save_index(index, space_path)
+    return index, report
+
+
 def save_index(index: AnnIndex, space_path: str | os.PathLike) -> Path:
     """Write `index` into ``SPACE/index/`` atomically (temporary folder, then swapped into place)."""
     faiss = _faiss()

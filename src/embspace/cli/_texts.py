@@ -6,6 +6,7 @@ import time
 
 import click
 
+from ..errors import EmbspaceError
 from ._output import check_writable_output, echo_json, json_option, neighbors_json, open_space, table
 
 _MODEL_HELP = (
@@ -234,7 +235,19 @@ def _neighbors(space, index, query, k, exclude, metric=None):
 
 @click.command("index")
 @click.argument("space_path", metavar="SPACE")
-@click.option("--kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="hnsw", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "flat", "hnsw", "ivfpq"]),
+    help="Index kind [hnsw; auto when --recall is given].",
+)
+@click.option(
+    "--recall",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="auto: recall@10 to reach on held-out rows; the kind and parameters are chosen by measurement [0.95].",
+)
+@click.option("--memory-budget", metavar="SIZE", help="auto: the most memory the index may take, e.g. 2GiB, 500MB.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="auto: query sample.")
+@click.option("--show", is_flag=True, help="Print the cached index's record (and what auto tried) instead.")
 @click.option("--m", type=click.IntRange(2, 256), default=32, show_default=True, help="hnsw: links per node.")
 @click.option("--ef-construction", type=click.IntRange(1, 100_000), default=200, show_default=True, help="hnsw.")
 @click.option("--ef-search", type=click.IntRange(1, 100_000), default=128, show_default=True, help="hnsw.")
@@ -259,14 +272,39 @@ def _neighbors(space, index, query, k, exclude, metric=None):
 )
 @click.option("--remove", is_flag=True, help="Delete the cached index instead.")
 @json_option
-def index(space_path, kind, m, ef_construction, ef_search, nlist, pq_m, nprobe, rerank, sample, remove, as_json):
+def index(
+    space_path,
+    kind,
+    recall,
+    memory_budget,
+    seed,
+    show,
+    m,
+    ef_construction,
+    ef_search,
+    nlist,
+    pq_m,
+    nprobe,
+    rerank,
+    sample,
+    remove,
+    as_json,
+):
     """Build an ANN index, cached in the space folder; `neighbors` and `search` then use it.
 
     Reports recall@10 against exact search on a sample of rows. The index is checksummed and tied to
     the vectors it was built for: if they change, it is refused until rebuilt.
 
     \b
+    With --recall (or --kind auto) the kind and its parameters are chosen by measurement: candidates
+    within --memory-budget are built, efSearch / nprobe tuned on held-out rows, and the fastest that
+    reaches the target is kept; a space too small for any index to beat exact search gets none.
+
+    \b
     Examples:
+      embspace index glove.space --recall 0.95
+      embspace index glove.space --recall 0.99 --memory-budget 2GiB
+      embspace index glove.space --show
       embspace index glove.space --kind hnsw
       embspace index questions.space --kind ivfpq --nprobe 64
       embspace index glove.space --remove
@@ -278,6 +316,17 @@ def index(space_path, kind, m, ef_construction, ef_search, nlist, pq_m, nprobe, 
         gone = remove_index(space_path)
         click.echo(f"removed the index of {space_path}" if gone else f"{space_path} has no index")
         return
+    if show:
+        _show_index(space_path, as_json)
+        return
+    if recall is not None and kind not in (None, "auto"):
+        raise EmbspaceError(f"--recall chooses the kind itself; leave out --kind {kind} or use --kind auto")
+    if recall is not None or kind == "auto":
+        _auto_index(space_path, 0.95 if recall is None else recall, memory_budget, seed, as_json)
+        return
+    if memory_budget is not None:
+        raise EmbspaceError("--memory-budget bounds the automatic choice; add --recall 0.95 (or --kind auto)")
+    kind = kind or "hnsw"
     params = {
         "flat": {},
         "hnsw": {"m": m, "ef_construction": ef_construction, "ef_search": ef_search},
@@ -294,6 +343,58 @@ def index(space_path, kind, m, ef_construction, ef_search, nlist, pq_m, nprobe, 
         f"{stats['build_seconds']:.1f} s: recall@{stats['k']} {stats['recall']:.3f} against exact search on "
         f"{stats['queries']:,} rows; {stats['ann_qps']:,.0f} queries/s vs exact {stats['exact_qps']:,.0f}"
     )
+
+
+def _auto_index(space_path, recall, memory_budget, seed, as_json):
+    from ..index import build_auto_index
+
+    start = time.perf_counter()
+    built, report = build_auto_index(space_path, recall=recall, memory_budget=memory_budget, seed=seed)
+    report = dict(report, built=built is not None, seconds=round(time.perf_counter() - start, 2))
+    if as_json:
+        echo_json(report)
+        return
+    if built is None:
+        click.echo(f"{space_path}: {report['why']}")
+        return
+    click.echo(_candidates_text(report))
+    click.echo(f"chose {report['why']}; cached in {space_path}/index")
+
+
+def _candidates_text(report) -> str:
+    rows = []
+    for c in report["candidates"]:
+        params = " ".join(f"{k}={v}" for k, v in c["params"].items())
+        if "skipped" in c:
+            rows.append((c["kind"], params, "", "", "", "skipped: " + c["skipped"]))
+            continue
+        said = "chosen" if report.get("chosen") == report["candidates"].index(c) else ""
+        said = said or ("reached" if c.get("reached") else "short of the target")
+        rows.append((c["kind"], params, f"{c['recall']:.3f}", f"{c['qps']:,.0f}", f"{c['memory'] / 2**20:,.1f}", said))
+    head = f"target recall@{report['k']} {report['target_recall']} on {report.get('queries', 0):,} held-out rows; "
+    head += f"exact search {report.get('exact_qps', 0):,.0f} q/s"
+    return head + "\n" + table(rows, ["kind", "params", "recall", "q/s", "MiB", ""], "llrrrl")
+
+
+def _show_index(space_path, as_json):
+    from ..index import index_info
+
+    meta = index_info(space_path)
+    if meta is None:
+        raise EmbspaceError(f"{space_path} has no index; build one with `embspace index {space_path} --recall 0.95`")
+    if as_json:
+        echo_json(meta)
+        return
+    stats = meta["stats"]
+    params = " ".join(f"{k}={v}" for k, v in meta["params"].items())
+    click.echo(
+        f"{meta['kind']} index ({params}; {meta['n']:,} × {meta['dim']}, {meta['metric']}), built {meta['built']}: "
+        f"recall@{stats.get('k', 10)} {stats.get('recall', float('nan')):.3f}, {stats.get('ann_qps', 0):,.0f} q/s "
+        f"vs exact {stats.get('exact_qps', 0):,.0f}"
+    )
+    if meta.get("auto"):
+        click.echo(_candidates_text(meta["auto"]))
+        click.echo(f"chosen because: {meta['auto']['why']}")
 
 
 COMMANDS = [search, index]
