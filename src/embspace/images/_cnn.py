@@ -200,8 +200,9 @@ def batch_input(images: list[np.ndarray], size: int, device: str):
     as the Lite models were trained.
 
     Resized as PIL's antialiased bicubic does (the same weights, rows then columns, rounded to 8 bits after
-    each pass as PIL does), but for all images of one shape at once as two matrix products in torch: ~5x
-    quicker than one PIL call per image, which counts against the 5 % throughput budget of the method,
+    each pass as PIL does), but for all images of one shape at once as two matrix products in torch: 2.7 ms
+    for 64 Fashion-MNIST images to 112 px, scaled, against 18.2 ms with one PIL call per image (measured on this
+    2-core CPU), which counts against the 5 % throughput budget of the method,
     and within a few grey levels of PIL's result (PIL rounds in fixed point).
     """
     import torch
