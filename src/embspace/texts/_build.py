@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+from .._ray import check_engine, require_ray
 from .._version import __version__
 from ..errors import EmbspaceError
 from ..space import Space
@@ -54,6 +55,10 @@ def build(
     dim: int = 256,
     seed: int = 0,
     name: str | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    shards_dir: str | os.PathLike | None = None,
 ) -> Space:
     """Embed texts into a space: one row per non-empty text, the text kept in ``meta["text"]``.
 
@@ -73,6 +78,17 @@ def build(
         Tokens read per text; longer texts are truncated and counted in ``info["truncated"]``.
     dim, seed : int
         tfidf-svd only: SVD dimensions and seed.
+    engine : {"local", "ray"}
+        ``local``: this process. ``ray``: encode over a pool of Ray actors (one model load each, a GPU each
+        where the cluster has them); the same ids, order and vectors (to float tolerance), plus
+        ``info["engine"]``. Needs ``pip install 'embspace[ray]'``.
+    address, workers : optional
+        ray only: the cluster to join (``host:6379``, ``ray://host:10001``, ``auto``; default: start a local
+        Ray without a dashboard, or use the one already running in this process), and how many actors
+        (default: the cluster's CPUs, or its GPUs).
+    shards_dir : path, optional
+        ray only: where the workers' Parquet shards go (a temporary folder inside it, removed after); on a
+        cluster of several machines, storage that every node shares. Default: the system's temporary folder.
 
     Returns
     -------
@@ -87,9 +103,24 @@ def build(
     """
     if batch_size is not None and batch_size < 1:
         raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
+    check_engine(engine, address, workers)
+    if engine == "ray":
+        require_ray()  # before reading anything: one line naming the extra
     start = time.perf_counter()
     table = _table(source, column, id_column, fmt)
     encoder = make_encoder(model, max_seq_length=max_seq_length, dim=dim, seed=seed)
+    if engine == "ray":
+        from ._ray import encode_on_ray
+
+        encode_start = time.perf_counter()
+        vectors, truncated, batch_size, described = encode_on_ray(
+            table, encoder, model, batch_size, max_seq_length, address, workers, shards_dir
+        )
+        space = assemble(
+            table, encoder, vectors, truncated, batch_size, max_seq_length, seed, name, start, encode_start
+        )
+        space.info["engine"] = described
+        return space
     truncated = 0
     encode_start = time.perf_counter()
     if isinstance(encoder, TfidfSvdEncoder):
@@ -100,6 +131,22 @@ def build(
         lengths = encoder.token_lengths(table.texts)
         truncated = int((lengths > encoder.max_seq_length).sum())
         vectors = encoder.encode(table.texts, batch_size=batch_size, lengths=lengths)
+    return assemble(table, encoder, vectors, truncated, batch_size, max_seq_length, seed, name, start, encode_start)
+
+
+def assemble(
+    table: TextTable,
+    encoder,
+    vectors,
+    truncated: int,
+    batch_size: int | None,
+    max_seq_length: int | None,
+    seed: int,
+    name: str | None,
+    start: float,
+    encode_start: float,
+) -> Space:
+    """The Space of `table` encoded as `vectors` (n, dim) by `encoder`: ids, meta and info as every engine has them."""
     end = time.perf_counter()
     seconds, encode_seconds = end - start, end - encode_start
     info = {
