@@ -10,7 +10,7 @@ import click
 from ..formats import FORMATS, IMPORT_FORMATS
 from ..formats._io import ENCODING_ERRORS, undecodable_note
 from ..space import METRICS
-from ..store import check_unique_ids, read_manifest, save
+from ..store import check_unique_ids, load, read_manifest, save
 from ._output import check_writable_output, echo_json, json_option, open_space, table
 
 
@@ -88,6 +88,7 @@ def export(space_path, fmt, output, columns, force):
       embspace export reviews.space --format tsv --columns text,label -o projector/vecs.tsv
       embspace export photos.space --format tsv -o projector/vecs.tsv   # + sprite.png, projector_config.json
     """
+    from .._rowblocks import check_unique
     from ..errors import EmbspaceError
     from ..formats import FormatNote, output_files, write
 
@@ -98,7 +99,7 @@ def export(space_path, fmt, output, columns, force):
     existing = [target for target in output_files(output, fmt, space) if target.exists()]
     if existing and not force:  # a space of images adds the Projector's sprite and configs
         raise EmbspaceError(f"{existing[0]} exists; pass --force to replace it")
-    check_unique_ids(space)  # two rows under one id make a file other tools read wrongly
+    check_unique(space)  # two rows under one id make a file other tools read wrongly (8 bytes a row, not a dict)
     chosen = None if columns is None else [name.strip() for name in columns.split(",") if name.strip()]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatNote)
@@ -132,7 +133,7 @@ def info(space_path, as_json):
         "metric": space.metric,
         "meta_columns": list(space.meta),
         "bytes_on_disk": disk,
-        "first_ids": space.ids[:10],
+        "first_ids": space.id_slice(0, 10),
         "info": manifest.get("info", {}),
     }
     if as_json:
@@ -146,7 +147,7 @@ def info(space_path, as_json):
         ("metric", space.metric),
         ("on disk", _size(disk)),
         ("meta columns", ", ".join(space.meta) or "-"),
-        ("first ids", " ".join(space.ids[:10])),
+        ("first ids", " ".join(summary["first_ids"])),
     ]
     rows += [(f"info.{k}", _short(v)) for k, v in summary["info"].items()]
     click.echo(table(rows, ["field", "value"], align="ll"))
@@ -169,7 +170,7 @@ def _short(value, width: int = 90) -> str:
 @click.argument("space_path", metavar="SPACE")
 @json_option
 def verify(space_path, as_json):
-    """Check a space completely: the size and sha256 of every file, finite vectors, unique non-empty ids.
+    """Check a space completely: the size and checksums of every file, finite vectors, unique non-empty ids.
 
     Exit 0 when the space is whole; otherwise one line naming the file and the first bad row, and exit 1.
 
@@ -178,7 +179,8 @@ def verify(space_path, as_json):
       embspace verify ~/.cache/embspace/glove-6b-50d.space
     """
     start = time.perf_counter()
-    space = open_space(space_path)  # load(verify=True): sizes, sha256, schema, ids non-empty, vectors finite
+    open_space(space_path)  # a one-line error for a path that is no space
+    space = load(space_path, verify="full")  # every block of every file, finite vectors, unique non-empty ids
     check_unique_ids(space)
     caches = _check_caches(space, space_path)
     seconds = time.perf_counter() - start
@@ -197,7 +199,7 @@ def verify(space_path, as_json):
         )
         return
     click.echo(
-        f"{space_path}: ok ({space.n:,} rows × {space.dim}, {files} files: sizes, sha256, finite vectors, "
+        f"{space_path}: ok ({space.n:,} rows × {space.dim}, {files} files: sizes, checksums, finite vectors, "
         f"unique non-empty ids; {_caches_said(caches)}; {seconds:.2f} s)"
     )
 
@@ -233,4 +235,28 @@ def _caches_said(caches: dict) -> str:
     return said + (f" (+{caches['stale_maps']} stale)" if caches["stale_maps"] else "")
 
 
-COMMANDS = [import_, export, info, verify]
+@click.command("upgrade")
+@click.argument("space_path", metavar="SPACE")
+def upgrade(space_path):
+    """Rewrite a space made by an older embspace (format 1) as format 2, which opens in constant time.
+
+    Every file is checked first; the vectors are kept as they are (linked, not copied), the cached maps and
+    index stay valid, and the folder is replaced atomically.
+
+    \b
+    Example:
+      embspace upgrade ~/.cache/embspace/glove-6b-50d.space
+    """
+    from ..errors import SpaceNote
+    from ..store import upgrade as upgrade_space
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpaceNote)  # the note says to run this
+        open_space(space_path)
+    if upgrade_space(space_path):
+        click.echo(f"{space_path}: rewritten as format 2 (block checksums, an id index)")
+    else:
+        click.echo(f"{space_path}: already format 2; nothing to do")
+
+
+COMMANDS = [import_, export, info, verify, upgrade]

@@ -147,12 +147,12 @@ def _solve(vocab: WordRows, rows: np.ndarray, method: str) -> np.ndarray:
         if subset.any():
             q = rows[subset]
             idx, _ = analogy_topk(
-                vocab.space.vectors,
+                vocab.space.vectors[: vocab.n],  # only the vocabulary's rows are read
                 *(np.ascontiguousarray(q[:, i]) for i in range(3)),
                 k=k,
                 method=method,
                 restrict=vocab.n,
-                sq_norms=vocab.space.sq_norms(),
+                sq_norms=vocab.sq_norms(),
             )
             correct[subset] = _first_answer(vocab, idx, q) == q[:, 3]
     return correct
@@ -160,7 +160,7 @@ def _solve(vocab: WordRows, rows: np.ndarray, method: str) -> np.ndarray:
 
 def _first_answer(vocab: WordRows, idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The canonical row of each question's answer among its candidates `idx` (q, k)."""
-    canonical = vocab.rows([vocab.space.ids[i] for i in idx.ravel()]).reshape(idx.shape)
+    canonical = vocab.rows([vocab.ids[i] for i in idx.ravel()]).reshape(idx.shape)
     variant = (canonical[:, :, None] == rows[:, None, :3]).any(axis=2)
     first_ok = np.where(variant.all(axis=1), idx.shape[1] - 1, np.argmax(~variant, axis=1))
     return canonical[np.arange(len(rows)), first_ok]

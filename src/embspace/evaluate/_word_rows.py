@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._rowblocks import id_slice
 from ..errors import EmbspaceError
+from ..search import row_sq_norms
 from ..space import Space
 
 
@@ -27,8 +29,12 @@ class WordRows:
         self.n = min(space.n, self.restrict or space.n)
         self.case_insensitive = bool(case_insensitive)
         self._folded: dict[str, int] | None = None
+        self._exact: dict[str, int] | None = None
+        self._sq_norms: np.ndarray | None = None
+        # only the first n ids are read (O(restrict_vocab), not O(n), where the space reads ids in blocks)
+        self.ids = id_slice(space, 0, self.n) if self.n < space.n else space.ids
+        ids = self.ids
         if self.case_insensitive:
-            ids = space.ids[: self.n] if self.n < space.n else space.ids
             # reversed so that the first (most frequent) casing overwrites later ones
             self._folded = dict(zip(map(str.upper, reversed(ids)), range(self.n - 1, -1, -1)))
         # rows whose word has other casings further down ("first" and "ﬁrst", "ss" and "ß"): a
@@ -42,10 +48,23 @@ class WordRows:
         """Row of `word`, or -1 if it is not among the first `n` rows."""
         if self._folded is not None:
             return self._folded.get(word.upper(), -1)
+        if self.n < self.space.n:
+            if self._exact is None:  # the first row wins, as in the folded lookup
+                self._exact = dict(zip(reversed(self.ids), range(self.n - 1, -1, -1)))
+            return self._exact.get(word, -1)
         if word not in self.space:
             return -1
         row = self.space.index(word)
         return row if row < self.n else -1
+
+    def sq_norms(self) -> np.ndarray:
+        """Squared norms of the first `n` rows, shape (n,): the space's own cache when every row counts,
+        else computed over those rows only (a restricted vocabulary never reads the rest of the vectors)."""
+        if self.n == self.space.n:
+            return self.space.sq_norms()
+        if self._sq_norms is None:
+            self._sq_norms = row_sq_norms(self.space.vectors[: self.n])
+        return self._sq_norms
 
     def rows(self, words: Sequence[str]) -> np.ndarray:
         """Rows of many words, int64 array of the same shape (-1 = out of vocabulary)."""

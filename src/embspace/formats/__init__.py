@@ -28,16 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .._files import atomic_files, finish, make_parents
 from .._install import install_hint
+from .._rowblocks import id_blocks, id_slice, vector_blocks
 from .._spelling import spell
 from ..errors import EmbspaceError, FormatError, SpaceError
 from ..space import Space
 from . import _arrays as arrays
 from . import _tsv as tsv
-from ._binary import read_word2vec_binary, write_word2vec_binary
+from ._binary import read_word2vec_binary, write_word2vec_binary_blocks
 from ._fasttext_bin import read_fasttext_bin
 from ._io import (
     NEWLINES,
@@ -49,7 +49,7 @@ from ._io import (
     existing_file,
     source_info,
 )
-from ._text import MAX_DIM, binary_hints, read_text, write_text
+from ._text import MAX_DIM, binary_hints, read_text, write_text_blocks
 
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
@@ -200,26 +200,37 @@ def write(space: Space, path: str | os.PathLike, format: str, *, columns: Sequen
     meta = _chosen_columns(space, fmt, columns)
     make_parents(path)
     if fmt in _TEXT_HEADER or fmt == "word2vec-binary":
-        check_ids_free_of(space.ids, WHITESPACE, fmt, path)
-        encoded = encode_ids(space.ids, path)
         with atomic_files(path) as (tmp,), open(tmp, "wb") as fh:
+            blocks = ((vectors, encode_ids(ids, path)) for _, ids, vectors in _row_blocks(space, WHITESPACE, fmt, path))
             if fmt == "word2vec-binary":
-                write_word2vec_binary(fh, space.vectors, encoded)
+                write_word2vec_binary_blocks(fh, space.n, space.dim, blocks)
             else:
                 header = f"{space.n} {space.dim}\n".encode() if _TEXT_HEADER[fmt] else None
-                write_text(fh, space.vectors, encoded, " ", header)
+                write_text_blocks(fh, blocks, " ", header)
             finish(fh)
         return [path]
     if fmt == "tsv":
         return _write_tsv(space, meta, path)
     if fmt == "numpy":
         return _write_numpy(space, path)
-    table = arrays.parquet_table(space.ids, space.vectors, meta, path)
-    with atomic_files(path) as (tmp,):
-        pq.write_table(table, tmp)
-        with open(tmp, "rb+") as fh:
-            finish(fh)
+    columns = arrays.meta_arrays(meta, path)  # checked before anything is written
+    with atomic_files(path) as (tmp,), open(tmp, "wb") as fh:
+        arrays.write_parquet(fh, space.dim, _row_blocks(space, "", fmt, path), columns)
+        finish(fh)
     return [path]
+
+
+def _row_blocks(space: Space, forbidden: str, fmt: str, path: Path):
+    """(first row, ids, vectors) a block (16 MiB of vectors) at a time, ids checked free of `forbidden`.
+
+    Export holds one block of rows in memory, never the whole space: a memory-mapped space's pages are
+    let go after each block, and a loaded space's ids are read a block at a time where it can.
+    """
+    for start, vectors in vector_blocks(space.vectors):
+        ids = id_slice(space, start, start + len(vectors))
+        if forbidden:
+            check_ids_free_of(ids, forbidden, fmt, path, start)
+        yield start, ids, vectors
 
 
 # ---- gensim -------------------------------------------------------------------------------------
@@ -352,22 +363,25 @@ def _chosen_columns(space: Space, fmt: str, columns: Sequence[str] | None) -> di
 
 def _write_tsv(space: Space, meta: dict[str, list], path: Path) -> list[Path]:
     vecs, meta_path = tsv.tsv_paths(path)
-    meta_bytes, flattened = tsv.meta_tsv_bytes(space.ids, meta, meta_path)
+    tsv.check_meta_names(meta, meta_path)
     pictures = _projector_pictures(space, vecs, meta_path)  # checked before anything is written
     if vecs.parent != path.parent:  # a folder target
         make_parents(vecs)
     extra = list(pictures) if pictures else []
+    flattened: dict[str, int] = {}
     with atomic_files(vecs, meta_path, *extra) as (tmp_vecs, tmp_meta, *tmp_extra):
-        with open(tmp_vecs, "wb") as fh:
-            write_text(fh, space.vectors, None, "\t")
+        with open(tmp_meta, "wb") as fh:  # first: an id the file cannot hold is found before the vectors
+            for chunk in tsv.meta_tsv_blocks(id_blocks(space), meta, meta_path, flattened):
+                fh.write(chunk)
             finish(fh)
-        with open(tmp_meta, "wb") as fh:
-            fh.write(meta_bytes)
+        with open(tmp_vecs, "wb") as fh:
+            write_text_blocks(fh, ((block, None) for _, block in vector_blocks(space.vectors)), "\t")
             finish(fh)
         for tmp, make in zip(tmp_extra, pictures.values() if pictures else ()):
             with open(tmp, "wb") as fh:
                 make(fh)
                 finish(fh)
+    flattened = {name: flattened[name] for name in meta if name in flattened}  # in column order
     if flattened:
         warnings.warn(tsv.flattened_note(meta_path, flattened), FormatNote, stacklevel=3)
     return [vecs, meta_path, *extra]
@@ -413,15 +427,15 @@ def _read_numpy(path: Path, ids: Any, limit: int | None, decode: Decoder):
 
 def _write_numpy(space: Space, path: Path) -> list[Path]:
     npy, ids_path = arrays.npy_paths(path)
-    check_ids_free_of(space.ids, NEWLINES, "numpy", ids_path)
-    ids_bytes = ("\n".join(space.ids) + "\n").encode("utf-8")
     if npy.parent != path.parent:  # a folder target
         make_parents(npy)
     with atomic_files(npy, ids_path) as (tmp_npy, tmp_ids):
+        with open(tmp_ids, "wb") as fh:  # first: an id the file cannot hold is found before the vectors
+            for start, ids in id_blocks(space):
+                check_ids_free_of(ids, NEWLINES, "numpy", ids_path, start)
+                fh.write(("\n".join(ids) + "\n").encode("utf-8"))
+            finish(fh)
         with open(tmp_npy, "wb") as fh:
             arrays.write_npy(fh, space.vectors)
-            finish(fh)
-        with open(tmp_ids, "wb") as fh:
-            fh.write(ids_bytes)
             finish(fh)
     return [npy, ids_path]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._files import read_npy_header
+from .._rowblocks import vector_blocks
 from .._spelling import spell
 from ..errors import FormatError
 from ._io import Decoder, existing_file, read_lines
@@ -83,11 +85,11 @@ def check_id_lines(ids: list[str], path: Path, first_line: int) -> None:
 
 
 def write_npy(fh, vectors: np.ndarray) -> None:
+    """The header, then the rows a block (16 MiB) at a time; a memory map's pages are let go after each block."""
     n, dim = vectors.shape
     np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
-    step = max(1, (1 << 24) // (4 * dim))
-    for start in range(0, n, step):
-        fh.write(np.ascontiguousarray(vectors[start : start + step], dtype="<f4").tobytes())
+    for _, block in vector_blocks(vectors):
+        fh.write(block.astype("<f4", copy=False).tobytes())
 
 
 # ---- Parquet ------------------------------------------------------------------------------------
@@ -162,12 +164,12 @@ def _vector_column(column: pa.ChunkedArray, path: Path) -> np.ndarray:
     return np.array(values.to_numpy(zero_copy_only=False)).reshape(-1, dim)
 
 
-def parquet_table(ids: list[str], vectors: np.ndarray, meta: dict[str, list], path: Path) -> pa.Table:
-    n, dim = vectors.shape
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    columns = {"id": pa.array(ids, type=pa.string()), "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}
+def meta_arrays(meta: dict[str, list], path: Path) -> dict[str, pa.Array]:
+    """The meta columns as Arrow arrays (one type per column, found from the whole column), checked before
+    anything is written: a name that clashes with ``id`` or ``vector``, or values Parquet cannot hold, raise."""
+    columns = {}
     for name, values in meta.items():
-        if name in columns:
+        if name in ("id", "vector"):
             raise FormatError(f"cannot write {path}: meta column {name!r} clashes with the {name!r} column; rename it")
         try:
             columns[name] = pa.array(values)
@@ -175,4 +177,17 @@ def parquet_table(ids: list[str], vectors: np.ndarray, meta: dict[str, list], pa
             raise FormatError(
                 f"cannot write {path}: meta column {name!r} cannot be stored in Parquet ({exc})"
             ) from None
-    return pa.table(columns)
+    return columns
+
+
+def write_parquet(fh, dim: int, blocks: Iterable[tuple[int, list[str], np.ndarray]], meta: dict[str, pa.Array]) -> None:
+    """Write columns ``id``, ``vector`` (fixed_size_list<float32>[dim]) and `meta` to the binary file `fh`,
+    one row group per block of ``(first row, ids, vectors (b, dim))``, so memory holds a block of vectors."""
+    fields = [pa.field("id", pa.string()), pa.field("vector", pa.list_(pa.float32(), dim))]
+    schema = pa.schema(fields + [pa.field(name, column.type) for name, column in meta.items()])
+    with pq.ParquetWriter(fh, schema) as writer:
+        for start, ids, vectors in blocks:
+            flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+            columns = [pa.array(ids, type=pa.string()), pa.FixedSizeListArray.from_arrays(flat, dim)]
+            columns += [column.slice(start, len(ids)) for column in meta.values()]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))

@@ -7,6 +7,7 @@ gensim's ``save_word2vec_format(binary=True)`` byte for byte.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -163,12 +164,20 @@ def _check_rows(path: Path, ids: list[str], vectors: np.ndarray) -> None:
 
 def write_word2vec_binary(fh, vectors: np.ndarray, ids: list[bytes]) -> None:
     """Write the header and rows; the same bytes as gensim's ``save_word2vec_format(binary=True)``."""
-    n, dim = vectors.shape
+    write_word2vec_binary_blocks(fh, vectors.shape[0], vectors.shape[1], [(vectors, ids)])
+
+
+def write_word2vec_binary_blocks(fh, n: int, dim: int, blocks: Iterable[tuple[np.ndarray, list[bytes]]]) -> None:
+    """Write the header for `n` rows of `dim` and then `blocks` of ``(vectors (b, dim), ids as UTF-8 bytes)``
+    as they come, so memory holds a block, not the space."""
     fh.write(f"{n} {dim}\n".encode())
     width = 4 * dim
     step = max(1, (1 << 22) // width)
-    for start in range(0, n, step):
-        block = np.ascontiguousarray(vectors[start : start + step], dtype="<f4").tobytes()
-        fh.write(
-            b"".join([w + b" " + block[i * width : (i + 1) * width] for i, w in enumerate(ids[start : start + step])])
-        )
+    for vectors, ids in blocks:
+        for start in range(0, vectors.shape[0], step):
+            block = np.ascontiguousarray(vectors[start : start + step], dtype="<f4").tobytes()
+            fh.write(
+                b"".join(
+                    [w + b" " + block[i * width : (i + 1) * width] for i, w in enumerate(ids[start : start + step])]
+                )
+            )

@@ -44,8 +44,9 @@ WHITESPACE = " \t\n\r\x0b\x0c"
 NEWLINES = "\n\r"
 
 
-def check_ids_free_of(ids: Sequence[str], forbidden: str, fmt: str, path: Path) -> None:
-    """Refuse ids holding any character of `forbidden` (the file could not be read back)."""
+def check_ids_free_of(ids: Sequence[str], forbidden: str, fmt: str, path: Path, first_row: int = 0) -> None:
+    """Refuse ids holding any character of `forbidden` (the file could not be read back); `ids` are the rows
+    from `first_row` on (a block of a space written a block at a time)."""
     pattern = re.compile("[" + re.escape(forbidden) + "]")
     joined = "\x00".join(ids)  # one regex scan in C instead of a Python loop over ids
     match = pattern.search(joined)
@@ -55,7 +56,7 @@ def check_ids_free_of(ids: Sequence[str], forbidden: str, fmt: str, path: Path) 
     names = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a carriage return"}
     what = names.get(match.group(), f"whitespace {match.group()!r}")
     raise FormatError(
-        f"cannot write {path}: id {ids[row]!r} (row {row}) contains {what}, which format {fmt!r} "
+        f"cannot write {path}: id {ids[row]!r} (row {first_row + row}) contains {what}, which format {fmt!r} "
         f"cannot hold; rename the id or export with {_formats_holding(match.group(), fmt)}"
     )
 

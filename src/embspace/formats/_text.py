@@ -14,6 +14,7 @@ import io
 import os
 import re
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -396,24 +397,37 @@ def arrow_owned(data: bytes) -> pa.Buffer:
 def write_text(
     fh, vectors: np.ndarray, ids: list[bytes] | None, delimiter: str = " ", header: bytes | None = None
 ) -> None:
-    """Write rows ``[id<delimiter>]v1<delimiter>...vd\\n`` to the binary file `fh`.
+    """Write rows ``[id<delimiter>]v1<delimiter>...vd\\n`` to the binary file `fh` (see `write_text_blocks`)."""
+    step = max(1, WRITE_BLOCK // max(1, vectors.shape[1]))
+    blocks = (
+        (vectors[start : start + step], None if ids is None else ids[start : start + step])
+        for start in range(0, vectors.shape[0], step)
+    )
+    write_text_blocks(fh, blocks, delimiter, header)
+
+
+def write_text_blocks(
+    fh, blocks: Iterable[tuple[np.ndarray, list[bytes] | None]], delimiter: str = " ", header: bytes | None = None
+) -> None:
+    """Write blocks of rows, each ``(vectors (b, dim), ids as UTF-8 bytes or None)``, to the binary file `fh`.
 
     Each float32 is written in its shortest form that reads back to the same float32. Blocks are
     formatted by Arrow in worker threads (it releases the GIL) and written in order; at most a
-    few blocks are in memory at once.
+    few blocks are in memory at once, and `blocks` is consumed as the writing goes, so a space
+    read a block at a time is written in memory bounded by a block.
     """
     if header:
         fh.write(header)
-    n, dim = vectors.shape
-    step = max(1, WRITE_BLOCK // dim)
     workers = max(1, min(4, os.cpu_count() or 1))
-    fmt = _BlockFormatter(vectors, ids, delimiter)
     with ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
-        for start in range(0, n, step):
-            pending.append(pool.submit(fmt, start, step))
-            if len(pending) > workers:
-                fh.write(pending.popleft().result())
+        for vectors, ids in blocks:
+            fmt = _BlockFormatter(vectors, ids, delimiter)
+            step = max(1, WRITE_BLOCK // max(1, vectors.shape[1]))
+            for start in range(0, vectors.shape[0], step):
+                pending.append(pool.submit(fmt, start, step))
+                if len(pending) > workers:
+                    fh.write(pending.popleft().result())
         while pending:
             fh.write(pending.popleft().result())
 

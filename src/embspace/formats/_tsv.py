@@ -11,6 +11,7 @@ tabs and line breaks inside a cell are written as spaces, and counted.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .._spelling import spell
@@ -79,31 +80,39 @@ def _check_header(header: list[str], path: Path) -> None:
             raise FormatError(f"{path}, line 1: two columns are named {name!r}; names must be unique")
 
 
-def meta_tsv_bytes(ids: list[str], meta: dict[str, list], path: Path) -> tuple[bytes, dict[str, int]]:
-    """The metadata file (just the ids, or a header row and the ids followed by the meta columns),
-    and per column the number of cells whose tabs and line breaks became spaces."""
-    check_ids_free_of(ids, _CELL_BREAKERS, "tsv", path)
-    if not meta:
-        return ("\n".join(ids) + "\n").encode("utf-8"), {}
-    names = list(meta)
-    for name in names:
+def check_meta_names(meta: dict[str, list], path: Path) -> None:
+    """Refuse meta column names the metadata file cannot hold (empty, or with a tab or line break)."""
+    for name in meta:
         if not name or any(c in name for c in _CELL_BREAKERS):
             raise FormatError(
                 f"cannot write {path}: meta column name {name!r} is empty or holds a tab or "
                 f"line break; rename the column"
             )
-    cells, flattened = [], {}
-    for name, values in meta.items():
-        column = ["" if v is None else str(v) for v in values]
-        broken = [row for row, text in enumerate(column) if _BREAKS.search(text)]
-        for row in broken:
-            column[row] = _BREAKS.sub(" ", column[row])
-        if broken:
-            flattened[name] = len(broken)
-        cells.append(column)
-    lines = ["\t".join(["id", *names])]
-    lines += ["\t".join(row) for row in zip(ids, *cells)]
-    return ("\n".join(lines) + "\n").encode("utf-8"), flattened
+
+
+def meta_tsv_blocks(
+    id_blocks: Iterable[tuple[int, list[str]]], meta: dict[str, list], path: Path, flattened: dict[str, int]
+) -> Iterator[bytes]:
+    """The metadata file (just the ids, or a header row and the ids followed by the meta columns) a block
+    of rows at a time, from blocks of ``(first row, ids)``; counts per column in `flattened` the cells whose
+    tabs and line breaks became spaces. Call `check_meta_names` first."""
+    if meta:
+        yield ("\t".join(["id", *meta]) + "\n").encode("utf-8")
+    for start, ids in id_blocks:
+        check_ids_free_of(ids, _CELL_BREAKERS, "tsv", path, start)
+        if not meta:
+            yield ("\n".join(ids) + "\n").encode("utf-8")
+            continue
+        cells = []
+        for name, values in meta.items():
+            column = ["" if v is None else str(v) for v in values[start : start + len(ids)]]
+            broken = [row for row, text in enumerate(column) if _BREAKS.search(text)]
+            for row in broken:
+                column[row] = _BREAKS.sub(" ", column[row])
+            if broken:
+                flattened[name] = flattened.get(name, 0) + len(broken)
+            cells.append(column)
+        yield ("\n".join(["\t".join(row) for row in zip(ids, *cells)]) + "\n").encode("utf-8")
 
 
 def flattened_note(path: Path, flattened: dict[str, int]) -> str:

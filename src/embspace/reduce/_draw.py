@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_files, writable_parent
+from .._rowblocks import ids_at
 from ..errors import EmbspaceError
 from ..space import Space
 from ._map import Map
@@ -88,10 +89,12 @@ def label_texts(space: Space, rows, width: int = LABEL_CHARS) -> list[str]:
     """What to write beside the points of `rows`: the start of each text in a space of texts (one
     with a ``text`` column, as `embspace.texts.build` makes), else the id."""
     texts = space.meta.get("text")
-    ids = space.ids
+    ids = ids_at(space, rows)  # the ids of these rows only, not the whole list
     if texts is None:
-        return [ids[r] for r in rows]
-    return [shorten(texts[r], width) if isinstance(texts[r], str) and texts[r].strip() else ids[r] for r in rows]
+        return ids
+    return [
+        shorten(texts[r], width) if isinstance(texts[r], str) and texts[r].strip() else i for r, i in zip(rows, ids)
+    ]
 
 
 def shorten(text: str, width: int = LABEL_CHARS) -> str:
@@ -230,7 +233,7 @@ def draw_png(
     texts = label_texts(space, m.rows[candidates])
     fonts = fonts_for([title, paint.name, *(paint.categories or []), *texts])
     drawable = np.array([fonts.can_draw(t) for t in texts], dtype=bool)
-    left_out = [space.ids[m.rows[candidates[j]]] for j in np.flatnonzero(~drawable)]
+    left_out = ids_at(space, m.rows[candidates[np.flatnonzero(~drawable)]])
     with matplotlib.rc_context({"font.family": fonts.families}), warnings.catch_warnings():
         # characters no installed font has: said once below, not once per glyph by matplotlib
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from", category=UserWarning)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._rowblocks import id_slice, ids_at
 from ..errors import EmbspaceError
 from ..space import Space
 from ._methods import EXTRA_HINT, METHODS, Progress, _quiet, reducer
@@ -85,9 +86,8 @@ class Map:
         return len(self.rows)
 
     def ids(self, space: Space) -> list[str]:
-        """The ids of the mapped points, in map order."""
-        ids = space.ids
-        return [ids[i] for i in self.rows]
+        """The ids of the mapped points, in map order (read for these rows only, not the whole id list)."""
+        return ids_at(space, self.rows)
 
     def info(self) -> dict[str, Any]:
         """Everything but the arrays, as JSON-ready values (what map.json stores)."""
@@ -218,7 +218,7 @@ def _label_text(space: Space, row: int, width: int = 24) -> str:
     """The id, or in a space of texts the start of the text."""
     texts = space.meta.get("text")
     if texts is None or not isinstance(texts[row], str) or not texts[row].strip():
-        return space.ids[row]
+        return id_slice(space, row, row + 1)[0]
     flat = " ".join(texts[row].split())
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "\u2026"
 

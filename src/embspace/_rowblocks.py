@@ -1,0 +1,132 @@
+"""Rows of a space a block at a time, so a verb's memory is bounded by a block and not by n.
+
+A loaded space's vectors are a read-only memory map: reading every row of one leaves every page it
+touched resident in the process (page cache, which the kernel may take back, but counted as the
+process's memory). `vector_blocks` copies one block into memory and then lets go of the pages it came
+from, so a pass over a 4 GB space holds a block (16 MiB by default), not 4 GB. `id_slice` and
+`ids_at` fetch the ids of a range or of a few rows without building the whole list where the space
+can do so (``Space.id_slice``).
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from .errors import CorruptSpaceError, SpaceError
+
+BLOCK_BYTES = 1 << 24  # vectors per block: 16 MiB (65,536 rows of 64 float32)
+ID_BLOCK = 1 << 16  # ids per block
+
+
+def block_rows(dim: int, block_bytes: int | None = None) -> int:
+    """Rows of `dim` float32 in a block of about `block_bytes` (BLOCK_BYTES by default; at least one)."""
+    return max(1, (block_bytes or BLOCK_BYTES) // (4 * max(1, dim)))
+
+
+def id_slice(space, start: int, stop: int) -> list[str]:
+    """The ids of rows `start` to `stop` (a list of str); O(stop - start) where the space supports it."""
+    take = getattr(space, "id_slice", None)
+    if take is not None:
+        return list(take(start, stop))
+    return space.ids[start:stop]
+
+
+def id_blocks(space, step: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(first row, ids) for consecutive blocks of `step` rows (ID_BLOCK by default)."""
+    step = step or ID_BLOCK
+    for start in range(0, space.n, step):
+        yield start, id_slice(space, start, min(space.n, start + step))
+
+
+def ids_at(space, rows: Sequence[int] | np.ndarray) -> list[str]:
+    """The ids of `rows` (any order, repeats allowed), read a block of ids at a time."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if getattr(space, "id_slice", None) is None:
+        ids = space.ids
+        return [ids[i] for i in rows]
+    out: list[str] = [""] * len(rows)
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    blocks = ordered // ID_BLOCK  # one id_slice per block of rows that holds any of them
+    for part in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(blocks)) + 1):
+        if not len(part):
+            continue
+        lo, hi = int(ordered[part[0]]), int(ordered[part[-1]]) + 1
+        chunk = id_slice(space, lo, hi)
+        for j in part:
+            out[order[j]] = chunk[int(ordered[j]) - lo]
+    return out
+
+
+def vector_blocks(vectors: np.ndarray, step: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, rows as an in-memory float32 array) for consecutive blocks of `step` rows.
+
+    Where `vectors` is a memory map, the pages of each block are let go once it is copied, so the pass
+    keeps one block resident.
+    """
+    n, dim = vectors.shape
+    step = step or block_rows(dim)
+    for start in range(0, n, step):
+        block = np.array(vectors[start : start + step], dtype=np.float32)  # a copy: the pages can go now
+        release(vectors, start, start + step)
+        yield start, block
+
+
+def release(vectors: np.ndarray, start: int, stop: int) -> None:
+    """Let go of the resident pages of rows `start` to `stop` of a memory-mapped matrix (a no-op for an
+    array in memory). The data stays in the page cache and on disk; a later read maps it again."""
+    mm = getattr(vectors, "_mmap", None)
+    if not isinstance(mm, mmap.mmap) or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    try:
+        base = np.frombuffer(mm, dtype=np.uint8).ctypes.data
+        row_bytes = vectors.strides[0]
+        first = vectors.ctypes.data - base + start * row_bytes
+        last = vectors.ctypes.data - base + min(stop, vectors.shape[0]) * row_bytes
+        page = mmap.PAGESIZE
+        first, last = first - first % page, min(len(mm), last - last % page)
+        if last > first >= 0:
+            mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+    except (ValueError, OSError, TypeError, BufferError):
+        return  # only a memory figure is lost: the pages stay until the kernel wants them
+
+
+def first_repeat(space) -> tuple[int, int, str] | None:
+    """(first row, second row, id) of the first id that repeats an earlier one, or None when ids are unique.
+
+    Reads the ids a block at a time and keeps 8 bytes per row (a hash of each id), not a dict of every id;
+    rows whose hashes collide are compared as strings.
+    """
+    n = space.n
+    hashes = np.empty(n, dtype=np.int64)
+    for start, ids in id_blocks(space):
+        hashes[start : start + len(ids)] = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])
+    del hashes, ordered
+    if not len(same):
+        return None
+    rows = np.unique(np.concatenate([order[same], order[same + 1]]))  # ascending
+    seen: dict[str, int] = {}
+    for row, item in zip(rows.tolist(), ids_at(space, rows)):
+        if item in seen:
+            return seen[item], row, item
+        seen[item] = row
+    return None
+
+
+def check_unique(space) -> None:
+    """Refuse a space whose ids repeat (as ``store.check_unique_ids``), in memory bounded by 8 bytes a row."""
+    repeat = first_repeat(space)
+    if repeat is None:
+        return
+    _, row, item = repeat
+    where = space.info.get("path")
+    text = f"repeats the id {item[:80]!r} (second at row {row})"
+    if where:
+        raise CorruptSpaceError(f"{where}/items.parquet", f"{text}; ids must be unique; rebuild the space")
+    raise SpaceError(f"the space {text}; ids must be unique")
