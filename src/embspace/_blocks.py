@@ -107,6 +107,7 @@ class CheckedFile:
 
     def __init__(self, path: Path, entry: dict):
         self.path = path
+        self.floats: tuple[int, int] | None = None  # (offset, row bytes) of float32 rows checked finite too
         blocks = entry["blocks"]
         self.block = blocks["size"]
         self.sums = blocks["sums"]
@@ -153,8 +154,30 @@ class CheckedFile:
                     f"block {b} (bytes {start:,}-{end:,}) does not match its checksum in the manifest; "
                     "the file was altered or damaged",
                 )
+            if self.floats is not None:
+                self._check_finite(start, min(start + self.block, self.size))
             self.checked[b] = True
             self.left -= 1
+
+    def check_finite_rows(self, offset: int, row_bytes: int) -> None:
+        """Also refuse a block whose float32 rows (from byte `offset`, `row_bytes` each) hold NaN or Inf: a
+        forged file with checksums to match is refused where it is read, as damage is."""
+        self.floats = (offset, row_bytes)
+
+    def _check_finite(self, start: int, stop: int) -> None:
+        offset, row_bytes = self.floats
+        start = max(start, offset)
+        if stop <= start:
+            return
+        values = np.frombuffer(self.view[start:stop], dtype="<f4")
+        if np.isfinite(values).all():
+            return
+        bad = start + 4 * int(np.flatnonzero(~np.isfinite(values))[0])
+        raise CorruptSpaceError(
+            self.path,
+            f"row {(bad - offset) // row_bytes} holds NaN or Inf; rebuild the space (embspace build / import) "
+            "and save it again",
+        )
 
     def reader(self) -> CheckedReader:
         return CheckedReader(self)

@@ -93,6 +93,9 @@ class IdColumn:
     def to_list(self) -> list[str]:
         return id_strings(self._read_column("id"), self.path)
 
+    def to_arrow(self) -> pa.Array:
+        return _id_array(self._read_column("id"), self.path)
+
     def __iter__(self) -> Iterator[str]:
         for g in range(len(self.starts) - 1):
             yield from self._group(g).to_pylist()

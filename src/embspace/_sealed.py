@@ -77,14 +77,15 @@ def read_sealed(
     path: Path,
     fmt: str,
     version_key: str,
-    version: int,
+    version: int | tuple[int, ...],
     hint: str,
     *,
     error: ErrorFactory = CorruptSpaceError,
     limit: int = MAX_JSON_BYTES,
 ) -> dict[str, Any]:
     """The content of the sealed JSON file `path` (without its checksum), refused with `error` unless it is
-    readable JSON of format `fmt`, at ``content[version_key] == version``, and matches its checksum."""
+    readable JSON of format `fmt`, at ``content[version_key]`` equal to `version` (or one of a tuple of them),
+    and matches its checksum."""
     raw = read_regular(path, limit, hint, error)
     try:
         content = json.loads(raw.decode("utf-8"))
@@ -93,8 +94,10 @@ def read_sealed(
     if not isinstance(content, dict) or content.get("format") != fmt:
         raise error(path, f"is not an {fmt} file; {hint}")
     found = content.get(version_key)
-    if type(found) is not int or found != version:
-        raise error(path, f"format version {show(found)}; this embspace reads version {version}; {hint}")
+    versions = version if isinstance(version, tuple) else (version,)
+    if type(found) is not int or found not in versions:
+        said = " or ".join(map(str, versions))
+        raise error(path, f"format version {show(found)}; this embspace reads version {said}; {hint}")
     stored = content.pop(CHECKSUM, None)
     try:
         expected = checksum(content)

@@ -44,6 +44,10 @@ class CorruptSpaceError(EmbspaceError, OSError):
         return f"{self.path}: {self.reason}"
 
 
+class SpaceNote(UserWarning):
+    """Something a user should know about a space that is not an error (the command line prints it as a note)."""
+
+
 class FormatError(EmbspaceError, ValueError):
     """An import file does not match its declared format."""
 

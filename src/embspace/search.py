@@ -164,13 +164,23 @@ def _merge_above(best_idx: np.ndarray, best_val: np.ndarray, scores: np.ndarray,
 
 # ---- neighbours -----------------------------------------------------------------------------------
 def metric_scorer(
-    vectors: np.ndarray, queries: np.ndarray, metric: str, sq_norms: np.ndarray | None = None
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    metric: str,
+    sq_norms: np.ndarray | None = None,
+    *,
+    before_tile: Callable[[int, int], None] | None = None,
+    norms_out: np.ndarray | None = None,
 ) -> tuple[ScoreBlock, bool]:
     """A score_block for `queries` (q, dim) against `vectors` (n, dim) under `metric`, and whether
-    larger is better. `sq_norms` (n,), the squared row norms, is computed when not given."""
+    larger is better. `sq_norms` (n,), the squared row norms, is computed when not given: up front, or
+    tile by tile into `norms_out` when that is given (one pass over the rows instead of two).
+    `before_tile(r0, r1)` is called before rows r0..r1 are read (an opened space checks their blocks)."""
     vectors = _plain(vectors)
     if metric not in METRICS:
         raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if before_tile is not None or (norms_out is not None and sq_norms is None and metric != "dot"):
+        return _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, norms_out)
     if metric == "dot":
         return (lambda qs, r0, r1: queries[qs] @ vectors[r0:r1].T), True
     sq = row_sq_norms(vectors) if sq_norms is None else sq_norms
@@ -191,6 +201,41 @@ def metric_scorer(
     return distances, False
 
 
+def _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, norms_out) -> tuple[ScoreBlock, bool]:
+    """The scorer of `metric_scorer` that does everything a tile needs while the tile is in cache: check it,
+    compute its norms (unless given), score it."""
+    q = unit(queries) if metric == "cosine" else queries
+    qn = np.einsum("ij,ij->i", queries, queries) if metric == "euclidean" else None
+
+    def score(qs: slice, r0: int, r1: int) -> np.ndarray:
+        if before_tile is not None:
+            before_tile(r0, r1)
+        tile = vectors[r0:r1]
+        s = q[qs] @ tile.T
+        if metric == "dot":
+            return s
+        if sq_norms is not None:
+            sq = sq_norms[r0:r1]
+        else:
+            sq = np.einsum("ij,ij->i", tile, tile)
+            if norms_out is not None:
+                norms_out[r0:r1] = sq
+        if metric == "cosine":
+            return np.multiply(s, _inverse_norms(sq), out=s)
+        s *= -2.0
+        s += sq
+        s += qn[qs, None]
+        np.maximum(s, 0.0, out=s)
+        return np.sqrt(s, out=s)
+
+    return score, metric != "euclidean"
+
+
+def labelled(ids: Sequence[str], idx: np.ndarray, scores: np.ndarray) -> list[list[Neighbor]]:
+    """Rows and scores (q, k) as one list of Neighbor(id, score) per query."""
+    return [[Neighbor(ids[i], float(s)) for i, s in zip(ri, rs)] for ri, rs in zip(idx.tolist(), scores.tolist())]
+
+
 def topk(
     vectors: np.ndarray,
     queries: np.ndarray,
@@ -199,6 +244,9 @@ def topk(
     exclude: np.ndarray | None = None,
     restrict: int | None = None,
     sq_norms: np.ndarray | None = None,
+    *,
+    before_tile: Callable[[int, int], None] | None = None,
+    norms_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k rows of `vectors` for every query.
 
@@ -212,6 +260,8 @@ def topk(
         Search only the first `restrict` rows (the most frequent words in a word space).
     sq_norms : float32 array of shape (n,), optional
         Squared row norms, when the caller has them cached (cosine and euclidean need them).
+    before_tile, norms_out : optional
+        See `metric_scorer`.
 
     Returns
     -------
@@ -227,7 +277,7 @@ def topk(
             f"k={k} is larger than the {available} items that can be returned "
             f"(space has {vectors.shape[0]} rows); ask for k <= {available}"
         )
-    scorer, largest = metric_scorer(vectors, queries, metric, sq_norms)
+    scorer, largest = metric_scorer(vectors, queries, metric, sq_norms, before_tile=before_tile, norms_out=norms_out)
     return topk_blocks(scorer, len(queries), n_rows, k, exclude=exclude, largest=largest)
 
 
@@ -243,7 +293,7 @@ def neighbors(
 ) -> list[list[Neighbor]]:
     """`topk` with each row turned into its id: one list of Neighbor(id, score) per query."""
     idx, scores = topk(vectors, queries, k, metric, exclude=exclude, restrict=restrict, sq_norms=sq_norms)
-    return [[Neighbor(ids[i], float(s)) for i, s in zip(ri, rs)] for ri, rs in zip(idx.tolist(), scores.tolist())]
+    return labelled(ids, idx, scores)
 
 
 def check_query_vectors(query: np.ndarray, dim: int) -> np.ndarray:

@@ -68,8 +68,10 @@ class Space:
         if check:
             _check_vectors(vectors)
             _check_ids(ids, vectors.shape[0])
-        self._ids = ids
+        self._ids: list[str] | None = ids
         self._vectors = vectors
+        self._column = None  # an opened space's ids, read when used and found by hash (see store.load)
+        self._guard = None  # an opened space's vectors.npy, each block checked when first read
         self._index: dict[str, int] | None = None
         self._scans_left = 8
         self._unit: np.ndarray | None = None
@@ -91,15 +93,85 @@ class Space:
         # (safetensors). bytes, or the Path of a checked file in a loaded space. Saved under assets/.
         self.assets: dict[str, bytes | Path] = {}
 
+    @classmethod
+    def opened(cls, column, vectors: np.ndarray, meta, info: dict, metric: str, guard) -> Space:
+        """A space over files opened by `store.load`: ids in `column` (an `_ids.IdColumn`), metadata in `meta`
+        (read when used), vectors (n, dim) over a mapped file whose blocks `guard` checks as they are read."""
+        space = cls.__new__(cls)
+        space._ids, space._column, space._guard = None, column, guard
+        space._vectors = vectors
+        space._index, space._scans_left, space._unit, space._sq_norms = None, 0, None, None
+        space.meta, space.info, space.metric = meta, info, metric
+        space.extras, space.assets = {}, {}
+        return space
+
     # ---- basic shape -------------------------------------------------------------------------
     @property
     def ids(self) -> list[str]:
+        """The ids, a list of n strings (an opened space reads them all on first use: see `id_slice`)."""
+        if self._ids is None:
+            self._ids = self._column.to_list()
         return self._ids
+
+    def id_slice(self, start: int, stop: int) -> list[str]:
+        """The ids of rows start..stop; on an opened space, reads only those (`ids` reads all of them)."""
+        if self._ids is None:
+            return self._column.slice(start, stop)
+        return self._ids[start:stop]
+
+    def _id_at(self, row: int) -> str:
+        return self._ids[row] if self._ids is not None else self._column.at(row)
+
+    def _row_ids(self):
+        """Something that answers ``[row]`` with an id, without reading all of them."""
+        return self._ids if self._ids is not None else self._column
 
     @property
     def vectors(self) -> np.ndarray:
-        """float32 array of shape (n, dim); may be a read-only memory map."""
+        """float32 array of shape (n, dim); may be a read-only memory map (every block checked on first use)."""
+        if self._guard is not None:
+            self._check_all()
         return self._vectors
+
+    def _check_all(self) -> None:
+        guard = self._guard
+        if guard is not None:
+            guard.check_all()
+            self._guard = None
+
+    def _check_rows(self, r0: int, r1: int) -> None:
+        """Check the blocks of vectors.npy under rows r0..r1 before they are used (an opened space)."""
+        guard = self._guard
+        if guard is not None:
+            offset = guard.size - self._vectors.nbytes
+            row_bytes = 4 * self._vectors.shape[1]
+            guard.check(offset + r0 * row_bytes, offset + r1 * row_bytes)
+            if not guard.left:
+                self._guard = None
+
+    def _rows(self, rows) -> np.ndarray:
+        """Rows of the vectors by number (an int array), their blocks checked first."""
+        guard = self._guard
+        if guard is not None:
+            offset = guard.size - self._vectors.nbytes
+            starts = offset + np.asarray(rows, dtype=np.int64).ravel() * (4 * self._vectors.shape[1])
+            guard.check_blocks(
+                np.union1d(starts // guard.block, (starts + 4 * self._vectors.shape[1] - 1) // guard.block)
+            )
+            if not guard.left:
+                self._guard = None
+        return np.asarray(self._vectors[rows], dtype=np.float32)
+
+    def _stored_id_index(self) -> np.ndarray | None:
+        return None if self._column is None or self._column.index is None else np.asarray(self._column.index)
+
+    def _id_array(self):
+        """The ids as an Arrow array (for writing), without Python strings when they were never read."""
+        import pyarrow as pa
+
+        if self._ids is None:
+            return self._column.to_arrow()
+        return pa.array(self._ids, type=pa.string())
 
     @property
     def n(self) -> int:
@@ -115,6 +187,8 @@ class Space:
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, str):
             return False
+        if self._index is None and self._column is not None:
+            return self._column.find(item) >= 0
         if self._index is None and self._scans_left > 0:
             self._scans_left -= 1
             return item in self._ids
@@ -129,15 +203,16 @@ class Space:
     @property
     def _lookup(self) -> dict[str, int]:
         if self._index is None:
-            index = dict(zip(self._ids, range(len(self._ids))))
-            if len(index) != len(self._ids):  # free to see here; a loaded space is not checked for it up front
+            ids = self.ids
+            index = dict(zip(ids, range(len(ids))))
+            if len(index) != len(ids):  # free to see here; a loaded space is not checked for it up front
                 raise self._duplicate_error()
             self._index = index
         return self._index
 
     def _duplicate_error(self) -> EmbspaceError:
         seen: set[str] = set()
-        row, item = next((r, i) for r, i in enumerate(self._ids) if i in seen or seen.add(i))
+        row, item = next((r, i) for r, i in enumerate(self.ids) if i in seen or seen.add(i))
         where = self.info.get("path")
         text = f"repeats the id {item[:80]!r} (second at row {row})"
         if where:
@@ -147,10 +222,15 @@ class Space:
     def index(self, item: str) -> int:
         """Row number of `item`; raises UnknownIdError with close spellings if absent.
 
-        O(1) through a dict built on demand. The first few lookups of a freshly opened space scan
-        the id list in C instead (microseconds for frequent words), so a one-shot query on a big
-        space does not pay ~0.1 s to build the dict.
+        O(1): an opened space finds it through its stored hash index; a space made in memory through a
+        dict built on demand (its first few lookups scan the id list in C instead, so a one-shot query
+        does not pay for the dict).
         """
+        if self._index is None and self._column is not None and isinstance(item, str):
+            row = self._column.find(item)
+            if row < 0:
+                raise UnknownIdError(item, close_matches(item, self.ids))
+            return row
         if self._index is None and self._scans_left > 0 and isinstance(item, str):
             self._scans_left -= 1
             try:
@@ -160,7 +240,7 @@ class Space:
         try:
             return self._lookup[item]
         except (KeyError, TypeError):
-            raise UnknownIdError(str(item), close_matches(str(item), self._ids)) from None
+            raise UnknownIdError(str(item), close_matches(str(item), self.ids)) from None
 
     def indices(self, items: Iterable[str]) -> np.ndarray:
         return np.fromiter((self.index(i) for i in items), dtype=np.int64)
@@ -171,11 +251,13 @@ class Space:
         A space with sub-word buckets (fastText) also answers for ids it does not hold.
         """
         if "subwords" not in self.extras or item in self or not isinstance(item, str):
-            return np.asarray(self._vectors[self.index(item)])
+            row = self.index(item)
+            self._check_rows(row, row + 1)
+            return np.asarray(self._vectors[row])
         # a fastText space answers for ids it does not hold, from its sub-word buckets
         from ._subwords import subword_vector
 
-        vector = subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self.ids)
+        vector = subword_vector(item, self.extras["subwords"], self.info.get("subwords") or {}, self._row_ids())
         return self.transform_encoded(vector[None, :])[0] if self.info.get("transforms") else vector
 
     def __getitem__(self, item: str) -> np.ndarray:
@@ -187,19 +269,19 @@ class Space:
         if self._unit is None:
             norms = np.sqrt(self.sq_norms())
             norms[norms == 0] = 1.0
-            self._unit = np.ascontiguousarray(self._vectors / norms[:, None], dtype=np.float32)
+            self._unit = np.ascontiguousarray(self.vectors / norms[:, None], dtype=np.float32)
         return self._unit
 
     def sq_norms(self) -> np.ndarray:
         """Squared L2 norm of each row, shape (n,), float32. Cached."""
         if self._sq_norms is None:
-            self._sq_norms = search.row_sq_norms(self._vectors)
+            self._sq_norms = search.row_sq_norms(self.vectors)
         return self._sq_norms
 
     def normalize(self) -> Space:
         """A new Space whose vectors have unit length (metric cosine)."""
         info = dict(self.info, normalized=True)
-        return Space(self._ids, self.normalized(), self.meta, info, self.metric, check=False)
+        return Space(self.ids, self.normalized(), self.meta, info, self.metric, check=False)
 
     def subset(self, selector: Iterable[str] | np.ndarray | slice) -> Space:
         """A new Space of the chosen rows, in the given order.
@@ -209,7 +291,7 @@ class Space:
         """
         if isinstance(selector, slice):
             rows = range(self.n)[selector]
-            vectors = self._vectors[selector]
+            vectors = self.vectors[selector]
         else:
             sel = selector if isinstance(selector, np.ndarray) else list(selector)
             if isinstance(sel, np.ndarray) and sel.dtype == bool:
@@ -222,8 +304,11 @@ class Space:
                 rows = self.indices(sel)
             if len(rows) == 0:
                 raise SpaceError("the selection is empty; a Space needs at least one row")
-            vectors = np.ascontiguousarray(self._vectors[rows])
-        ids = [self._ids[i] for i in rows]
+            vectors = np.ascontiguousarray(self._rows(rows))
+        if isinstance(rows, range) and rows.step == 1:
+            ids = self.id_slice(rows.start, rows.stop)
+        else:
+            ids = [self._id_at(int(i)) for i in rows]
         meta = {k: [col[i] for i in rows] for k, col in self.meta.items()}
         out = Space(ids, vectors, meta, dict(self.info), self.metric, check=len(set(ids)) != len(ids))
         out.extras = dict(self.extras)
@@ -262,17 +347,46 @@ class Space:
                 which = "the query vector" if single else f"query vector {int(np.flatnonzero(zero)[0])}"
                 raise SpaceError(f"{which} is all zeros; its cosine similarity to anything is undefined")
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
-        found = search.neighbors(
-            self._vectors,
-            self._ids,
-            vectors,
-            k,
-            metric or self.metric,
-            exclude=exclude,
-            restrict=restrict,
-            sq_norms=None if (metric or self.metric) == "dot" else self.sq_norms(),  # dot needs no norms
-        )
+        metric = metric or self.metric
+        if self._guard is not None or (self._sq_norms is None and metric != "dot"):
+            # An opened space's first scan: each tile's blocks are checked, and its norms computed, while
+            # the tile is in cache; the norms are kept for the next query.
+            idx, scores = search.topk(
+                self._vectors,
+                vectors,
+                k,
+                metric,
+                exclude=exclude,
+                restrict=restrict,
+                before_tile=self._check_rows if self._guard is not None else None,
+                norms_out=self._norms_to_fill(metric, restrict),
+            )
+            found = search.labelled(self._row_ids(), idx, scores)
+            self._norms_filled(restrict)
+        else:
+            found = search.neighbors(
+                self._vectors,
+                self._row_ids(),
+                vectors,
+                k,
+                metric,
+                exclude=exclude,
+                restrict=restrict,
+                sq_norms=None if metric == "dot" else self.sq_norms(),  # dot needs no norms
+            )
         return found[0] if single else found
+
+    def _norms_to_fill(self, metric: str, restrict: int | None) -> np.ndarray | None:
+        if metric == "dot" or self._sq_norms is not None:
+            return None
+        self._pending_norms = np.empty(self.n, dtype=np.float32)
+        return self._pending_norms
+
+    def _norms_filled(self, restrict: int | None) -> None:
+        pending = getattr(self, "_pending_norms", None)
+        self._pending_norms = None
+        if pending is not None and (restrict is None or restrict >= self.n):
+            self._sq_norms = pending
 
     def query_vectors(self, query) -> tuple[bool, np.ndarray, np.ndarray | None]:
         """(one query?, query vectors (q, dim) float32, their row numbers or None) for any query form
@@ -286,7 +400,7 @@ class Space:
             if query not in self and "subwords" in self.extras:  # fastText: a vector from sub-words
                 return True, self.vector(query)[None, :], None
             row = self.index(query)
-            return True, np.asarray(self._vectors[row : row + 1], dtype=np.float32), np.array([row])
+            return True, self._rows(np.array([row])), np.array([row])
         if isinstance(query, np.ndarray) and query.dtype.kind in "fiu":
             return query.ndim == 1, search.check_query_vectors(query, self.dim), None
         items = list(query)
@@ -295,7 +409,7 @@ class Space:
         if all(isinstance(i, str) for i in items):
             if "subwords" not in self.extras:
                 rows = self.indices(items)
-                return False, np.asarray(self._vectors[rows], dtype=np.float32), rows
+                return False, self._rows(rows), rows
             rows, vectors = self._rows_and_vectors(items)
             return False, vectors, rows
         return self.query_vectors(np.asarray(items, dtype=np.float32))
@@ -338,7 +452,7 @@ class Space:
         rows = np.fromiter((self._row_or_missing(i) for i in items), dtype=np.int64, count=len(items))
         vectors = np.empty((len(items), self.dim), dtype=np.float32)
         held = rows >= 0
-        vectors[held] = self._vectors[rows[held]]
+        vectors[held] = self._rows(rows[held])
         for j in np.flatnonzero(~held):
             vectors[j] = self.vector(items[j])
         return rows, vectors
@@ -363,15 +477,13 @@ class Space:
         if "subwords" in self.extras and not all(w in self for w in words):
             # fastText: unseen words get sub-word vectors, as gensim's most_similar answers for them
             rows, vectors = self._rows_and_vectors(words)
-            idx, scores = search.analogy_vectors_topk(
-                self._vectors, rows, vectors, k, method, restrict, self.sq_norms()
-            )
+            idx, scores = search.analogy_vectors_topk(self.vectors, rows, vectors, k, method, restrict, self.sq_norms())
         else:
             rows = [np.array([self.index(w)]) for w in words]
             idx, scores = search.analogy_topk(
-                self._vectors, *rows, k=k, method=method, restrict=restrict, sq_norms=self.sq_norms()
+                self.vectors, *rows, k=k, method=method, restrict=restrict, sq_norms=self.sq_norms()
             )
-        return [Neighbor(self._ids[i], float(s)) for i, s in zip(idx[0], scores[0])]
+        return [Neighbor(self._id_at(int(i)), float(s)) for i, s in zip(idx[0], scores[0])]
 
     def doesnt_match(self, items: Sequence[str]) -> str:
         """The id among `items` furthest from their mean direction."""
@@ -417,7 +529,7 @@ class Space:
         name = self.info.get("name") or self.info.get("path") or ""
         columns = list(self.meta)
         shown = min(rows, self.n)
-        body = [(f"{r:,}", self._ids[r], *(self.meta[c][r] for c in columns)) for r in range(shown)]
+        body = [(f"{r:,}", self._id_at(r), *(self.meta[c][r] for c in columns)) for r in range(shown)]
         caption = f"Space {name}: " if name else "Space: "
         caption += f"{self.n:,} \u00d7 {self.dim} float32, {self.metric}"
         caption += f"; the first {shown:,} rows" if shown < self.n else ""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
 
 import click
 
 from .._progress import enable as _enable_progress
 from .._spelling import cli_spelling
 from .._version import __version__
-from ..errors import EmbspaceError
+from ..errors import EmbspaceError, SpaceNote
 
 
 class _Group(click.Group):
@@ -20,7 +22,7 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            with cli_spelling():
+            with cli_spelling(), _notes():
                 return super().invoke(ctx)
         except EmbspaceError as exc:
             raise click.ClickException(str(exc)) from None
@@ -34,6 +36,24 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was written", err=True)
             sys.exit(130)
+
+
+@contextlib.contextmanager
+def _notes():
+    """Notes about a space (SpaceNote warnings) are printed as ``note: ...`` lines on stderr."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, SpaceNote):
+            click.echo(f"note: {message}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
