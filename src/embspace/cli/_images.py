@@ -9,6 +9,7 @@ import click
 
 from ..errors import EmbspaceError
 from ._output import check_writable_output, echo_json
+from ._ray import engine_note, ray_arguments, ray_options
 
 _METHODS = ["features", "pixels", "cnn", "contrastive"]
 _METHOD_HELP = (
@@ -50,6 +51,7 @@ _SHOW_SKIPPED = 5
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--no-thumbnails", is_flag=True, help="Keep no thumbnails in the space.")
 @click.option("--thumb-size", type=click.IntRange(8, 256), default=64, show_default=True, help="Thumbnail side (px).")
+@ray_options
 @click.option("--force", is_flag=True, help="Replace OUT if it is already a space.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def build_images_cmd(sources, output, method, no_thumbnails, thumb_size, force, as_json, **options):
@@ -66,6 +68,7 @@ def build_images_cmd(sources, output, method, no_thumbnails, thumb_size, force, 
       embspace build images catalogue.csv --path-column file --label category -o shop.space
       embspace build images train-images-idx3-ubyte.gz --method pixels -o fashion.space
       embspace build images photos/ --method contrastive --epochs 20 -o learned.space
+      embspace build images /shared/photos/ --method cnn --engine ray --address head:6379 -o /shared/photos.space
     """
     from ..images import build as build_images
     from ..images._base import embedder_class
@@ -74,6 +77,7 @@ def build_images_cmd(sources, output, method, no_thumbnails, thumb_size, force, 
 
     check_writable_output(output, force)
     knobs = _network_knobs(method, embedder_class(method), options)
+    engine = ray_arguments(options["engine"], options["address"], options["workers"], output)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MixedSizesWarning)
         space = build_images(
@@ -88,6 +92,7 @@ def build_images_cmd(sources, output, method, no_thumbnails, thumb_size, force, 
             thumbnails=not no_thumbnails,
             thumb_size=thumb_size,
             seed=options["seed"],
+            **engine,
             **knobs,
         )
     save(space, output, overwrite=force)
@@ -128,14 +133,16 @@ def _report(space, output: str, method: str, as_json: bool) -> None:
         "images_per_second": info["images_per_second"],
         "thumbnails": info.get("thumbnails"),
         "labels": info.get("labels"),
+        "engine": info.get("engine"),
     }
     for row in info["skipped_files"][:_SHOW_SKIPPED]:
         click.echo(f"skipped {row['id']}: {row['reason']}", err=True)
     if skipped > _SHOW_SKIPPED:
         click.echo(f"... and {skipped - _SHOW_SKIPPED:,} more skipped (listed in the space's info)", err=True)
+    on = f"; {engine_note(info['engine'])}" if info.get("engine") else ""
     click.echo(
         f"wrote {output}: {space.n:,} images × {space.dim} ({method}) in {info['seconds']:.1f} s "
-        f"({info['images_per_second'] or 0:,.0f} images/s); {skipped:,} skipped",
+        f"({info['images_per_second'] or 0:,.0f} images/s); {skipped:,} skipped{on}",
         err=True,
     )
     if as_json:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress as progress_bar
+from .._ray import check_engine, require_ray
 from .._version import __version__
 from ..errors import EmbspaceError
 from ..space import Space
@@ -43,6 +44,10 @@ def build(
     limit: int | None = None,
     name: str | None = None,
     progress: bool | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    shards_dir: str | os.PathLike | None = None,
     **knobs: Any,
 ) -> Space:
     """Embed images into a space: one row per image that could be read.
@@ -71,6 +76,14 @@ def build(
         Read at most this many images of each source.
     progress : bool, optional
         Show a progress bar (default: as the CLI set it; off in the library).
+    engine : {"local", "ray"}
+        ``local``: this process. ``ray``: decode and embed over a pool of Ray actors (one model load each, a
+        GPU each where the cluster has them); the method is fitted and finished here, so the space is the
+        same, plus ``info["engine"]``. Needs ``pip install 'embspace[ray]'``.
+    address, workers, shards_dir : optional
+        ray only: the cluster to join (``host:6379``, ``ray://host:10001``, ``auto``; default a local Ray
+        without a dashboard), how many actors, and where their Parquet shards go (a temporary folder inside
+        it, removed after; storage every node shares on a cluster of several machines).
     **knobs
         The method's own parameters (e.g. ``size=32`` for pixels, ``epochs=5`` for contrastive).
 
@@ -92,6 +105,9 @@ def build(
     start = time.perf_counter()
     if batch_size < 1:
         raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
+    check_engine(engine, address, workers)
+    if engine == "ray":
+        require_ray()  # before reading anything: one line naming the extra
     cls = embedder_class(method)
     embedder = _make_embedder(cls, method, knobs, seed)
     if isinstance(source, ImageSource):
@@ -126,7 +142,25 @@ def build(
     fit_start = time.perf_counter()
     embedder.fit(ctx)
     fit_seconds = time.perf_counter() - fit_start
-    done = _embed_all(embedder, images, batch_size, thumbnails, thumb_size, progress)
+    engine_info = None
+    if engine == "ray":
+        from ._ray import embed_on_ray
+
+        found = embed_on_ray(
+            embedder,
+            method,
+            knobs,
+            seed,
+            images,
+            batch_size,
+            thumb_size if thumbnails else None,
+            address,
+            workers,
+            shards_dir,
+        )
+        done, engine_info = _pass_from_ray(found, images, thumbnails, thumb_size), found.engine
+    else:
+        done = _embed_all(embedder, images, batch_size, thumbnails, thumb_size, progress)
     if not done.kept.size:
         reasons = "; ".join(f"{i}: {r}" for i, r in images.skipped[:3])
         raise EmbspaceError(f"no images in {where}: none of {images.n:,} could be read ({reasons})")
@@ -154,6 +188,8 @@ def build(
         "fit_seconds": round(fit_seconds, 3),
         "embspace_version": __version__,
     }
+    if engine_info is not None:
+        info["engine"] = engine_info
     if classes is not None:
         given = "list" if labels is not None and not isinstance(labels, str) else (labels or label or "idx")
         info["labels"] = {"from": given, "classes": len(classes[0])}
@@ -269,6 +305,19 @@ def _embed_all(embedder, images: ImageSource, batch_size, thumbnails, thumb_size
     kept = np.concatenate(kept_parts) if kept_parts else np.empty(0, dtype=np.int64)
     raw = np.empty((0, 0), dtype=np.float32) if raw is None else raw[:filled]
     return _Pass(raw, kept, widths, heights, tiles, sizes, thumbs, seconds)
+
+
+def _pass_from_ray(found, images: ImageSource, thumbnails: bool, thumb_size: int) -> _Pass:
+    """The Ray pass (`images._ray.RayPass`) as the local one records it: skipped files, sizes, thumbnail pages."""
+    images.skipped, images.skipped_count = found.skipped, found.skipped_count
+    thumbs = ThumbnailWriter(thumb_size, expected=images.n) if thumbnails else None
+    tiles = thumbs.add(found.tiles) if thumbs is not None else []  # a tile-sized image is its own tile
+    sizes: set = set()
+    for size in zip(found.heights, found.widths):
+        if len(sizes) >= _SIZES_KEPT:
+            break
+        sizes.add(size)
+    return _Pass(found.raw, found.kept, found.widths, found.heights, tiles, sizes, thumbs, found.seconds)
 
 
 def _meta(images: ImageSource, done: _Pass) -> dict[str, list]:
