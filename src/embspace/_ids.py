@@ -51,8 +51,9 @@ def repeated_hashes(index: np.ndarray) -> np.ndarray:
 class IdColumn:
     """The ids of an opened space, read from its Parquet file one row group at a time (cached), found by hash."""
 
-    def __init__(self, parquet: pq.ParquetFile, path: Path, n: int, index: np.ndarray | None):
+    def __init__(self, parquet: pq.ParquetFile, path: Path, n: int, index: np.ndarray | None, index_file=None):
         self.parquet, self.path, self.n, self.index = parquet, path, n, index
+        self.index_file = index_file if hasattr(index_file, "check") else None  # a CheckedFile, or unchecked
         meta = parquet.metadata
         self.starts = [0]
         for g in range(meta.num_row_groups):
@@ -109,12 +110,25 @@ class IdColumn:
         h = np.uint64(id_hash(item))
         hashes = self.index[0]
         lo = int(np.searchsorted(hashes, h, side="left"))
-        while lo < self.n and hashes[lo] == h:
+        while lo < self.n:
+            self._check_entry(lo)  # the entry is checked before it is believed
+            if hashes[lo] != h:
+                break
             row = int(self.index[1, lo])
             if row < self.n and self.at(row) == item:
                 return row
             lo += 1
+        if self.index_file is not None and self.index_file.left:
+            # The search read entries it did not check: a miss is believed once the whole index is checked.
+            self.index_file.check_all()
         return -1
+
+    def _check_entry(self, pos: int) -> None:
+        file = self.index_file
+        if file is not None and file.left:
+            start = file.size - 16 * self.n  # the hashes, then the rows
+            file.check(start + 8 * pos, start + 8 * pos + 8)
+            file.check(start + 8 * (self.n + pos), start + 8 * (self.n + pos) + 8)
 
     def _scan(self, item: str) -> int:
         column = self._read_column("id")

@@ -12,7 +12,7 @@ from ._files import home
 from ._install import install_hint
 from .errors import EmbspaceError
 from .space import Space
-from .store import is_space, load, save
+from .store import FORMAT_VERSION, is_space, load, read_manifest, save, upgrade
 
 GLOVE_NAME = "glove-6b-50d"
 
@@ -27,6 +27,8 @@ def glove_6b_50d(path: str | os.PathLike | None = None) -> Space:
     if not is_space(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         save(_glove_from_package(), path)
+    elif read_manifest(path)["format_version"] < FORMAT_VERSION:
+        upgrade(path)  # made by an older embspace: rewritten once, so it opens in constant time
     return load(path)
 
 

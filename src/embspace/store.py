@@ -198,15 +198,23 @@ class SpaceWriter:
         self._pending_rows = rest.num_rows
 
     def __exit__(self, kind, exc, tb) -> bool:
-        try:
-            if kind is None:
+        if kind is None:
+            try:
                 self._finish()
-        finally:
-            self._vectors_fh.close()
-            if self._items is not None:
-                self._items.close()
-            result = self._publishing.__exit__(kind, exc, tb)
-        return bool(result)
+            except BaseException as error:  # nothing is published: the temporary folder goes
+                kind, exc, tb = type(error), error, error.__traceback__
+        self._vectors_fh.close()
+        if self._items is not None:
+            self._items.close()
+        if kind is None:
+            self._publishing.__exit__(None, None, None)
+            return False
+        try:
+            self._publishing.__exit__(kind, exc, tb)  # removes the folder and re-raises
+        except BaseException as raised:
+            if raised is not exc:
+                raise
+        raise exc.with_traceback(tb)
 
     def _finish(self) -> None:
         if self.rows == 0:
@@ -386,7 +394,7 @@ def _load_v2(path: Path, manifest: dict, verify: bool | str, mmap: bool) -> Spac
     index = None
     if ID_INDEX in checked:
         index = _matrix_of(checked[ID_INDEX], path / ID_INDEX, "<u8", (2, n))
-    ids = IdColumn(parquet, path / ITEMS, n, index)
+    ids = IdColumn(parquet, path / ITEMS, n, index, checked.get(ID_INDEX))
     meta = LazyColumns(parquet, path / ITEMS, [c for c in names if c != "id"], n)
     guard = checked[VECTORS] if isinstance(checked[VECTORS], CheckedFile) else None
     space = Space.opened(ids, vectors, meta, dict(manifest.get("info") or {}), manifest.get("metric", "cosine"), guard)
