@@ -52,20 +52,31 @@ def import_(file, fmt, output, ids, meta, limit, max_dim, encoding_errors, metri
       embspace import vecs.tsv --format tsv --meta meta.tsv -o projector.space
       embspace import latin1.vec --format fasttext-vec --encoding-errors replace -o x.space
     """
-    from ..formats import read
+    from ..formats import STREAMED_FORMATS, import_file, read
 
     check_writable_output(output, force)
     start = time.perf_counter()
-    space = read(file, fmt, ids=ids, meta=meta, limit=limit, encoding_errors=encoding_errors, max_dim=max_dim)
-    note = undecodable_note(space.info.get("undecodable_bytes", {}), encoding_errors)
+    if fmt in STREAMED_FORMATS and ids is None and meta is None:  # text: a block at a time, never whole in memory
+        done = import_file(
+            file,
+            fmt,
+            output,
+            limit=limit,
+            encoding_errors=encoding_errors,
+            max_dim=max_dim,
+            metric=metric,
+            overwrite=force,
+        )
+        n, dim, made = done["n"], done["dim"], done["info"]
+    else:  # read whole, then saved
+        space = read(file, fmt, ids=ids, meta=meta, limit=limit, encoding_errors=encoding_errors, max_dim=max_dim)
+        space.metric = metric
+        save(space, output, overwrite=force)
+        n, dim, made = space.n, space.dim, space.info
+    note = undecodable_note(made.get("undecodable_bytes", {}), encoding_errors)
     if note:
         click.echo(f"note: {note}", err=True)
-    space.metric = metric
-    save(space, output, overwrite=force)
-    click.echo(
-        f"wrote {output}: {space.n:,} × {space.dim} from {file} ({fmt}) in {time.perf_counter() - start:.1f} s",
-        err=True,
-    )
+    click.echo(f"wrote {output}: {n:,} × {dim} from {file} ({fmt}) in {time.perf_counter() - start:.1f} s", err=True)
 
 
 @click.command("export")

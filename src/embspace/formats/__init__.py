@@ -20,6 +20,7 @@ file and line. Writes go to a temporary file beside the target and are moved int
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -49,11 +50,12 @@ from ._io import (
     existing_file,
     source_info,
 )
-from ._text import MAX_DIM, binary_hints, read_text, write_text_blocks
+from ._text import MAX_DIM, binary_hints, duplicate_word, read_text, write_text_blocks
 
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
+STREAMED_FORMATS = tuple(_TEXT_HEADER)  # import_file writes these into a .space folder a block at a time
 
 
 def read(
@@ -107,10 +109,7 @@ def read(
     """
     fmt = _check_format(format, IMPORT_FORMATS)
     path = Path(path)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise FormatError(f"limit must be a positive whole number of rows; got {limit!r}")
-    if isinstance(max_dim, bool) or not isinstance(max_dim, int) or max_dim < 1:
-        raise FormatError(f"max_dim must be a positive whole number of dimensions; got {max_dim!r}")
+    _check_limits(limit, max_dim)
     if ids is not None and fmt != "numpy":
         raise FormatError(
             f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
@@ -180,6 +179,82 @@ def read(
         raise FormatError(f"{path}: {exc}") from None
     space.extras.update(extras)
     return space
+
+
+def import_file(
+    path: str | os.PathLike,
+    format: str,
+    output: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    encoding_errors: str = "strict",
+    show_progress: bool | None = None,
+    max_dim: int = MAX_DIM,
+    metric: str = "cosine",
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Import a text file of vectors (one of :data:`STREAMED_FORMATS`) straight into the ``.space`` folder
+    `output`, a block at a time.
+
+    The same checks and errors as :func:`read` (header count, row widths, NaN, duplicate words with both
+    line numbers, `limit`), but memory holds one parsed block (about 16 MiB of text) plus the writer's 16
+    bytes per row for the id index, never the whole file, so a file larger than memory imports. The folder is
+    published whole at the end, or not at all (``embspace.store.SpaceWriter``); `overwrite` replaces an
+    existing space. Returns ``{"n", "dim", "info"}`` of the space written.
+
+    Examples
+    --------
+    >>> import_file("glove.840B.300d.txt", "glove", "glove-840b.space")  # doctest: +SKIP
+    """
+    from ..store import DuplicateIdError, SpaceWriter
+
+    fmt = _check_format(format, STREAMED_FORMATS)
+    path = Path(path)
+    _check_limits(limit, max_dim)
+    existing_file(path)
+    decode = Decoder(encoding_errors, more=binary_hints())
+    header = _TEXT_HEADER[fmt]
+    start = time.perf_counter()
+    writers: list[SpaceWriter] = []
+    try:
+        with contextlib.ExitStack() as stack:
+
+            def sink(ids: list[str], vectors: np.ndarray) -> None:
+                if not writers:  # the dimension is known from the first block
+                    writer = SpaceWriter(output, vectors.shape[1], metric=metric, overwrite=overwrite)
+                    writers.append(stack.enter_context(writer))
+                writers[0].append(ids, vectors)
+
+            got = read_text(
+                path,
+                fmt,
+                header=header,
+                with_ids=True,
+                limit=limit,
+                show_progress=show_progress,
+                decode=decode,
+                max_dim=max_dim,
+                sink=sink,
+            )
+            info: dict[str, Any] = {"builder": "import", "format": fmt, "source": source_info(path, got.sha256)}
+            info["name"] = _name(path)
+            if limit is not None:
+                info["limit"] = limit
+            if not decode.strict:
+                info["encoding_errors"] = encoding_errors
+                info["undecodable_bytes"] = decode.undecodable
+            info["seconds"] = round(time.perf_counter() - start, 3)
+            writers[0].info = info
+    except DuplicateIdError as exc:  # found when the writer closes, from a hash of each id
+        raise duplicate_word(path, 2 if header else 1, exc.first_row, exc.second_row, exc.item, decode) from None
+    return {"n": got.rows, "dim": writers[0].dim, "info": info}
+
+
+def _check_limits(limit: int | None, max_dim: int) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise FormatError(f"limit must be a positive whole number of rows; got {limit!r}")
+    if isinstance(max_dim, bool) or not isinstance(max_dim, int) or max_dim < 1:
+        raise FormatError(f"max_dim must be a positive whole number of dimensions; got {max_dim!r}")
 
 
 def write(space: Space, path: str | os.PathLike, format: str, *, columns: Sequence[str] | None = None) -> list[Path]:

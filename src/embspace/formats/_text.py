@@ -14,7 +14,7 @@ import io
 import os
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +49,7 @@ class TextVectors:
     sha256: str | None  # None when the file was not read to its end (limit)
     header: tuple[int, int] | None
     complete: bool  # False when `limit` stopped the reading before the end of the rows
+    rows: int = 0  # rows read (handed to `sink` when one was given; then `ids` is None and `vectors` empty)
 
 
 def read_text(
@@ -62,6 +63,7 @@ def read_text(
     show_progress: bool | None = None,
     decode: Decoder | None = None,
     max_dim: int = MAX_DIM,
+    sink: Callable[[list[str] | None, np.ndarray], None] | None = None,
 ) -> TextVectors:
     """Read a text file of vectors.
 
@@ -70,6 +72,8 @@ def read_text(
     decode : how bytes that are not UTF-8 are met (refused by default; see `Decoder`).
     max_dim : the most dimensions a header may declare or a first row may hold; found from a
         bounded prefix of the first row, before any of it is parsed.
+    sink : called with each parsed and checked block ``(ids, vectors (b, dim))`` instead of keeping it, so
+        memory holds a block (about 16 MiB of text), not the file; the caller then checks the ids are unique.
     """
     size = path.stat().st_size
     if size == 0:
@@ -81,7 +85,7 @@ def read_text(
         if src.pending.startswith(codecs.BOM_UTF8):
             src.pending = src.pending[len(codecs.BOM_UTF8) :]
         counts = _parse_header(src.header_line(), path, decode, max_dim) if header else None
-        reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, decode, max_dim)
+        reader = _Rows(path, fmt, counts, with_ids, delimiter, limit, decode, max_dim, sink)
         line = 2 if header else 1
         size_hint = FIRST_BLOCK
         while (block := src.lines_block(size_hint, line)) is not None:
@@ -91,7 +95,7 @@ def read_text(
                 break
             line += lines
         ids, vectors = reader.finish()
-        return TextVectors(ids, vectors, src.sha256(), counts, complete=block is None)
+        return TextVectors(ids, vectors, src.sha256(), counts, complete=block is None, rows=reader.rows)
 
 
 def too_many_dims(path: Path, line: int, dim, max_dim: int, source: str = "") -> str:
@@ -150,8 +154,10 @@ def _parse_header(line: bytes, path: Path, decode: Decoder | None = None, max_di
 class _Rows:
     """Collects parsed blocks; checks row counts against the header, finiteness and uniqueness."""
 
-    def __init__(self, path, fmt, counts, with_ids, delimiter, limit, decode: Decoder, max_dim: int = MAX_DIM):
-        self.max_dim = max_dim
+    def __init__(
+        self, path, fmt, counts, with_ids, delimiter, limit, decode: Decoder, max_dim: int = MAX_DIM, sink=None
+    ):
+        self.max_dim, self.sink = max_dim, sink
         self.path, self.fmt, self.counts, self.with_ids = path, fmt, counts, with_ids
         self.delimiter, self.limit, self.decode = delimiter, limit, decode
         self.first_data_line = 2 if counts else 1
@@ -177,9 +183,12 @@ class _Rows:
                 f"{self.path}, line {self.first_data_line + count}: more rows than the "
                 f"header's count ({count}, line 1); fix the count or remove the extra rows"
             )
-        self.blocks.append(vectors)
-        if ids is not None:
-            self.ids.extend(ids)
+        if self.sink is not None:
+            self.sink(ids, vectors)
+        else:
+            self.blocks.append(vectors)
+            if ids is not None:
+                self.ids.extend(ids)
         self.rows += len(vectors)
         return lines if self.limit is None or self.rows < self.limit else None
 
@@ -192,6 +201,8 @@ class _Rows:
                 f"{self.rows} rows but the header (line 1) says {self.counts[0]}; "
                 f"the file is truncated or the header is wrong"
             )
+        if self.sink is not None:  # the blocks went to the sink; it checks the ids are unique
+            return None, np.empty((0, self.parser.dim), dtype=np.float32)
         if self.with_ids:
             self._check_unique()
         vectors = self.blocks[0] if len(self.blocks) == 1 else np.concatenate(self.blocks)
@@ -252,12 +263,16 @@ class _Rows:
         seen: dict[str, int] = {}
         for row, word in enumerate(self.ids):
             if word in seen:
-                raise FormatError(
-                    f"{self.path}, line {self.first_data_line + row}: duplicate word {word!r} "
-                    f"(first on line {self.first_data_line + seen[word]}); words must be unique"
-                    + self.decode.lossy_hint("\ufffd" in word)
-                )
+                raise duplicate_word(self.path, self.first_data_line, seen[word], row, word, self.decode)
             seen[word] = row
+
+
+def duplicate_word(path: Path, first_line: int, first_row: int, row: int, word: str, decode: Decoder) -> FormatError:
+    """The error for `word` on data row `row` repeating data row `first_row` (rows from 0; data from `first_line`)."""
+    return FormatError(
+        f"{path}, line {first_line + row}: duplicate word {word!r} "
+        f"(first on line {first_line + first_row}); words must be unique" + decode.lossy_hint("\ufffd" in word)
+    )
 
 
 class _BlockParser:
