@@ -107,7 +107,6 @@ class CheckedFile:
 
     def __init__(self, path: Path, entry: dict):
         self.path = path
-        self.floats: tuple[int, int] | None = None  # (offset, row bytes) of float32 rows checked finite too
         blocks = entry["blocks"]
         self.block = blocks["size"]
         self.sums = blocks["sums"]
@@ -137,6 +136,14 @@ class CheckedFile:
             if not self.checked[b]:
                 self._check_block(int(b))
 
+    def refuse(self, b: int) -> None:
+        start, end = b * self.block, min((b + 1) * self.block, self.size)
+        raise CorruptSpaceError(
+            self.path,
+            f"block {b} (bytes {start:,}-{end:,}) does not match its checksum in the manifest; "
+            "the file was altered or damaged",
+        )
+
     def check_all(self) -> None:
         if self.left:
             self.check(0, self.size)
@@ -146,41 +153,63 @@ class CheckedFile:
             if self.checked[b]:
                 return
             start = b * self.block
-            found = xxhash.xxh3_64_hexdigest(self.view[start : start + self.block])
-            if found != self.sums[b]:
-                end = min(start + self.block, self.size)
-                raise CorruptSpaceError(
-                    self.path,
-                    f"block {b} (bytes {start:,}-{end:,}) does not match its checksum in the manifest; "
-                    "the file was altered or damaged",
-                )
-            if self.floats is not None:
-                self._check_finite(start, min(start + self.block, self.size))
+            if xxhash.xxh3_64_hexdigest(self.view[start : start + self.block]) != self.sums[b]:
+                self.refuse(b)
             self.checked[b] = True
             self.left -= 1
 
-    def check_finite_rows(self, offset: int, row_bytes: int) -> None:
-        """Also refuse a block whose float32 rows (from byte `offset`, `row_bytes` each) hold NaN or Inf: a
-        forged file with checksums to match is refused where it is read, as damage is."""
-        self.floats = (offset, row_bytes)
-
-    def _check_finite(self, start: int, stop: int) -> None:
-        offset, row_bytes = self.floats
-        start = max(start, offset)
-        if stop <= start:
-            return
-        values = np.frombuffer(self.view[start:stop], dtype="<f4")
-        if np.isfinite(values).all():
-            return
-        bad = start + 4 * int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CorruptSpaceError(
-            self.path,
-            f"row {(bad - offset) // row_bytes} holds NaN or Inf; rebuild the space (embspace build / import) "
-            "and save it again",
-        )
+    def stream(self) -> Stream:
+        return Stream(self)
 
     def reader(self) -> CheckedReader:
         return CheckedReader(self)
+
+
+class Stream:
+    """Checks a file's blocks from bytes a scan has just read, while they are still in cache: `feed(start, stop)`
+    with contiguous ranges in order, then `finish()` (which checks the rest of a block the scan stopped inside).
+    A scan calls it after computing from a range and before returning anything, so damage is still refused
+    before a result from it is returned, at the cost of hashing cached bytes instead of reading them twice."""
+
+    def __init__(self, file: CheckedFile):
+        self.file = file
+        self.pos: int | None = None
+        self.hasher = xxhash.xxh3_64()
+
+    def feed(self, start: int, stop: int) -> None:
+        file = self.file
+        if self.pos is None:
+            self.pos = start - start % file.block  # from the start of its block (the .npy header, in block 0)
+        elif start != self.pos:  # not the next bytes: check those blocks whole
+            file.check(start, stop)
+            return
+        while self.pos < stop:
+            b = self.pos // file.block
+            end = min((b + 1) * file.block, file.size)
+            take = min(end, stop)
+            if file.checked[b]:
+                self.pos = take
+            else:
+                self.hasher.update(file.view[self.pos : take])
+                self.pos = take
+            if self.pos == end:
+                self._close(b)
+
+    def finish(self) -> None:
+        if self.pos is not None and self.pos % self.file.block and self.pos < self.file.size:
+            b = self.pos // self.file.block
+            self.feed(self.pos, min((b + 1) * self.file.block, self.file.size))
+
+    def _close(self, b: int) -> None:
+        file = self.file
+        if not file.checked[b]:
+            with file._lock:
+                if not file.checked[b]:
+                    if self.hasher.hexdigest() != file.sums[b]:
+                        file.refuse(b)
+                    file.checked[b] = True
+                    file.left -= 1
+        self.hasher.reset()
 
 
 class CheckedReader(io.RawIOBase):

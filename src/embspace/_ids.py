@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
@@ -131,6 +130,8 @@ class IdColumn:
             file.check(start + 8 * (self.n + pos), start + 8 * (self.n + pos) + 8)
 
     def _scan(self, item: str) -> int:
+        import pyarrow.compute as pc
+
         column = self._read_column("id")
         found = pc.index(column, pa.scalar(item, column.type)).as_py()
         return -1 if found is None else int(found)
@@ -167,14 +168,18 @@ def _id_array(column: pa.ChunkedArray, path: Path, first_row: int = 0) -> pa.Arr
     """The ids of a column read from the file, refused unless each is a non-empty string."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         raise CorruptSpaceError(path, f"has ids of type {column.type}; expected strings; {_REBUILD}")
-    if column.null_count:
-        row = first_row + pc.index(pc.is_null(column), True).as_py()
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count:
+        row = first_row + int(np.flatnonzero(~np.asarray(array.is_valid()))[0])
         raise CorruptSpaceError(path, f"has a null id at row {row}; ids must be non-empty strings; {_REBUILD}")
-    empty = pc.equal(pc.utf8_length(column), 0)
-    if pc.any(empty).as_py():
-        row = first_row + pc.index(empty, True).as_py()
+    # Read the offsets with numpy: pyarrow.compute's first call imports pandas (a second, here)
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=kind)[array.offset : array.offset + len(array) + 1]
+    empty = np.flatnonzero(offsets[1:] == offsets[:-1])
+    if empty.size:
+        row = first_row + int(empty[0])
         raise CorruptSpaceError(path, f"has an empty id at row {row}; ids must be non-empty strings; {_REBUILD}")
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return array
 
 
 def id_strings(column: pa.ChunkedArray, path: Path) -> list[str]:

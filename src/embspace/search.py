@@ -106,6 +106,11 @@ def _tile(n_queries: int, n_rows: int, k: int) -> tuple[int, int]:
     return row_block, query_block
 
 
+def in_order(n_queries: int, n_rows: int, k: int) -> bool:
+    """Whether `topk_blocks` scores the row tiles once each, in order (one block of queries)."""
+    return _tile(n_queries, n_rows, k)[1] >= n_queries
+
+
 def _one_blas_thread():
     """Our workers fill the cores already; BLAS threads on top of them only fight over the cores."""
     try:
@@ -170,17 +175,19 @@ def metric_scorer(
     sq_norms: np.ndarray | None = None,
     *,
     before_tile: Callable[[int, int], None] | None = None,
+    after_tile: Callable[[np.ndarray, int], None] | None = None,
     norms_out: np.ndarray | None = None,
 ) -> tuple[ScoreBlock, bool]:
     """A score_block for `queries` (q, dim) against `vectors` (n, dim) under `metric`, and whether
     larger is better. `sq_norms` (n,), the squared row norms, is computed when not given: up front, or
     tile by tile into `norms_out` when that is given (one pass over the rows instead of two).
-    `before_tile(r0, r1)` is called before rows r0..r1 are read (an opened space checks their blocks)."""
+    `before_tile(r0, r1)` is called before rows r0..r1 are read (an opened space checks their blocks), and
+    `after_tile(scores, r0)` with their scores before those are used."""
     vectors = _plain(vectors)
     if metric not in METRICS:
         raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    if before_tile is not None or (norms_out is not None and sq_norms is None and metric != "dot"):
-        return _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, norms_out)
+    if before_tile or after_tile or (norms_out is not None and sq_norms is None and metric != "dot"):
+        return _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, after_tile, norms_out)
     if metric == "dot":
         return (lambda qs, r0, r1: queries[qs] @ vectors[r0:r1].T), True
     sq = row_sq_norms(vectors) if sq_norms is None else sq_norms
@@ -201,7 +208,7 @@ def metric_scorer(
     return distances, False
 
 
-def _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, norms_out) -> tuple[ScoreBlock, bool]:
+def _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, after_tile, norms_out) -> tuple[ScoreBlock, bool]:
     """The scorer of `metric_scorer` that does everything a tile needs while the tile is in cache: check it,
     compute its norms (unless given), score it."""
     q = unit(queries) if metric == "cosine" else queries
@@ -213,6 +220,8 @@ def _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, norms_out) 
         tile = vectors[r0:r1]
         s = q[qs] @ tile.T
         if metric == "dot":
+            if after_tile is not None:
+                after_tile(np.where(np.isinf(s), np.nan, s), r0)  # an Inf row scores +-Inf here, not NaN
             return s
         if sq_norms is not None:
             sq = sq_norms[r0:r1]
@@ -221,12 +230,16 @@ def _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, norms_out) 
             if norms_out is not None:
                 norms_out[r0:r1] = sq
         if metric == "cosine":
-            return np.multiply(s, _inverse_norms(sq), out=s)
-        s *= -2.0
-        s += sq
-        s += qn[qs, None]
-        np.maximum(s, 0.0, out=s)
-        return np.sqrt(s, out=s)
+            s = np.multiply(s, _inverse_norms(sq), out=s)
+        else:
+            s *= -2.0
+            s += sq
+            s += qn[qs, None]
+            np.maximum(s, 0.0, out=s)
+            s = np.sqrt(s, out=s)
+        if after_tile is not None:
+            after_tile(s, r0)  # a NaN or Inf row scores NaN here
+        return s
 
     return score, metric != "euclidean"
 
@@ -246,6 +259,7 @@ def topk(
     sq_norms: np.ndarray | None = None,
     *,
     before_tile: Callable[[int, int], None] | None = None,
+    after_tile: Callable[[np.ndarray, int], None] | None = None,
     norms_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k rows of `vectors` for every query.
@@ -260,7 +274,7 @@ def topk(
         Search only the first `restrict` rows (the most frequent words in a word space).
     sq_norms : float32 array of shape (n,), optional
         Squared row norms, when the caller has them cached (cosine and euclidean need them).
-    before_tile, norms_out : optional
+    before_tile, after_tile, norms_out : optional
         See `metric_scorer`.
 
     Returns
@@ -277,7 +291,9 @@ def topk(
             f"k={k} is larger than the {available} items that can be returned "
             f"(space has {vectors.shape[0]} rows); ask for k <= {available}"
         )
-    scorer, largest = metric_scorer(vectors, queries, metric, sq_norms, before_tile=before_tile, norms_out=norms_out)
+    scorer, largest = metric_scorer(
+        vectors, queries, metric, sq_norms, before_tile=before_tile, after_tile=after_tile, norms_out=norms_out
+    )
     return topk_blocks(scorer, len(queries), n_rows, k, exclude=exclude, largest=largest)
 
 

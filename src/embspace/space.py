@@ -137,6 +137,7 @@ class Space:
         guard = self._guard
         if guard is not None:
             guard.check_all()
+            _refuse_non_finite(self._vectors, guard.path)  # a forged file whose checksums agree
             self._guard = None
 
     def _check_rows(self, r0: int, r1: int) -> None:
@@ -146,20 +147,25 @@ class Space:
             offset = guard.size - self._vectors.nbytes
             row_bytes = 4 * self._vectors.shape[1]
             guard.check(offset + r0 * row_bytes, offset + r1 * row_bytes)
-            if not guard.left:
-                self._guard = None
+
+    def _check_scores(self, scores: np.ndarray, r0: int) -> None:
+        """Refuse a tile of scores that a NaN or Inf row made NaN (a forged file whose checksums agree)."""
+        if self._guard is not None and np.isnan(scores).any():
+            row = r0 + int(np.flatnonzero(np.isnan(scores).any(axis=0))[0])
+            _refuse_non_finite(self._vectors[row : row + 1], self._guard.path, row)
 
     def _rows(self, rows) -> np.ndarray:
         """Rows of the vectors by number (an int array), their blocks checked first."""
         guard = self._guard
         if guard is not None:
             offset = guard.size - self._vectors.nbytes
-            starts = offset + np.asarray(rows, dtype=np.int64).ravel() * (4 * self._vectors.shape[1])
-            guard.check_blocks(
-                np.union1d(starts // guard.block, (starts + 4 * self._vectors.shape[1] - 1) // guard.block)
-            )
-            if not guard.left:
-                self._guard = None
+            row_bytes = 4 * self._vectors.shape[1]
+            rows = np.asarray(rows, dtype=np.int64)
+            starts = offset + rows.ravel() * row_bytes
+            guard.check_blocks(np.union1d(starts // guard.block, (starts + row_bytes - 1) // guard.block))
+            out = np.asarray(self._vectors[rows], dtype=np.float32)
+            _refuse_non_finite(out.reshape(-1, self._vectors.shape[1]), guard.path, rows.ravel())
+            return out
         return np.asarray(self._vectors[rows], dtype=np.float32)
 
     def _stored_id_index(self) -> np.ndarray | None:
@@ -252,8 +258,7 @@ class Space:
         """
         if "subwords" not in self.extras or item in self or not isinstance(item, str):
             row = self.index(item)
-            self._check_rows(row, row + 1)
-            return np.asarray(self._vectors[row])
+            return self._rows(np.array([row]))[0]
         # a fastText space answers for ids it does not hold, from its sub-word buckets
         from ._subwords import subword_vector
 
@@ -349,8 +354,19 @@ class Space:
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
         metric = metric or self.metric
         if self._guard is not None or (self._sq_norms is None and metric != "dot"):
-            # An opened space's first scan: each tile's blocks are checked, and its norms computed, while
-            # the tile is in cache; the norms are kept for the next query.
+            # An opened space's first scan does what each tile needs while the tile is in cache: its norms,
+            # its scores, and (one block of queries, rows in order) the checksums of the bytes just read.
+            guard = self._guard
+            rows_seen = min(self.n, restrict or self.n)
+            stream = guard.stream() if guard is not None and search.in_order(len(vectors), rows_seen, k) else None
+            offset = 0 if guard is None else guard.size - self._vectors.nbytes
+            row_bytes = 4 * self.dim
+
+            def after(scores: np.ndarray, r0: int) -> None:
+                self._check_scores(scores, r0)
+                if stream is not None:
+                    stream.feed(offset + r0 * row_bytes, offset + (r0 + scores.shape[1]) * row_bytes)
+
             idx, scores = search.topk(
                 self._vectors,
                 vectors,
@@ -358,11 +374,16 @@ class Space:
                 metric,
                 exclude=exclude,
                 restrict=restrict,
-                before_tile=self._check_rows if self._guard is not None else None,
+                before_tile=self._check_rows if guard is not None and stream is None else None,
+                after_tile=after if guard is not None else None,
                 norms_out=self._norms_to_fill(metric, restrict),
             )
+            if stream is not None:
+                stream.finish()  # every block the scan read is checked before its result is returned
             found = search.labelled(self._row_ids(), idx, scores)
             self._norms_filled(restrict)
+            if guard is not None and not guard.left:
+                self._guard = None  # every block checked, every row scored
         else:
             found = search.neighbors(
                 self._vectors,
@@ -570,6 +591,19 @@ def _check_vectors(vectors: np.ndarray) -> None:
         if not np.isfinite(block).all():
             bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
             raise SpaceError(f"row {bad} holds NaN or Inf; clean the vectors before building a Space")
+
+
+def _refuse_non_finite(vectors: np.ndarray, path, rows=None) -> None:
+    """CorruptSpaceError naming the first row of `vectors` (rows numbered by `rows`, or from 0) that is not finite."""
+    step = 1 << 16
+    for start in range(0, vectors.shape[0], step):
+        bad = ~np.isfinite(np.asarray(vectors[start : start + step])).all(axis=1)
+        if bad.any():
+            at = start + int(np.flatnonzero(bad)[0])
+            row = at if rows is None else int(np.atleast_1d(rows)[at]) if np.ndim(rows) else int(rows)
+            raise CorruptSpaceError(
+                path, f"row {row} holds NaN or Inf; rebuild the space (embspace build / import) and save it again"
+            )
 
 
 def _check_ids(ids: list, n: int) -> None:

@@ -377,8 +377,6 @@ def _load_v2(path: Path, manifest: dict, verify: bool | str, mmap: bool) -> Spac
         for name, entry in files.items()
         if not name.startswith(ASSETS + "/")
     }
-    if isinstance(checked[VECTORS], CheckedFile):
-        checked[VECTORS].check_finite_rows(checked[VECTORS].size - 4 * n * dim, 4 * dim)
     vectors = _vectors_of(checked[VECTORS], path / VECTORS, n, dim, mmap)
     items = checked[ITEMS]
     parquet = _parquet_file(items, path / ITEMS)
