@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import time
 import warnings
@@ -100,12 +101,7 @@ def ray_session(address: str | None = None, workers: int | None = None) -> Itera
     if address is not None:
         address = str(address).strip()
         _probe(address)
-        try:
-            ray.init(address=address, **quiet)
-        except Exception as exc:  # ConnectionError, RuntimeError, grpc errors: all one line
-            raise EmbspaceError(
-                f"cannot join the Ray cluster at {public_address(address)}: {_first_line(exc)}"
-            ) from None
+        _join(ray, address, quiet)
         started = True
     elif not ray.is_initialized():
         cpus = int(workers or os.cpu_count() or 1)
@@ -277,6 +273,68 @@ def _probe(address: str) -> None:
             f"cannot reach the Ray cluster at {public_address(address)} ({why} within {CONNECT_TIMEOUT_S:.0f} s); "
             "start one with `ray start --head` there, or check --address"
         ) from None
+
+
+def _join(ray, address: str, quiet: dict) -> None:
+    """`ray.init(address)` within about CONNECT_TIMEOUT_S, its retries' log lines kept off the terminal.
+
+    Something may answer at host:port that is not Ray (a proxy, another server): Ray then retries for a
+    while, printing a line each second from its C++ client. Those lines go to a file; the last one is told
+    in the one-line error.
+    """
+    wait = "RAY_gcs_server_port_wait_time_s"  # Ray's own connect budget, in tries about 1 s apart
+    before = os.environ.get(wait)
+    if before is None:
+        os.environ[wait] = str(int(CONNECT_TIMEOUT_S))
+    with tempfile.TemporaryFile("w+b") as log, _client_timeout(CONNECT_TIMEOUT_S), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with _stderr_into(log):
+                ray.init(address=address, **quiet)
+        except Exception as exc:  # ConnectionError, RuntimeError, grpc errors: all one line
+            log.seek(0)
+            said = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if "] " in line]
+            last = f" ({said[-1].split('] ', 1)[-1][:200]})" if said else ""
+            where = public_address(address)
+            raise EmbspaceError(f"cannot join the Ray cluster at {where}: {_first_line(exc)}{last}") from None
+        finally:
+            if before is None:
+                os.environ.pop(wait, None)
+
+
+@contextlib.contextmanager
+def _client_timeout(seconds: float) -> Iterator[None]:
+    """Ray Client (``ray://``) tries 3 times, 5 + 10 + 15 s by default: here, about `seconds` in all."""
+    try:
+        from ray.util.client import worker
+    except ImportError:  # Ray without its client: ray.init says so itself
+        yield
+        return
+    saved = {name: getattr(worker, name, None) for name in ("INITIAL_TIMEOUT_SEC", "MAX_TIMEOUT_SEC")}
+    if None in saved.values():  # another Ray than the one this was written for: leave it be
+        yield
+        return
+    worker.INITIAL_TIMEOUT_SEC = max(1, int(seconds // 5))
+    worker.MAX_TIMEOUT_SEC = max(1, int(seconds * 2 // 5))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(worker, name, value)
+
+
+@contextlib.contextmanager
+def _stderr_into(file) -> Iterator[None]:
+    """Send this process's file descriptor 2 (where C++ libraries write) into `file` for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _port(parts) -> int | None:
