@@ -286,3 +286,50 @@ def test_map_of_a_sample_reads_ids_of_the_sample_only(glove_small, tmp_path):
     assert m.ids(space) == [space._ids[r] for r in m.rows]
     assert label_texts(space, m.rows[:5]) == [space._ids[r] for r in m.rows[:5]]
     assert all(stop - start <= rowblocks.ID_BLOCK for start, stop in space.slices)
+
+
+# ---- damage is still refused when only some blocks are read ----------------------------------------
+@pytest.fixture
+def damaged(tmp_path):
+    """An opened space of 40,000 x 64 (about 3 checked blocks of vectors.npy) with a byte flipped near its end."""
+    n = 40_000
+    vectors = np.random.default_rng(2).standard_normal((n, 64)).astype(np.float32)
+    embspace.save(Space([f"w{i}" for i in range(n)], vectors), tmp_path / "d.space")
+    path = tmp_path / "d.space" / "vectors.npy"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x40
+    path.write_bytes(bytes(data))
+    space = embspace.load(tmp_path / "d.space")
+    if getattr(space, "_guard", None) is None:
+        pytest.skip("this store checks every block when a space is opened")
+    return space
+
+
+def test_first_rows_of_a_damaged_space_are_read_without_the_damaged_block(damaged):
+    from embspace.errors import CorruptSpaceError
+    from embspace.evaluate._word_rows import WordRows
+
+    assert rowblocks.checked_rows(damaged, 0, 1000).shape == (1000, 64)
+    assert WordRows(damaged, restrict=1000).sq_norms().shape == (1000,)
+    assert rowblocks.checked_take(damaged, np.array([5, 10])).shape == (2, 64)
+    with pytest.raises(CorruptSpaceError, match="vectors.npy"):
+        rowblocks.checked_take(damaged, np.array([5, damaged.n - 1]))
+
+
+@pytest.mark.parametrize("fmt", ["numpy", "parquet", "glove"])
+def test_export_of_a_damaged_space_stops_at_the_block_and_leaves_nothing(damaged, tmp_path, fmt):
+    from embspace.errors import CorruptSpaceError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(CorruptSpaceError, match="vectors.npy"):
+        write(damaged, out / FILES[fmt], fmt)
+    assert list(out.iterdir()) == []
+
+
+def test_map_of_a_sample_over_a_damaged_block_is_refused(damaged):
+    from embspace.errors import CorruptSpaceError
+    from embspace.reduce import make_map
+
+    with pytest.raises(CorruptSpaceError, match="vectors.npy"):
+        make_map(damaged, "pca", sample=2000, seed=0)

@@ -61,6 +61,45 @@ def ids_at(space, rows: Sequence[int] | np.ndarray) -> list[str]:
     return out
 
 
+def checked_rows(space, start: int, stop: int) -> np.ndarray:
+    """Rows `start` to `stop` of the space's vectors (a view, not a copy), checked before they are used.
+
+    An opened space checks its vectors a block at a time: only the blocks under these rows are checked here
+    (``space.vectors`` would check every block of the file first, reading all of it). A row that is not
+    finite falls back to the whole check, which names the file and the row.
+    """
+    check, raw = getattr(space, "_check_rows", None), getattr(space, "_vectors", None)
+    if check is None or raw is None or getattr(space, "_guard", None) is None:
+        return space.vectors[start:stop]
+    check(start, stop)
+    view = raw[start:stop]
+    step = block_rows(view.shape[1])
+    for r0 in range(0, view.shape[0], step):
+        if not np.isfinite(view[r0 : r0 + step]).all():
+            return space.vectors[start:stop]  # raises CorruptSpaceError naming the row
+    return view
+
+
+def checked_take(space, rows: np.ndarray) -> np.ndarray:
+    """The vectors of `rows` (an int array) as a float32 array in memory; only the blocks under them are checked."""
+    take = getattr(space, "_rows", None)
+    if take is not None and getattr(space, "_guard", None) is not None:
+        return np.asarray(take(rows), dtype=np.float32)
+    return np.asarray(space.vectors[rows], dtype=np.float32)
+
+
+def space_blocks(space, step: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, rows in memory) of the space's vectors, a block at a time, each block checked as it comes
+    (an opened space's file is never read whole first) and its pages let go once copied."""
+    n, dim = space.n, space.dim
+    step = step or block_rows(dim)
+    for start in range(0, n, step):
+        view = checked_rows(space, start, min(n, start + step))
+        block = np.array(view, dtype=np.float32)
+        release(view, 0, len(view))
+        yield start, block
+
+
 def vector_blocks(vectors: np.ndarray, step: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, rows as an in-memory float32 array) for consecutive blocks of `step` rows.
 
@@ -78,8 +117,8 @@ def vector_blocks(vectors: np.ndarray, step: int | None = None) -> Iterator[tupl
 def release(vectors: np.ndarray, start: int, stop: int) -> None:
     """Let go of the resident pages of rows `start` to `stop` of a memory-mapped matrix (a no-op for an
     array in memory). The data stays in the page cache and on disk; a later read maps it again."""
-    mm = getattr(vectors, "_mmap", None)
-    if not isinstance(mm, mmap.mmap) or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+    mm = _mapping_of(vectors)
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
         return
     try:
         base = np.frombuffer(mm, dtype=np.uint8).ctypes.data
@@ -92,6 +131,22 @@ def release(vectors: np.ndarray, start: int, stop: int) -> None:
             mm.madvise(mmap.MADV_DONTNEED, first, last - first)
     except (ValueError, OSError, TypeError, BufferError):
         return  # only a memory figure is lost: the pages stay until the kernel wants them
+
+
+def _mapping_of(array: np.ndarray) -> mmap.mmap | None:
+    """The mmap under `array`: a numpy memmap's own, or one reached through the array's bases (an array made
+    over a memoryview of a mapping); None for memory that is not mapped."""
+    mm = getattr(array, "_mmap", None)
+    if isinstance(mm, mmap.mmap):
+        return mm
+    base, seen = array, 0
+    while base is not None and seen < 16:
+        if isinstance(base, mmap.mmap):
+            return base
+        if isinstance(base, memoryview):
+            return base.obj if isinstance(base.obj, mmap.mmap) else None
+        base, seen = getattr(base, "base", None), seen + 1
+    return None
 
 
 def first_repeat(space) -> tuple[int, int, str] | None:

@@ -147,7 +147,7 @@ def _solve(vocab: WordRows, rows: np.ndarray, method: str) -> np.ndarray:
         if subset.any():
             q = rows[subset]
             idx, _ = analogy_topk(
-                vocab.space.vectors[: vocab.n],  # only the vocabulary's rows are read
+                vocab.vectors(),  # only the vocabulary's rows are read
                 *(np.ascontiguousarray(q[:, i]) for i in range(3)),
                 k=k,
                 method=method,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._rowblocks import checked_take
 from ..errors import EmbspaceError
 from ..space import Space
 from ._files import malformed, read_lines, resolve
@@ -109,8 +110,8 @@ def read_pairs(path: Path) -> tuple[list[str], list[str], np.ndarray]:
 
 
 def _cosines(space: Space, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
-    va = np.asarray(space.vectors[rows_a], dtype=np.float64)
-    vb = np.asarray(space.vectors[rows_b], dtype=np.float64)
+    va = checked_take(space, rows_a).astype(np.float64)  # only these rows' blocks are read
+    vb = checked_take(space, rows_b).astype(np.float64)
     denom = np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1)
     dots = np.einsum("ij,ij->i", va, vb)
     return np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)  # a zero vector scores 0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._rowblocks import id_slice
+from .._rowblocks import checked_rows, id_slice
 from ..errors import EmbspaceError
 from ..search import row_sq_norms
 from ..space import Space
@@ -57,13 +57,17 @@ class WordRows:
         row = self.space.index(word)
         return row if row < self.n else -1
 
+    def vectors(self) -> np.ndarray:
+        """The first `n` rows of the vectors (a view); only their blocks are checked in an opened space."""
+        return self.space.vectors if self.n == self.space.n else checked_rows(self.space, 0, self.n)
+
     def sq_norms(self) -> np.ndarray:
         """Squared norms of the first `n` rows, shape (n,): the space's own cache when every row counts,
         else computed over those rows only (a restricted vocabulary never reads the rest of the vectors)."""
         if self.n == self.space.n:
             return self.space.sq_norms()
         if self._sq_norms is None:
-            self._sq_norms = row_sq_norms(self.space.vectors[: self.n])
+            self._sq_norms = row_sq_norms(self.vectors())
         return self._sq_norms
 
     def rows(self, words: Sequence[str]) -> np.ndarray:

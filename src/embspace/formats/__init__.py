@@ -32,7 +32,7 @@ import numpy as np
 
 from .._files import atomic_files, finish, make_parents
 from .._install import install_hint
-from .._rowblocks import id_blocks, id_slice, vector_blocks
+from .._rowblocks import id_blocks, id_slice, space_blocks
 from .._spelling import spell
 from ..errors import EmbspaceError, FormatError, SpaceError
 from ..space import Space
@@ -301,7 +301,7 @@ def _row_blocks(space: Space, forbidden: str, fmt: str, path: Path):
     Export holds one block of rows in memory, never the whole space: a memory-mapped space's pages are
     let go after each block, and a loaded space's ids are read a block at a time where it can.
     """
-    for start, vectors in vector_blocks(space.vectors):
+    for start, vectors in space_blocks(space):
         ids = id_slice(space, start, start + len(vectors))
         if forbidden:
             check_ids_free_of(ids, forbidden, fmt, path, start)
@@ -450,7 +450,7 @@ def _write_tsv(space: Space, meta: dict[str, list], path: Path) -> list[Path]:
                 fh.write(chunk)
             finish(fh)
         with open(tmp_vecs, "wb") as fh:
-            write_text_blocks(fh, ((block, None) for _, block in vector_blocks(space.vectors)), "\t")
+            write_text_blocks(fh, ((block, None) for _, block in space_blocks(space)), "\t")
             finish(fh)
         for tmp, make in zip(tmp_extra, pictures.values() if pictures else ()):
             with open(tmp, "wb") as fh:
@@ -511,6 +511,6 @@ def _write_numpy(space: Space, path: Path) -> list[Path]:
                 fh.write(("\n".join(ids) + "\n").encode("utf-8"))
             finish(fh)
         with open(tmp_npy, "wb") as fh:
-            arrays.write_npy(fh, space.vectors)
+            arrays.write_npy_blocks(fh, space.n, space.dim, (block for _, block in space_blocks(space)))
             finish(fh)
     return [npy, ids_path]

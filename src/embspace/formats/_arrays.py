@@ -86,10 +86,14 @@ def check_id_lines(ids: list[str], path: Path, first_line: int) -> None:
 
 def write_npy(fh, vectors: np.ndarray) -> None:
     """The header, then the rows a block (16 MiB) at a time; a memory map's pages are let go after each block."""
-    n, dim = vectors.shape
+    write_npy_blocks(fh, vectors.shape[0], vectors.shape[1], (block for _, block in vector_blocks(vectors)))
+
+
+def write_npy_blocks(fh, n: int, dim: int, blocks: Iterable[np.ndarray]) -> None:
+    """The header of an (n, dim) float32 array, then `blocks` of its rows as they come."""
     np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
-    for _, block in vector_blocks(vectors):
-        fh.write(block.astype("<f4", copy=False).tobytes())
+    for block in blocks:
+        fh.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
 
 
 # ---- Parquet ------------------------------------------------------------------------------------

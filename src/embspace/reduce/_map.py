@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._rowblocks import id_slice, ids_at
+from .._rowblocks import checked_rows, checked_take, id_slice, ids_at
 from ..errors import EmbspaceError
 from ..space import Space
 from ._methods import EXTRA_HINT, METHODS, Progress, _quiet, reducer
@@ -279,9 +279,7 @@ def make_map(
         raise EmbspaceError(f"point_trust must be one of {', '.join(POINT_TRUST)}; got {point_trust!r}")
     plan = plan_map(method, dims, sample, seed, params, space.n, space.metric)
     rows, sampling = choose_rows(space, plan.n, seed)
-    vectors = np.asarray(
-        space.vectors[: plan.n] if sampling in ("all", "first") else space.vectors[rows], dtype=np.float32
-    )
+    vectors = _map_rows(space, rows, sampling)
     x = plan.reducer.prepare(vectors, space.metric)
     start = time.perf_counter()
     coords = plan.reducer.embed(x, dims, seed, {**plan.params, **plan.run}, _scaled(report, 0.0, 0.9))
@@ -327,9 +325,7 @@ def complete_point_trust(m: Map, space: Space, progress: Progress | None = None)
         raise EmbspaceError(f"map {m.key} was drawn from a space of {m.space_n:,} rows; this one has {space.n:,}")
     report = progress or _quiet
     report(0.0, f"map trust: {len(missing):,} more points' {TRUST_K} nearest neighbours in the space")
-    vectors = np.asarray(
-        space.vectors[: m.n] if m.sampling in ("all", "first") else space.vectors[m.rows], dtype=np.float32
-    )
+    vectors = _map_rows(space, m.rows, m.sampling)
     start = time.perf_counter()
     recall, _ = point_recall(vectors, m.coords, missing, m.trust.get("k", TRUST_K), space.metric)
     m.point_trust = m.point_trust.copy()
@@ -390,6 +386,14 @@ def choose_rows(space: Space, n: int, seed: int | None) -> tuple[np.ndarray, str
         return np.arange(n, dtype=np.int64), "first"
     rng = np.random.default_rng(0 if seed is None else seed)
     return np.sort(rng.choice(space.n, size=n, replace=False)).astype(np.int64), "random"
+
+
+def _map_rows(space: Space, rows: np.ndarray, sampling: str) -> np.ndarray:
+    """The vectors of the mapped rows, in memory: O(sample x dim), whatever the size of the space (an opened
+    space checks only the blocks under them)."""
+    if sampling in ("all", "first"):
+        return np.asarray(checked_rows(space, 0, len(rows)), dtype=np.float32)
+    return checked_take(space, rows)
 
 
 def _scaled(progress: Progress, lo: float, hi: float) -> Progress:
