@@ -53,8 +53,16 @@ def check_engine(engine: str, address: str | None, workers: int | None) -> None:
         raise EmbspaceError("the Ray address is empty; give host:port, ray://host:10001 or auto")
 
 
-def require_ray():
-    """The `ray` module, or a one-line EmbspaceError naming the extra that brings it."""
+def require_ray(address: str | None = None):
+    """The `ray` module, or a one-line EmbspaceError naming the extra that brings it.
+
+    Joining a cluster (`address`) with a token at hand (``~/.ray/auth_token``, ``RAY_AUTH_TOKEN_PATH`` or
+    ``RAY_AUTH_TOKEN``) and no ``RAY_AUTH_MODE`` set: token authentication is switched on before Ray is
+    imported, as Ray itself means to do (clusters made by ``ray start`` ask for the token); Ray reads the
+    mode when it is imported, so setting it later in the same process comes too late.
+    """
+    if address is not None and "ray" not in sys.modules and "RAY_AUTH_MODE" not in os.environ and _has_token():
+        os.environ["RAY_AUTH_MODE"] = "token"
     try:
         import ray
         import ray.data  # noqa: F401 - the engine needs Ray Data (ray[data]), not only Ray core
@@ -64,6 +72,13 @@ def require_ray():
             f"{install_hint('ray')}"
         ) from None
     return ray
+
+
+def _has_token() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    return os.path.isfile(path)
 
 
 @dataclass
@@ -94,7 +109,7 @@ def ray_session(address: str | None = None, workers: int | None = None) -> Itera
     A local Ray gets ``workers`` (default: this machine's cores) CPUs and no dashboard (an open dashboard
     port runs any job sent to it: CVE-2023-48022). Ray is shut down at the end only if it was started here.
     """
-    ray = require_ray()
+    ray = require_ray(address)
     start = time.perf_counter()
     started = False
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "configure_logging": True}
@@ -296,6 +311,11 @@ def _join(ray, address: str, quiet: dict) -> None:
             said = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if "] " in line]
             last = f" ({said[-1].split('] ', 1)[-1][:200]})" if said else ""
             where = public_address(address)
+            if "AuthToken" in last or "AuthenticationError" in type(exc).__name__:
+                raise EmbspaceError(
+                    f"the Ray cluster at {where} asks for its authentication token: copy the head node's "
+                    "~/.ray/auth_token here (or set RAY_AUTH_TOKEN) and set RAY_AUTH_MODE=token"
+                ) from None
             raise EmbspaceError(f"cannot join the Ray cluster at {where}: {_first_line(exc)}{last}") from None
         finally:
             if before is None:

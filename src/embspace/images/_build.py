@@ -107,7 +107,7 @@ def build(
         raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
     check_engine(engine, address, workers)
     if engine == "ray":
-        require_ray()  # before reading anything: one line naming the extra
+        require_ray(address)  # before reading anything: one line naming the extra
     cls = embedder_class(method)
     embedder = _make_embedder(cls, method, knobs, seed)
     if isinstance(source, ImageSource):

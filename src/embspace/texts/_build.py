@@ -105,7 +105,7 @@ def build(
         raise EmbspaceError(f"batch_size must be at least 1; got {batch_size}")
     check_engine(engine, address, workers)
     if engine == "ray":
-        require_ray()  # before reading anything: one line naming the extra
+        require_ray(address)  # before reading anything: one line naming the extra
     start = time.perf_counter()
     table = _table(source, column, id_column, fmt)
     encoder = make_encoder(model, max_seq_length=max_seq_length, dim=dim, seed=seed)
