@@ -191,7 +191,10 @@ def main() -> None:
         made = round(make_space(space, args.rows, args.dim, args.seed), 1)
         print(f"# wrote {space} ({args.rows:,} x {args.dim}) in {made} s", flush=True)
     vectors_mb = args.rows * args.dim * 4 / 2**20
-    print(f"# vectors: {vectors_mb:,.0f} MB; a block of {BLOCK:,} rows: {BLOCK * args.dim * 4 / 2**20:.0f} MB")
+    from embspace import _rowblocks
+
+    block_mb = _rowblocks.block_rows(args.dim) * args.dim * 4 / 2**20
+    print(f"# vectors: {vectors_mb:,.0f} MB; the verbs' block of vectors: {block_mb:.0f} MB")
     print(f"{'verb':<16} {'wall s':>8} {'peak RSS MB':>12} {'peak anon MB':>13} {'file MB':>9}  note")
     results = []
     cmds = commands(space, work, min(args.sample, args.rows))

@@ -333,3 +333,15 @@ def test_map_of_a_sample_over_a_damaged_block_is_refused(damaged):
 
     with pytest.raises(CorruptSpaceError, match="vectors.npy"):
         make_map(damaged, "pca", sample=2000, seed=0)
+
+
+def test_first_repeat_from_a_stored_id_index(tmp_path, small_blocks):
+    from embspace._ids import hash_index, sort_index
+
+    embspace.save(words_space(), tmp_path / "u.space")
+    assert rowblocks.first_repeat(embspace.load(tmp_path / "u.space")) is None
+    space = words_space()
+    space.ids[650] = space.ids[20]
+    index = sort_index(hash_index(space.ids))
+    space._stored_id_index = lambda: index
+    assert rowblocks.first_repeat(space) == (20, 650, "w20")

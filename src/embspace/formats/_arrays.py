@@ -93,7 +93,7 @@ def write_npy_blocks(fh, n: int, dim: int, blocks: Iterable[np.ndarray]) -> None
     """The header of an (n, dim) float32 array, then `blocks` of its rows as they come."""
     np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, dim)})
     for block in blocks:
-        fh.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        fh.write(memoryview(np.ascontiguousarray(block, dtype="<f4")).cast("B"))  # no bytes copy of the block
 
 
 # ---- Parquet ------------------------------------------------------------------------------------
