@@ -93,7 +93,7 @@ def main() -> None:
         rows.append(row("single process", local, time.perf_counter() - t, args.n))
 
         t = time.perf_counter()
-        ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init("local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         startup = time.perf_counter() - t
         ray.shutdown()
         rows.append({"build": "ray start-up only", "wall_s": round(startup, 2)})
@@ -102,7 +102,7 @@ def main() -> None:
         cold = build(path, args.model, engine="ray", workers=args.workers, shards_dir=tmp)
         rows.append(row("ray, starting a local Ray", cold, time.perf_counter() - t, args.n, local))
 
-        ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init("local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         try:
             t = time.perf_counter()
             warm = build(path, args.model, engine="ray", workers=args.workers, shards_dir=tmp)

@@ -38,7 +38,7 @@ def ray_local(crash_dir):
     pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'embspace[ray]')")
     os.environ[_ray.CRASH_ENV] = str(crash_dir)  # before Ray starts: its workers inherit the variable
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except Exception as exc:  # no shared memory, no ports, a sandbox: say why and skip
         os.environ.pop(_ray.CRASH_ENV, None)
         pytest.skip(f"Ray cannot start on this machine: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")

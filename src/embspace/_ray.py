@@ -121,7 +121,8 @@ def ray_session(address: str | None = None, workers: int | None = None) -> Itera
     elif not ray.is_initialized():
         cpus = int(workers or os.cpu_count() or 1)
         try:
-            ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+            # "local": a new Ray of our own, even where `ray start` left a cluster this machine would join.
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
         except Exception as exc:
             raise EmbspaceError(f"cannot start a local Ray with {cpus} CPUs: {_first_line(exc)}") from None
         started = True
