@@ -457,7 +457,7 @@ def _space_value(space) -> dict:
     return {
         "ids": space.ids,
         "vectors": np.asarray(space.vectors),
-        "meta": space.meta,
+        "meta": dict(space.meta),  # an opened space reads its columns when asked
         "metric": space.metric,
         "info": info,
         "extras": {k: np.asarray(v) for k, v in space.extras.items()},

@@ -35,12 +35,14 @@ FILES = [
     "items.parquet",
     "assets/notes.bin",
     "extras/subwords.npy",
+    "idhash.npy",
     "index/index.faiss",
     "index/index.json",
     f"maps/{MAP_KEY}/coords.npy",
     f"maps/{MAP_KEY}/map.json",
     f"maps/{MAP_KEY}/point_trust.npy",
     f"maps/{MAP_KEY}/rows.npy",
+    "norms.npy",
 ]
 # damages the first fuzz run found believed or crashing, fixed since: (file, label pattern, what went wrong);
 # each stays a named regression test below (the per-file tests run them too)

@@ -24,7 +24,7 @@ def test_round_trip_is_exact(small_space, tmp_path):
     assert loaded.info["name"] == "small" and loaded.metric == "cosine"
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["format_version"] == 2 and manifest["n"] == 50 and manifest["dim"] == 8
-    assert set(manifest["files"]) == {"vectors.npy", "items.parquet", "idhash.npy"}
+    assert set(manifest["files"]) == {"vectors.npy", "items.parquet", "idhash.npy", "norms.npy"}
     for name, entry in manifest["files"].items():
         assert entry["size"] == (path / name).stat().st_size and len(entry["sha256"]) == 64
         assert len(entry["blocks"]["sums"]) == -(-entry["size"] // entry["blocks"]["size"])

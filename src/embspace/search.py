@@ -23,6 +23,7 @@ METRICS = ("cosine", "dot", "euclidean")
 
 SCORE_BUDGET = 1 << 20  # floats in one score tile (4 MiB: stays in cache while it is scaled and reduced)
 TILE_ROWS = 8192
+FEW_QUERIES = 8  # up to this many queries, a scan runs on one BLAS thread
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 _COSMUL_EPS = 1e-3  # Levy & Goldberg (2014) use 0.001; gensim's most_similar_cosmul uses 1e-6
 ANALOGY_TILE_ROWS = 256  # narrow tiles, many questions each: the word cosines are shared by all
@@ -92,6 +93,10 @@ def topk_blocks(
     if len(starts) > 1 and _workers(workers) > 1:
         with _one_blas_thread(), ThreadPoolExecutor(_workers(workers)) as pool:
             list(pool.map(run, starts))
+    elif n_queries <= FEW_QUERIES:
+        with _one_blas_thread():  # a few queries per tile: waking BLAS threads for each costs more than it gives
+            for q0 in starts:
+                run(q0)
     else:
         for q0 in starts:
             run(q0)

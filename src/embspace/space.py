@@ -94,11 +94,13 @@ class Space:
         self.assets: dict[str, bytes | Path] = {}
 
     @classmethod
-    def opened(cls, column, vectors: np.ndarray, meta, info: dict, metric: str, guard) -> Space:
+    def opened(cls, column, vectors: np.ndarray, meta, info: dict, metric: str, guard, norms=None) -> Space:
         """A space over files opened by `store.load`: ids in `column` (an `_ids.IdColumn`), metadata in `meta`
-        (read when used), vectors (n, dim) over a mapped file whose blocks `guard` checks as they are read."""
+        (read when used), vectors (n, dim) over a mapped file whose blocks `guard` checks as they are read,
+        and `norms`, (checked file, (n,) squared row norms) when stored."""
         space = cls.__new__(cls)
         space._ids, space._column, space._guard = None, column, guard
+        space._stored_norms = norms
         space._vectors = vectors
         space._index, space._scans_left, space._unit, space._sq_norms = None, 0, None, None
         space.meta, space.info, space.metric = meta, info, metric
@@ -280,7 +282,14 @@ class Space:
     def sq_norms(self) -> np.ndarray:
         """Squared L2 norm of each row, shape (n,), float32. Cached."""
         if self._sq_norms is None:
-            self._sq_norms = search.row_sq_norms(self.vectors)
+            stored = getattr(self, "_stored_norms", None)
+            if stored is not None:  # an opened space's, checked whole (4 bytes a row) when first used
+                file, norms = stored
+                if hasattr(file, "check_all"):
+                    file.check_all()
+                self._sq_norms = norms
+            else:
+                self._sq_norms = search.row_sq_norms(self.vectors)
         return self._sq_norms
 
     def normalize(self) -> Space:
@@ -354,36 +363,7 @@ class Space:
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
         metric = metric or self.metric
         if self._guard is not None or (self._sq_norms is None and metric != "dot"):
-            # An opened space's first scan does what each tile needs while the tile is in cache: its norms,
-            # its scores, and (one block of queries, rows in order) the checksums of the bytes just read.
-            guard = self._guard
-            rows_seen = min(self.n, restrict or self.n)
-            stream = guard.stream() if guard is not None and search.in_order(len(vectors), rows_seen, k) else None
-            offset = 0 if guard is None else guard.size - self._vectors.nbytes
-            row_bytes = 4 * self.dim
-
-            def after(scores: np.ndarray, r0: int) -> None:
-                self._check_scores(scores, r0)
-                if stream is not None:
-                    stream.feed(offset + r0 * row_bytes, offset + (r0 + scores.shape[1]) * row_bytes)
-
-            idx, scores = search.topk(
-                self._vectors,
-                vectors,
-                k,
-                metric,
-                exclude=exclude,
-                restrict=restrict,
-                before_tile=self._check_rows if guard is not None and stream is None else None,
-                after_tile=after if guard is not None else None,
-                norms_out=self._norms_to_fill(metric, restrict),
-            )
-            if stream is not None:
-                stream.finish()  # every block the scan read is checked before its result is returned
-            found = search.labelled(self._row_ids(), idx, scores)
-            self._norms_filled(restrict)
-            if guard is not None and not guard.left:
-                self._guard = None  # every block checked, every row scored
+            found = self._first_scan(vectors, k, metric, exclude, restrict)
         else:
             found = search.neighbors(
                 self._vectors,
@@ -396,6 +376,54 @@ class Space:
                 sq_norms=None if metric == "dot" else self.sq_norms(),  # dot needs no norms
             )
         return found[0] if single else found
+
+    def _first_scan(self, vectors, k, metric, exclude, restrict):
+        """The first scan of a space: what each tile needs is done while the tile is in cache (its norms when
+        none are stored), and an opened space's blocks are checked from the bytes the scan just read, in a
+        second thread (one block of queries, rows in order; else each tile's blocks before it is read).
+        Every block is checked before any result is returned."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        guard = self._guard
+        if getattr(self, "_stored_norms", None) is not None and metric != "dot":
+            self.sq_norms()
+        rows_seen = min(self.n, restrict or self.n)
+        stream = guard.stream() if guard is not None and search.in_order(len(vectors), rows_seen, k) else None
+        offset = 0 if guard is None else guard.size - self._vectors.nbytes
+        row_bytes = 4 * self.dim
+        hashing = ThreadPoolExecutor(1) if stream is not None else None
+        checked = []
+
+        def after(scores: np.ndarray, r0: int) -> None:
+            self._check_scores(scores, r0)
+            if stream is not None:  # xxhash lets the GIL go: the bytes are hashed while the next tile is scored
+                start, stop = offset + r0 * row_bytes, offset + (r0 + scores.shape[1]) * row_bytes
+                checked.append(hashing.submit(stream.feed, start, stop))
+
+        try:
+            idx, scores = search.topk(
+                self._vectors,
+                vectors,
+                k,
+                metric,
+                exclude=exclude,
+                restrict=restrict,
+                sq_norms=self._sq_norms if metric != "dot" else None,
+                before_tile=self._check_rows if guard is not None and stream is None else None,
+                after_tile=after if guard is not None else None,
+                norms_out=self._norms_to_fill(metric, restrict),
+            )
+        finally:
+            if hashing is not None:
+                hashing.shutdown(wait=True)
+        for future in checked:
+            future.result()  # the first damaged block raises here, before any result is returned
+        if stream is not None:
+            stream.finish()
+        self._norms_filled(restrict)
+        if guard is not None and not guard.left:
+            self._guard = None  # every block checked, every row scored
+        return search.labelled(self._row_ids(), idx, scores)
 
     def _norms_to_fill(self, metric: str, restrict: int | None) -> np.ndarray | None:
         if metric == "dot" or self._sq_norms is not None:

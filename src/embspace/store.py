@@ -49,6 +49,7 @@ FORMAT_VERSION = 2  # 2: block checksums, an id hash index, row groups (1: one s
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 ITEMS = "items.parquet"
+NORMS = "norms.npy"  # (n,) float32: the squared length of each row, so the first cosine scan is one pass
 ID_INDEX = "idhash.npy"  # (2, n) uint64: sorted xxh3 of each id, and its row (see _ids)
 EXTRAS = "extras"  # named float32 matrices that are not rows (e.g. fastText sub-word buckets)
 ASSETS = "assets"  # named files: thumbnail sprite pages, a trained network (space.assets)
@@ -71,6 +72,7 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> P
             VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
             ITEMS: _write_items(space, tmp / ITEMS),
             ID_INDEX: _write_id_index(sort_index(_space_id_index(space)), tmp / ID_INDEX),
+            NORMS: _write_array(space.sq_norms(), tmp / NORMS),
         }
         _write_extras_and_assets(space, tmp, files)
         write_durably(tmp / MANIFEST, sealed_bytes(_manifest(space, files)))
@@ -141,6 +143,7 @@ class SpaceWriter:
         self._header = _placeholder_header(self.dim)
         self._vectors_fh.write(self._header)
         self._hashes: list[np.ndarray] = []
+        self._norms: list[np.ndarray] = []
         self._items: pq.ParquetWriter | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
@@ -173,6 +176,7 @@ class SpaceWriter:
             columns[name] = _arrow_column(name, meta[name])
         self._vectors_fh.write(vectors.tobytes())
         self._hashes.append(hash_index(ids, self.rows))
+        self._norms.append(np.einsum("ij,ij->i", vectors, vectors))
         self._add_items(pa.table(columns))
         self.rows += len(ids)
 
@@ -235,6 +239,7 @@ class SpaceWriter:
             VECTORS: _entry(self.tmp / VECTORS, BLOCK),
             ITEMS: _entry(self.tmp / ITEMS, SMALL_BLOCK),
             ID_INDEX: _write_id_index(index, self.tmp / ID_INDEX),
+            NORMS: _write_array(np.concatenate(self._norms), self.tmp / NORMS),
         }
         space_like = _Shape(self.rows, self.dim, self.metric, self.info, self._meta_names or [])
         write_durably(self.tmp / MANIFEST, sealed_bytes(_manifest(space_like, files)))
@@ -302,6 +307,7 @@ def upgrade(path: str | os.PathLike) -> bool:
             VECTORS: _entry(tmp / VECTORS, BLOCK),
             ITEMS: _write_items(space, tmp / ITEMS),
             ID_INDEX: _write_id_index(sort_index(hash_index(space.ids)), tmp / ID_INDEX),
+            NORMS: _write_array(space.sq_norms(), tmp / NORMS),
         }
         _write_extras_and_assets(space, tmp, files)
         write_durably(tmp / MANIFEST, sealed_bytes(_manifest(space, files)))
@@ -395,7 +401,12 @@ def _load_v2(path: Path, manifest: dict, verify: bool | str, mmap: bool) -> Spac
     ids = IdColumn(parquet, path / ITEMS, n, index, checked.get(ID_INDEX))
     meta = LazyColumns(parquet, path / ITEMS, [c for c in names if c != "id"], n)
     guard = checked[VECTORS] if isinstance(checked[VECTORS], CheckedFile) else None
-    space = Space.opened(ids, vectors, meta, dict(manifest.get("info") or {}), manifest.get("metric", "cosine"), guard)
+    norms = None
+    if NORMS in checked:
+        norms = (checked[NORMS], _matrix_of(checked[NORMS], path / NORMS, "<f4", (n,)))
+    space = Space.opened(
+        ids, vectors, meta, dict(manifest.get("info") or {}), manifest.get("metric", "cosine"), guard, norms
+    )
     for name, entry in files.items():
         if name.startswith(EXTRAS + "/"):
             _check_extra_name(path, name)
@@ -448,7 +459,8 @@ def _npy_shape(path: Path, dtype: str, shape: tuple | None) -> tuple[tuple, int]
         found, fortran, kind = read_npy_header(path)
     except ValueError as exc:
         raise CorruptSpaceError(path, f"is not a .npy array ({exc})") from None
-    if kind != np.dtype(dtype) or fortran or len(found) != 2 or (shape is not None and found != shape):
+    ndim = 2 if shape is None else len(shape)
+    if kind != np.dtype(dtype) or fortran or len(found) != ndim or (shape is not None and found != shape):
         raise CorruptSpaceError(
             path, f"holds {kind} {found} (fortran_order={fortran}); expected {np.dtype(dtype)} {shape or '2-D'}"
         )
@@ -613,10 +625,17 @@ def _write_vectors(vectors: np.ndarray, dest: Path) -> dict:
 
 
 def _write_id_index(index: np.ndarray, dest: Path) -> dict:
+    return _write_array(np.ascontiguousarray(index, dtype="<u8"), dest)
+
+
+def _write_array(array: np.ndarray, dest: Path) -> dict:
+    """A small array (the id index, the norms) as .npy, hashed in SMALL_BLOCK blocks as it is written."""
+    array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     with open(dest, "wb") as fh:
         hw = HashingWriter(fh, SMALL_BLOCK)
-        np.lib.format.write_array_header_1_0(hw, {"descr": "<u8", "fortran_order": False, "shape": tuple(index.shape)})
-        hw.write(np.ascontiguousarray(index, dtype="<u8").data)
+        header = {"descr": array.dtype.str, "fortran_order": False, "shape": tuple(array.shape)}
+        np.lib.format.write_array_header_1_0(hw, header)
+        hw.write(array.data)
         fh.flush()
         os.fsync(fh.fileno())
     return hw.hasher.entry()
@@ -676,10 +695,9 @@ def _check_npy_size(path: Path, shape: tuple[int, ...], itemsize: int = 4) -> in
         offset = 10 + int.from_bytes(prefix[8:10], "little")
     else:
         offset = 12 + int.from_bytes(prefix[8:12], "little")
-    rows, cols = shape
-    if not (is_count(rows) and is_count(cols)):
+    if not all(is_count(side) for side in shape):
         raise CorruptSpaceError(path, f"declares shape {shape}; {_REBUILD}")
-    expected = offset + itemsize * rows * cols
+    expected = offset + itemsize * int(np.prod(shape, dtype=object))
     actual = path.stat().st_size
     if actual != expected:
         raise CorruptSpaceError(
