@@ -345,3 +345,30 @@ def test_first_repeat_from_a_stored_id_index(tmp_path, small_blocks):
     index = sort_index(hash_index(space.ids))
     space._stored_id_index = lambda: index
     assert rowblocks.first_repeat(space) == (20, 650, "w20")
+
+
+def test_import_file_streams_a_npy_to_the_same_space_as_read(tmp_path, small_blocks):
+    space = words_space()
+    write(space, tmp_path / "v.npy", "numpy")
+    done = import_file(tmp_path / "v.npy", "numpy", tmp_path / "n.space", limit=500)
+    back, ref = embspace.load(tmp_path / "n.space"), read(tmp_path / "v.npy", "numpy", limit=500)
+    assert done["n"] == 500 and back.ids == ref.ids == space.ids[:500]
+    assert np.array_equal(back.vectors, ref.vectors)
+    assert back.info["source"] == ref.info["source"] and back.info["limit"] == 500
+
+
+@pytest.mark.parametrize(
+    "values,expected",
+    [
+        (np.array([[1.0, 2.0]] * 30 + [[np.nan, 1.0]]), "v.npy: row 30 holds NaN or Inf"),
+        (np.array([[1.0, 2.0]] * 30 + [[1e300, 1.0]]), "values too large for float32"),
+    ],
+)
+def test_import_file_npy_bad_rows_in_a_later_block(tmp_path, small_blocks, values, expected):
+    np.save(tmp_path / "v.npy", values)
+    (tmp_path / "v.ids.txt").write_text("".join(f"r{i}\n" for i in range(len(values))))
+    with pytest.raises(FormatError, match=expected):
+        import_file(tmp_path / "v.npy", "numpy", tmp_path / "n.space")
+    with pytest.raises(FormatError, match=expected):
+        read(tmp_path / "v.npy", "numpy")
+    assert not (tmp_path / "n.space").exists()

@@ -101,7 +101,7 @@ def space_blocks(space, step: int | None = None) -> Iterator[tuple[int, np.ndarr
 
 
 def vector_blocks(vectors: np.ndarray, step: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, rows as an in-memory float32 array) for consecutive blocks of `step` rows.
+    """(first row, rows as an array in memory, in the dtype of `vectors`) for consecutive blocks of `step` rows.
 
     Where `vectors` is a memory map, the pages of each block are let go once it is copied, so the pass
     keeps one block resident.
@@ -109,7 +109,7 @@ def vector_blocks(vectors: np.ndarray, step: int | None = None) -> Iterator[tupl
     n, dim = vectors.shape
     step = step or block_rows(dim)
     for start in range(0, n, step):
-        block = np.array(vectors[start : start + step], dtype=np.float32)  # a copy: the pages can go now
+        block = np.array(vectors[start : start + step])  # a copy (in the array's dtype): the pages can go now
         release(vectors, start, start + step)
         yield start, block
 

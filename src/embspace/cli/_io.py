@@ -56,11 +56,12 @@ def import_(file, fmt, output, ids, meta, limit, max_dim, encoding_errors, metri
 
     check_writable_output(output, force)
     start = time.perf_counter()
-    if fmt in STREAMED_FORMATS and ids is None and meta is None:  # text: a block at a time, never whole in memory
+    if fmt in STREAMED_FORMATS and meta is None:  # text and .npy: a block at a time, never whole in memory
         done = import_file(
             file,
             fmt,
             output,
+            ids=ids,
             limit=limit,
             encoding_errors=encoding_errors,
             max_dim=max_dim,

@@ -55,7 +55,7 @@ from ._text import MAX_DIM, binary_hints, duplicate_word, read_text, write_text_
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
-STREAMED_FORMATS = tuple(_TEXT_HEADER)  # import_file writes these into a .space folder a block at a time
+STREAMED_FORMATS = (*_TEXT_HEADER, "numpy")  # import_file writes these into a .space folder a block at a time
 
 
 def read(
@@ -192,15 +192,17 @@ def import_file(
     max_dim: int = MAX_DIM,
     metric: str = "cosine",
     overwrite: bool = False,
+    ids: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Import a text file of vectors (one of :data:`STREAMED_FORMATS`) straight into the ``.space`` folder
+    """Import a file of vectors in one of :data:`STREAMED_FORMATS` straight into the ``.space`` folder
     `output`, a block at a time.
 
     The same checks and errors as :func:`read` (header count, row widths, NaN, duplicate words with both
-    line numbers, `limit`), but memory holds one parsed block (about 16 MiB of text) plus the writer's 16
-    bytes per row for the id index, never the whole file, so a file larger than memory imports. The folder is
-    published whole at the end, or not at all (``embspace.store.SpaceWriter``); `overwrite` replaces an
-    existing space. Returns ``{"n", "dim", "info"}`` of the space written.
+    line numbers, `limit`), but memory holds one block (about 16 MiB of text, or of a ``.npy``'s rows) plus the
+    writer's 16 bytes per row for the id index, never the whole file, so a file larger than memory imports.
+    ``numpy`` reads its ids file whole (`ids`, as in :func:`read`): a list of n strings, the vectors still a
+    block at a time. The folder is published whole at the end, or not at all
+    (``embspace.store.SpaceWriter``); `overwrite` replaces an existing space. Returns ``{"n", "dim", "info"}``.
 
     Examples
     --------
@@ -211,6 +213,12 @@ def import_file(
     fmt = _check_format(format, STREAMED_FORMATS)
     path = Path(path)
     _check_limits(limit, max_dim)
+    if ids is not None and fmt != "numpy":
+        raise FormatError(
+            f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
+        )
+    if fmt == "numpy":
+        return _import_numpy(path, output, ids, limit, Decoder(encoding_errors), metric, overwrite)
     existing_file(path)
     decode = Decoder(encoding_errors, more=binary_hints())
     header = _TEXT_HEADER[fmt]
@@ -248,6 +256,37 @@ def import_file(
     except DuplicateIdError as exc:  # found when the writer closes, from a hash of each id
         raise duplicate_word(path, 2 if header else 1, exc.first_row, exc.second_row, exc.item, decode) from None
     return {"n": got.rows, "dim": writers[0].dim, "info": info}
+
+
+def _import_numpy(path: Path, output, ids, limit: int | None, decode: Decoder, metric: str, overwrite: bool) -> dict:
+    """A ``.npy`` (memory-mapped, its header checked first: never a pickle) and its ids file into `output`, the
+    vectors a block at a time."""
+    from .._rowblocks import vector_blocks
+    from ..store import SpaceWriter
+
+    start = time.perf_counter()
+    npy = arrays.npy_paths(path)[0] if path.is_dir() else path
+    existing_file(npy)
+    ids_path = arrays.find_ids_file(npy, ids)
+    matrix, total = arrays.open_npy(npy)
+    item_ids = arrays.read_ids_file(ids_path, decode)
+    if len(item_ids) != total:
+        raise FormatError(f"{ids_path}: {len(item_ids)} ids for the {total} rows of {npy}; give exactly one id per row")
+    rows = total if limit is None else min(limit, total)
+    with SpaceWriter(output, matrix.shape[1], metric=metric, overwrite=overwrite) as writer:
+        for first, block in vector_blocks(matrix[:rows]):
+            writer.append(item_ids[first : first + len(block)], arrays.float32_rows(block, npy, first))
+        source = source_info(npy, hash_if_cheap=limit is None)
+        source["ids"] = source_info(ids_path, hash_if_cheap=True)
+        info: dict[str, Any] = {"builder": "import", "format": "numpy", "source": source, "name": _name(path)}
+        if limit is not None:
+            info["limit"] = limit
+        if not decode.strict:
+            info["encoding_errors"] = decode.errors
+            info["undecodable_bytes"] = decode.undecodable
+        info["seconds"] = round(time.perf_counter() - start, 3)
+        writer.info = info
+    return {"n": rows, "dim": matrix.shape[1], "info": info}
 
 
 def _check_limits(limit: int | None, max_dim: int) -> None:

@@ -39,10 +39,16 @@ def find_ids_file(npy: Path, ids: Path | None) -> Path:
 
 
 def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
-    """The first `limit` rows of the matrix in `path` and its row count.
+    """The first `limit` rows of the matrix in `path` (a copy in memory) and its row count.
 
     The header is checked first, so no pickle or object array is ever loaded.
     """
+    array, total = open_npy(path)
+    return np.array(array[:limit]), total  # a copy: the space must not change if the file does
+
+
+def open_npy(path: Path) -> tuple[np.ndarray, int]:
+    """The matrix in `path`, memory-mapped read-only, and its row count; the header is checked first."""
     try:
         shape, _, dtype = read_npy_header(path)
     except ValueError as exc:
@@ -60,7 +66,21 @@ def read_npy(path: Path, limit: int | None) -> tuple[np.ndarray, int]:
         raise FormatError(f"{path}: cannot be read ({exc})") from None
     if len(array) != shape[0]:
         raise FormatError(f"{path}: truncated; the header says {shape[0]} rows")
-    return np.array(array[:limit]), shape[0]  # a copy: the space must not change if the file does
+    return array, shape[0]
+
+
+def float32_rows(block: np.ndarray, path: Path, first_row: int) -> np.ndarray:
+    """A block of a ``.npy``'s rows (from `first_row`) as float32, refused as `Space` would refuse the whole:
+    values too large for float32, or a row with NaN or Inf."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(block, dtype=np.float32)
+    finite = np.isfinite(out).all(axis=1)
+    if finite.all():
+        return out
+    if block.dtype.kind == "f" and block.dtype.itemsize > 4 and np.isfinite(block).all():
+        raise FormatError(f"{path}: vectors hold values too large for float32 (they would become Inf)")
+    row = first_row + int(np.flatnonzero(~finite)[0])
+    raise FormatError(f"{path}: row {row} holds NaN or Inf; clean the vectors before building a Space")
 
 
 def read_ids_file(path: Path, decode: Decoder | None = None) -> list[str]:
