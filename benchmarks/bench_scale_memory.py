@@ -10,11 +10,11 @@ evaluation sets (WS-353, SimLex-999, MEN, the Google analogies), so `evaluate` f
 the scores of random vectors are near 0 and mean nothing); the other ids are w0000001, w0000002, ...
 
 Each verb then runs in a fresh process (the installed `embspace` CLI): export to .npy, to fastText .vec text
-and to Parquet; import of that .vec; evaluate (the report card, --restrict-vocab default); map --method pca
---sample 50000. For each: wall time, the kernel's peak resident set (ru_maxrss of that process, which counts the
-pages of memory-mapped files it touched: page cache the kernel can take back) and the peak of anonymous memory
-(RssAnon sampled from /proc every 20 ms: what the process itself allocated, the figure that must stay bounded by
-a block and not grow with n).
+and to Parquet; import of that .vec and of that .npy; evaluate (the report card, --restrict-vocab default);
+map --method pca --sample 50000. For each: wall time, the kernel's peak resident set (ru_maxrss of that process,
+which counts the pages of memory-mapped files it touched: page cache the kernel can take back) and the peak of
+anonymous memory (RssAnon sampled from /proc every 20 ms: what the process itself allocated, the figure that must
+stay bounded by a block and not grow with n).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from _common import machine, print_machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).with_name("embspace")
-VERBS = ("export-npy", "export-vec", "export-parquet", "import-vec", "evaluate", "map-sample")
+VERBS = ("export-npy", "export-vec", "export-parquet", "import-vec", "import-npy", "evaluate", "map-sample")
 BLOCK = 1 << 16
 
 
@@ -99,6 +99,7 @@ def commands(space: Path, work: Path, sample: int) -> dict[str, list[str]]:
         "export-vec": ["export", str(space), "--format", "fasttext-vec", "-o", str(vec), "--force"],
         "export-parquet": ["export", str(space), "--format", "parquet", "-o", str(work / "out.parquet"), "--force"],
         "import-vec": ["import", str(vec), "--format", "fasttext-vec", "-o", str(work / "imported.space"), "--force"],
+        "import-npy": ["import", str(work / "out.npy"), "--format", "numpy", "-o", str(work / "npy.space"), "--force"],
         "evaluate": ["evaluate", str(space), "--json"],
         "map-sample": ["map", str(space), "--method", "pca", "--sample", str(sample), "--recompute", "--json"],
     }
@@ -179,8 +180,9 @@ def main() -> None:
     unknown = [v for v in verbs if v not in VERBS]
     if unknown:
         ap.error(f"unknown verb {unknown[0]!r}; choose from {', '.join(VERBS)}")
-    if "import-vec" in verbs and "export-vec" not in verbs:
-        verbs.insert(verbs.index("import-vec"), "export-vec")  # the import reads the exported text
+    for reads, made_by in (("import-vec", "export-vec"), ("import-npy", "export-npy")):
+        if reads in verbs and made_by not in verbs:
+            verbs.insert(verbs.index(reads), made_by)  # the import reads what the export wrote
     info = machine()
     print_machine(info)
     work = Path(args.workdir or f"/tmp/embspace-scale-{args.rows}-{args.dim}")
