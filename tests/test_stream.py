@@ -372,3 +372,45 @@ def test_import_file_npy_bad_rows_in_a_later_block(tmp_path, small_blocks, value
     with pytest.raises(FormatError, match=expected):
         read(tmp_path / "v.npy", "numpy")
     assert not (tmp_path / "n.space").exists()
+
+
+def test_import_file_streams_parquet_with_its_meta(tmp_path, small_blocks, monkeypatch):
+    from embspace.formats import _arrays
+
+    real = _arrays.parquet_blocks
+    monkeypatch.setattr(_arrays, "parquet_blocks", lambda path, limit: real(path, limit, rows=64))
+    space = words_space(meta=True)
+    write(space, tmp_path / "p.parquet", "parquet")
+    done = import_file(tmp_path / "p.parquet", "parquet", tmp_path / "p.space")
+    back, ref = embspace.load(tmp_path / "p.space"), read(tmp_path / "p.parquet", "parquet")
+    assert done["n"] == 700 and back.ids == ref.ids == space.ids
+    assert np.array_equal(back.vectors, ref.vectors)
+    assert back.meta["note"] == ref.meta["note"] == space.meta["note"]
+    assert back.info["format"] == "parquet"
+    assert import_file(tmp_path / "p.parquet", "parquet", tmp_path / "q.space", limit=100)["n"] == 100
+
+
+def test_import_file_parquet_bad_rows_in_a_later_block(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from embspace.formats import _arrays
+
+    real = _arrays.parquet_blocks
+    monkeypatch.setattr(_arrays, "parquet_blocks", lambda path, limit: real(path, limit, rows=4))
+    ids = [f"r{i}" for i in range(10)]
+    cases = {
+        "ragged": (ids, [[1.0, 2.0]] * 9 + [[1.0]], "row 9: the vector has 1 values; row 0 has 2"),
+        "null": (ids[:6] + [None] + ids[7:], [[1.0, 2.0]] * 10, "row 6: the id is null"),
+        "dup": (ids[:9] + ["r2"], [[1.0, 2.0]] * 10, "duplicate id 'r2' (second at row 9)"),
+        "nan": (ids, [[1.0, 2.0]] * 5 + [[float("nan"), 1.0]] * 5, "row 5 holds NaN or Inf"),
+    }
+    for name, (column, vectors, expected) in cases.items():
+        table = pa.table(
+            {"id": pa.array(column, type=pa.string()), "vector": pa.array(vectors, pa.list_(pa.float32()))}
+        )
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        with pytest.raises(FormatError) as info:
+            import_file(tmp_path / f"{name}.parquet", "parquet", tmp_path / f"{name}.space")
+        assert expected in str(info.value), name
+        assert not (tmp_path / f"{name}.space").exists()

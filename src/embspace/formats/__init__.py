@@ -55,7 +55,7 @@ from ._text import MAX_DIM, binary_hints, duplicate_word, read_text, write_text_
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
-STREAMED_FORMATS = (*_TEXT_HEADER, "numpy")  # import_file writes these into a .space folder a block at a time
+STREAMED_FORMATS = (*_TEXT_HEADER, "numpy", "parquet")  # import_file writes these a block at a time
 
 
 def read(
@@ -219,6 +219,8 @@ def import_file(
         )
     if fmt == "numpy":
         return _import_numpy(path, output, ids, limit, Decoder(encoding_errors), metric, overwrite)
+    if fmt == "parquet":
+        return _import_parquet(path, output, limit, metric, overwrite)
     existing_file(path)
     decode = Decoder(encoding_errors, more=binary_hints())
     header = _TEXT_HEADER[fmt]
@@ -287,6 +289,37 @@ def _import_numpy(path: Path, output, ids, limit: int | None, decode: Decoder, m
         info["seconds"] = round(time.perf_counter() - start, 3)
         writer.info = info
     return {"n": rows, "dim": matrix.shape[1], "info": info}
+
+
+def _import_parquet(path: Path, output, limit: int | None, metric: str, overwrite: bool) -> dict:
+    """A Parquet file into `output`, 65,536 rows (ids, vectors and meta columns) at a time."""
+    from ..store import DuplicateIdError, SpaceWriter
+
+    start = time.perf_counter()
+    existing_file(path)
+    rows = dim = 0
+    try:
+        with contextlib.ExitStack() as stack:
+            writer = None
+            for _, ids, vectors, meta in arrays.parquet_blocks(path, limit):
+                if writer is None:  # the dimension is known from the first block
+                    writer = stack.enter_context(
+                        SpaceWriter(output, vectors.shape[1], metric=metric, overwrite=overwrite)
+                    )
+                writer.append(ids, vectors, meta or None)
+                rows, dim = rows + len(ids), vectors.shape[1]
+            info: dict[str, Any] = {"builder": "import", "format": "parquet"}
+            info["source"] = source_info(path, hash_if_cheap=limit is None)
+            info["name"] = _name(path)
+            if limit is not None:
+                info["limit"] = limit
+            info["seconds"] = round(time.perf_counter() - start, 3)
+            writer.info = info
+    except DuplicateIdError as exc:  # found when the writer closes, from a hash of each id
+        raise FormatError(
+            f"{path}: duplicate id {exc.item!r} (second at row {exc.second_row}); ids must be unique"
+        ) from None
+    return {"n": rows, "dim": dim, "info": info}
 
 
 def _check_limits(limit: int | None, max_dim: int) -> None:

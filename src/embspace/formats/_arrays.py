@@ -146,7 +146,45 @@ def read_parquet(path: Path, limit: int | None) -> tuple[list[str], np.ndarray, 
     return ids, vectors, meta
 
 
-def _id_column(column: pa.ChunkedArray, path: Path) -> list[str]:
+def parquet_blocks(path: Path, limit: int | None, rows: int = 1 << 16):
+    """(first row, ids, vectors (b, dim) float32, meta {column: list}) of a Parquet file, `rows` at a time, with
+    the checks of `read_parquet` (and of a Space: non-empty ids, finite vectors) on each block, so a file larger
+    than memory can be read. Uniqueness of the ids is left to the caller."""
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise FormatError(f"{path}: not a readable Parquet file ({exc})") from None
+    names = parquet.schema_arrow.names
+    if "id" not in names or "vector" not in names:
+        raise FormatError(
+            f"{path}: has columns {names}; expected an 'id' column (string) and a "
+            f"'vector' column (fixed_size_list<float32>[dim])"
+        )
+    total = parquet.metadata.num_rows if limit is None else min(limit, parquet.metadata.num_rows)
+    if total == 0:
+        raise FormatError(f"{path}: holds no rows")
+    first, dim = 0, None
+    try:
+        batches = parquet.iter_batches(batch_size=rows)
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).slice(0, total - first)
+            if table.num_rows == 0:
+                break
+            ids = _id_column(table.column("id"), path, first)
+            if "" in ids:
+                raise FormatError(f"{path}: id at row {first + ids.index('')} is ''; ids must be non-empty strings")
+            vectors = _vector_column(table.column("vector"), path, first, dim)
+            dim = vectors.shape[1]
+            meta = {name: table.column(name).to_pylist() for name in names if name not in ("id", "vector")}
+            yield first, ids, float32_rows(vectors, path, first), meta
+            first += table.num_rows
+            if first >= total:
+                break
+    except (pa.ArrowException, OSError) as exc:
+        raise FormatError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def _id_column(column: pa.ChunkedArray, path: Path, first_row: int = 0) -> list[str]:
     kind = column.type
     if not (
         pa.types.is_string(kind)
@@ -156,12 +194,12 @@ def _id_column(column: pa.ChunkedArray, path: Path) -> list[str]:
     ):
         raise FormatError(f"{path}: the 'id' column holds {kind}; expected strings")
     if column.null_count:
-        row = pc.index(pc.is_null(column), True).as_py()
+        row = first_row + pc.index(pc.is_null(column), True).as_py()
         raise FormatError(f"{path}, row {row}: the id is null; every row needs an id")
     return column.cast(pa.string()).to_pylist()
 
 
-def _vector_column(column: pa.ChunkedArray, path: Path) -> np.ndarray:
+def _vector_column(column: pa.ChunkedArray, path: Path, first_row: int = 0, dim: int | None = None) -> np.ndarray:
     array = column.combine_chunks()
     kind = array.type
     if not (pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind) or pa.types.is_large_list(kind)):
@@ -169,19 +207,19 @@ def _vector_column(column: pa.ChunkedArray, path: Path) -> np.ndarray:
     if not (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)):
         raise FormatError(f"{path}: the 'vector' column holds lists of {kind.value_type}; expected float32")
     if array.null_count:
-        row = pc.index(pc.is_null(array), True).as_py()
+        row = first_row + pc.index(pc.is_null(array), True).as_py()
         raise FormatError(f"{path}, row {row}: the vector is null")
     if pa.types.is_fixed_size_list(kind):
         dim = kind.list_size
     else:
         lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-        dim = int(lengths[0])
+        dim = int(lengths[0]) if dim is None else dim  # a later block: row 0's width, from the first block
         if (lengths != dim).any():
             row = int(np.flatnonzero(lengths != dim)[0])
-            raise FormatError(f"{path}, row {row}: the vector has {lengths[row]} values; row 0 has {dim}")
+            raise FormatError(f"{path}, row {first_row + row}: the vector has {lengths[row]} values; row 0 has {dim}")
     values = array.flatten()
     if values.null_count:
-        row = pc.index(pc.is_null(values), True).as_py() // max(dim, 1)
+        row = first_row + pc.index(pc.is_null(values), True).as_py() // max(dim, 1)
         raise FormatError(f"{path}, row {row}: the vector holds a null value")
     if dim == 0:
         raise FormatError(f"{path}: the vectors have no values (dimension 0)")
