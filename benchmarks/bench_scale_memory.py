@@ -7,7 +7,8 @@
 A synthetic space of n x dim float32 (seeded normal values, written a block at a time, never whole in memory)
 is made once in --workdir (reused when it is there). Its first rows are the distinct words of the built-in
 evaluation sets (WS-353, SimLex-999, MEN, the Google analogies), so `evaluate` finds them (coverage is reported;
-the scores of random vectors are near 0 and mean nothing); the other ids are w0000001, w0000002, ...
+the scores of random vectors are near 0 and mean nothing); the other ids are w0000001, w0000002, ... The space is
+not marked frequency-ordered, so `map --sample` draws its rows at random over the whole file.
 
 Each verb then runs in a fresh process (the installed `embspace` CLI): export to .npy, to fastText .vec text
 and to Parquet; import of that .vec and of that .npy; evaluate (the report card, --restrict-vocab default);
@@ -72,7 +73,8 @@ def make_space(path: Path, n: int, dim: int, seed: int) -> float:
     words = eval_words()
     t0 = time.perf_counter()
     writer = getattr(store, "SpaceWriter", None)
-    info = {"builder": "benchmark", "name": path.stem, "order": "frequency", "synthetic": {"n": n, "dim": dim}}
+    # not frequency-ordered: map --sample draws its rows at random over the whole file (not the first rows)
+    info = {"builder": "benchmark", "name": path.stem, "synthetic": {"n": n, "dim": dim}}
     if writer is not None:
         with writer(path, dim, metric="cosine", overwrite=True, info=info) as w:
             for start in range(0, n, BLOCK):
