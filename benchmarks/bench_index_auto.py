@@ -2,6 +2,11 @@
 
     python benchmarks/bench_index_auto.py               # GloVe 6B 50d, 400,000 words: results/index_auto.{json,md}
     python benchmarks/bench_index_auto.py --rows 30000  # the first 30,000 words only (a quick check that it runs)
+    python benchmarks/bench_index_auto.py --mixed 1000000  # + 600,000 jittered copies: results/index_auto_1000000.*
+
+--mixed N (synthetic-plus-real): the 400,000 GloVe vectors and N - 400,000 copies of randomly chosen ones, each
+moved by Gaussian noise of 0.15 times each dimension's spread (seed 0; ids "word#i"), so the space keeps GloVe's
+structure at N rows.
 
 Queries: 1,000 rows of the space (seed 99, not the seed `auto_index` samples with), each left out of its
 own neighbours; the truth is embspace's exact top-10. Throughput is queries/s in one batch, best of 3.
@@ -79,6 +84,7 @@ def sweep(space, queries: Queries) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, help="use the first ROWS words only (default: all 400,000)")
+    ap.add_argument("--mixed", type=int, help="GloVe plus jittered copies up to MIXED rows (synthetic-plus-real)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=OUT, help="folder for index_auto.{json,md}")
     args = ap.parse_args()
@@ -88,9 +94,13 @@ def main() -> None:
     from embspace.index import auto_index
 
     space = glove_6b_50d()
+    stem = "index_auto"
     if args.rows:
         space = space.head(args.rows)
     name = f"GloVe 6B 50d, first {space.n:,} words"
+    if args.mixed:
+        space = mixed(space, args.mixed)
+        name, stem = f"GloVe 6B 50d + {space.n - 400_000:,} jittered copies", f"index_auto_{space.n}"
     queries = Queries(space, args.queries, k=10, seed=99)
     print(f"{name}: exact {queries.exact_qps:,.0f} q/s", flush=True)
     t0 = time.perf_counter()
@@ -99,7 +109,9 @@ def main() -> None:
     result = {
         "machine": machine(),
         "faiss": faiss.__version__,
-        "command": "python benchmarks/bench_index_auto.py" + (f" --rows {args.rows}" if args.rows else ""),
+        "command": "python benchmarks/bench_index_auto.py"
+        + (f" --rows {args.rows}" if args.rows else "")
+        + (f" --mixed {args.mixed}" if args.mixed else ""),
         "space": name,
         "n": space.n,
         "dim": space.dim,
@@ -121,9 +133,21 @@ def main() -> None:
     result["best_hand_tuned"] = max(reached, key=lambda r: r["qps"]) if reached else None
     result["loadavg_at_end"] = loadavg()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "index_auto.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
-    (args.out / "index_auto.md").write_text(markdown(result))
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(result))
     print(markdown(result))
+
+
+def mixed(glove, n: int, seed: int = 0):
+    """GloVe's rows and n - glove.n jittered copies of random ones (see the docstring)."""
+    from embspace import Space
+
+    rng = np.random.default_rng(seed)
+    base = np.asarray(glove.vectors)
+    source = rng.integers(0, glove.n, n - glove.n)
+    noise = rng.standard_normal((len(source), glove.dim)).astype(np.float32) * (0.15 * base.std(axis=0))
+    ids = glove.ids + [f"{glove.ids[s]}#{i}" for i, s in enumerate(source)]
+    return Space(ids, np.concatenate([base, base[source] + noise]), metric=glove.metric, check=False)
 
 
 def markdown(result: dict) -> str:
