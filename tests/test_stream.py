@@ -414,3 +414,31 @@ def test_import_file_parquet_bad_rows_in_a_later_block(tmp_path, monkeypatch):
             import_file(tmp_path / f"{name}.parquet", "parquet", tmp_path / f"{name}.space")
         assert expected in str(info.value), name
         assert not (tmp_path / f"{name}.space").exists()
+
+
+def test_import_file_streams_binary_word2vec(tmp_path, monkeypatch):
+    from embspace.formats import _binary
+
+    monkeypatch.setattr(_binary, "BLOCK", 300)  # a few rows of 12 float32 per block
+    space = words_space()
+    write(space, tmp_path / "b.bin", "word2vec-binary")
+    done = import_file(tmp_path / "b.bin", "word2vec-binary", tmp_path / "b.space")
+    back, ref = embspace.load(tmp_path / "b.space"), read(tmp_path / "b.bin", "word2vec-binary")
+    assert done["n"] == 700 and back.ids == ref.ids == space.ids
+    assert np.array_equal(back.vectors, ref.vectors) and back.info["source"] == ref.info["source"]
+    assert import_file(tmp_path / "b.bin", "word2vec-binary", tmp_path / "l.space", limit=33)["n"] == 33
+    dup = Space([*space.ids[:600], space.ids[5], *space.ids[601:]], space.vectors, check=False)
+    write(dup, tmp_path / "dup.bin", "word2vec-binary")
+    for call in (
+        lambda: read(tmp_path / "dup.bin", "word2vec-binary"),
+        lambda: import_file(tmp_path / "dup.bin", "word2vec-binary", tmp_path / "d.space"),
+    ):
+        with pytest.raises(FormatError, match=r"row 601: duplicate word 'w5' \(first at row 6\)"):
+            call()
+    assert not (tmp_path / "d.space").exists()
+    bad = space.vectors.copy()
+    bad[650, 3] = np.inf
+    write(Space(space.ids, bad, check=False), tmp_path / "inf.bin", "word2vec-binary")
+    with pytest.raises(FormatError, match=r"row 651: word 'w650' holds NaN or Inf"):
+        import_file(tmp_path / "inf.bin", "word2vec-binary", tmp_path / "i.space")
+    assert not (tmp_path / "i.space").exists()

@@ -55,7 +55,7 @@ from ._text import MAX_DIM, binary_hints, duplicate_word, read_text, write_text_
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
-STREAMED_FORMATS = (*_TEXT_HEADER, "numpy", "parquet")  # import_file writes these a block at a time
+STREAMED_FORMATS = (*_TEXT_HEADER, "word2vec-binary", "numpy", "parquet")  # import_file: a block at a time
 
 
 def read(
@@ -222,6 +222,9 @@ def import_file(
     if fmt == "parquet":
         return _import_parquet(path, output, limit, metric, overwrite)
     existing_file(path)
+    if fmt == "word2vec-binary":
+        decode = Decoder(encoding_errors)
+        return _import_word2vec_binary(path, output, limit, show_progress, decode, max_dim, metric, overwrite)
     decode = Decoder(encoding_errors, more=binary_hints())
     header = _TEXT_HEADER[fmt]
     start = time.perf_counter()
@@ -289,6 +292,46 @@ def _import_numpy(path: Path, output, ids, limit: int | None, decode: Decoder, m
         info["seconds"] = round(time.perf_counter() - start, 3)
         writer.info = info
     return {"n": rows, "dim": matrix.shape[1], "info": info}
+
+
+def _import_word2vec_binary(
+    path: Path, output, limit, show_progress, decode: Decoder, max_dim: int, metric: str, overwrite: bool
+) -> dict:
+    """A binary word2vec file into `output`, 16 MiB of the file at a time."""
+    from ..store import DuplicateIdError, SpaceWriter
+
+    start = time.perf_counter()
+    writers: list[SpaceWriter] = []
+    rows = [0]
+    try:
+        with contextlib.ExitStack() as stack:
+
+            def sink(ids: list[str], vectors: np.ndarray) -> None:
+                if not writers:
+                    writer = SpaceWriter(output, vectors.shape[1], metric=metric, overwrite=overwrite)
+                    writers.append(stack.enter_context(writer))
+                writers[0].append(ids, vectors)
+                rows[0] += len(ids)
+
+            _, _, sha256, (_, dim) = read_word2vec_binary(
+                path, limit=limit, show_progress=show_progress, decode=decode, max_dim=max_dim, sink=sink
+            )
+            info: dict[str, Any] = {"builder": "import", "format": "word2vec-binary"}
+            info["source"] = source_info(path, sha256)
+            info["name"] = _name(path)
+            if limit is not None:
+                info["limit"] = limit
+            if not decode.strict:
+                info["encoding_errors"] = decode.errors
+                info["undecodable_bytes"] = decode.undecodable
+            info["seconds"] = round(time.perf_counter() - start, 3)
+            writers[0].info = info
+    except DuplicateIdError as exc:  # found when the writer closes, from a hash of each id
+        raise FormatError(
+            f"{path}, row {exc.second_row + 1}: duplicate word {exc.item!r} (first at row {exc.first_row + 1}); "
+            f"words must be unique"
+        ) from None
+    return {"n": rows[0], "dim": dim, "info": info}
 
 
 def _import_parquet(path: Path, output, limit: int | None, metric: str, overwrite: bool) -> dict:

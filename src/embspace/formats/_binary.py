@@ -7,7 +7,7 @@ gensim's ``save_word2vec_format(binary=True)`` byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +31,14 @@ def read_word2vec_binary(
     show_progress: bool | None = None,
     decode: Decoder | None = None,
     max_dim: int = MAX_DIM,
+    sink: Callable[[list[str], np.ndarray], None] | None = None,
 ):
     """Returns ``(ids, vectors, sha256 or None, (count, dim))``; `decode` meets words that are not UTF-8.
 
-    A header declaring more than `max_dim` dimensions is refused before anything is allocated.
+    A header declaring more than `max_dim` dimensions is refused before anything is allocated. With `sink`,
+    each block of rows (16 MiB of the file) is checked (words, finiteness) and handed to ``sink(words,
+    vectors)`` instead of kept, and ids and vectors come back as None: memory holds a block, not the file; the
+    caller then checks the words are unique.
     """
     decode = decode or Decoder()
     if sniff_fasttext_bin(path) is not None:
@@ -52,10 +56,15 @@ def read_word2vec_binary(
                 f"{path}: the header says {count} vectors of dimension {dim} but the file is "
                 f"only {size} bytes; it is truncated, or not word2vec-binary"
             )
-        reader = _Reader(path, dim, want, len(header))
+        reader = _Reader(path, dim, want, len(header), keep=sink is None)
         while reader.rows < want:
             buf = src.raw_block(BLOCK)
             rest = reader.consume(buf)
+            if sink is not None and reader.raw_words:
+                first = reader.rows - len(reader.raw_words)
+                words, vectors = reader.take(decode)
+                _check_rows(path, words, vectors, first)
+                sink(words, vectors)
             if src.eof and len(rest) == len(buf):
                 break  # nothing complete left: the file is truncated
             src.pending = rest
@@ -66,6 +75,8 @@ def read_word2vec_binary(
             )
         if want == count:
             _check_no_more_data(src, path, count)
+        if sink is not None:
+            return None, None, src.sha256(), (count, dim)
         ids = reader.words(decode)
         vectors = reader.vectors
         _check_rows(path, ids, vectors)
@@ -73,10 +84,12 @@ def read_word2vec_binary(
 
 
 class _Reader:
-    def __init__(self, path: Path, dim: int, want: int, offset: int):
+    def __init__(self, path: Path, dim: int, want: int, offset: int, keep: bool = True):
         self.path, self.dim, self.want = path, dim, want
         self.width = 4 * dim
-        self.vectors = np.empty((want, dim), dtype=np.float32)
+        # every row in one array, or (keep=False) the rows of the blocks not yet taken
+        self.vectors = np.empty((want, dim), dtype=np.float32) if keep else None
+        self.blocks: list[np.ndarray] = []
         self.raw_words: list[bytes] = []
         self.rows = 0
         self.offset = offset  # file offset of the first byte of the next buffer
@@ -110,12 +123,23 @@ class _Reader:
                 fix = spell("format", "word2vec")
                 raise FormatError(f"{self.path}: the first vector is written as text; use {fix} for text files")
             data = b"".join([buf[s : s + width] for s in starts])
-            self.vectors[self.rows : self.rows + len(starts)] = np.frombuffer(data, dtype="<f4").reshape(-1, self.dim)
+            rows = np.frombuffer(data, dtype="<f4").reshape(-1, self.dim)
+            if self.vectors is None:
+                self.blocks.append(rows.astype(np.float32))
+            else:
+                self.vectors[self.rows : self.rows + len(starts)] = rows
             self.rows += len(starts)
         self.offset += pos
         return buf[pos:]
 
-    def words(self, decode: Decoder) -> list[str]:
+    def take(self, decode: Decoder) -> tuple[list[str], np.ndarray]:
+        """The words and vectors of the rows read since the last take (keep=False), handed over and let go."""
+        words = self.words(decode, self.rows - len(self.raw_words))
+        vectors = self.blocks[0] if len(self.blocks) == 1 else np.concatenate(self.blocks)
+        self.raw_words, self.blocks = [], []
+        return words, vectors
+
+    def words(self, decode: Decoder, first: int = 0) -> list[str]:
         joined = b"\n".join(self.raw_words)
         try:
             words = joined.decode("utf-8").split("\n")
@@ -123,7 +147,7 @@ class _Reader:
                 return words
         except UnicodeDecodeError:
             pass
-        return [self._decode(i, w, decode) for i, w in enumerate(self.raw_words)]
+        return [self._decode(first + i, w, decode) for i, w in enumerate(self.raw_words)]
 
     def _decode(self, row: int, word: bytes, decode: Decoder) -> str:
         try:
@@ -147,10 +171,15 @@ def _check_no_more_data(src: ByteSource, path: Path, count: int) -> None:
         )
 
 
-def _check_rows(path: Path, ids: list[str], vectors: np.ndarray) -> None:
+def _check_rows(path: Path, ids: list[str], vectors: np.ndarray, first: int | None = None) -> None:
+    """Refuse a row with NaN or Inf and (for the whole file: `first` None) a repeated word."""
     if not np.isfinite(vectors).all():
         row = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
-        raise FormatError(f"{path}, row {row + 1}: word {ids[row]!r} holds NaN or Inf; fix or drop that row")
+        raise FormatError(
+            f"{path}, row {(first or 0) + row + 1}: word {ids[row]!r} holds NaN or Inf; fix or drop that row"
+        )
+    if first is not None:  # a block: the writer finds repeats across the whole file
+        return
     if len(set(ids)) != len(ids):
         seen: dict[str, int] = {}
         for row, word in enumerate(ids):
