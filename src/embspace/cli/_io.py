@@ -44,8 +44,8 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 def import_(file, fmt, output, ids, meta, limit, max_dim, encoding_errors, metric, force):
     """Make a .space folder from a vectors file.
 
-    Text (glove, word2vec, fasttext-vec), numpy and parquet files are written a block at a time, so a file
-    larger than memory imports; the others are read whole first.
+    Text (glove, word2vec, fasttext-vec), word2vec-binary, numpy and parquet files are written a block at a
+    time, so a file larger than memory imports; the others are read whole first.
 
     \b
     Examples:
