@@ -442,3 +442,21 @@ def test_import_file_streams_binary_word2vec(tmp_path, monkeypatch):
     with pytest.raises(FormatError, match=r"row 651: word 'w650' holds NaN or Inf"):
         import_file(tmp_path / "inf.bin", "word2vec-binary", tmp_path / "i.space")
     assert not (tmp_path / "i.space").exists()
+
+
+def test_import_file_streams_projector_tsv_with_its_labels(tmp_path, small_blocks):
+    space = words_space(meta=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FormatNote)
+        write(space, tmp_path / "vecs.tsv", "tsv")
+    done = import_file(tmp_path / "vecs.tsv", "tsv", tmp_path / "t.space")
+    back, ref = embspace.load(tmp_path / "t.space"), read(tmp_path / "vecs.tsv", "tsv")
+    assert done["n"] == 700 and back.ids == ref.ids == space.ids
+    assert np.array_equal(back.vectors, ref.vectors)
+    assert back.meta["note"] == ref.meta["note"] and back.info["source"] == ref.info["source"]
+    lines = (tmp_path / "meta.tsv").read_text().splitlines()
+    (tmp_path / "meta.tsv").write_text("\n".join(lines[:-40]) + "\n")  # 40 labels short
+    for call in (read, lambda p, f: import_file(p, f, tmp_path / "short.space")):
+        with pytest.raises(FormatError, match="660 labels for the 700 rows"):
+            call(tmp_path / "vecs.tsv", "tsv")
+    assert not (tmp_path / "short.space").exists()

@@ -44,8 +44,8 @@ from ._output import check_writable_output, echo_json, json_option, open_space, 
 def import_(file, fmt, output, ids, meta, limit, max_dim, encoding_errors, metric, force):
     """Make a .space folder from a vectors file.
 
-    Text (glove, word2vec, fasttext-vec), word2vec-binary, numpy and parquet files are written a block at a
-    time, so a file larger than memory imports; the others are read whole first.
+    Text (glove, word2vec, fasttext-vec, tsv), word2vec-binary, numpy and parquet files are written a block at
+    a time, so a file larger than memory imports; fasttext-bin and spacy-vectors are read whole first.
 
     \b
     Examples:
@@ -59,12 +59,13 @@ def import_(file, fmt, output, ids, meta, limit, max_dim, encoding_errors, metri
 
     check_writable_output(output, force)
     start = time.perf_counter()
-    if fmt in STREAMED_FORMATS and meta is None:  # text and .npy: a block at a time, never whole in memory
+    if fmt in STREAMED_FORMATS:  # a block at a time, never whole in memory
         done = import_file(
             file,
             fmt,
             output,
             ids=ids,
+            meta=meta,
             limit=limit,
             encoding_errors=encoding_errors,
             max_dim=max_dim,

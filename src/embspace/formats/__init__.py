@@ -55,7 +55,7 @@ from ._text import MAX_DIM, binary_hints, duplicate_word, read_text, write_text_
 FORMATS = ("glove", "word2vec", "word2vec-binary", "fasttext-vec", "tsv", "numpy", "parquet")  # in and out
 IMPORT_FORMATS = (*FORMATS, "fasttext-bin", "spacy-vectors")  # spacy-vectors: a folder (vectors, key2row, strings.json)
 _TEXT_HEADER = {"glove": False, "word2vec": True, "fasttext-vec": True}
-STREAMED_FORMATS = (*_TEXT_HEADER, "word2vec-binary", "numpy", "parquet")  # import_file: a block at a time
+STREAMED_FORMATS = (*_TEXT_HEADER, "word2vec-binary", "tsv", "numpy", "parquet")  # import_file: block by block
 
 
 def read(
@@ -193,6 +193,7 @@ def import_file(
     metric: str = "cosine",
     overwrite: bool = False,
     ids: str | os.PathLike | None = None,
+    meta: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Import a file of vectors in one of :data:`STREAMED_FORMATS` straight into the ``.space`` folder
     `output`, a block at a time.
@@ -200,9 +201,10 @@ def import_file(
     The same checks and errors as :func:`read` (header count, row widths, NaN, duplicate words with both
     line numbers, `limit`), but memory holds one block (about 16 MiB of text, or of a ``.npy``'s rows) plus the
     writer's 16 bytes per row for the id index, never the whole file, so a file larger than memory imports.
-    ``numpy`` reads its ids file whole (`ids`, as in :func:`read`): a list of n strings, the vectors still a
-    block at a time. The folder is published whole at the end, or not at all
-    (``embspace.store.SpaceWriter``); `overwrite` replaces an existing space. Returns ``{"n", "dim", "info"}``.
+    ``numpy`` reads its ids file whole (`ids`, as in :func:`read`) and ``tsv`` its meta.tsv (`meta`): a list of
+    n strings (and the meta columns), the vectors still a block at a time. The folder is published whole at the
+    end, or not at all (``embspace.store.SpaceWriter``); `overwrite` replaces an existing space. Returns
+    ``{"n", "dim", "info"}``.
 
     Examples
     --------
@@ -217,8 +219,15 @@ def import_file(
         raise FormatError(
             f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
         )
+    if meta is not None and fmt != "tsv":
+        raise FormatError(
+            f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
+        )
     if fmt == "numpy":
         return _import_numpy(path, output, ids, limit, Decoder(encoding_errors), metric, overwrite)
+    if fmt == "tsv":
+        decode = Decoder(encoding_errors)
+        return _import_tsv(path, output, meta, limit, show_progress, decode, max_dim, metric, overwrite)
     if fmt == "parquet":
         return _import_parquet(path, output, limit, metric, overwrite)
     existing_file(path)
@@ -332,6 +341,61 @@ def _import_word2vec_binary(
             f"words must be unique"
         ) from None
     return {"n": rows[0], "dim": dim, "info": info}
+
+
+def _import_tsv(
+    path: Path, output, meta, limit, show_progress, decode: Decoder, max_dim: int, metric: str, overwrite: bool
+) -> dict:
+    """A projector pair into `output`: meta.tsv read whole (the ids and labels), vecs.tsv a block at a time."""
+    from ..store import SpaceWriter
+
+    start = time.perf_counter()
+    vecs, default_meta = tsv.tsv_paths(path)
+    existing_file(vecs)
+    meta_path = tsv.find_meta_file(vecs, meta, default_meta)
+    ids, columns = tsv.read_meta_tsv(meta_path, decode)
+    writers: list[SpaceWriter] = []
+    rows = [0]
+    with contextlib.ExitStack() as stack:
+
+        def sink(_, vectors: np.ndarray) -> None:
+            first, rows[0] = rows[0], rows[0] + len(vectors)
+            if rows[0] > len(ids):  # more rows than labels: counted to the end, for the message
+                return
+            if not writers:
+                writer = SpaceWriter(output, vectors.shape[1], metric=metric, overwrite=overwrite)
+                writers.append(stack.enter_context(writer))
+            labels = {name: values[first : rows[0]] for name, values in columns.items()}
+            writers[0].append(ids[first : rows[0]], vectors, labels or None)
+
+        got = read_text(
+            vecs,
+            "tsv",
+            header=False,
+            with_ids=False,
+            delimiter="\t",
+            limit=limit,
+            show_progress=show_progress,
+            decode=decode,
+            max_dim=max_dim,
+            sink=sink,
+        )
+        n = got.rows
+        if len(ids) < n or (got.complete and len(ids) != n):
+            raise FormatError(
+                f"{meta_path}: {len(ids)} labels for the {n} rows of {vecs}; give exactly one label row per vector"
+            )
+        source = source_info(vecs, got.sha256)
+        source["meta"] = source_info(meta_path, hash_if_cheap=True)
+        info: dict[str, Any] = {"builder": "import", "format": "tsv", "source": source, "name": _name(path)}
+        if limit is not None:
+            info["limit"] = limit
+        if not decode.strict:
+            info["encoding_errors"] = decode.errors
+            info["undecodable_bytes"] = decode.undecodable
+        info["seconds"] = round(time.perf_counter() - start, 3)
+        writers[0].info = info
+    return {"n": n, "dim": writers[0].dim, "info": info}
 
 
 def _import_parquet(path: Path, output, limit: int | None, metric: str, overwrite: bool) -> dict:
