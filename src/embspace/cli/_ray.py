@@ -16,7 +16,7 @@ def ray_options(command):
             type=click.Choice(["local", "ray"]),
             default="local",
             show_default=True,
-            help="local: this process. ray: an actor pool on Ray (pip install 'embspace[ray]'); same result.",
+            help="local: this process. ray: an actor pool on Ray (pip install -e '.[ray]'); same result.",
         ),
         click.option(
             "--address",

@@ -79,7 +79,7 @@ def build(
     engine : {"local", "ray"}
         ``local``: this process. ``ray``: decode and embed over a pool of Ray actors (one model load each, a
         GPU each where the cluster has them); the method is fitted and finished here, so the space is the
-        same, plus ``info["engine"]``. Needs ``pip install 'embspace[ray]'``.
+        same, plus ``info["engine"]``. Needs ``pip install -e '.[ray]'``.
     address, workers, shards_dir : optional
         ray only: the cluster to join (``host:6379``, ``ray://host:10001``, ``auto``; default a local Ray
         without a dashboard), how many actors, and where their Parquet shards go (a temporary folder inside

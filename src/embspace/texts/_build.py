@@ -81,7 +81,7 @@ def build(
     engine : {"local", "ray"}
         ``local``: this process. ``ray``: encode over a pool of Ray actors (one model load each, a GPU each
         where the cluster has them); the same ids, order and vectors (to float tolerance), plus
-        ``info["engine"]``. Needs ``pip install 'embspace[ray]'``.
+        ``info["engine"]``. Needs ``pip install -e '.[ray]'``.
     address, workers : optional
         ray only: the cluster to join (``host:6379``, ``ray://host:10001``, ``auto``; default: start a local
         Ray without a dashboard, or use the one already running in this process), and how many actors
