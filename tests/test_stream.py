@@ -460,3 +460,12 @@ def test_import_file_streams_projector_tsv_with_its_labels(tmp_path, small_block
         with pytest.raises(FormatError, match="660 labels for the 700 rows"):
             call(tmp_path / "vecs.tsv", "tsv")
     assert not (tmp_path / "short.space").exists()
+
+
+def test_checked_take_any_order_with_repeats(loaded, small_blocks):
+    rows = np.array([699, 3, 5, 3, 0, 350])
+    whole = np.asarray(loaded.vectors)
+    assert np.array_equal(rowblocks.checked_take(loaded, rows), whole[rows])
+    in_memory = words_space()
+    assert np.array_equal(rowblocks.checked_take(in_memory, rows), in_memory.vectors[rows])
+    assert rowblocks.checked_take(in_memory, np.empty(0, dtype=np.int64)).shape == (0, 12)

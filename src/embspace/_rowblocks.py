@@ -81,11 +81,29 @@ def checked_rows(space, start: int, stop: int) -> np.ndarray:
 
 
 def checked_take(space, rows: np.ndarray) -> np.ndarray:
-    """The vectors of `rows` (an int array) as a float32 array in memory; only the blocks under them are checked."""
-    take = getattr(space, "_rows", None)
-    if take is not None and getattr(space, "_guard", None) is not None:
-        return np.asarray(take(rows), dtype=np.float32)
-    return np.asarray(space.vectors[rows], dtype=np.float32)
+    """The vectors of `rows` (an int array, any order) as a float32 array in memory.
+
+    Taken a block of rows (16 MiB) at a time, in row order: in an opened space only the checked blocks under
+    the rows are read, and each block's pages are let go once its rows are copied, so a sample spread over a
+    file of any size holds the sample, not the file.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    take, raw = getattr(space, "_rows", None), getattr(space, "_vectors", None)
+    if take is None or raw is None or getattr(space, "_guard", None) is None:
+        take, raw = (lambda r: np.asarray(space.vectors[r], dtype=np.float32)), space.vectors
+    flat = rows.reshape(-1)
+    out = np.empty((len(flat), raw.shape[1]), dtype=np.float32)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    step = block_rows(raw.shape[1])
+    groups = ordered // step
+    for part in np.split(np.arange(len(flat)), np.flatnonzero(np.diff(groups)) + 1):
+        if not len(part):
+            continue
+        out[order[part]] = take(ordered[part])
+        first = int(groups[part[0]]) * step
+        release(raw, first, first + step)
+    return out.reshape(*rows.shape, raw.shape[1])
 
 
 def space_blocks(space, step: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
