@@ -170,15 +170,11 @@ def _mapping_of(array: np.ndarray) -> mmap.mmap | None:
 def first_repeat(space) -> tuple[int, int, str] | None:
     """(first row, second row, id) of the first id that repeats an earlier one, or None when ids are unique.
 
-    An opened space's stored id index (hashes sorted, written with the space) is scanned a million entries at
-    a time; otherwise the ids are read a block at a time and 8 bytes per row kept (a hash of each id), not a
-    dict of every id. Only rows whose hashes collide are compared as strings.
+    The ids are read a block at a time and 8 bytes per row kept (a hash of each id), not a dict of every id;
+    only rows whose hashes collide are compared as strings. (An opened space's stored id index is not trusted
+    for this: it vouches for the ids it was written with, and a forged items.parquet can disagree with it.)
     """
     n = space.n
-    stored = getattr(space, "_stored_id_index", None)
-    index = stored() if stored is not None else None
-    if index is not None:
-        return _first_repeat_in(space, _stored_candidates(index))
     hashes = np.empty(n, dtype=np.int64)
     for start, ids in id_blocks(space):
         hashes[start : start + len(ids)] = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
@@ -189,21 +185,6 @@ def first_repeat(space) -> tuple[int, int, str] | None:
     if not len(same):
         return None
     return _first_repeat_in(space, np.concatenate([order[same], order[same + 1]]))
-
-
-def _stored_candidates(index: np.ndarray) -> np.ndarray:
-    """Rows that share a hash with another row, from a space's stored id index (shape (2, n): hashes sorted,
-    rows), read a million entries at a time."""
-    hashes, found = index[0], []
-    step = 1 << 20
-    for start in range(0, max(0, len(hashes) - 1), step):
-        part = np.asarray(hashes[start : start + step + 1])
-        same = start + np.flatnonzero(part[1:] == part[:-1])
-        if len(same):
-            found.append(np.asarray(index[1, same]))
-            found.append(np.asarray(index[1, same + 1]))
-        release(hashes, start, start + step)
-    return np.concatenate(found).astype(np.int64) if found else np.empty(0, dtype=np.int64)
 
 
 def _first_repeat_in(space, candidates: np.ndarray) -> tuple[int, int, str] | None:
