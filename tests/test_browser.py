@@ -251,7 +251,7 @@ def test_search_click_neighbours_switch_map(served, page):
     page.wait_for_timeout(500)
     _not_blank(page)
     assert page.text_content("#sel-id") == "king" and len(_neighbour_ids(page)) == 10
-    page.wait_for_function(f"['m={MAP_3D}', 'id=king', 'c='].every(s => location.hash.includes(s))", timeout=10_000)
+    page.wait_for_function(f"['m={MAP_3D}', 'id=king', 'c='].every(s => location.hash.includes(s))", timeout=30_000)
     shared = page.url
     assert f"m={MAP_3D}" in shared and "id=king" in shared and "c=" in shared
     # the address holds the view: a fresh page opens the same one
