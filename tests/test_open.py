@@ -209,3 +209,23 @@ def test_space_writer_refuses_repeats_and_publishes_nothing_on_error(tmp_path):
             w.append(["a"], np.ones((1, 2)))
             raise KeyboardInterrupt
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_first_scan_split_between_cores_answers_as_in_memory_and_checks_every_part(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 300_000  # above two parts' worth of rows: the first scan of an opened space splits its rows
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    space = embspace.Space([f"r{i}" for i in range(n)], vectors)
+    path = embspace.save(space, tmp_path / "wide.space")
+    from embspace import search
+
+    assert len(search.row_parts(n, workers=2)) == 2
+    expect = space.neighbors(["r7", "r299000"], k=5)
+    opened = embspace.load(path)
+    assert opened.neighbors(["r7", "r299000"], k=5) == expect and opened._guard is None
+    for metric in ("dot", "euclidean"):
+        got = embspace.load(path).neighbors("r12", k=4, metric=metric)
+        assert [x.id for x in got] == [x.id for x in space.neighbors("r12", k=4, metric=metric)]
+    _flip(path / "vectors.npy", (path / "vectors.npy").stat().st_size - 5000)  # in the second part's last block
+    with pytest.raises(CorruptSpaceError, match=r"vectors\.npy: block \d+ .*does not match"):
+        embspace.load(path).neighbors("r7", k=5)

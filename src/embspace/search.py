@@ -24,6 +24,7 @@ METRICS = ("cosine", "dot", "euclidean")
 SCORE_BUDGET = 1 << 20  # floats in one score tile (4 MiB: stays in cache while it is scaled and reduced)
 TILE_ROWS = 8192
 FEW_QUERIES = 8  # up to this many queries, a scan runs on one BLAS thread
+PART_ROWS = 1 << 17  # a first scan of an opened space splits its rows between the cores above this many per core
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 _COSMUL_EPS = 1e-3  # Levy & Goldberg (2014) use 0.001; gensim's most_similar_cosmul uses 1e-6
 ANALOGY_TILE_ROWS = 256  # narrow tiles, many questions each: the word cosines are shared by all
@@ -114,6 +115,25 @@ def _tile(n_queries: int, n_rows: int, k: int) -> tuple[int, int]:
 def in_order(n_queries: int, n_rows: int, k: int) -> bool:
     """Whether `topk_blocks` scores the row tiles once each, in order (one block of queries)."""
     return _tile(n_queries, n_rows, k)[1] >= n_queries
+
+
+def row_parts(n_rows: int, workers: int | None = None) -> list[tuple[int, int]]:
+    """Contiguous row ranges for a scan split between the cores (one range below PART_ROWS rows a core)."""
+    parts = max(1, min(_workers(workers), n_rows // PART_ROWS))
+    bounds = np.linspace(0, n_rows, parts + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def merge_parts(found: list[tuple[np.ndarray, np.ndarray]], k: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k of each query over the (rows, scores) of several row ranges, best first."""
+    idx = np.concatenate([f[0] for f in found], axis=1)
+    scores = np.concatenate([f[1] for f in found], axis=1)
+    order = np.argsort(-scores if largest else scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(scores, order, axis=1)
+
+
+def one_blas_thread():
+    return _one_blas_thread()
 
 
 def _one_blas_thread():

@@ -362,7 +362,7 @@ class Space:
                 raise SpaceError(f"{which} is all zeros; its cosine similarity to anything is undefined")
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
         metric = metric or self.metric
-        if self._guard is not None or (self._sq_norms is None and metric != "dot"):
+        if self._guard is not None or getattr(self, "_stored_norms", None) is not None or self._sq_norms is None:
             found = self._first_scan(vectors, k, metric, exclude, restrict)
         else:
             found = search.neighbors(
@@ -379,47 +379,53 @@ class Space:
 
     def _first_scan(self, vectors, k, metric, exclude, restrict):
         """The first scan of a space: what each tile needs is done while the tile is in cache (its norms when
-        none are stored), and an opened space's blocks are checked from the bytes the scan just read, in a
-        second thread (one block of queries, rows in order; else each tile's blocks before it is read).
-        Every block is checked before any result is returned."""
+        none are stored), and an opened space's blocks are checked from the bytes the scan just scored. With
+        one block of queries (rows in order), the rows are split between the cores, each part hashed as it
+        is scored; otherwise each tile's blocks are checked before it is read. Every block is checked before
+        any result is returned."""
         from concurrent.futures import ThreadPoolExecutor
 
         guard = self._guard
         if getattr(self, "_stored_norms", None) is not None and metric != "dot":
             self.sq_norms()
-        rows_seen = min(self.n, restrict or self.n)
-        stream = guard.stream() if guard is not None and search.in_order(len(vectors), rows_seen, k) else None
+        n_rows = min(self.n, restrict or self.n)
+        sq = self._sq_norms if metric != "dot" else None
+        norms_out = self._norms_to_fill(metric, restrict)
+        in_order = search.in_order(len(vectors), n_rows, k)
+        parts = search.row_parts(n_rows) if in_order else [(0, n_rows)]
         offset = 0 if guard is None else guard.size - self._vectors.nbytes
         row_bytes = 4 * self.dim
-        hashing = ThreadPoolExecutor(1) if stream is not None else None
-        checked = []
 
-        def after(scores: np.ndarray, r0: int) -> None:
-            self._check_scores(scores, r0)
-            if stream is not None:  # xxhash lets the GIL go: the bytes are hashed while the next tile is scored
-                start, stop = offset + r0 * row_bytes, offset + (r0 + scores.shape[1]) * row_bytes
-                checked.append(hashing.submit(stream.feed, start, stop))
+        def scan(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            stream = guard.stream() if in_order and guard is not None else None
 
-        try:
+            def after(scores: np.ndarray, r0: int) -> None:
+                self._check_scores(scores, a + r0)
+                if stream is not None:  # the bytes just scored, hashed while they are in cache
+                    start = offset + (a + r0) * row_bytes
+                    stream.feed(start, start + scores.shape[1] * row_bytes)
+
             idx, scores = search.topk(
-                self._vectors,
+                self._vectors[a:b],
                 vectors,
-                k,
+                k if len(parts) == 1 else min(k, b - a),
                 metric,
-                exclude=exclude,
-                restrict=restrict,
-                sq_norms=self._sq_norms if metric != "dot" else None,
-                before_tile=self._check_rows if guard is not None and stream is None else None,
+                exclude=None if exclude is None else exclude - a,
+                sq_norms=None if sq is None else sq[a:b],
+                before_tile=(lambda r0, r1: self._check_rows(a + r0, a + r1)) if guard and not stream else None,
                 after_tile=after if guard is not None else None,
-                norms_out=self._norms_to_fill(metric, restrict),
+                norms_out=None if norms_out is None else norms_out[a:b],
             )
-        finally:
-            if hashing is not None:
-                hashing.shutdown(wait=True)
-        for future in checked:
-            future.result()  # the first damaged block raises here, before any result is returned
-        if stream is not None:
-            stream.finish()
+            if stream is not None:
+                stream.finish()  # every block this part read is checked before its result is used
+            return idx + a, scores
+
+        if len(parts) == 1:
+            idx, scores = scan(*parts[0])
+        else:
+            with search.one_blas_thread(), ThreadPoolExecutor(len(parts)) as pool:
+                found = list(pool.map(lambda part: scan(*part), parts))
+            idx, scores = search.merge_parts(found, k, largest=metric != "euclidean")
         self._norms_filled(restrict)
         if guard is not None and not guard.left:
             self._guard = None  # every block checked, every row scored
