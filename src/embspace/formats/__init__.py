@@ -110,14 +110,7 @@ def read(
     fmt = _check_format(format, IMPORT_FORMATS)
     path = Path(path)
     _check_limits(limit, max_dim)
-    if ids is not None and fmt != "numpy":
-        raise FormatError(
-            f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
-        )
-    if meta is not None and fmt != "tsv":
-        raise FormatError(
-            f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
-        )
+    _check_side_files(fmt, ids, meta)
     decode = Decoder(encoding_errors, more=binary_hints() if fmt in _TEXT_HEADER else ())
     extras: dict[str, np.ndarray] = {}
     more_info: dict[str, Any] = {}
@@ -181,6 +174,18 @@ def read(
     return space
 
 
+def _check_side_files(fmt: str, ids, meta) -> None:
+    """`ids` (an ids file) belongs to numpy files only, `meta` (a meta.tsv) to tsv only."""
+    if ids is not None and fmt != "numpy":
+        raise FormatError(
+            f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
+        )
+    if meta is not None and fmt != "tsv":
+        raise FormatError(
+            f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
+        )
+
+
 def import_file(
     path: str | os.PathLike,
     format: str,
@@ -215,14 +220,7 @@ def import_file(
     fmt = _check_format(format, STREAMED_FORMATS)
     path = Path(path)
     _check_limits(limit, max_dim)
-    if ids is not None and fmt != "numpy":
-        raise FormatError(
-            f"{spell('ids')} applies to {spell('format', 'numpy')} only; {fmt!r} files carry their own ids"
-        )
-    if meta is not None and fmt != "tsv":
-        raise FormatError(
-            f"{spell('meta')} applies to {spell('format', 'tsv')} only; {fmt!r} files carry their own ids"
-        )
+    _check_side_files(fmt, ids, meta)
     if fmt == "numpy":
         return _import_numpy(path, output, ids, limit, Decoder(encoding_errors), metric, overwrite)
     if fmt == "tsv":
