@@ -232,8 +232,9 @@ class SpaceWriter:
         self._flush_items(final=True)
         self._items.close()
         self._items = None
-        index = sort_index(np.concatenate(self._hashes, axis=1))
-        self._hashes = []
+        index = np.concatenate(self._hashes, axis=1)
+        self._hashes = []  # let the blocks go before sorting: the peak is 2.5x the index, not 3.5x
+        index = sort_index(index)
         self._check_unique(index)
         files = {
             VECTORS: _entry(self.tmp / VECTORS, BLOCK),
