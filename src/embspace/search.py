@@ -92,10 +92,10 @@ def topk_blocks(
 
     starts = range(0, n_queries, query_block)
     if len(starts) > 1 and _workers(workers) > 1:
-        with _one_blas_thread(), ThreadPoolExecutor(_workers(workers)) as pool:
+        with one_blas_thread(), ThreadPoolExecutor(_workers(workers)) as pool:
             list(pool.map(run, starts))
     elif n_queries <= FEW_QUERIES:
-        with _one_blas_thread():  # a few queries per tile: waking BLAS threads for each costs more than it gives
+        with one_blas_thread():  # a few queries per tile: waking BLAS threads for each costs more than it gives
             for q0 in starts:
                 run(q0)
     else:
@@ -133,10 +133,6 @@ def merge_parts(found: list[tuple[np.ndarray, np.ndarray]], k: int, largest: boo
 
 
 def one_blas_thread():
-    return _one_blas_thread()
-
-
-def _one_blas_thread():
     """Our workers fill the cores already; BLAS threads on top of them only fight over the cores."""
     try:
         from threadpoolctl import threadpool_limits
@@ -211,31 +207,14 @@ def metric_scorer(
     vectors = _plain(vectors)
     if metric not in METRICS:
         raise EmbspaceError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    if before_tile or after_tile or (norms_out is not None and sq_norms is None and metric != "dot"):
-        return _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, after_tile, norms_out)
-    if metric == "dot":
-        return (lambda qs, r0, r1: queries[qs] @ vectors[r0:r1].T), True
-    sq = row_sq_norms(vectors) if sq_norms is None else sq_norms
-    if metric == "cosine":
-        q = unit(queries)
-        inv = _inverse_norms(sq)
-        return (lambda qs, r0, r1: np.multiply(q[qs] @ vectors[r0:r1].T, inv[r0:r1])), True
-    qn = np.einsum("ij,ij->i", queries, queries)
-
-    def distances(qs: slice, r0: int, r1: int) -> np.ndarray:
-        d2 = queries[qs] @ vectors[r0:r1].T
-        d2 *= -2.0
-        d2 += sq[r0:r1]
-        d2 += qn[qs, None]
-        np.maximum(d2, 0.0, out=d2)
-        return np.sqrt(d2, out=d2)
-
-    return distances, False
+    if sq_norms is None and norms_out is None and metric != "dot":
+        sq_norms = row_sq_norms(vectors)  # up front: one pass, then every tile reads its slice
+    return _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, after_tile, norms_out)
 
 
 def _scorer_by_tile(vectors, queries, metric, sq_norms, before_tile, after_tile, norms_out) -> tuple[ScoreBlock, bool]:
-    """The scorer of `metric_scorer` that does everything a tile needs while the tile is in cache: check it,
-    compute its norms (unless given), score it."""
+    """The scorer of `metric_scorer`: everything a tile needs is done while the tile is in cache (check it,
+    compute its norms unless given, score it)."""
     q = unit(queries) if metric == "cosine" else queries
     qn = np.einsum("ij,ij->i", queries, queries) if metric == "euclidean" else None
 

@@ -72,6 +72,8 @@ class Space:
         self._vectors = vectors
         self._column = None  # an opened space's ids, read when used and found by hash (see store.load)
         self._guard = None  # an opened space's vectors.npy, each block checked when first read
+        self._stored_norms = None  # an opened space's (checked norms.npy, (n,) squared row norms)
+        self._pending_norms: np.ndarray | None = None  # norms a first scan fills tile by tile
         self._index: dict[str, int] | None = None
         self._scans_left = 8
         self._unit: np.ndarray | None = None
@@ -100,7 +102,7 @@ class Space:
         and `norms`, (checked file, (n,) squared row norms) when stored."""
         space = cls.__new__(cls)
         space._ids, space._column, space._guard = None, column, guard
-        space._stored_norms = norms
+        space._stored_norms, space._pending_norms = norms, None
         space._vectors = vectors
         space._index, space._scans_left, space._unit, space._sq_norms = None, 0, None, None
         space.meta, space.info, space.metric = meta, info, metric
@@ -146,9 +148,12 @@ class Space:
         """Check the blocks of vectors.npy under rows r0..r1 before they are used (an opened space)."""
         guard = self._guard
         if guard is not None:
-            offset = guard.size - self._vectors.nbytes
-            row_bytes = 4 * self._vectors.shape[1]
-            guard.check(offset + r0 * row_bytes, offset + r1 * row_bytes)
+            guard.check(*self._bytes_of(r0, r1))
+
+    def _bytes_of(self, r0, r1):
+        """Where rows r0..r1 lie in vectors.npy (byte offsets; ints or int arrays), for its block checks."""
+        offset, row_bytes = self._guard.size - self._vectors.nbytes, 4 * self._vectors.shape[1]
+        return offset + r0 * row_bytes, offset + r1 * row_bytes
 
     def _check_scores(self, scores: np.ndarray, r0: int) -> None:
         """Refuse a tile of scores that a NaN or Inf row made NaN (a forged file whose checksums agree)."""
@@ -160,11 +165,9 @@ class Space:
         """Rows of the vectors by number (an int array), their blocks checked first."""
         guard = self._guard
         if guard is not None:
-            offset = guard.size - self._vectors.nbytes
-            row_bytes = 4 * self._vectors.shape[1]
             rows = np.asarray(rows, dtype=np.int64)
-            starts = offset + rows.ravel() * row_bytes
-            guard.check_blocks(np.union1d(starts // guard.block, (starts + row_bytes - 1) // guard.block))
+            starts, stops = self._bytes_of(rows.ravel(), rows.ravel() + 1)
+            guard.check_blocks(np.union1d(starts // guard.block, (stops - 1) // guard.block))
             out = np.asarray(self._vectors[rows], dtype=np.float32)
             _refuse_non_finite(out.reshape(-1, self._vectors.shape[1]), guard.path, rows.ravel())
             return out
@@ -282,7 +285,7 @@ class Space:
     def sq_norms(self) -> np.ndarray:
         """Squared L2 norm of each row, shape (n,), float32. Cached."""
         if self._sq_norms is None:
-            stored = getattr(self, "_stored_norms", None)
+            stored = self._stored_norms
             if stored is not None:  # an opened space's, checked whole (4 bytes a row) when first used
                 file, norms = stored
                 if hasattr(file, "check_all"):
@@ -362,7 +365,7 @@ class Space:
                 raise SpaceError(f"{which} is all zeros; its cosine similarity to anything is undefined")
         exclude = rows[:, None] if (exclude_query and rows is not None) else None
         metric = metric or self.metric
-        if self._guard is not None or getattr(self, "_stored_norms", None) is not None or self._sq_norms is None:
+        if self._guard is not None or self._stored_norms is not None or self._sq_norms is None:
             found = self._first_scan(vectors, k, metric, exclude, restrict)
         else:
             found = search.neighbors(
@@ -386,15 +389,13 @@ class Space:
         from concurrent.futures import ThreadPoolExecutor
 
         guard = self._guard
-        if getattr(self, "_stored_norms", None) is not None and metric != "dot":
+        if self._stored_norms is not None and metric != "dot":
             self.sq_norms()
         n_rows = min(self.n, restrict or self.n)
         sq = self._sq_norms if metric != "dot" else None
         norms_out = self._norms_to_fill(metric, restrict)
         in_order = search.in_order(len(vectors), n_rows, k)
         parts = search.row_parts(n_rows) if in_order else [(0, n_rows)]
-        offset = 0 if guard is None else guard.size - self._vectors.nbytes
-        row_bytes = 4 * self.dim
 
         def scan(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
             stream = guard.stream() if in_order and guard is not None else None
@@ -402,8 +403,7 @@ class Space:
             def after(scores: np.ndarray, r0: int) -> None:
                 self._check_scores(scores, a + r0)
                 if stream is not None:  # the bytes just scored, hashed while they are in cache
-                    start = offset + (a + r0) * row_bytes
-                    stream.feed(start, start + scores.shape[1] * row_bytes)
+                    stream.feed(*self._bytes_of(a + r0, a + r0 + scores.shape[1]))
 
             idx, scores = search.topk(
                 self._vectors[a:b],
@@ -438,7 +438,7 @@ class Space:
         return self._pending_norms
 
     def _norms_filled(self, restrict: int | None) -> None:
-        pending = getattr(self, "_pending_norms", None)
+        pending = self._pending_norms
         self._pending_norms = None
         if pending is not None and (restrict is None or restrict >= self.n):
             self._sq_norms = pending

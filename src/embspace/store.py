@@ -68,15 +68,18 @@ def save(space: Space, path: str | os.PathLike, *, overwrite: bool = False) -> P
     path = Path(path)
     check_target(path, overwrite)
     with publishing(path, check=lambda: check_target(path, overwrite)) as tmp:
-        files = {
-            VECTORS: _write_vectors(space.vectors, tmp / VECTORS),
-            ITEMS: _write_items(space, tmp / ITEMS),
-            ID_INDEX: _write_id_index(sort_index(_space_id_index(space)), tmp / ID_INDEX),
-            NORMS: _write_array(space.sq_norms(), tmp / NORMS),
-        }
-        _write_extras_and_assets(space, tmp, files)
+        files = _write_files(space, tmp, {VECTORS: _write_vectors(space.vectors, tmp / VECTORS)})
         write_durably(tmp / MANIFEST, sealed_bytes(_manifest(space, files)))
     return path
+
+
+def _write_files(space: Space, tmp: Path, files: dict) -> dict:
+    """Every file of `space` but its vectors (entered in `files` already) into the folder `tmp`; their entries."""
+    files[ITEMS] = _write_items(space, tmp / ITEMS)
+    files[ID_INDEX] = _write_id_index(sort_index(_space_id_index(space)), tmp / ID_INDEX)
+    files[NORMS] = _write_array(space.sq_norms(), tmp / NORMS)
+    _write_extras_and_assets(space, tmp, files)
+    return files
 
 
 def _space_id_index(space: Space) -> np.ndarray:
@@ -304,13 +307,7 @@ def upgrade(path: str | os.PathLike) -> bool:
         for entry in path.iterdir():  # the caches and everything else in the folder come along
             if entry.name not in (MANIFEST, ITEMS, EXTRAS, ASSETS):
                 _link_tree(entry, tmp / entry.name)
-        files = {
-            VECTORS: _entry(tmp / VECTORS, BLOCK),
-            ITEMS: _write_items(space, tmp / ITEMS),
-            ID_INDEX: _write_id_index(sort_index(hash_index(space.ids)), tmp / ID_INDEX),
-            NORMS: _write_array(space.sq_norms(), tmp / NORMS),
-        }
-        _write_extras_and_assets(space, tmp, files)
+        files = _write_files(space, tmp, {VECTORS: _entry(tmp / VECTORS, BLOCK)})
         write_durably(tmp / MANIFEST, sealed_bytes(_manifest(space, files)))
     return True
 
@@ -656,8 +653,7 @@ def _write_asset(name: str, content: bytes | Path, dest: Path) -> dict:
 
 
 def _write_items(space: Space, dest: Path) -> dict:
-    ids = space._id_array() if hasattr(space, "_id_array") else pa.array(space.ids, type=pa.string())
-    columns = {"id": ids}
+    columns = {"id": space._id_array()}
     for name, values in space.meta.items():
         columns[name] = _arrow_column(name, values)
     pq.write_table(pa.table(columns), dest, compression="lz4", row_group_size=GROUP_ROWS)
